@@ -1,0 +1,53 @@
+"""What every chat platform provides to the delivery loop.
+
+A sender turns a platform-neutral :class:`~bot.core.models.Alert` into a
+platform message. It returns an opaque message reference that the outbox
+stores, so a later source of the same cluster can edit that message.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.core.models import Alert, Platform
+
+
+class DeliveryError(Exception):
+    """A send failed.
+
+    ``permanent`` means retrying cannot help (channel gone, no permission to
+    post, archived, token revoked): the subscription is paused with ``reason``.
+    Otherwise the outbox row is retried after ``retry_after`` seconds (when the
+    platform said so) or after the outbox's own back-off.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Sender(Protocol):
+    platform: Platform
+
+    async def post(self, channel: str, alert: Alert, *, key: str) -> str:
+        """Post a new alert; return a reference to the message (id/ts).
+
+        ``key`` is stable for one (subscription, cluster) pair. A platform that
+        can de-duplicate sends (Discord's ``nonce`` with ``enforce_nonce``)
+        uses it, so a retry after a crash between send and commit posts once.
+        """
+        ...
+
+    async def edit(self, channel: str, ref: str, alert: Alert) -> str:
+        """Replace the message ``ref`` with the updated alert; return its reference."""
+        ...
+
+    async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
+        """Post several alerts as one message (a burst or a digest subscription)."""
+        ...
+
+    def permalink(self, channel: str, ref: str) -> str | None:
+        """A link to a posted message, when the platform can make one offline."""
+        ...

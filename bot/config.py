@@ -1,0 +1,438 @@
+"""Configuration: one TOML file, secrets only from the environment.
+
+Validation collects every problem before giving up, each naming the file, the
+key and what was expected, so an operator fixes them all in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.core.models import PLATFORMS, Mode, Platform
+
+DEFAULT_CONFIG = Path("config/alertbot.toml")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90s"``, ``"10m"``, ``"2h"``, ``"7d"``, ``"1w"`` → timedelta; ValueError otherwise."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(
+            f"{text!r} is not a duration: write a number and a unit, e.g. 30m, 2h, 7d (s m h d w)"
+        )
+    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+
+
+class ConfigError(Exception):
+    """Every problem found in a configuration, one per line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    """An http(s) URL, or a file path (relative to the config file)."""
+    interval: timedelta | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionConfig:
+    platform: Platform
+    channel: str
+    watchlists: tuple[str, ...]
+    mode: Mode = "realtime"
+    guild: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """Politeness and safety limits; names match the ``[fetch]`` TOML keys."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_body_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    max_connections: int = 20
+    max_per_host: int = 2
+    interval: timedelta = timedelta(minutes=10)
+    max_interval: timedelta = timedelta(hours=1)
+    allow_private: bool = False
+    """Allow URLs that resolve to private/loopback/link-local addresses (tests, intranets)."""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertConfig:
+    cluster_window: timedelta = timedelta(hours=72)
+    cluster_threshold: float = 0.5
+    edit_window: timedelta = timedelta(hours=24)
+    summary_chars: int = 600
+    fetch_articles: bool = True
+    """Fetch the article page when a matched entry is only a teaser."""
+    burst: int = 5
+    """More than this many alerts for one channel in one cycle become one digest message."""
+    digest_every: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    admin_roles: tuple[str, ...] = ()
+    admin_users: tuple[str, ...] = ()
+    manager_roles: tuple[str, ...] = ()
+    manager_users: tuple[str, ...] = ()
+    guilds: tuple[str, ...] = ()
+    """Guild ids to sync commands to instantly; empty = global commands."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    admin_users: tuple[str, ...] = ()
+    admin_groups: tuple[str, ...] = ()
+    manager_users: tuple[str, ...] = ()
+    manager_groups: tuple[str, ...] = ()
+    http_port: int = 3000
+    http_path: str = "/slack/events"
+    command: str = "/alertbot"
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Read from the environment only; ``repr`` never shows them."""
+
+    discord_token: str = field(default="", repr=False)
+    slack_bot_token: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    discord_api_url: str = ""
+    slack_api_url: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        e = os.environ if env is None else env
+        return cls(
+            discord_token=e.get("DISCORD_TOKEN", ""),
+            slack_bot_token=e.get("SLACK_BOT_TOKEN", ""),
+            slack_app_token=e.get("SLACK_APP_TOKEN", ""),
+            slack_signing_secret=e.get("SLACK_SIGNING_SECRET", ""),
+            discord_api_url=e.get("ALERTBOT_DISCORD_API_URL", ""),
+            slack_api_url=e.get("ALERTBOT_SLACK_API_URL", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    database: Path
+    watchlists_dir: Path
+    backfill: timedelta = timedelta(days=2)
+    feeds: tuple[FeedConfig, ...] = ()
+    subscriptions: tuple[SubscriptionConfig, ...] = ()
+    fetch: FetchConfig = FetchConfig()
+    alerts: AlertConfig = AlertConfig()
+    discord: DiscordConfig = DiscordConfig()
+    slack: SlackConfig = SlackConfig()
+    secrets: Secrets = Secrets()
+    log_level: str = "INFO"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, p: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+# --------------------------------------------------------------------------- loading
+
+_KNOWN: dict[str, set[str]] = {
+    "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "discord", "slack"},
+    "bot": {"database", "watchlists", "backfill", "log_level"},
+    "feeds": {"url", "interval", "title"},
+    "subscriptions": {"platform", "channel", "watchlists", "mode", "guild"},
+    "fetch": {
+        "connect_timeout",
+        "read_timeout",
+        "max_body_bytes",
+        "max_redirects",
+        "max_connections",
+        "max_per_host",
+        "interval",
+        "max_interval",
+        "allow_private",
+        "user_agent",
+    },
+    "alerts": {
+        "cluster_window",
+        "cluster_threshold",
+        "edit_window",
+        "summary_chars",
+        "fetch_articles",
+        "burst",
+        "digest_every",
+    },
+    "discord": {"admin_roles", "admin_users", "manager_roles", "manager_users", "guilds"},
+    "slack": {
+        "admin_users",
+        "admin_groups",
+        "manager_users",
+        "manager_groups",
+        "http_port",
+        "http_path",
+        "command",
+    },
+}
+
+
+class _Reader:
+    """Typed access to a TOML table that records problems instead of raising."""
+
+    def __init__(self, file: Path, problems: list[str]):
+        self.file = file
+        self.problems = problems
+
+    def err(self, key: str, msg: str) -> None:
+        self.problems.append(f"{self.file}: {key}: {msg}")
+
+    def unknown(self, table: dict[str, Any], section: str, where: str) -> None:
+        for k in table:
+            if k not in _KNOWN[section]:
+                known = ", ".join(sorted(_KNOWN[section]))
+                self.err(f"{where}{k}" if where else k, f"unknown key (known keys: {known})")
+
+    def str_(self, t: dict[str, Any], key: str, where: str, default: str) -> str:
+        v = t.get(key, default)
+        if not isinstance(v, str):
+            self.err(where + key, f"expected a string, got {type(v).__name__}")
+            return default
+        return v
+
+    def num(self, t: dict[str, Any], key: str, where: str, default: float, *, lo: float) -> float:
+        v = t.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < lo:
+            self.err(where + key, f"expected a number ≥ {lo}, got {v!r}")
+            return default
+        return float(v)
+
+    def int_(self, t: dict[str, Any], key: str, where: str, default: int, *, lo: int) -> int:
+        v = t.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            self.err(where + key, f"expected a whole number ≥ {lo}, got {v!r}")
+            return default
+        return v
+
+    def bool_(self, t: dict[str, Any], key: str, where: str, default: bool) -> bool:
+        v = t.get(key, default)
+        if not isinstance(v, bool):
+            self.err(where + key, f"expected true or false, got {v!r}")
+            return default
+        return v
+
+    def dur(self, t: dict[str, Any], key: str, where: str, default: timedelta) -> timedelta:
+        v = t.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, str):
+            self.err(where + key, f'expected a duration string such as "10m" or "2d", got {v!r}')
+            return default
+        try:
+            return parse_duration(v)
+        except ValueError as e:
+            self.err(where + key, str(e))
+            return default
+
+    def strs(self, t: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        v = t.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            self.err(where + key, f"expected a list of strings, got {v!r}")
+            return ()
+        return tuple(str(x) for x in v)
+
+    def table(self, t: dict[str, Any], key: str) -> dict[str, Any]:
+        v = t.get(key, {})
+        if not isinstance(v, dict):
+            self.err(key, f"expected a table [{key}], got {type(v).__name__}")
+            return {}
+        return v
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a configuration file; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: file not found (copy config/alertbot.example.toml or pass --config PATH)"]
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{path}: not valid TOML: {e}"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{path}: cannot read: {e}"]) from None
+    return parse_config(raw, path, env)
+
+
+def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = None) -> Config:
+    problems: list[str] = []
+    r = _Reader(path, problems)
+    r.unknown(raw, "", "")
+
+    bot = r.table(raw, "bot")
+    r.unknown(bot, "bot", "bot.")
+    base = path.parent
+    database = base / r.str_(bot, "database", "bot.", "data/alertbot.db")
+    watchlists = base / r.str_(bot, "watchlists", "bot.", "watchlists")
+    backfill = r.dur(bot, "backfill", "bot.", timedelta(days=2))
+    log_level = r.str_(bot, "log_level", "bot.", "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        r.err("bot.log_level", f"expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        log_level = "INFO"
+
+    feeds: list[FeedConfig] = []
+    raw_feeds = raw.get("feeds", [])
+    if not isinstance(raw_feeds, list):
+        r.err("feeds", "expected an array of tables [[feeds]]")
+        raw_feeds = []
+    seen_urls: set[str] = set()
+    for i, f in enumerate(raw_feeds):
+        where = f"feeds[{i}]."
+        if not isinstance(f, dict):
+            r.err(f"feeds[{i}]", "expected a table with url = ...")
+            continue
+        r.unknown(f, "feeds", where)
+        url = r.str_(f, "url", where, "").strip()
+        if not url:
+            r.err(where + "url", 'missing: every [[feeds]] needs url = "https://…" or a file path')
+            continue
+        if url in seen_urls:
+            r.err(where + "url", f"{url} is listed twice")
+        seen_urls.add(url)
+        interval = r.dur(f, "interval", where, timedelta(0)) if "interval" in f else None
+        if interval is not None and interval < timedelta(minutes=1):
+            r.err(where + "interval", "must be at least 1m (be polite to publishers)")
+            interval = None
+        feeds.append(FeedConfig(url=url, interval=interval, title=r.str_(f, "title", where, "")))
+
+    subs: list[SubscriptionConfig] = []
+    raw_subs = raw.get("subscriptions", [])
+    if not isinstance(raw_subs, list):
+        r.err("subscriptions", "expected an array of tables [[subscriptions]]")
+        raw_subs = []
+    for i, s in enumerate(raw_subs):
+        where = f"subscriptions[{i}]."
+        if not isinstance(s, dict):
+            r.err(f"subscriptions[{i}]", "expected a table")
+            continue
+        r.unknown(s, "subscriptions", where)
+        platform = r.str_(s, "platform", where, "console")
+        if platform not in PLATFORMS:
+            r.err(where + "platform", f"expected one of {', '.join(PLATFORMS)}, got {platform!r}")
+            continue
+        channel = r.str_(s, "channel", where, "").strip()
+        if not channel:
+            r.err(where + "channel", "missing: the platform's channel id (console: any name)")
+            continue
+        names = r.strs(s, "watchlists", where)
+        if not names:
+            r.err(where + "watchlists", 'expected at least one watchlist name, e.g. ["KFOR"]')
+        mode = r.str_(s, "mode", where, "realtime")
+        if mode not in ("realtime", "digest"):
+            r.err(where + "mode", f'expected "realtime" or "digest", got {mode!r}')
+            mode = "realtime"
+        subs.append(
+            SubscriptionConfig(
+                platform=platform,  # type: ignore[arg-type]  # checked against PLATFORMS above
+                channel=channel,
+                watchlists=names,
+                mode=mode,  # type: ignore[arg-type]  # checked just above
+                guild=r.str_(s, "guild", where, ""),
+            )
+        )
+
+    ft = r.table(raw, "fetch")
+    r.unknown(ft, "fetch", "fetch.")
+    d = FetchConfig()
+    fetch = FetchConfig(
+        connect_timeout=r.num(ft, "connect_timeout", "fetch.", d.connect_timeout, lo=0.1),
+        read_timeout=r.num(ft, "read_timeout", "fetch.", d.read_timeout, lo=0.1),
+        max_body_bytes=r.int_(ft, "max_body_bytes", "fetch.", d.max_body_bytes, lo=1024),
+        max_redirects=r.int_(ft, "max_redirects", "fetch.", d.max_redirects, lo=0),
+        max_connections=r.int_(ft, "max_connections", "fetch.", d.max_connections, lo=1),
+        max_per_host=r.int_(ft, "max_per_host", "fetch.", d.max_per_host, lo=1),
+        interval=r.dur(ft, "interval", "fetch.", d.interval),
+        max_interval=r.dur(ft, "max_interval", "fetch.", d.max_interval),
+        allow_private=r.bool_(ft, "allow_private", "fetch.", d.allow_private),
+        user_agent=r.str_(ft, "user_agent", "fetch.", d.user_agent),
+    )
+    if fetch.interval < timedelta(minutes=1):
+        r.err("fetch.interval", "must be at least 1m (be polite to publishers)")
+
+    at = r.table(raw, "alerts")
+    r.unknown(at, "alerts", "alerts.")
+    a = AlertConfig()
+    threshold = r.num(at, "cluster_threshold", "alerts.", a.cluster_threshold, lo=0.0)
+    if threshold > 1:
+        r.err("alerts.cluster_threshold", f"expected a number from 0 to 1, got {threshold}")
+        threshold = a.cluster_threshold
+    alerts = AlertConfig(
+        cluster_window=r.dur(at, "cluster_window", "alerts.", a.cluster_window),
+        cluster_threshold=threshold,
+        edit_window=r.dur(at, "edit_window", "alerts.", a.edit_window),
+        summary_chars=r.int_(at, "summary_chars", "alerts.", a.summary_chars, lo=80),
+        fetch_articles=r.bool_(at, "fetch_articles", "alerts.", a.fetch_articles),
+        burst=r.int_(at, "burst", "alerts.", a.burst, lo=1),
+        digest_every=r.dur(at, "digest_every", "alerts.", a.digest_every),
+    )
+
+    dt = r.table(raw, "discord")
+    r.unknown(dt, "discord", "discord.")
+    discord = DiscordConfig(
+        admin_roles=r.strs(dt, "admin_roles", "discord."),
+        admin_users=r.strs(dt, "admin_users", "discord."),
+        manager_roles=r.strs(dt, "manager_roles", "discord."),
+        manager_users=r.strs(dt, "manager_users", "discord."),
+        guilds=r.strs(dt, "guilds", "discord."),
+    )
+    st = r.table(raw, "slack")
+    r.unknown(st, "slack", "slack.")
+    s0 = SlackConfig()
+    slack = SlackConfig(
+        admin_users=r.strs(st, "admin_users", "slack."),
+        admin_groups=r.strs(st, "admin_groups", "slack."),
+        manager_users=r.strs(st, "manager_users", "slack."),
+        manager_groups=r.strs(st, "manager_groups", "slack."),
+        http_port=r.int_(st, "http_port", "slack.", s0.http_port, lo=1),
+        http_path=r.str_(st, "http_path", "slack.", s0.http_path),
+        command=r.str_(st, "command", "slack.", s0.command),
+    )
+
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        path=path,
+        database=database,
+        watchlists_dir=watchlists,
+        backfill=backfill,
+        feeds=tuple(feeds),
+        subscriptions=tuple(subs),
+        fetch=fetch,
+        alerts=alerts,
+        discord=discord,
+        slack=slack,
+        secrets=Secrets.from_env(env),
+        log_level=log_level,
+    )

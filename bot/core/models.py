@@ -1,0 +1,171 @@
+"""Plain values that flow through the pipeline.
+
+feeds ─fetch→ bytes ─parse→ Story ─dedup/cluster→ Story+cluster ─match→ Match[]
+      ─summarize→ Alert ─route→ Delivery ─send→ chat
+
+Everything here is immutable and free of I/O. Times are timezone-aware UTC
+``datetime`` values; the clock is read at the edges and passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Field = Literal["title", "text"]
+"""Which part of a story a match was found in."""
+
+CaseRule = Literal["auto", "exact", "fold"]
+"""How a watchlist form is compared: see ``bot.core.matching``."""
+
+Mode = Literal["realtime", "digest"]
+"""How a subscription wants its alerts."""
+
+Platform = Literal["console", "discord", "slack"]
+PLATFORMS: tuple[Platform, ...] = ("console", "discord", "slack")
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One feed entry, normalised.
+
+    ``id`` is stable within its feed: the entry's guid, else its canonical link,
+    else a hash of title and date. ``url`` is canonical (fragment and tracking
+    parameters removed) and may be empty when the entry has no link.
+    ``text`` is plain text with HTML removed and entities decoded.
+    """
+
+    feed_url: str
+    id: str
+    url: str
+    title: str
+    text: str
+    published: datetime | None
+    outlet: str
+    teaser: bool = False
+    """True when ``text`` looks like a teaser (short or truncated), so the
+    article page may be worth fetching for the summary."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A watched name and its surface forms (aliases, translations, acronyms)."""
+
+    name: str
+    forms: tuple[str, ...]
+    case: CaseRule = "auto"
+    exclude: tuple[str, ...] = ()
+    """Phrases that neutralise a hit when the hit lies inside one of them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    name: str
+    terms: tuple[Term, ...]
+    description: str = ""
+    exclude: tuple[str, ...] = ()
+    """A story containing any of these phrases is skipped for this watchlist."""
+    require: tuple[str, ...] = ()
+    """Term names that must all hit for the watchlist to fire."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why a story fired: which form of which term, where in which field.
+
+    ``start``/``end`` are character offsets into the original (unfolded)
+    ``Story.title`` or ``Story.text``.
+    """
+
+    watchlist: str
+    term: str
+    form: str
+    field: Field
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A run of summary text; ``highlight`` marks a watched name."""
+
+    text: str
+    highlight: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    spans: tuple[Span, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.spans)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One outlet that carried a story of a cluster."""
+
+    outlet: str
+    url: str
+    title: str
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What a channel is told about one cluster (one news event).
+
+    ``sources[0]`` is the story the alert was first made from; later sources
+    are the outlets that reported the same event afterwards.
+    """
+
+    cluster_id: int
+    title: str
+    url: str
+    summary: Summary
+    watchlists: tuple[str, ...]
+    terms: tuple[str, ...]
+    sources: tuple[Source, ...]
+    published: datetime | None
+    previous_url: str | None = None
+    """Link to an earlier message about the same cluster, when the edit window
+    had passed and this alert is posted anew."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    platform: Platform
+    channel: str
+    watchlist: str
+    mode: Mode = "realtime"
+    guild: str = ""
+    """Discord guild id or Slack team id; empty for the console."""
+    paused_reason: str = ""
+    """Non-empty when delivery failed permanently (channel gone, no permission)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    url: str
+    title: str
+    last_fetched: datetime | None
+    last_ok: datetime | None
+    next_due: datetime | None
+    error: str
+    error_count: int
+    stories: int
+    origin: Literal["config", "user"] = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryHit:
+    """A stored story found by ``lookup``."""
+
+    story: Story
+    watchlists: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    rank: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
