@@ -1,0 +1,760 @@
+"""Slack adapter: the ``/alertbot`` command, the App Home tab and alert delivery.
+
+One slack-bolt :class:`AsyncApp` maps ``/alertbot SUBCOMMAND …`` onto
+:mod:`bot.service`; it acks at once and does the work after, replying only to
+the asker (``respond`` with ``response_type="ephemeral"``). Commands arrive
+over Socket Mode when ``SLACK_APP_TOKEN`` is set, else over HTTP (bolt's aiohttp
+adapter, signatures verified with ``SLACK_SIGNING_SECRET``).
+
+Who may edit is decided by the service; this module only reports what Slack
+says about the asker: workspace admin or owner (``users.info``), and which of
+the user groups named in ``[slack]`` they belong to (``usergroups.users.list``),
+both cached for a few minutes.
+
+Delivery goes through :class:`SlackSender`, which implements
+:class:`bot.chat.base.Sender` over the Web API: ``ratelimited`` answers are
+retried by slack-sdk honouring ``Retry-After``, sends are paced per channel,
+and errors that retrying cannot fix become permanent :class:`DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import html
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat import slack_render as render
+from bot.chat.base import DeliveryError
+from bot.config import Config, SlackConfig
+from bot.core.models import Alert, Platform
+from bot.service import Caller, CommandError
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+Reply = tuple[str, list[render.Block]]
+
+DEFAULT_API_URL = "https://slack.com/api/"
+PACE_SECONDS = 1.0
+"""Slack allows about one message per second per channel (chat.postMessage tier)."""
+DIRECTORY_TTL = 300.0
+"""How long admin flags and user-group members are trusted before asking Slack again."""
+RATE_LIMIT_RETRIES = 3
+CONNECTION_RETRIES = 2
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class UsageError(CommandError):
+    """The command line could not be understood; the message shows the right usage."""
+
+
+_DOUBLE_QUOTES = '"“”„‟«»'
+_SINGLE_QUOTES = "'‘’‚‛‹›"
+# Slack wraps links, channel and user references in <…>: <https://x|x>, <#C1|name>, <@U1>.
+_SLACK_REF = re.compile(r"<([^<>]*)>")
+
+
+def _unwrap_ref(m: re.Match[str]) -> str:
+    inner = m.group(1)
+    target, _, label = inner.partition("|")
+    if target[:1] in "#@":
+        return target[1:]
+    if target.startswith("!subteam^"):
+        return target.removeprefix("!subteam^")
+    if target.startswith("!"):
+        return label or target
+    if target.startswith("mailto:") and label:
+        return label
+    return target
+
+
+def normalize(text: str) -> str:
+    """Slack's escaped command text → what the user typed (references unwrapped)."""
+    return html.unescape(_SLACK_REF.sub(_unwrap_ref, text))
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a command line on spaces, honouring quotes.
+
+    Like :func:`shlex.split` but forgiving: curly and guillemet quotes count
+    (macOS and phones "smarten" quotes as people type), a quote only opens at
+    the start of a word (so ``O'Brien`` needs none), and an unclosed quote is a
+    :class:`UsageError` that says where it opened, not a stack trace.
+    Known misses: a word that starts with an apostrophe (``'90s``) opens a quote,
+    and there is no backslash escape; quote such words with the other quote kind.
+    """
+    tokens: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        family = (
+            _DOUBLE_QUOTES
+            if ch in _DOUBLE_QUOTES
+            else _SINGLE_QUOTES
+            if ch in _SINGLE_QUOTES
+            else ""
+        )
+        if family:
+            end = next((j for j in range(i + 1, n) if text[j] in family), -1)
+            if end < 0:
+                snippet = render.cut(text[i + 1 :], 30)
+                raise UsageError(
+                    f"The quote {ch} before “{snippet}” is never closed. Put the same quote at "
+                    'the end of the name, e.g. watchlist add-form KFOR "Kosovo Force".'
+                )
+            tokens.append(text[i + 1 : end])
+            i = end + 1
+            continue
+        j = i
+        while j < n and not text[j].isspace():
+            j += 1
+        tokens.append(text[i:j])
+        i = j
+    return tokens
+
+
+def parse_command(text: str) -> list[str]:
+    return tokenize(normalize(text))
+
+
+# --------------------------------------------------------------------------- directory
+
+
+class SlackDirectory:
+    """What Slack says about users: admin flags and user-group membership, cached."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        config: SlackConfig,
+        *,
+        ttl: float = DIRECTORY_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.client = client
+        self.config = config
+        self.ttl = ttl
+        self.clock = clock
+        self._admins: dict[str, tuple[float, bool]] = {}
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._handles: tuple[float, dict[str, str]] | None = None
+
+    def _fresh(self, stamp: float) -> bool:
+        return self.clock() - stamp < self.ttl
+
+    async def is_admin(self, user: str) -> bool:
+        cached = self._admins.get(user)
+        if cached and self._fresh(cached[0]):
+            return cached[1]
+        try:
+            resp = await self.client.users_info(user=user)
+            info = resp.get("user") or {}
+            flag = bool(
+                info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")
+            )
+        except SlackApiError as e:
+            # Not cached: a transient failure must not stick for minutes.
+            log.warning("users.info for %s failed (%s); treating as not an admin", user, _code(e))
+            return False
+        self._admins[user] = (self.clock(), flag)
+        return flag
+
+    async def _group_id(self, entry: str) -> str | None:
+        """A configured group (id ``S…`` or handle ``@team``) → its id."""
+        if re.fullmatch(r"S[A-Z0-9]{2,}", entry):
+            return entry
+        if self._handles is None or not self._fresh(self._handles[0]):
+            try:
+                resp = await self.client.usergroups_list()
+            except SlackApiError as e:
+                log.warning("usergroups.list failed (%s)", _code(e))
+                return None
+            handles = {
+                str(g.get("handle", "")).lower(): str(g.get("id", ""))
+                for g in resp.get("usergroups") or []
+            }
+            self._handles = (self.clock(), handles)
+        return self._handles[1].get(entry.lstrip("@").lower())
+
+    async def _group_members(self, group_id: str) -> frozenset[str]:
+        cached = self._members.get(group_id)
+        if cached and self._fresh(cached[0]):
+            return cached[1]
+        try:
+            resp = await self.client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as e:
+            log.warning("usergroups.users.list %s failed (%s)", group_id, _code(e))
+            return frozenset()
+        members = frozenset(str(u) for u in resp.get("users") or [])
+        self._members[group_id] = (self.clock(), members)
+        return members
+
+    async def groups_of(self, user: str) -> tuple[str, ...]:
+        """The configured groups (as written in the config) that ``user`` belongs to."""
+        found: list[str] = []
+        entries = dict.fromkeys((*self.config.admin_groups, *self.config.manager_groups))
+        for entry in entries:
+            gid = await self._group_id(entry)
+            if gid and user in await self._group_members(gid):
+                found.append(entry)
+                if gid != entry:
+                    found.append(gid)
+        return tuple(found)
+
+    async def caller(self, *, user: str, channel: str, team: str) -> Caller:
+        admin = await self.is_admin(user)
+        return Caller(
+            platform="slack",
+            user=user,
+            channel=channel,
+            guild=team,
+            # Slack has no per-channel manager permission outside Enterprise Grid;
+            # workspace admins manage every channel, others go by the config lists.
+            manages_channel=admin,
+            is_admin=admin,
+            roles=await self.groups_of(user),
+        )
+
+
+# --------------------------------------------------------------------------- commands
+
+USAGE: dict[str, str] = {
+    "subscribe": "subscribe WATCHLIST [realtime|digest]",
+    "unsubscribe": "unsubscribe WATCHLIST",
+    "subscriptions": "subscriptions",
+    "lookup": 'lookup QUERY [since:7d] [watchlist:NAME]   e.g. lookup "Skydagger" since:7d',
+    "watchlist": "watchlist list | show NAME | create NAME [DESCRIPTION] | delete NAME | "
+    "add-term NAME TERM [FORM…] | remove-term NAME TERM | add-form NAME [TERM] FORM | "
+    "remove-form NAME [TERM] FORM",
+    "feeds": "feeds [list|status] | feeds add URL | feeds remove URL",
+    "help": "help",
+}
+_ALIASES = {
+    "sub": "subscribe",
+    "unsub": "unsubscribe",
+    "subs": "subscriptions",
+    "search": "lookup",
+    "watchlists": "watchlist",
+    "wl": "watchlist",
+    "feed": "feeds",
+}
+WATCHLIST_SUBCOMMANDS = (
+    "list",
+    "show",
+    "create",
+    "delete",
+    "add-term",
+    "remove-term",
+    "add-form",
+    "remove-form",
+)
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+class SlackCommands:
+    """``/alertbot …`` text → one service call → an ephemeral reply (text, blocks)."""
+
+    def __init__(self, service: Service, *, command: str = "/alertbot"):
+        self.service = service
+        self.command = command
+
+    def _usage(self, name: str, problem: str) -> UsageError:
+        return UsageError(f"{problem} Usage: {self.command} {USAGE[name]}")
+
+    async def handle(self, caller: Caller, text: str) -> Reply:
+        """Run one command line; every failure becomes a helpful reply, never an exception."""
+        try:
+            args = parse_command(text)
+            return await self.run(caller, args)
+        except CommandError as e:
+            return render.error_reply(str(e))
+        except Exception:
+            log.exception("slack command %r failed", text)
+            return render.error_reply(
+                "Something went wrong on our side; the error is in the bot's log. Try again later."
+            )
+
+    async def run(self, caller: Caller, args: list[str]) -> Reply:
+        if not args:
+            return self.help()
+        name = _ALIASES.get(args[0].lower(), args[0].lower())
+        rest = args[1:]
+        handler: Callable[[Caller, list[str]], Awaitable[Reply]] | None = getattr(
+            self, "cmd_" + name, None
+        )
+        if name not in USAGE or handler is None:
+            raise UsageError(
+                f"Unknown command “{args[0]}”.{_suggest(name, list(USAGE))} "
+                f"Try `{self.command} help`."
+            )
+        return await handler(caller, rest)
+
+    def help(self) -> Reply:
+        return render.help_reply(self.service.help(), self.command)
+
+    async def cmd_help(self, caller: Caller, args: list[str]) -> Reply:
+        return self.help()
+
+    async def cmd_subscribe(self, caller: Caller, args: list[str]) -> Reply:
+        if not 1 <= len(args) <= 2:
+            raise self._usage("subscribe", "Name one watchlist, and optionally a mode.")
+        mode = args[1].lower() if len(args) == 2 else "realtime"
+        if mode not in ("realtime", "digest"):
+            raise self._usage("subscribe", f"The mode must be realtime or digest, not “{mode}”.")
+        sub = await self.service.subscribe(caller, args[0], mode)
+        return render.message_reply(
+            f":white_check_mark: This channel now gets {render.bold(sub.watchlist)} alerts "
+            f"({sub.mode})."
+        )
+
+    async def cmd_unsubscribe(self, caller: Caller, args: list[str]) -> Reply:
+        if len(args) != 1:
+            raise self._usage("unsubscribe", "Name the watchlist to stop.")
+        sub = await self.service.unsubscribe(caller, args[0])
+        return render.message_reply(
+            f"This channel no longer gets {render.bold(sub.watchlist)} alerts."
+        )
+
+    async def cmd_subscriptions(self, caller: Caller, args: list[str]) -> Reply:
+        if args:
+            raise self._usage("subscriptions", "This command takes no arguments.")
+        return render.subscriptions_reply(await self.service.subscriptions(caller))
+
+    async def cmd_lookup(self, caller: Caller, args: list[str]) -> Reply:
+        since: str | None = None
+        watchlist: str | None = None
+        words: list[str] = []
+        for arg in args:
+            key, sep, value = arg.partition(":")
+            if sep and key.lower() == "since":
+                since = value
+            elif sep and key.lower() in ("watchlist", "wl"):
+                watchlist = value
+            else:
+                words.append(arg)
+        query = " ".join(words).strip()
+        if not query and not watchlist:
+            raise self._usage("lookup", "Say what to look for.")
+        hits = await self.service.lookup(caller, query, since=since, watchlist=watchlist)
+        return render.hits_reply(query or f"watchlist {watchlist}", hits)
+
+    async def cmd_feeds(self, caller: Caller, args: list[str]) -> Reply:
+        sub = args[0].lower() if args else "list"
+        if sub in ("list", "status") and len(args) <= 1:
+            return render.feeds_reply(await self.service.feeds())
+        if sub == "add" and len(args) == 2:
+            status = await self.service.feed_add(caller, args[1])
+            return render.message_reply(
+                f":white_check_mark: Added {render.link(status.url, status.title or status.url)}."
+                " It is polled from the next cycle."
+            )
+        if sub == "remove" and len(args) == 2:
+            await self.service.feed_remove(caller, args[1])
+            return render.message_reply(f"Removed {render.esc(args[1])}.")
+        if sub in ("add", "remove"):
+            raise self._usage("feeds", f"`feeds {sub}` takes one URL.")
+        raise self._usage(
+            "feeds", f"Unknown feeds command “{sub}”.{_suggest(sub, ['list', 'add', 'remove'])}"
+        )
+
+    async def _term_for(self, watchlist: str, args: list[str], what: str) -> tuple[str, str]:
+        """``[TERM] FORM`` → (term, form); TERM may be left out when it is unambiguous."""
+        if len(args) == 2:
+            return args[0], args[1]
+        wl = await self.service.watchlist(watchlist)
+        names = [t.name for t in wl.terms]
+        if len(names) == 1:
+            return names[0], args[0]
+        same = [t for t in names if t.casefold() == wl.name.casefold()]
+        if same:
+            return same[0], args[0]
+        choices = ", ".join(names) or "none yet"
+        raise self._usage(
+            "watchlist",
+            f"{wl.name} has several terms ({choices}): say which one gets the form, "
+            f'e.g. watchlist {what} {wl.name} "TERM" "FORM".',
+        )
+
+    async def cmd_watchlist(self, caller: Caller, args: list[str]) -> Reply:
+        sub = args[0].lower() if args else "list"
+        rest = args[1:]
+        svc = self.service
+        if sub == "list" and not rest:
+            return render.watchlists_reply(await svc.watchlists())
+        if sub == "show" and len(rest) == 1:
+            return render.watchlist_reply(await svc.watchlist(rest[0]))
+        if sub == "create" and rest:
+            wl = await svc.watchlist_create(caller, rest[0], " ".join(rest[1:]))
+            return render.watchlist_reply(wl, f":white_check_mark: Created {render.bold(wl.name)}.")
+        if sub == "delete" and len(rest) == 1:
+            await svc.watchlist_delete(caller, rest[0])
+            return render.message_reply(f"Deleted watchlist {render.bold(rest[0])}.")
+        if sub == "add-term" and len(rest) >= 2:
+            forms = tuple(rest[2:])
+            wl = await svc.watchlist_add_term(caller, rest[0], rest[1], forms)
+            return render.watchlist_reply(
+                wl, f":white_check_mark: Added term {render.bold(rest[1])}."
+            )
+        if sub == "remove-term" and len(rest) == 2:
+            wl = await svc.watchlist_remove_term(caller, rest[0], rest[1])
+            return render.watchlist_reply(wl, f"Removed term {render.bold(rest[1])}.")
+        if sub in ("add-form", "remove-form") and 2 <= len(rest) <= 3:
+            term, form = await self._term_for(rest[0], rest[1:], sub)
+            if sub == "add-form":
+                wl = await svc.watchlist_add_form(caller, rest[0], term, form)
+                note = (
+                    f":white_check_mark: {render.bold(term)} now also matches “{render.esc(form)}”."
+                )
+            else:
+                wl = await svc.watchlist_remove_form(caller, rest[0], term, form)
+                note = f"{render.bold(term)} no longer matches “{render.esc(form)}”."
+            return render.watchlist_reply(wl, note)
+        if sub in WATCHLIST_SUBCOMMANDS:
+            raise self._usage("watchlist", f"Wrong number of arguments for `watchlist {sub}`.")
+        raise self._usage(
+            "watchlist",
+            f"Unknown watchlist command “{sub}”.{_suggest(sub, WATCHLIST_SUBCOMMANDS)}",
+        )
+
+    async def home(self, team: str) -> dict[str, Any]:
+        """The App Home view for a workspace."""
+        subs = [s for s in await self.service.store.subscriptions("slack") if s.guild in ("", team)]
+        return render.home_view(subs, await self.service.watchlists(), await self.service.feeds())
+
+
+# --------------------------------------------------------------------------- sending
+
+PERMANENT_ERRORS: dict[str, str] = {
+    "channel_not_found": "the channel does not exist or the bot cannot see it",
+    "not_in_channel": "the bot is not in this channel: /invite the app, then resubscribe",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "the bot token is invalid: check SLACK_BOT_TOKEN",
+    "not_authed": "no bot token was sent: set SLACK_BOT_TOKEN",
+    "token_revoked": "the bot token was revoked: reinstall the app and update SLACK_BOT_TOKEN",
+    "token_expired": "the bot token expired: reinstall the app and update SLACK_BOT_TOKEN",
+    "account_inactive": "the bot user was deactivated: reinstall the app",
+    "missing_scope": "the app lacks a scope: reinstall it from `alertbot slack manifest`",
+    "restricted_action": "the workspace does not let the bot post in this channel",
+    "restricted_action_read_only_channel": "the channel is read-only",
+    "restricted_action_thread_only_channel": "the channel only allows thread replies",
+    "restricted_action_non_threadable_channel": "the channel does not allow this message",
+    "ekm_access_denied": "the workspace's encryption keys deny access",
+    "team_access_not_granted": "the app is not granted access to this workspace",
+    "channel_is_archived": "the channel is archived",
+}
+# An edit that cannot happen: post the update as a new message instead.
+_EDIT_GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
+
+
+def _code(e: SlackApiError) -> str:
+    try:
+        return str(e.response.get("error") or e.response.status_code)
+    except AttributeError:  # a malformed response object
+        return "unknown_error"
+
+
+def delivery_error(e: SlackApiError, channel: str) -> DeliveryError:
+    """A Web API failure → what the outbox should do about it."""
+    code = _code(e)
+    if code in PERMANENT_ERRORS:
+        return DeliveryError(f"slack {code}: {PERMANENT_ERRORS[code]}", permanent=True)
+    retry_after: float | None = None
+    headers = getattr(e.response, "headers", None) or {}
+    for k, v in headers.items():
+        if k.lower() == "retry-after":
+            value = v[0] if isinstance(v, list) else v
+            try:
+                retry_after = float(value)
+            except ValueError:
+                retry_after = None
+    return DeliveryError(f"slack {code} posting to {channel}", retry_after=retry_after)
+
+
+class SlackSender:
+    """:class:`bot.chat.base.Sender` for Slack; message references are ``ts`` values."""
+
+    platform: Platform = "slack"
+
+    def __init__(
+        self, client: AsyncWebClient, *, pace: float = PACE_SECONDS, workspace_url: str = ""
+    ):
+        self.client = client
+        self.pace = pace
+        self.workspace_url = workspace_url
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._next: dict[str, float] = {}
+
+    async def _paced(self, channel: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``call`` at most once per ``pace`` seconds per channel."""
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            loop = asyncio.get_running_loop()
+            wait = self._next.get(channel, 0.0) - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await call()
+            except SlackApiError as e:
+                raise delivery_error(e, channel) from e
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise DeliveryError(f"slack unreachable: {e!r}") from e
+            finally:
+                self._next[channel] = loop.time() + self.pace
+
+    async def _post(
+        self, channel: str, text: str, blocks: list[render.Block], meta: dict[str, Any]
+    ) -> str:
+        async def call() -> Any:
+            return await self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=meta,
+            )
+
+        resp = await self._paced(channel, call)
+        return str(resp["ts"])
+
+    async def post(self, channel: str, alert: Alert, *, key: str) -> str:
+        # Slack has no send nonce; the key rides in the metadata so a duplicate
+        # after a crash between send and commit can at least be recognised.
+        text, blocks = render.alert_message(alert)
+        return await self._post(channel, text, blocks, render.metadata(alert.cluster_id, key))
+
+    async def edit(self, channel: str, ref: str, alert: Alert) -> str:
+        text, blocks = render.alert_message(alert)
+
+        async def call() -> Any:
+            return await self.client.chat_update(channel=channel, ts=ref, text=text, blocks=blocks)
+
+        try:
+            resp = await self._paced(channel, call)
+        except DeliveryError as e:
+            if isinstance(e.__cause__, SlackApiError) and _code(e.__cause__) in _EDIT_GONE:
+                log.info("slack: message %s in %s cannot be edited; posting anew", ref, channel)
+                meta = render.metadata(alert.cluster_id, f"edit:{ref}")
+                return await self._post(channel, text, blocks, meta)
+            raise
+        return str(resp.get("ts") or ref)
+
+    async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
+        text, blocks = render.digest_message(alerts)
+        meta = {
+            "event_type": "alertbot_digest",
+            "event_payload": {"key": key, "cluster_ids": [a.cluster_id for a in alerts]},
+        }
+        return await self._post(channel, text, blocks, meta)
+
+    def permalink(self, channel: str, ref: str) -> str | None:
+        if not self.workspace_url or not re.fullmatch(r"\d+\.\d+", ref):
+            return None
+        return f"{self.workspace_url.rstrip('/')}/archives/{channel}/p{ref.replace('.', '')}"
+
+
+# --------------------------------------------------------------------------- the bot
+
+
+def make_client(token: str, api_url: str = "") -> AsyncWebClient:
+    """The Web API client: retries ``ratelimited`` (honouring Retry-After) and connection drops."""
+    base = api_url or DEFAULT_API_URL
+    return AsyncWebClient(
+        token=token or None,
+        base_url=base if base.endswith("/") else base + "/",
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    team: str = ""
+    bot_user: str = ""
+    url: str = ""
+
+
+class SlackBot:
+    """The Slack side of the bot: Web API sender plus the command listener.
+
+    ``start()`` checks the token (``auth.test``) and is all that delivery needs;
+    ``serve()`` listens for commands (Socket Mode with an app token, else HTTP
+    with the signing secret) until cancelled; ``close()`` stops listening.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        service: Service,
+        *,
+        pace: float = PACE_SECONDS,
+        # All interfaces by default: in HTTP mode Slack must reach the endpoint from outside.
+        host: str = "0.0.0.0",
+    ):
+        self.config = config
+        self.service = service
+        self.host = host
+        secrets = config.secrets
+        if not secrets.slack_bot_token:
+            raise ValueError(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) "
+                "from the app's OAuth & Permissions page into the environment"
+            )
+        self.client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
+        self.sender = SlackSender(self.client, pace=pace)
+        self.directory = SlackDirectory(self.client, config.slack)
+        self.commands = SlackCommands(service, command=config.slack.command)
+        self.ids = _Ids()
+        self.app = self._build_app()
+        self.http_port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: Any = None
+
+    # ----------------------------------------------------------------- bolt app
+
+    def _build_app(self) -> AsyncApp:
+        app = AsyncApp(
+            client=self.client,
+            signing_secret=self.config.secrets.slack_signing_secret,
+            name="alertbot",
+            logger=logging.getLogger("alertbot.slack.bolt"),
+        )
+        app.command(self.config.slack.command)(self._on_command)
+        app.event("app_home_opened")(self._on_home_opened)
+        return app
+
+    async def _on_command(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()  # within Slack's 3 s; the work happens after
+        text, blocks = await self.run_command(body)
+        try:
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
+        except (aiohttp.ClientError, TimeoutError) as e:
+            # response_url lives 30 minutes; a reply that cannot arrive is only logged.
+            log.warning("slack: reply to %s not delivered: %r", body.get("user_id"), e)
+
+    async def run_command(self, body: dict[str, Any]) -> Reply:
+        """One slash-command payload → the reply (also used by tests and Socket Mode)."""
+        try:
+            caller = await self.directory.caller(
+                user=str(body.get("user_id", "")),
+                channel=str(body.get("channel_id", "")),
+                team=str(body.get("team_id", "")),
+            )
+        except Exception:
+            log.exception("slack: could not identify the caller")
+            return render.error_reply("Could not check who you are with Slack; try again.")
+        return await self.commands.handle(caller, str(body.get("text", "")))
+
+    async def _on_home_opened(self, event: dict[str, Any], context: Any) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        team = str(getattr(context, "team_id", None) or self.ids.team)
+        try:
+            view = await self.commands.home(team)
+            await self.client.views_publish(user_id=str(event["user"]), view=view)
+        except (SlackApiError, CommandError) as e:
+            log.warning("slack: App Home for %s not published: %s", event.get("user"), e)
+
+    # ----------------------------------------------------------------- lifetime
+
+    async def start(self) -> None:
+        """Check the token and learn the workspace (enough for sending)."""
+        try:
+            resp = await self.client.auth_test()
+        except SlackApiError as e:
+            raise delivery_error(e, "auth.test") from e
+        self.ids = _Ids(
+            team=str(resp.get("team_id", "")),
+            bot_user=str(resp.get("user_id", "")),
+            url=str(resp.get("url", "")),
+        )
+        self.sender.workspace_url = self.ids.url
+        log.info("slack: signed in as %s in %s", resp.get("user"), resp.get("team"))
+
+    async def start_http(self, host: str | None = None, port: int | None = None) -> int:
+        """Serve the HTTP endpoint (bolt's aiohttp adapter); return the bound port."""
+        path = self.config.slack.http_path
+
+        async def handle(request: web.Request) -> web.Response:
+            bolt_resp = await self.app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_resp)
+
+        webapp = web.Application()
+        webapp.router.add_post(path, handle)
+        self._runner = web.AppRunner(webapp, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner,
+            host or self.host,
+            self.config.slack.http_port if port is None else port,
+        )
+        await site.start()
+        self.http_port = int(self._runner.addresses[0][1])
+        log.info("slack: HTTP mode on port %s%s", self.http_port, path)
+        return self.http_port
+
+    async def serve(self) -> None:
+        """Listen for commands until cancelled."""
+        secrets = self.config.secrets
+        if secrets.slack_app_token:
+            # Imported here: Socket Mode pulls in its websocket client only when used.
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            api = secrets.slack_api_url or DEFAULT_API_URL
+            self._socket = AsyncSocketModeHandler(
+                self.app,
+                secrets.slack_app_token,
+                web_client=AsyncWebClient(base_url=api if api.endswith("/") else api + "/"),
+            )
+            await self._socket.connect_async()
+            log.info("slack: Socket Mode connected")
+        elif secrets.slack_signing_secret:
+            await self.start_http()
+        else:
+            log.warning(
+                "slack: neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is set; "
+                "alerts are sent but /alertbot commands are not received"
+            )
+        await asyncio.Event().wait()  # until cancelled; close() cleans up
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,473 @@
+"""Alerts and command replies as Slack Block Kit payloads: pure functions, no I/O.
+
+Every string that came from a feed (titles, summaries, outlet names, URLs) is
+hostile. The rules, applied by :func:`esc`, :func:`link` and :func:`bold`:
+
+* ``&``, ``<`` and ``>`` become ``&amp;``, ``&lt;``, ``&gt;`` (Slack's own
+  escaping), so ``<!channel>``, ``<@U123>`` and ``<https://evil|click>`` arrive
+  as visible text, never as a ping or a link.
+* mrkdwn markers ``*``, ``_``, ``~`` and backticks in feed text are replaced by
+  look-alike characters (``∗``, ``ˍ``, ``∼``, ``ˋ``). Slack has no escape for
+  them, and a stray ``*`` in a title could otherwise bold half the message or
+  break our own highlights. Known miss: someone copying the text gets the
+  look-alikes, not the ASCII characters.
+* links are built only from ``http``/``https`` URLs; ``|``, ``<``, ``>`` and
+  spaces are percent-encoded and ``&`` entity-escaped, so a URL cannot close
+  the link or forge a label. Other schemes are dropped (the label stays as text).
+* highlights are wrapped as ``\u200b*name*\u200b``: the zero-width spaces let
+  Slack see a word boundary even when the name touches a letter or punctuation.
+
+Limits are named constants below and every builder cuts to them *after*
+escaping (escaping lengthens text), never inside an entity or a link.
+Nothing here reads the clock or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.core.models import (
+    Alert,
+    FeedStatus,
+    Span,
+    StoryHit,
+    Subscription,
+    Watchlist,
+)
+
+Block = dict[str, Any]
+
+# Slack's documented limits (Block Kit reference, chat.postMessage).
+SECTION_TEXT_LIMIT = 3000
+HEADER_TEXT_LIMIT = 150
+CONTEXT_ELEMENTS_LIMIT = 10
+CONTEXT_TEXT_LIMIT = 3000
+MESSAGE_BLOCKS_LIMIT = 50
+HOME_BLOCKS_LIMIT = 100
+TEXT_FALLBACK_LIMIT = 40_000
+# Our own choices, well inside Slack's limits: a notification preview is short.
+FALLBACK_CHARS = 300
+SOURCE_LABEL_CHARS = 80
+TITLE_CHARS = 300
+
+ZWSP = "\u200b"
+ELLIPSIS = "…"
+
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_MARKUP = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+_URL_DELIMITERS = frozenset('|<>"`')
+
+
+def _url_char(c: str) -> str:
+    """Percent-encode the characters that could end a Slack link or hide in it."""
+    if c in _URL_DELIMITERS or c.isspace() or not c.isprintable():
+        return "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+    return c
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def esc(text: str) -> str:
+    """Feed text → inert mrkdwn: entities escaped, markup markers replaced."""
+    return text.translate(_ENTITIES).translate(_MARKUP)
+
+
+def safe_url(url: str) -> str | None:
+    """The URL made safe to put inside ``<…|…>``, or None unless it is http(s)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return "".join(_url_char(c) for c in url).replace("&", "&amp;")
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link with an escaped label; just the escaped label when the URL is unsafe."""
+    target = safe_url(url)
+    text = esc(label.strip()) or (esc(url) if target else "")
+    if target is None:
+        return text
+    return f"<{target}|{text or target}>"
+
+
+def bold(text: str) -> str:
+    """Bold feed text safely: surrounding spaces stay outside the markers."""
+    inner = text.strip()
+    if not inner:
+        return esc(text)
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    return f"{esc(lead)}{ZWSP}*{esc(inner)}*{ZWSP}{esc(trail)}"
+
+
+def cut(text: str, limit: int) -> str:
+    """Plain text (no markup) cut to ``limit`` characters with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+
+
+def _cut_raw_to_fit(raw: str, budget: int, render: Any) -> str:
+    """The longest prefix of ``raw`` (plus an ellipsis) whose rendering fits ``budget``."""
+    lo, hi = 0, len(raw)
+    best = ""
+    # Rendering only lengthens text, so the rendered length grows with the prefix:
+    # a binary search finds the longest prefix that fits.
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = render(raw[:mid].rstrip() + ELLIPSIS) if mid else ""
+        if len(candidate) <= budget:
+            best = candidate
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def esc_fit(raw: str, limit: int) -> str:
+    """Escaped feed text, cut (before escaping, never inside an entity) to ``limit`` chars."""
+    out = esc(raw)
+    return out if len(out) <= limit else _cut_raw_to_fit(raw, limit, esc)
+
+
+def spans_mrkdwn(spans: Sequence[Span], limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Summary spans → mrkdwn with highlights bold, never longer than ``limit``."""
+    out: list[str] = []
+    used = 0
+    for span in spans:
+        render = bold if span.highlight else esc
+        piece = render(span.text)
+        if used + len(piece) <= limit:
+            out.append(piece)
+            used += len(piece)
+            continue
+        out.append(_cut_raw_to_fit(span.text, limit - used, render))
+        break
+    return "".join(out)
+
+
+def mrkdwn_cut(pieces: Iterable[str], limit: int, sep: str = "\n") -> str:
+    """Join already-rendered pieces, dropping whole pieces (never cutting one) past ``limit``."""
+    out: list[str] = []
+    used = 0
+    items = list(pieces)
+    for i, piece in enumerate(items):
+        extra = len(piece) + (len(sep) if out else 0)
+        if used + extra > limit:
+            more = f"{sep}{ELLIPSIS} and {len(items) - i} more"
+            while out and used + len(more) > limit:
+                used -= len(out.pop()) + len(sep)
+            if out:
+                out.append(more.removeprefix(sep))
+            break
+        out.append(piece)
+        used += extra
+    return sep.join(out)
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def section(text: str) -> Block:
+    if len(text) > SECTION_TEXT_LIMIT:  # a bug in a caller: fail loudly in tests
+        raise ValueError(f"section text of {len(text)} chars exceeds {SECTION_TEXT_LIMIT}")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text or " "}}
+
+
+def header(text: str) -> Block:
+    """A header block; plain text, so no escaping is needed, only the length cut."""
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": cut(text, HEADER_TEXT_LIMIT), "emoji": False},
+    }
+
+
+def context(elements: Sequence[str]) -> Block:
+    items = [e[:CONTEXT_TEXT_LIMIT] for e in elements if e][:CONTEXT_ELEMENTS_LIMIT]
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": e} for e in items]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def _date(dt: datetime | None) -> str:
+    """A Slack date token: shown in each reader's time zone, with a UTC fallback."""
+    if dt is None:
+        return ""
+    ts = int(dt.timestamp())
+    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{dt:%Y-%m-%d %H:%M} UTC>"
+
+
+def _source_elements(alert: Alert) -> list[str]:
+    """Context elements for the outlets: the first one, then "Also reported by"."""
+    if not alert.sources:
+        return []
+    labels = [
+        link(s.url, cut(s.outlet or s.title or s.url, SOURCE_LABEL_CHARS)) for s in alert.sources
+    ]
+    first = f"Source: {labels[0]}"
+    if len(labels) == 1:
+        return [first]
+    rest = mrkdwn_cut(labels[1:], CONTEXT_TEXT_LIMIT - 20, sep=" · ")
+    return [first, f"Also reported by: {rest}"]
+
+
+def alert_title(alert: Alert) -> str:
+    title = cut(alert.title.strip() or "(untitled story)", TITLE_CHARS)
+    return f"*{link(alert.url, title)}*" if safe_url(alert.url) else bold(title)
+
+
+def alert_blocks(alert: Alert) -> list[Block]:
+    """One alert: linked title, summary, sources, watchlists and terms (≤ 5 blocks)."""
+    blocks: list[Block] = [section(alert_title(alert))]
+    summary = spans_mrkdwn(alert.summary.spans)
+    if summary.strip():
+        blocks.append(section(summary))
+    sources = _source_elements(alert)
+    if sources:
+        blocks.append(context(sources))
+    meta: list[str] = []
+    if alert.watchlists:
+        meta.append("Watchlists: " + ", ".join(bold(w) for w in alert.watchlists))
+    if alert.terms:
+        meta.append("Terms: " + mrkdwn_cut((esc(t) for t in alert.terms), 1000, sep=", "))
+    if alert.published is not None:
+        meta.append(_date(alert.published))
+    if alert.previous_url and safe_url(alert.previous_url):
+        meta.append(link(alert.previous_url, "earlier post"))
+    if meta:
+        blocks.append(context(meta))
+    return blocks
+
+
+def alert_text(alert: Alert) -> str:
+    """The plain ``text`` fallback (notifications, screen readers): short and escaped."""
+    title = cut(alert.title.strip() or "(untitled story)", FALLBACK_CHARS)
+    names = ", ".join(alert.watchlists)
+    text = f"{title} [{names}]" if names else title
+    return esc_fit(text, FALLBACK_CHARS)
+
+
+def alert_message(alert: Alert) -> tuple[str, list[Block]]:
+    return alert_text(alert), alert_blocks(alert)
+
+
+def _compact_alert(alert: Alert) -> list[Block]:
+    """A digest entry: linked title plus one context line (2 blocks)."""
+    elements = _source_elements(alert)
+    if alert.watchlists:
+        elements.append(", ".join(bold(w) for w in alert.watchlists))
+    blocks = [section(alert_title(alert))]
+    if elements:
+        blocks.append(context(elements))
+    return blocks
+
+
+def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
+    """Several alerts as one message, within 50 blocks; the rest counted at the end."""
+    n = len(alerts)
+    head = f"{n} new alert{'s' if n != 1 else ''}"
+    blocks: list[Block] = [header(head)]
+    shown = 0
+    for alert in alerts:
+        entry = _compact_alert(alert)
+        # Keep one block free for the "and N more" note.
+        if len(blocks) + len(entry) > MESSAGE_BLOCKS_LIMIT - 1:
+            break
+        blocks.extend(entry)
+        shown += 1
+    if shown < n:
+        blocks.append(context([f"{ELLIPSIS} and {n - shown} more not shown here"]))
+    titles = "; ".join(cut(a.title, 80) for a in alerts[:3])
+    return esc_fit(f"{head}: {titles}", FALLBACK_CHARS), blocks
+
+
+def metadata(cluster_id: int, key: str, event_type: str = "alertbot_alert") -> dict[str, Any]:
+    return {"event_type": event_type, "event_payload": {"cluster_id": cluster_id, "key": key}}
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def lines_blocks(
+    lines: Sequence[str], *, title: str = "", limit: int = MESSAGE_BLOCKS_LIMIT
+) -> list[Block]:
+    """Rendered mrkdwn lines packed into sections of ≤ 3000 chars and ≤ ``limit`` blocks."""
+    blocks: list[Block] = [header(title)] if title else []
+    chunk: list[str] = []
+    size = 0
+    for i, line in enumerate(lines):
+        line = line[:SECTION_TEXT_LIMIT]
+        if chunk and size + len(line) + 1 > SECTION_TEXT_LIMIT:
+            if len(blocks) >= limit - 2:
+                blocks.append(context([f"{ELLIPSIS} and {len(lines) - i} more"]))
+                return blocks
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks
+
+
+def message_reply(text: str) -> tuple[str, list[Block]]:
+    """A one-line reply; ``text`` is our own mrkdwn (callers escape what they insert)."""
+    return text, [section(text[:SECTION_TEXT_LIMIT])]
+
+
+def esc_entities(text: str) -> str:
+    """Only ``&``, ``<``, ``>`` escaped: for our own messages that quote what a user typed.
+
+    Mentions and links are impossible after this; the user's own ``*`` or
+    backticks may style their own ephemeral reply, which is harmless.
+    """
+    return text.translate(_ENTITIES)
+
+
+def error_reply(message: str) -> tuple[str, list[Block]]:
+    """A refusal or usage error; it may quote user input, so entities are escaped."""
+    text = f":warning: {esc_entities(message)}"
+    return text, [section(text[:SECTION_TEXT_LIMIT])]
+
+
+def subscription_line(sub: Subscription) -> str:
+    line = f"{bold(sub.watchlist)} in <#{esc(sub.channel)}> ({sub.mode})"
+    if sub.paused_reason:
+        line += f" — :double_vertical_bar: paused: {esc(sub.paused_reason)}"
+    return line
+
+
+def subscriptions_reply(subs: Sequence[Subscription]) -> tuple[str, list[Block]]:
+    if not subs:
+        text = "This channel has no subscriptions. Try `/alertbot subscribe WATCHLIST`."
+        return message_reply(text)
+    lines = [f"• {subscription_line(s)}" for s in subs]
+    return f"{len(subs)} subscription(s)", lines_blocks(lines, title="Subscriptions")
+
+
+def hits_reply(query: str, hits: Sequence[StoryHit]) -> tuple[str, list[Block]]:
+    q = cut(query, 100)
+    if not hits:
+        return message_reply(f"No stored stories match {bold(q)}.")
+    blocks: list[Block] = [header(f"{len(hits)} result(s) for {q}")]
+    for hit in hits:
+        s = hit.story
+        if len(blocks) + 2 > MESSAGE_BLOCKS_LIMIT:
+            break
+        title = cut(s.title or s.url or "(untitled)", TITLE_CHARS)
+        head = f"*{link(s.url, title)}*" if safe_url(s.url) else bold(title)
+        snippet = esc(cut(s.text, 280))
+        blocks.append(section(f"{head}\n{snippet}" if snippet else head))
+        meta = [link(s.url, cut(s.outlet or s.url, SOURCE_LABEL_CHARS)) if s.outlet else ""]
+        if s.published:
+            meta.append(_date(s.published))
+        if hit.watchlists:
+            meta.append(", ".join(bold(w) for w in hit.watchlists))
+        blocks.append(context([m for m in meta if m] or ["(no details)"]))
+    return f"{len(hits)} result(s) for {esc(q)}", blocks
+
+
+def watchlists_reply(lists: Sequence[Watchlist]) -> tuple[str, list[Block]]:
+    if not lists:
+        return message_reply(
+            "No watchlists yet. An admin can add one: `/alertbot watchlist create NAME`."
+        )
+    lines = []
+    for w in lists:
+        terms = ", ".join(esc(t.name) for t in w.terms) or "no terms"
+        desc = f" — {esc(cut(w.description, 200))}" if w.description else ""
+        lines.append(f"• {bold(w.name)}{desc} ({terms})")
+    return f"{len(lists)} watchlist(s)", lines_blocks(lines, title="Watchlists")
+
+
+def watchlist_reply(w: Watchlist, note: str = "") -> tuple[str, list[Block]]:
+    lines = [note] if note else []
+    if w.description:
+        lines.append(esc(w.description))
+    for t in w.terms:
+        forms = ", ".join(f"`{esc(f)}`" for f in t.forms) or "(no forms)"
+        line = f"• {bold(t.name)}: {forms}"
+        if t.case != "auto":
+            line += f" (case: {t.case})"
+        if t.exclude:
+            line += " — except in: " + ", ".join(esc(x) for x in t.exclude)
+        lines.append(line)
+    if not w.terms:
+        lines.append("(no terms yet)")
+    if w.require:
+        lines.append("Requires all of: " + ", ".join(esc(r) for r in w.require))
+    if w.exclude:
+        lines.append("Skips stories containing: " + ", ".join(esc(x) for x in w.exclude))
+    return f"Watchlist {esc(w.name)}", lines_blocks(lines, title=f"Watchlist {w.name}")
+
+
+def feed_line(f: FeedStatus) -> str:
+    label = link(f.url, cut(f.title or f.url, SOURCE_LABEL_CHARS))
+    if f.error:
+        health = f":red_circle: {esc(cut(f.error, 200))} ({f.error_count}×)"
+    elif f.last_ok is not None:
+        health = f":large_green_circle: ok {_date(f.last_ok)}"
+    else:
+        health = ":white_circle: not fetched yet"
+    return f"• {label} — {health} · {f.stories} stories"
+
+
+def feeds_reply(feeds: Sequence[FeedStatus]) -> tuple[str, list[Block]]:
+    if not feeds:
+        return message_reply("No feeds yet. An admin can add one: `/alertbot feeds add URL`.")
+    failing = sum(1 for f in feeds if f.error)
+    title = f"{len(feeds)} feed(s), {failing} failing"
+    return title, lines_blocks([feed_line(f) for f in feeds], title=title)
+
+
+def help_reply(entries: Iterable[Any], command: str = "/alertbot") -> tuple[str, list[Block]]:
+    """Usage with examples; ``entries`` are :class:`bot.service.HelpEntry` values."""
+    lines = []
+    for e in entries:
+        lines.append(
+            f"*`{command} {esc_entities(e.usage)}`* — {esc_entities(e.does)} ({e.who})\n"
+            f"    e.g. `{command} {esc_entities(e.example)}`"
+        )
+    lines.append(
+        'Quote names with spaces: `watchlist add-form KFOR "Kosovo Force"`. '
+        "Lookup takes `since:7d` and `watchlist:NAME`."
+    )
+    return f"{command} help", lines_blocks(lines, title=f"{command} help")
+
+
+def home_view(
+    subs: Sequence[Subscription],
+    lists: Sequence[Watchlist],
+    feeds: Sequence[FeedStatus],
+) -> dict[str, Any]:
+    """The App Home tab: subscriptions, watchlists, feed health (≤ 100 blocks)."""
+    blocks: list[Block] = [header("alertbot")]
+    budget = (HOME_BLOCKS_LIMIT - 8) // 3  # three lists share what the headers leave
+
+    def part(title: str, lines: list[str], empty: str) -> None:
+        blocks.append(header(title))
+        blocks.extend(lines_blocks(lines or [empty], limit=budget))
+
+    part(
+        "Subscriptions",
+        [f"• {subscription_line(s)}" for s in subs],
+        "No channel subscribes yet: run `/alertbot subscribe WATCHLIST` in a channel.",
+    )
+    part(
+        "Watchlists",
+        [f"• {bold(w.name)} ({len(w.terms)} terms)" for w in lists],
+        "No watchlists yet.",
+    )
+    failing = sum(1 for f in feeds if f.error)
+    part(f"Feeds ({len(feeds)}, {failing} failing)", [feed_line(f) for f in feeds], "No feeds yet.")
+    blocks.append(context(["Type `/alertbot help` in any channel for commands."]))
+    return {"type": "home", "blocks": blocks[:HOME_BLOCKS_LIMIT]}

@@ -1,0 +1,268 @@
+"""A loopback fake of the Slack Web API, for the real slack-sdk client to talk to.
+
+Serve it on 127.0.0.1 (port 0) and point ``AsyncWebClient(base_url=fake.base_url)``
+at it. It records every call (method, arguments, token), answers the methods the
+bot uses like Slack does, and misbehaves on demand:
+
+* ``fake.rate_limit("chat.postMessage", times=1, retry_after=0)``: the next calls
+  answer HTTP 429 ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After``;
+* ``fake.fail_channel("C404", "channel_not_found")``: every ``chat.*`` call for that
+  channel answers the error (``not_in_channel``, ``is_archived``, ``invalid_auth``,
+  ``token_revoked``…);
+* ``fake.revoke("xoxb-…")``: every call with that token answers ``token_revoked``.
+
+Socket Mode: ``apps.connections.open`` hands out ``ws://127.0.0.1:…/socket``; the
+fake greets with ``hello``, :meth:`socket_send` pushes an envelope to the
+connected client, and what the client sends back (acks) is recorded as calls
+with method ``socket``.
+
+``POST /response/{name}`` stands in for slash-command ``response_url``s; what bolt's
+``respond()`` sends there is recorded as a call with method ``response:{name}``.
+Shaped after slack-bolt's ``tests/mock_web_api_server``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+TEAM_ID = "T0FAKE"
+BOT_USER_ID = "U0BOT"
+BOT_ID = "B0BOT"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str = ""
+    at: float = 0.0
+    """Event-loop time when the call arrived."""
+
+
+@dataclass
+class FakeSlackAPI:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """user id → users.info ``user`` fields (``is_admin``, ``is_owner``…)."""
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    """usergroup id → member user ids."""
+    usergroup_handles: dict[str, str] = field(default_factory=dict)
+    """usergroup id → handle, for usergroups.list."""
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(channel, ts) → the last posted/updated arguments."""
+
+    def __post_init__(self) -> None:
+        self._rate_limits: dict[str, list[int]] = {}
+        self._channel_errors: dict[str, str] = {}
+        self._revoked: set[str] = set()
+        self._ts = 1_700_000_000_000_100
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self.port = 0
+
+    # ----------------------------------------------------------------- control
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 0) -> None:
+        self._rate_limits[method] = [times, retry_after]
+
+    def fail_channel(self, channel: str, error: str) -> None:
+        self._channel_errors[channel] = error
+
+    def revoke(self, token: str) -> None:
+        self._revoked.add(token)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] = lambda c: True,
+        *,
+        count: int = 1,
+        within: float = 5.0,
+    ) -> list[Call]:
+        """Wait until ``count`` recorded calls to ``method`` satisfy ``predicate``."""
+
+        def found() -> list[Call] | None:
+            hits = [c for c in self.calls_to(method) if predicate(c)]
+            return hits if len(hits) >= count else None
+
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: found() is not None)
+        hits = found()
+        assert hits is not None
+        return hits
+
+    # ----------------------------------------------------------------- server
+
+    async def start(self) -> FakeSlackAPI:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def socket_send(self, message: dict[str, Any], *, within: float = 5.0) -> None:
+        """Send ``message`` to the Socket Mode client, waiting for it to connect."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: any(not w.closed for w in self._sockets))
+        ws = next(w for w in self._sockets if not w.closed)
+        await ws.send_json(message)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async with self._changed:
+            self._sockets.append(ws)
+            self._changed.notify_all()
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                await self._record(Call("socket", json.loads(msg.data)))
+        return ws
+
+    async def close(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeSlackAPI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _response(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        await self._record(Call(f"response:{request.match_info['name']}", body))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            ctype = request.content_type
+            if ctype == "application/json":
+                args.update(await request.json())
+            else:
+                args.update(parse_qsl(await request.text()))
+        for k in ("blocks", "metadata", "view"):  # form-encoded calls send these as JSON strings
+            if isinstance(args.get(k), str):
+                args[k] = json.loads(args[k])
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() or str(args.get("token", ""))
+        await self._record(Call(method, args, token, asyncio.get_running_loop().time()))
+
+        limited = self._rate_limits.get(method)
+        if limited and limited[0] > 0:
+            limited[0] -= 1
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(limited[1])},
+            )
+        if not token:
+            return _error("not_authed")
+        if token in self._revoked:
+            return _error("token_revoked")
+        channel = str(args.get("channel", ""))
+        if method.startswith("chat.") and channel in self._channel_errors:
+            return _error(self._channel_errors[channel])
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _error("unknown_method")
+        result: dict[str, Any] = handler(args)
+        return web.json_response(result)
+
+    # ----------------------------------------------------------------- methods
+
+    def _next_ts(self) -> str:
+        self._ts += 100
+        return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+
+    def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "alertbot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        channel = str(args["channel"])
+        self.messages[(channel, ts)] = args
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (str(args["channel"]), str(args["ts"]))
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        self.messages[key] = args
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": args.get("text")}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        uid = str(args.get("user", ""))
+        if uid not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        user = {"id": uid, "team_id": TEAM_ID, "is_admin": False, "is_owner": False}
+        user.update(self.users[uid])
+        return {"ok": True, "user": user}
+
+    def _m_usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        groups = [
+            {"id": gid, "handle": self.usergroup_handles.get(gid, gid.lower()), "name": gid}
+            for gid in self.usergroups
+        ]
+        return {"ok": True, "usergroups": groups}
+
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        gid = str(args.get("usergroup", ""))
+        if gid not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[gid])}
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "view": {"id": "V0HOME", **dict(args.get("view") or {})}}
+
+
+def _error(code: str) -> web.Response:
+    # Slack answers most errors with HTTP 200 and ok=false.
+    return web.json_response({"ok": False, "error": code})
