@@ -11,9 +11,37 @@ is wrong and how to fix it; adapters show it ephemerally.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
-from bot.core.models import Mode, Platform
+from bot.config import Config, parse_duration
+from bot.core.models import (
+    CaseRule,
+    FeedStatus,
+    Mode,
+    Platform,
+    StoryHit,
+    Subscription,
+    Term,
+    Watchlist,
+)
+from bot.core.watchlist import (
+    CASE_RULES,
+    WatchlistError,
+    dump_watchlist,
+    parse_watchlist,
+    validate_form,
+    validate_name,
+    validate_watchlist,
+)
+from bot.feeds.fetch import FetchError, check_url
+from bot.store.sqlite import Store
+
+log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
@@ -53,25 +81,437 @@ class HelpEntry:
     who: str  # "anyone" | "channel managers" | "admins"
 
 
-# The Service class (bot/service.py) offers exactly these coroutine methods;
-# chat adapters call them and render the results:
-#
-#   subscribe(caller, watchlist, mode="realtime") -> Subscription
-#   unsubscribe(caller, watchlist) -> Subscription          (the removed one)
-#   subscriptions(caller) -> list[Subscription]              (this channel's)
-#   lookup(caller, query, since=None, watchlist=None, limit=10) -> list[StoryHit]
-#       since: a duration string such as "7d" (CommandError if malformed)
-#   watchlists() -> list[Watchlist]
-#   watchlist(name) -> Watchlist                             (CommandError if unknown)
-#   watchlist_names() -> list[str]                           (autocomplete)
-#   watchlist_create(caller, name, description="") -> Watchlist
-#   watchlist_delete(caller, name) -> None
-#   watchlist_add_term(caller, watchlist, term, forms=(), case="auto") -> Watchlist
-#   watchlist_remove_term(caller, watchlist, term) -> Watchlist
-#   watchlist_add_form(caller, watchlist, term, form) -> Watchlist
-#   watchlist_remove_form(caller, watchlist, term, form) -> Watchlist
-#   feeds() -> list[FeedStatus]
-#   feed_urls() -> list[str]                                 (autocomplete)
-#   feed_add(caller, url) -> FeedStatus                      (public http/https only)
-#   feed_remove(caller, url) -> None
-#   help() -> list[HelpEntry]                                (sync)
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "subscribe WATCHLIST [realtime|digest]",
+        "this channel gets that watchlist's alerts",
+        "subscribe KFOR digest",
+        "channel managers",
+    ),
+    HelpEntry(
+        "unsubscribe WATCHLIST",
+        "stop that watchlist's alerts here",
+        "unsubscribe KFOR",
+        "channel managers",
+    ),
+    HelpEntry("subscriptions", "what this channel gets", "subscriptions", "anyone"),
+    HelpEntry(
+        "lookup QUERY [since] [watchlist]",
+        "search stored stories (words must all occur; quote a phrase)",
+        'lookup "Kosovo Force" since:7d',
+        "anyone",
+    ),
+    HelpEntry("watchlist list", "all watchlists", "watchlist list", "anyone"),
+    HelpEntry(
+        "watchlist show NAME", "a watchlist's terms and forms", "watchlist show MKE", "anyone"
+    ),
+    HelpEntry(
+        "watchlist create NAME [DESCRIPTION]",
+        "a new, empty watchlist",
+        'watchlist create Drones "Turkish drones"',
+        "admins",
+    ),
+    HelpEntry(
+        "watchlist delete NAME",
+        "delete a watchlist and its subscriptions",
+        "watchlist delete Drones",
+        "admins",
+    ),
+    HelpEntry(
+        "watchlist add-term WATCHLIST TERM [FORM...]",
+        "watch a new name (forms default to it)",
+        'watchlist add-term KFOR "Camp Bondsteel"',
+        "admins",
+    ),
+    HelpEntry(
+        "watchlist remove-term WATCHLIST TERM",
+        "stop watching a name",
+        'watchlist remove-term KFOR "Camp Bondsteel"',
+        "admins",
+    ),
+    HelpEntry(
+        "watchlist add-form WATCHLIST TERM FORM",
+        "another spelling, alias or language",
+        'watchlist add-form KFOR KFOR "Kosovo Force"',
+        "admins",
+    ),
+    HelpEntry(
+        "watchlist remove-form WATCHLIST TERM FORM",
+        "drop a spelling",
+        'watchlist remove-form KFOR KFOR "Kosovo Force"',
+        "admins",
+    ),
+    HelpEntry("feeds list", "the feeds and their health", "feeds list", "anyone"),
+    HelpEntry(
+        "feeds add URL",
+        "poll another feed (public http/https only)",
+        "feeds add https://example.org/rss",
+        "admins",
+    ),
+    HelpEntry(
+        "feeds remove URL", "stop polling a feed", "feeds remove https://example.org/rss", "admins"
+    ),
+    HelpEntry("help", "this list", "help", "anyone"),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def read_watchlist_files(folder: Path) -> tuple[list[tuple[Watchlist, str]], list[str]]:
+    """Parse every ``*.toml`` in ``folder``: ((watchlist, body) pairs, problems)."""
+    found: list[tuple[Watchlist, str]] = []
+    problems: list[str] = []
+    if not folder.is_dir():
+        return found, [f"{folder}: watchlist folder not found (set bot.watchlists in the config)"]
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            body = path.read_text(encoding="utf-8")
+            w = parse_watchlist(body, str(path))
+        except WatchlistError as e:
+            problems.extend(str(p) for p in e.problems)
+            continue
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{path}: cannot read: {e}")
+            continue
+        key = w.name.casefold()
+        if key in seen:
+            problems.append(f"{path}: name: {w.name!r} is already the name of {seen[key]}")
+            continue
+        seen[key] = path
+        found.append((w, body))
+    return found, problems
+
+
+class Service:
+    """Subscriptions, lookups, watchlist and feed edits, for every platform and the CLI."""
+
+    def __init__(self, store: Store, config: Config, *, clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    @classmethod
+    async def open(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> Service:
+        """Open the store, seed watchlists from files and apply the config's feeds and
+        subscriptions."""
+        store = await Store.open(config.database)
+        svc = cls(store, config, clock=clock)
+        try:
+            await svc.prepare()
+        except BaseException:
+            await store.close()
+            raise
+        return svc
+
+    async def prepare(self) -> list[str]:
+        """Bring the database in line with the config; return warnings to log."""
+        now = self.clock()
+        warnings: list[str] = []
+        found, problems = read_watchlist_files(self.config.watchlists_dir)
+        warnings.extend(problems)
+        await self.store.seed_watchlists([(w.name, body) for w, body in found], now)
+        await self.store.sync_config_feeds(
+            [(f.url, f.interval, f.title) for f in self.config.feeds], now
+        )
+        known = {n.casefold() for n in await self.watchlist_names()}
+        subs: list[tuple[str, str, str, str, str]] = []
+        for s in self.config.subscriptions:
+            for name in s.watchlists:
+                if name.casefold() not in known:
+                    warnings.append(
+                        f"{self.config.path}: subscriptions: channel {s.channel!r} names "
+                        f"watchlist {name!r}, which does not exist"
+                    )
+                subs.append((s.platform, s.channel, name, s.mode, s.guild))
+        await self.store.sync_config_subscriptions(subs, now)
+        for w in warnings:
+            log.warning("%s", w)
+        return warnings
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # ------------------------------------------------------------ permissions
+
+    def _is_admin(self, c: Caller) -> bool:
+        if c.platform == "console" or c.is_admin:
+            return True
+        if c.platform == "discord":
+            d = self.config.discord
+            return c.user in d.admin_users or any(r in d.admin_roles for r in c.roles)
+        s = self.config.slack
+        return c.user in s.admin_users or any(r in s.admin_groups for r in c.roles)
+
+    def _manages(self, c: Caller) -> bool:
+        if self._is_admin(c) or c.manages_channel:
+            return True
+        if c.platform == "discord":
+            d = self.config.discord
+            return c.user in d.manager_users or any(r in d.manager_roles for r in c.roles)
+        s = self.config.slack
+        return c.user in s.manager_users or any(r in s.manager_groups for r in c.roles)
+
+    def _need_admin(self, c: Caller, action: str) -> None:
+        if not self._is_admin(c):
+            need = {
+                "discord": "the Manage Server permission or an admin role from the bot's config",
+                "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
+            }.get(c.platform, "admin rights")
+            raise PermissionDenied(f"Only admins can {action}: you need {need}.")
+
+    def _need_manager(self, c: Caller, action: str) -> None:
+        if not self._manages(c):
+            need = {
+                "discord": "the Manage Channels permission in this channel",
+                "slack": "to be a workspace admin or listed in the bot's [slack] manager config",
+            }.get(c.platform, "channel manager rights")
+            raise PermissionDenied(f"Only channel managers can {action}: you need {need}.")
+
+    # ------------------------------------------------------------ subscriptions
+
+    async def subscribe(
+        self, caller: Caller, watchlist: str, mode: str = "realtime"
+    ) -> Subscription:
+        self._need_manager(caller, "subscribe a channel")
+        w = await self.watchlist(watchlist)
+        if mode not in MODES:
+            raise CommandError(
+                f"Unknown mode {mode!r}: use realtime (each alert as it comes) "
+                "or digest (one message a day)."
+            )
+        return await self.store.subscribe(
+            caller.platform,
+            caller.channel,
+            w.name,
+            mode=mode,
+            guild=caller.guild,
+            origin="cli" if caller.platform == "console" else "chat",
+            now=self.clock(),
+        )
+
+    async def unsubscribe(self, caller: Caller, watchlist: str) -> Subscription:
+        self._need_manager(caller, "unsubscribe a channel")
+        removed = await self.store.unsubscribe(caller.platform, caller.channel, watchlist)
+        if removed is None:
+            current = [s.watchlist for s in await self.subscriptions(caller)]
+            has = ", ".join(current) if current else "nothing"
+            raise CommandError(f"This channel is not subscribed to {watchlist!r} (it gets: {has}).")
+        return removed
+
+    async def subscriptions(self, caller: Caller) -> list[Subscription]:
+        return await self.store.subscriptions(caller.platform, caller.channel)
+
+    # ------------------------------------------------------------ lookup
+
+    async def lookup(
+        self,
+        caller: Caller,
+        query: str,
+        since: str | None = None,
+        watchlist: str | None = None,
+        limit: int = 10,
+    ) -> list[StoryHit]:
+        query = query.strip()
+        since_at = None
+        if since:
+            try:
+                since_at = self.clock() - parse_duration(since.removeprefix("since:"))
+            except ValueError as e:
+                raise CommandError(f"Bad 'since': {e}.") from None
+        name = None
+        if watchlist:
+            name = (await self.watchlist(watchlist)).name
+        if not query and name is None:
+            raise CommandError(
+                'Say what to look for, e.g. lookup "Kosovo Force" since:7d, or give a watchlist.'
+            )
+        if len(query) > 300:
+            raise CommandError("That query is too long: use at most 300 characters.")
+        return await self.store.lookup(
+            query, since=since_at, watchlist=name, limit=max(1, min(limit, 50))
+        )
+
+    # ------------------------------------------------------------ watchlists
+
+    async def watchlists(self) -> list[Watchlist]:
+        out: list[Watchlist] = []
+        for name, body in await self.store.watchlist_bodies():
+            try:
+                out.append(parse_watchlist(body, f"watchlist {name}"))
+            except WatchlistError as e:  # stored bodies are validated on write
+                log.error("stored watchlist %s is invalid: %s", name, e)
+        return out
+
+    async def watchlist_names(self) -> list[str]:
+        return [name for name, _ in await self.store.watchlist_bodies()]
+
+    async def watchlist(self, name: str) -> Watchlist:
+        row = await self.store.watchlist_body(name.strip())
+        if row is None:
+            names = await self.watchlist_names()
+            known = ", ".join(names) if names else "none yet"
+            raise CommandError(f"No watchlist named {name!r}. Known watchlists: {known}.")
+        return parse_watchlist(row[1], f"watchlist {row[0]}")
+
+    async def _save(self, w: Watchlist, *, previous: str = "") -> Watchlist:
+        problems = validate_watchlist(w)
+        if problems:
+            raise CommandError("; ".join(problems))
+        body = dump_watchlist(w)
+        await self.store.put_watchlist(w.name, body, self.clock(), rename_from=previous)
+        return w
+
+    async def watchlist_create(self, caller: Caller, name: str, description: str = "") -> Watchlist:
+        self._need_admin(caller, "create watchlists")
+        name = name.strip()
+        if problems := validate_name(name, "watchlist name"):
+            raise CommandError("; ".join(problems))
+        if await self.store.watchlist_body(name) is not None:
+            raise CommandError(f"A watchlist named {name!r} already exists.")
+        return await self._save(Watchlist(name=name, terms=(), description=description.strip()))
+
+    async def watchlist_delete(self, caller: Caller, name: str) -> None:
+        self._need_admin(caller, "delete watchlists")
+        w = await self.watchlist(name)
+        await self.store.delete_watchlist(w.name)
+
+    def _term(self, w: Watchlist, term: str) -> Term:
+        for t in w.terms:
+            if t.name.casefold() == term.strip().casefold():
+                return t
+        names = ", ".join(t.name for t in w.terms) or "none"
+        raise CommandError(f"Watchlist {w.name!r} has no term {term!r}. Its terms: {names}.")
+
+    async def watchlist_add_term(
+        self,
+        caller: Caller,
+        watchlist: str,
+        term: str,
+        forms: tuple[str, ...] | list[str] = (),
+        case: str = "auto",
+    ) -> Watchlist:
+        self._need_admin(caller, "edit watchlists")
+        w = await self.watchlist(watchlist)
+        term = term.strip()
+        if problems := validate_name(term, "term name"):
+            raise CommandError("; ".join(problems))
+        if any(t.name.casefold() == term.casefold() for t in w.terms):
+            raise CommandError(
+                f"{w.name!r} already has a term {term!r}: use add-form to give it another spelling."
+            )
+        if case not in CASE_RULES:
+            raise CommandError(f"Unknown case rule {case!r}: use auto, exact or fold.")
+        all_forms = tuple(dict.fromkeys(f.strip() for f in (forms or (term,))))
+        for f in all_forms:
+            if problems := validate_form(f):
+                raise CommandError("; ".join(problems))
+        new = Term(name=term, forms=all_forms, case=_case(case))
+        return await self._save(dataclasses.replace(w, terms=(*w.terms, new)))
+
+    async def watchlist_remove_term(self, caller: Caller, watchlist: str, term: str) -> Watchlist:
+        self._need_admin(caller, "edit watchlists")
+        w = await self.watchlist(watchlist)
+        t = self._term(w, term)
+        if t.name in w.require:
+            raise CommandError(
+                f"{w.name!r} requires {t.name!r}; that requirement must go first "
+                "(edit the watchlist file or export/import it)."
+            )
+        return await self._save(
+            dataclasses.replace(w, terms=tuple(x for x in w.terms if x is not t))
+        )
+
+    async def watchlist_add_form(
+        self, caller: Caller, watchlist: str, term: str, form: str
+    ) -> Watchlist:
+        self._need_admin(caller, "edit watchlists")
+        w = await self.watchlist(watchlist)
+        t = self._term(w, term)
+        form = form.strip()
+        if problems := validate_form(form):
+            raise CommandError("; ".join(problems))
+        if form in t.forms:
+            raise CommandError(f"{t.name!r} already has the form {form!r}.")
+        new = dataclasses.replace(t, forms=(*t.forms, form))
+        return await self._save(
+            dataclasses.replace(w, terms=tuple(new if x is t else x for x in w.terms))
+        )
+
+    async def watchlist_remove_form(
+        self, caller: Caller, watchlist: str, term: str, form: str
+    ) -> Watchlist:
+        self._need_admin(caller, "edit watchlists")
+        w = await self.watchlist(watchlist)
+        t = self._term(w, term)
+        form = form.strip()
+        if form not in t.forms:
+            forms = ", ".join(repr(f) for f in t.forms)
+            raise CommandError(f"{t.name!r} has no form {form!r}. Its forms: {forms}.")
+        if len(t.forms) == 1:
+            raise CommandError(f"{form!r} is the last form of {t.name!r}: remove the term instead.")
+        new = dataclasses.replace(t, forms=tuple(f for f in t.forms if f != form))
+        return await self._save(
+            dataclasses.replace(w, terms=tuple(new if x is t else x for x in w.terms))
+        )
+
+    async def watchlist_import(self, caller: Caller, body: str, source: str) -> Watchlist:
+        """Replace (or create) a watchlist from TOML text, as ``watchlist import`` does."""
+        self._need_admin(caller, "import watchlists")
+        try:
+            w = parse_watchlist(body, source)
+        except WatchlistError as e:
+            raise CommandError(str(e)) from None
+        return await self._save(w)
+
+    async def watchlist_export(self, name: str) -> str:
+        row = await self.store.watchlist_body(name)
+        if row is None:
+            await self.watchlist(name)  # raises with the list of names
+        assert row is not None
+        return row[1]
+
+    # ------------------------------------------------------------ feeds
+
+    async def feeds(self) -> list[FeedStatus]:
+        return await self.store.feed_statuses()
+
+    async def feed_urls(self) -> list[str]:
+        return [f.url for f in await self.store.feeds()]
+
+    async def feed_add(self, caller: Caller, url: str) -> FeedStatus:
+        self._need_admin(caller, "add feeds")
+        url = url.strip().strip("<>")
+        try:
+            url = check_url(url, allow_private=self.config.fetch.allow_private)
+        except FetchError as e:
+            raise CommandError(str(e)) from None
+        if await self.store.feed(url) is not None:
+            raise CommandError(f"{url} is already polled.")
+        await self.store.add_feed(url, self.clock(), origin="user")
+        return next(f for f in await self.store.feed_statuses() if f.url == url)
+
+    async def feed_remove(self, caller: Caller, url: str) -> None:
+        self._need_admin(caller, "remove feeds")
+        url = url.strip().strip("<>")
+        feed = await self.store.feed(url)
+        if feed is None:
+            raise CommandError(f"{url} is not polled: see feeds list for the exact URLs.")
+        if feed.origin == "config":
+            raise CommandError(
+                f"{url} comes from the bot's config file ({self.config.path}); remove it there."
+            )
+        await self.store.remove_feed(url)
+
+    def help(self) -> list[HelpEntry]:
+        return list(HELP)
+
+
+def _case(value: str) -> CaseRule:
+    if value == "exact":
+        return "exact"
+    if value == "fold":
+        return "fold"
+    return "auto"

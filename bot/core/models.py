@@ -158,6 +158,8 @@ class FeedStatus:
     error_count: int
     stories: int
     origin: Literal["config", "user"] = "config"
+    warning: str = ""
+    """The feed parsed, but is broken (truncated, wrong encoding): shown, not fatal."""
 
 
 @dataclass(frozen=True, slots=True)

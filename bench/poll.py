@@ -1,0 +1,142 @@
+"""One poll cycle over N feeds served on loopback: first cycle (200) and second (304).
+
+Feeds are the real files of ../shared/corpus/realfeeds, repeated to N distinct
+URLs (half gzip-encoded), served by the test suite's FeedServer in a child
+process, so the CPU time measured here is the bot's alone.
+
+Ours: the real Poller (fetch, parse off the loop, match, cluster, store in
+SQLite with outbox rows) and Deliverer (console, into a buffer).
+Baseline, same run: a naive poller (aiohttp GET of every feed, no conditional
+GET, feedparser.parse of every body, nothing stored).
+
+    python bench/poll.py [--feeds 500] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
+
+SERVER = r"""
+import asyncio, sys
+from pathlib import Path
+from tests.fakes.feedserver import FeedServer
+async def main():
+    files = sorted(Path(sys.argv[2]).glob("*.xml"))
+    async with FeedServer() as s:
+        for i in range(int(sys.argv[1])):
+            s.add_feed(f"/f/{i}.xml", files[i % len(files)].read_bytes(), gzip=(i % 2 == 0))
+        print(s.port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+asyncio.run(main())
+"""
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def naive_cycle(urls: list[str]) -> tuple[float, float, int]:
+    import aiohttp
+    import feedparser
+
+    w0, c0 = time.perf_counter(), time.process_time()
+    entries = 0
+    async with aiohttp.ClientSession() as session:
+        sem = asyncio.Semaphore(20)
+
+        async def one(url: str) -> bytes:
+            async with sem, session.get(url) as resp:
+                return await resp.read()
+
+        bodies = await asyncio.gather(*(one(u) for u in urls))
+    for body in bodies:
+        entries += len(feedparser.parse(body).entries)
+    return time.perf_counter() - w0, time.process_time() - c0, entries
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--feeds", type=int, default=500)
+    ap.add_argument("--quick", action="store_true", help="20 feeds (smoke test)")
+    args = ap.parse_args()
+    n = 20 if args.quick else args.feeds
+
+    from bot.app import open_runtime
+    from bot.config import parse_config
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(n), str(CORPUS)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    port = int(proc.stdout.readline())
+    urls = [f"http://127.0.0.1:{port}/f/{i}.xml" for i in range(n)]
+    try:
+        base_wall, base_cpu, base_entries = await naive_cycle(urls)
+        with tempfile.TemporaryDirectory() as tmp:
+            config = parse_config(
+                {
+                    "bot": {
+                        "database": f"{tmp}/bench.db",
+                        "watchlists": str(ROOT / "watchlists"),
+                        "backfill": "36500d",
+                    },
+                    "fetch": {"allow_private": True},
+                    "alerts": {"fetch_articles": False},
+                    "feeds": [{"url": u} for u in urls],
+                    "subscriptions": [
+                        {
+                            "platform": "console",
+                            "channel": "bench",
+                            "watchlists": ["MKE", "Skydagger", "Bayraktar", "KFOR"],
+                        }
+                    ],
+                },
+                Path(tmp) / "alertbot.toml",
+                env={},
+            )
+            print(f"poll cycle over {n} feeds on loopback ({len(list(CORPUS.glob('*.xml')))} "
+                  f"distinct corpus files, half gzip)")
+            print(f"  baseline (naive GET + feedparser, nothing stored): wall {base_wall:.2f} s"
+                  f"  cpu {base_cpu:.2f} s  ({base_entries} entries)")
+            async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+                for cycle, label in ((1, "200"), (2, "304")):
+                    w0, c0 = time.perf_counter(), time.process_time()
+                    stats = await rt.poller.poll_due(all_feeds=True)
+                    delivered = await rt.deliverer.drain()
+                    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+                    print(
+                        f"  ours cycle {cycle} ({label}): wall {wall:.2f} s  cpu {cpu:.2f} s  "
+                        f"feeds {stats.feeds}  unchanged {stats.unchanged}  errors {stats.errors}  "
+                        f"new stories {stats.new_stories}  alerting {stats.alerts}  "
+                        f"posted {delivered.posted + delivered.digests}"
+                    )
+                    print(
+                        f"    vs baseline: wall x{wall / base_wall:.2f}  cpu x{cpu / base_cpu:.2f}"
+                    )
+                    assert stats.errors == 0
+        print(f"  peak RSS: {rss_mib():.1f} MiB")
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

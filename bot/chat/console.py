@@ -1,0 +1,64 @@
+"""The console sink: alerts printed to a stream (stdout by default).
+
+Human mode prints a readable block per alert; ``json`` mode prints one JSON
+object per line per delivery (``{"action": "post"|"edit", "channel", ...}``),
+a contract scripts rely on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from typing import TextIO
+
+from bot.core.models import Alert, Platform
+from bot.core.render import alert_json, render_console, render_digest_console
+
+
+class ConsoleSender:
+    platform: Platform = "console"
+
+    def __init__(
+        self, *, json_lines: bool = False, color: bool | None = None, out: TextIO | None = None
+    ):
+        self.out = out or sys.stdout
+        self.json_lines = json_lines
+        self.color = self.out.isatty() if color is None else color
+        self._ids = itertools.count(1)
+
+    def _emit(self, text: str) -> None:
+        self.out.write(text if text.endswith("\n") else text + "\n")
+        self.out.flush()
+
+    def _json(self, alert: Alert, action: str, channel: str, **extra: object) -> None:
+        doc = alert_json(alert, action=action, channel=channel)
+        doc.update(extra)
+        self._emit(json.dumps(doc, ensure_ascii=False))
+
+    async def post(self, channel: str, alert: Alert, *, key: str) -> str:
+        ref = f"console-{next(self._ids)}"
+        if self.json_lines:
+            self._json(alert, "post", channel)
+        else:
+            self._emit(render_console(alert, action="post", channel=channel, color=self.color))
+        return ref
+
+    async def edit(self, channel: str, ref: str, alert: Alert) -> str:
+        if self.json_lines:
+            self._json(alert, "edit", channel)
+        else:
+            self._emit(render_console(alert, action="edit", channel=channel, color=self.color))
+        return ref
+
+    async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
+        ref = f"console-{next(self._ids)}"
+        if self.json_lines:
+            for alert in alerts:
+                self._json(alert, "post", channel, digest=True)
+        else:
+            self._emit(render_digest_console(alerts, channel=channel))
+        return ref
+
+    def permalink(self, channel: str, ref: str) -> str | None:
+        return None

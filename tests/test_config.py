@@ -1,0 +1,99 @@
+"""Configuration: every problem reported with file, key and what was expected."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secrets, load_config, parse_duration
+from tests.conftest import ROOT
+
+
+def test_shipped_configs_are_valid() -> None:
+    for name in ("alertbot.toml", "alertbot.example.toml"):
+        config = load_config(ROOT / "config" / name, env={})
+        assert config.feeds and config.subscriptions
+        assert config.backfill > timedelta(0)
+
+
+def test_every_problem_is_reported_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        """
+[bot]
+backfill = "two days"
+colour = "blue"
+
+[fetch]
+max_redirects = -1
+interval = "10s"
+
+[alerts]
+cluster_threshold = 3
+
+[[feeds]]
+title = "no url"
+
+[[feeds]]
+url = "https://a.example/rss"
+[[feeds]]
+url = "https://a.example/rss"
+
+[[subscriptions]]
+platform = "irc"
+channel = "x"
+watchlists = ["KFOR"]
+
+[[subscriptions]]
+platform = "slack"
+channel = "C1"
+watchlists = []
+mode = "weekly"
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    problems = info.value.problems
+    text = "\n".join(problems)
+    for key in (
+        "bot.backfill",
+        "bot.colour",
+        "fetch.max_redirects",
+        "fetch.interval",
+        "alerts.cluster_threshold",
+        "feeds[0].url",
+        "feeds[2].url",
+        "subscriptions[0].platform",
+        "subscriptions[1].watchlists",
+        "subscriptions[1].mode",
+    ):
+        assert key in text, key
+    assert all(p.startswith(str(path)) for p in problems)
+    assert "unknown key" in text and "known keys" in text
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[bot\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_durations() -> None:
+    assert parse_duration("90s") == timedelta(seconds=90)
+    assert parse_duration("2d") == timedelta(days=2)
+    assert parse_duration(" 1.5h ") == timedelta(minutes=90)
+    for bad in ("", "7", "d", "-1d", "1y"):
+        with pytest.raises(ValueError, match="not a duration"):
+            parse_duration(bad)
+
+
+def test_secrets_come_from_env_and_never_show() -> None:
+    s = Secrets.from_env({"DISCORD_TOKEN": "sekrit-token", "SLACK_BOT_TOKEN": "xoxb-sekrit"})
+    assert s.discord_token == "sekrit-token"
+    assert "sekrit" not in repr(s)

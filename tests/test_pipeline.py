@@ -1,0 +1,313 @@
+"""The whole pipeline, end to end, with real parts.
+
+Feeds come from a real HTTP server on 127.0.0.1, the store is a real SQLite
+file, alerts go through the real console sender (JSON lines into a buffer).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from typing import Any
+
+from bot.app import open_runtime, run_once
+from bot.chat.base import DeliveryError
+from bot.core.models import Alert, Platform
+from bot.pipeline import Deliverer
+from bot.service import Caller, Service
+from tests.conftest import MakeConfig
+from tests.fakes.feedserver import FeedServer, make_rss
+
+NOW = datetime.now(UTC)
+
+KFOR_A = (
+    "KFOR steps up patrols near the Jarinje crossing after roadblocks",
+    "NATO's Kosovo Force (KFOR) said on Tuesday it had stepped up foot and vehicle patrols "
+    "around the Jarinje and Bernjak crossings in northern Kosovo after trucks were used to "
+    "block the roads overnight. A KFOR spokesperson said the mission was in contact with "
+    "police on both sides and urged calm. Local officials said traffic resumed by mid-morning.",
+)
+KFOR_B = (
+    "Kosovo Force increases patrols at northern crossings as roads are blocked",
+    "NATO's Kosovo Force has stepped up patrols around the Jarinje and Bernjak crossings in "
+    "northern Kosovo after trucks blocked the roads overnight, a spokesperson for the mission "
+    "said on Tuesday. KFOR said it was in contact with police on both sides and called for "
+    "calm; traffic resumed by mid-morning, local officials said.",
+)
+MKE_STORY = (
+    "Serbian army trials 155 mm rounds from MKE",
+    "Artillery units of the Serbian Armed Forces fired 155 mm rounds produced by Türkiye's "
+    "Makine ve Kimya Endüstrisi (MKE) during trials at the Pasuljanske livade range, "
+    "according to a ministry statement issued on Monday evening.",
+)
+NOISE = (
+    "Workforce shortages strain hospitals in Pristina",
+    "Hospitals in Pristina report that a shrinking workforce has lengthened waiting times.",
+)
+
+
+def rss(title: str, items: list[tuple[str, str]], *, link: str, when: datetime = NOW) -> bytes:
+    return make_rss(title, items, link=link, published=when)
+
+
+def lines(buf: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+
+
+async def cycle(config: Any, buf: io.StringIO) -> Any:
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        return await run_once(rt, all_feeds=True)
+
+
+async def test_same_event_two_outlets_posts_once_then_edits(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A, NOISE], link="https://a.example/"))
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")])
+    feed_server.add_feed("/b.xml", rss("Outlet B", [MKE_STORY], link="https://b.example/"))
+    buf = io.StringIO()
+    await cycle(config, buf)
+    first = lines(buf)
+    assert [d["action"] for d in first] == ["post", "post"]
+    titles = {d["title"] for d in first}
+    assert titles == {KFOR_A[0], MKE_STORY[0]}
+    kfor = next(d for d in first if d["title"] == KFOR_A[0])
+    assert kfor["watchlists"] == ["KFOR"]
+    assert kfor["channel"] == "alerts"
+    assert [(s["outlet"], s["url"]) for s in kfor["sources"]] == [
+        ("Outlet A", "https://a.example/0")
+    ]
+    assert "Kosovo Force" in kfor["summary"]
+
+    # Outlet B now carries the same event under another title and URL.
+    feed_server.set_body("/b.xml", rss("Outlet B", [MKE_STORY, KFOR_B], link="https://b.example/"))
+    buf2 = io.StringIO()
+    await cycle(config, buf2)
+    second = lines(buf2)
+    assert [d["action"] for d in second] == ["edit"], second
+    assert second[0]["title"] == KFOR_A[0]
+    assert [s["outlet"] for s in second[0]["sources"]] == ["Outlet A", "Outlet B"]
+    assert second[0]["sources"][1]["url"] == "https://b.example/1"
+
+    # A third cycle and a restart send nothing: nothing is doubled.
+    buf3 = io.StringIO()
+    await cycle(config, buf3)
+    await cycle(config, buf3)
+    assert lines(buf3) == []
+
+
+async def test_conditional_get_and_unchanged_body_cost_no_parse(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
+    # No validators at all: the unchanged body hash is the only signal.
+    feed_server.add_feed(
+        "/plain.xml",
+        rss("Plain", [MKE_STORY], link="https://plain.example/"),
+        etag=False,
+        last_modified=False,
+    )
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/plain.xml")])
+    buf = io.StringIO()
+    stats, _ = await cycle(config, buf)
+    assert stats.unchanged == 0 and stats.new_stories == 2
+    stats, _ = await cycle(config, buf)
+    assert stats.unchanged == 2
+    second = feed_server.requests("/a.xml")[-1].headers
+    assert second.get("If-None-Match")
+    assert second.get("If-Modified-Since")
+    assert "alertbot" in second.get("User-Agent", "")
+
+
+async def test_hostile_feeds_fail_alone_and_show_in_status(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/good.xml", rss("Good", [KFOR_A], link="https://good.example/"))
+    bad = [
+        "/html",
+        "/empty",
+        "/loop",
+        "/status/404",
+        "/status/500",
+        "/status/429?retry_after=120",
+        "/huge?size=3000000",
+        "/bomb?size=50000000",
+        "/slow?before=5",
+    ]
+    urls = [feed_server.url(p) for p in bad]
+    config = make_config(
+        [feed_server.url("/good.xml"), feed_server.url("/truncated"), *urls],
+        fetch={"max_body_bytes": 1_000_000, "read_timeout": 1.0},
+    )
+    buf = io.StringIO()
+    stats, delivered = await cycle(config, buf)
+    assert stats.errors == len(bad)
+    assert delivered.posted == 1
+    assert [d["title"] for d in lines(buf)] == [KFOR_A[0]]
+
+    service = await Service.open(config)
+    try:
+        status = {f.url: f for f in await service.feeds()}
+    finally:
+        await service.close()
+    assert status[feed_server.url("/good.xml")].error == ""
+    assert status[feed_server.url("/good.xml")].warning == ""
+    # Truncated XML still yields its complete items; the damage is shown, not fatal.
+    truncated = status[feed_server.url("/truncated")]
+    assert truncated.error == "" and truncated.warning
+    for url in urls:
+        assert status[url].error, url
+        assert status[url].error_count == 1
+    assert "404" in status[feed_server.url("/status/404")].error
+    # 429 with Retry-After: not polled again before it.
+    throttled = status[feed_server.url("/status/429?retry_after=120")]
+    assert throttled.next_due is not None
+    assert throttled.next_due >= datetime.now(UTC) + timedelta(seconds=110)
+
+
+async def test_backfill_stores_old_items_without_alerting(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    old = NOW - timedelta(days=10)
+    feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/", when=old))
+    config = make_config([feed_server.url("/a.xml")], backfill="2d")
+    buf = io.StringIO()
+    stats, _ = await cycle(config, buf)
+    assert stats.new_stories == 1 and stats.alerts == 0
+    assert lines(buf) == []
+    service = await Service.open(config)
+    try:
+        me = Caller(platform="console", user="t", channel="alerts")
+        hits = await service.lookup(me, "Jarinje")
+        assert [h.story.title for h in hits] == [KFOR_A[0]]
+        assert hits[0].watchlists == ("KFOR",)
+        assert await service.lookup(me, "Jarinje", since="7d") == []
+    finally:
+        await service.close()
+
+
+async def test_reissued_item_with_new_id_is_not_alerted_again(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    def body(guid: str, title: str = KFOR_A[0]) -> bytes:
+        date = format_datetime(NOW, usegmt=True)
+        return (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>'
+            "<link>https://a.example/</link>"
+            f"<item><title>{escape(title)}</title>"
+            "<link>https://a.example/story?utm_source=x</link>"
+            f"<guid isPermaLink='false'>{guid}</guid><pubDate>{date}</pubDate>"
+            f"<description>{escape(KFOR_A[1])}</description></item></channel></rss>"
+        ).encode()
+
+    feed_server.add_feed("/a.xml", body("id-1"))
+    config = make_config([feed_server.url("/a.xml")])
+    buf = io.StringIO()
+    await cycle(config, buf)
+    feed_server.set_body("/a.xml", body("id-2"))  # same URL and title, new guid
+    await cycle(config, buf)
+    assert [d["action"] for d in lines(buf)] == ["post"]
+    # Same URL, another title: a different item (a live blog's new entry).
+    feed_server.set_body("/a.xml", body("id-3", title="KFOR: second update from Jarinje"))
+    stats, _ = await cycle(config, buf)
+    assert stats.new_stories == 1
+
+
+async def test_watchlist_edit_takes_effect_without_restart(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    story = ("Camp Bondsteel hosts exercise", "Soldiers at Camp Bondsteel ran a drill today.")
+    feed_server.add_feed("/a.xml", rss("A", [story], link="https://a.example/"))
+    config = make_config([feed_server.url("/a.xml")])
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        admin = Caller(platform="console", user="op", channel="alerts", is_admin=True)
+        await rt.service.watchlist_add_term(admin, "KFOR", "Camp Bondsteel")
+        await run_once(rt, all_feeds=True)
+    assert [d["watchlists"] for d in lines(buf)] == [["KFOR"]]
+
+
+async def test_burst_becomes_one_digest(feed_server: FeedServer, make_config: MakeConfig) -> None:
+    items = [
+        (f"KFOR update number {i} from sector {i}", f"KFOR sector {i} report about item {i}.")
+        for i in range(8)
+    ]
+    feed_server.add_feed("/a.xml", rss("A", items, link="https://a.example/"))
+    config = make_config([feed_server.url("/a.xml")], alerts={"burst": 3})
+    buf = io.StringIO()
+    _, delivered = await cycle(config, buf)
+    assert delivered.digests == 1 and delivered.posted == 0
+    docs = lines(buf)
+    assert len(docs) == 8 and all(d.get("digest") for d in docs)
+
+
+class RefusingSender:
+    """A platform that answers 'channel not found' (a permanent failure)."""
+
+    platform: Platform = "slack"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def post(self, channel: str, alert: Alert, *, key: str) -> str:
+        self.calls += 1
+        raise DeliveryError("channel_not_found: the channel was deleted", permanent=True)
+
+    async def edit(self, channel: str, ref: str, alert: Alert) -> str:
+        raise AssertionError("not reached")
+
+    async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
+        raise AssertionError("not reached")
+
+    def permalink(self, channel: str, ref: str) -> str | None:
+        return None
+
+
+async def test_permanent_delivery_error_pauses_that_channel_only(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[
+            {"platform": "console", "channel": "alerts", "watchlists": ["KFOR"]},
+            {"platform": "slack", "channel": "C1", "watchlists": ["KFOR"]},
+        ],
+    )
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        await rt.poller.poll_due(all_feeds=True)
+        refusing = RefusingSender()
+        deliverer = Deliverer(rt.service.store, config, {**rt.deliverer.senders, "slack": refusing})
+        stats = await deliverer.drain()
+        assert stats.paused == ["slack:C1"] and stats.posted == 1
+        again = await deliverer.drain()
+        assert refusing.calls == 1 and again.posted == 0
+        subs = {s.channel: s for s in await rt.service.store.subscriptions()}
+        assert "channel_not_found" in subs["C1"].paused_reason
+        assert subs["alerts"].paused_reason == ""
+
+
+async def test_alerts_wait_in_outbox_until_a_sender_exists(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    """A crash (or a missing token) after polling loses nothing: the outbox keeps it."""
+    feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[{"platform": "discord", "channel": "123", "watchlists": ["KFOR"]}],
+    )
+    buf = io.StringIO()
+    _, delivered = await cycle(config, buf)
+    assert delivered.waiting == 1
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        assert await rt.service.store.pending_count() == 1
+        console_only = Deliverer(
+            rt.service.store, config, {"discord": rt.deliverer.senders["console"]}
+        )
+        stats = await console_only.drain()
+        assert stats.posted == 1
+        assert await rt.service.store.pending_count() == 0
