@@ -302,7 +302,13 @@ class Service:
         return removed
 
     async def subscriptions(self, caller: Caller) -> list[Subscription]:
+        """What the caller's channel gets."""
         return await self.store.subscriptions(caller.platform, caller.channel)
+
+    async def workspace_subscriptions(self, platform: Platform, guild: str) -> list[Subscription]:
+        """Every subscription of one Discord guild or Slack workspace (and the
+        config-made ones that name no guild)."""
+        return [s for s in await self.store.subscriptions(platform) if s.guild in ("", guild)]
 
     # ------------------------------------------------------------ lookup
 

@@ -447,7 +447,7 @@ class SlackCommands:
 
     async def home(self, team: str) -> dict[str, Any]:
         """The App Home view for a workspace."""
-        subs = [s for s in await self.service.store.subscriptions("slack") if s.guild in ("", team)]
+        subs = await self.service.workspace_subscriptions("slack", team)
         return render.home_view(subs, await self.service.watchlists(), await self.service.feeds())
 
 
