@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/cluster.py
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python
