@@ -141,7 +141,8 @@ HELP: tuple[HelpEntry, ...] = (
         'watchlist remove-form KFOR KFOR "Kosovo Force"',
         "admins",
     ),
-    HelpEntry("feeds list", "the feeds and their health", "feeds list", "anyone"),
+    HelpEntry("feeds list", "the feeds", "feeds list", "anyone"),
+    HelpEntry("feeds status", "the feeds and their health", "feeds status", "anyone"),
     HelpEntry(
         "feeds add URL",
         "poll another feed (public http/https only)",

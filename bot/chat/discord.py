@@ -1,0 +1,760 @@
+"""Discord: slash commands onto the service, alerts as embeds over REST.
+
+Three parts, one client:
+
+* :class:`DiscordSender` delivers alerts with discord.py's REST layer only
+  (``client.http``), so ``alertbot run --once`` works from cron without the
+  gateway. Every message goes out with no allowed mentions and, for posts, a
+  ``nonce`` derived from the outbox key with ``enforce_nonce`` so a retried post
+  is not doubled. Failures become :class:`~bot.chat.base.DeliveryError`,
+  permanent when retrying cannot help (unknown channel, missing access or
+  permission, revoked token).
+* a :class:`discord.app_commands.CommandTree` with every command of the
+  "Commands in chat" table; each handler builds a :class:`~bot.service.Caller`
+  from the member's permissions in that channel, calls one service method and
+  renders the result (:mod:`bot.chat.discord_render`). Work that takes longer
+  than :data:`DEFER_AFTER` is deferred so Discord's 3-second window holds.
+* :class:`DiscordBot`, the lifetime the app drives: ``start()`` (REST login),
+  ``sender``, ``serve()`` (sync commands when their hash changed, then the
+  gateway), ``close()``.
+
+``ALERTBOT_DISCORD_API_URL`` points discord.py's REST base (process-global
+``discord.http.Route.BASE``) at a proxy or a loopback fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.http import Route, handle_message_parameters
+
+from bot.chat import discord_render as render
+from bot.chat.base import DeliveryError
+from bot.config import Config
+from bot.core.models import Alert, Platform
+from bot.service import Caller, CommandError
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFER_AFTER = 2.0
+"""Seconds a command may work before we defer; Discord drops answers after 3 s."""
+MAX_RATELIMIT_WAIT = 30.0
+"""discord.py waits out shorter 429s itself; longer ones come back to the outbox
+(30 s is the smallest value discord.py accepts)."""
+NONCE_CHARS = 25
+"""Discord's maximum nonce length."""
+META_KEY = "discord.commands.sha256"
+SNOWFLAKE = re.compile(r"^\d{15,21}$")
+
+# Discord JSON error codes we map to a permanent failure, with what to do about it.
+_PERMANENT_CODES = {
+    10003: "the channel no longer exists (Unknown Channel)",
+    10004: "the server no longer has the bot (Unknown Guild)",
+    50001: "the bot cannot see the channel (Missing Access): add it to the channel",
+    50013: (
+        "the bot lacks permission to post there (Missing Permissions): "
+        "grant View Channel, Send Messages and Embed Links"
+    ),
+    50083: "the thread is archived",
+    50024: "that kind of channel cannot hold messages",
+}
+UNKNOWN_MESSAGE = 10008
+
+
+def api_base(url: str) -> str:
+    """The REST base for ``ALERTBOT_DISCORD_API_URL``; ``/api/v10`` is added when missing."""
+    url = url.strip().rstrip("/")
+    if not url:
+        return DEFAULT_API_BASE
+    return url if re.search(r"/api/v\d+$", url) else url + "/api/v10"
+
+
+def use_api_base(url: str) -> None:
+    """Point discord.py's REST layer at ``url`` (process-global; call before login)."""
+    Route.BASE = api_base(url)
+
+
+def nonce_for(key: str) -> str:
+    """A Discord nonce (≤25 chars) that is stable for one outbox key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:NONCE_CHARS]
+
+
+def _snowflake(channel: str) -> int:
+    if not SNOWFLAKE.match(channel.strip()):
+        raise DeliveryError(
+            f"{channel!r} is not a Discord channel id (enable Developer Mode, then "
+            "right-click the channel → Copy Channel ID)",
+            permanent=True,
+        )
+    return int(channel)
+
+
+def delivery_error(exc: BaseException, channel: str) -> DeliveryError:
+    """Translate a discord.py/aiohttp failure into the outbox's terms."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, discord.RateLimited):
+        return DeliveryError(
+            f"rate limited on channel {channel} for {exc.retry_after:.0f}s",
+            retry_after=exc.retry_after,
+        )
+    if isinstance(exc, discord.HTTPException):
+        code, status = exc.code, exc.status
+        if code in _PERMANENT_CODES:
+            return DeliveryError(_PERMANENT_CODES[code], permanent=True)
+        if status == 401:
+            return DeliveryError(
+                "Discord rejected the token (401): reset it in the Developer Portal → Bot "
+                "and update DISCORD_TOKEN",
+                permanent=True,
+            )
+        if status in (403, 404):
+            return DeliveryError(
+                f"Discord answered {status} {exc.text or ''}".strip(), permanent=True
+            )
+        if status == 429:
+            retry = _retry_after(exc)
+            return DeliveryError(f"rate limited on channel {channel}", retry_after=retry)
+        # 5xx after discord.py's own retries, or a payload Discord refused (a bug
+        # on our side, logged loudly; the row backs off instead of pausing the
+        # channel, which did nothing wrong).
+        if status < 500:
+            log.error("Discord refused a message for %s: %s %s", channel, status, exc.text)
+        return DeliveryError(f"Discord answered {status} for channel {channel}: {exc.text}")
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return DeliveryError(f"cannot reach Discord: {exc!r}")
+    return DeliveryError(f"unexpected error sending to Discord: {exc!r}")
+
+
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    try:
+        return float(exc.response.headers.get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def _embeds(dicts: Sequence[render.Embed]) -> list[discord.Embed]:
+    return [discord.Embed.from_dict(d) for d in dicts]
+
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class DiscordSender:
+    """The :class:`~bot.chat.base.Sender` for Discord, over REST only."""
+
+    platform: Platform = "discord"
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+        self._guild_of: dict[str, str] = {}
+        """Channel → guild id, learned once per channel, for permalinks."""
+
+    async def post(self, channel: str, alert: Alert, *, key: str) -> str:
+        return await self._post(channel, [render.alert_embed(alert)], key)
+
+    async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
+        return await self._post(channel, render.digest_embeds(alerts), key)
+
+    async def edit(self, channel: str, ref: str, alert: Alert) -> str:
+        cid = _snowflake(channel)
+        params = handle_message_parameters(
+            embeds=_embeds([render.alert_embed(alert)]), allowed_mentions=NO_MENTIONS
+        )
+        try:
+            data = await self.client.http.edit_message(cid, int(ref), params=params)
+        except discord.NotFound as e:
+            if e.code == UNKNOWN_MESSAGE:
+                # Someone deleted the alert: respect that rather than post it again.
+                log.info("alert %s in channel %s was deleted; not re-posting", ref, channel)
+                return ref
+            raise delivery_error(e, channel) from e
+        except Exception as e:
+            raise delivery_error(e, channel) from e
+        return str(data["id"])
+
+    async def _post(self, channel: str, embeds: list[render.Embed], key: str) -> str:
+        cid = _snowflake(channel)
+        problems = render.check_limits(embeds)
+        if problems:  # the renderer guarantees this; a miss must not reach Discord
+            raise DeliveryError("rendered message breaks Discord limits: " + "; ".join(problems))
+        params = handle_message_parameters(
+            embeds=_embeds(embeds), allowed_mentions=NO_MENTIONS, nonce=nonce_for(key)
+        )
+        try:
+            data = await self.client.http.send_message(cid, params=params)
+        except Exception as e:
+            raise delivery_error(e, channel) from e
+        await self._learn_guild(channel, cid)
+        return str(data["id"])
+
+    async def _learn_guild(self, channel: str, cid: int) -> None:
+        if channel in self._guild_of:
+            return
+        cached = self.client.get_channel(cid)
+        guild = getattr(cached, "guild", None)
+        if guild is not None:
+            self._guild_of[channel] = str(guild.id)
+            return
+        try:
+            data = await self.client.http.get_channel(cid)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            return  # only permalinks need it
+        gid = data.get("guild_id")
+        self._guild_of[channel] = str(gid) if gid else "@me"
+
+    def permalink(self, channel: str, ref: str) -> str | None:
+        guild = self._guild_of.get(channel)
+        if guild is None:
+            cached = self.client.get_channel(int(channel)) if channel.isdigit() else None
+            g = getattr(cached, "guild", None)
+            if g is None:
+                return None
+            guild = str(g.id)
+        return f"https://discord.com/channels/{guild}/{channel}/{ref}"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    content: str = ""
+    embeds: list[render.Embed] = field(default_factory=list)
+
+
+def caller_from(interaction: discord.Interaction[Any]) -> Caller:
+    """Who asks, from Discord's own view: resolved channel permissions and role ids."""
+    perms = interaction.permissions
+    user = interaction.user
+    roles: tuple[str, ...] = ()
+    if isinstance(user, discord.Member):
+        # ``Member.roles`` resolves ids through the guild's role cache, which is
+        # empty without the gateway's guild data; the ids themselves are in the
+        # interaction payload.
+        roles = tuple(str(r) for r in user._roles)
+    return Caller(
+        platform="discord",
+        user=str(user.id),
+        channel=str(interaction.channel_id or ""),
+        guild=str(interaction.guild_id or ""),
+        manages_channel=perms.manage_channels or perms.administrator,
+        is_admin=perms.manage_guild or perms.administrator,
+        roles=roles,
+    )
+
+
+class AlertTree(app_commands.CommandTree[discord.Client]):
+    """The command tree; unexpected errors answer the asker and are logged."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[discord.Client], error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+            message = (
+                "This command is out of date in this server. An admin can run "
+                "`alertbot discord sync` to refresh the commands."
+            )
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"Could not read {error.value!r}: {error}"
+        else:
+            log.error("command %s failed", interaction.command, exc_info=error)
+            message = "Something went wrong on our side; the error was logged."
+        await _send_error(interaction, message, public_defer=False)
+
+
+async def _send_error(
+    interaction: discord.Interaction[Any], message: str, *, public_defer: bool
+) -> None:
+    content = render.error_text(message)
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                content, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        if public_defer:
+            # A public "thinking…" cannot turn private: remove it, answer privately.
+            await interaction.delete_original_response()
+            await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.warning("could not tell the user about an error: %s", message)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    target: str
+    """"global" or the guild id."""
+    pushed: bool
+    commands: int
+    sha256: str
+
+
+def command_payload(tree: app_commands.CommandTree[Any]) -> list[dict[str, Any]]:
+    """The JSON Discord receives on sync (global commands of the tree)."""
+    return [cmd.to_dict(tree) for cmd in tree.get_commands()]
+
+
+def payload_hash(payload: list[dict[str, Any]]) -> str:
+    canon = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+class DiscordBot:
+    """The Discord side of the app: REST login, sender, commands, gateway.
+
+    ``service`` may be None for offline uses (printing the command tree).
+    """
+
+    platform: Platform = "discord"
+
+    def __init__(
+        self, config: Config, service: Service | None, *, defer_after: float = DEFER_AFTER
+    ) -> None:
+        self.config = config
+        self.service = service
+        self.defer_after = defer_after
+        # No privileged intents: slash commands arrive as interactions, and the
+        # guilds intent only keeps channels cached for permalinks.
+        intents = discord.Intents.none()
+        intents.guilds = True
+        self.client = discord.Client(
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+        )
+        self.tree = AlertTree(self.client)
+        _add_commands(self.tree, self)
+        self.sender = DiscordSender(self.client)
+
+    @property
+    def svc(self) -> Service:
+        if self.service is None:
+            raise RuntimeError("DiscordBot was built without a service")
+        return self.service
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def start(self) -> None:
+        """Log in over REST (enough to send); the gateway waits for :meth:`serve`."""
+        use_api_base(self.config.secrets.discord_api_url)
+        token = self.config.secrets.discord_token
+        if not token:
+            raise RuntimeError("DISCORD_TOKEN is not set")
+        try:
+            await self.client.login(token)
+        except discord.LoginFailure:
+            raise RuntimeError(
+                "Discord rejected DISCORD_TOKEN: copy the token from the Developer Portal → "
+                "your application → Bot → Reset Token"
+            ) from None
+
+    async def serve(self) -> None:
+        """Sync the commands if they changed, then run the gateway until cancelled."""
+        try:
+            for result in await self.sync_commands():
+                if result.pushed:
+                    log.info("synced %d commands to %s", result.commands, result.target)
+        except (discord.HTTPException, aiohttp.ClientError) as e:
+            log.warning("command sync failed (%s); old commands stay until the next start", e)
+        await self.client.connect(reconnect=True)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # ------------------------------------------------------------------ sync
+
+    def _targets(self, guild: str | None) -> list[str]:
+        if guild:
+            return [guild]
+        return list(self.config.discord.guilds) or ["global"]
+
+    async def sync_commands(
+        self, *, guild: str | None = None, force: bool = False
+    ) -> list[SyncResult]:
+        """Push the tree where its hash differs from the stored one (or always, ``force``).
+
+        Targets: ``guild``, else the config's ``discord.guilds``, else global.
+        The hash is stored per application and target in the store's meta table.
+        """
+        app_id = self.client.application_id
+        if app_id is None:
+            raise RuntimeError("log in (start) before syncing commands")
+        payload = command_payload(self.tree)
+        digest = payload_hash(payload)
+        store = self.svc.store
+        results = []
+        for target in self._targets(guild):
+            key = f"{META_KEY}:{app_id}:{target}"
+            if not force and await store.get_meta(key) == digest:
+                results.append(SyncResult(target, False, len(payload), digest))
+                continue
+            if target == "global":
+                await self.client.http.bulk_upsert_global_commands(app_id, payload=payload)
+            else:
+                await self.client.http.bulk_upsert_guild_commands(
+                    app_id, int(target), payload=payload
+                )
+            await store.set_meta(key, digest)
+            results.append(SyncResult(target, True, len(payload), digest))
+        return results
+
+    # ------------------------------------------------------------------ answering
+
+    async def respond(
+        self,
+        interaction: discord.Interaction[Any],
+        work: Callable[[Caller], Awaitable[Reply]],
+        *,
+        ephemeral: bool,
+    ) -> None:
+        """Run ``work`` and answer; defer first when it outlasts :attr:`defer_after`.
+
+        ``CommandError`` (and ``PermissionDenied``) become an ephemeral ⚠️ reply.
+        """
+        caller = caller_from(interaction)
+        task = asyncio.ensure_future(work(caller))
+        deferred = False
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+            if not done:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+                deferred = True
+            reply = await task
+        except CommandError as e:
+            await _send_error(interaction, str(e), public_defer=deferred and not ephemeral)
+            return
+        finally:
+            if not task.done():
+                task.cancel()
+        embeds = _embeds(reply.embeds)
+        content = render.text(reply.content) if reply.content else None
+        if deferred:
+            await interaction.edit_original_response(
+                content=content, embeds=embeds, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await interaction.response.send_message(
+                content, embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+            )
+
+    # ------------------------------------------------------------------ autocomplete
+
+    async def complete_watchlist(self, current: str) -> list[app_commands.Choice[str]]:
+        return _choices(await self.svc.watchlist_names(), current)
+
+    async def complete_feed(self, current: str) -> list[app_commands.Choice[str]]:
+        return _choices(await self.svc.feed_urls(), current)
+
+    async def complete_term(self, watchlist: str, current: str) -> list[app_commands.Choice[str]]:
+        try:
+            w = await self.svc.watchlist(watchlist)
+        except CommandError:
+            return []
+        return _choices([t.name for t in w.terms], current)
+
+    async def complete_form(
+        self, watchlist: str, term: str, current: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            w = await self.svc.watchlist(watchlist)
+        except CommandError:
+            return []
+        forms = [f for t in w.terms if t.name.casefold() == term.casefold() for f in t.forms]
+        return _choices(forms, current)
+
+
+def _choices(values: Sequence[str], current: str) -> list[app_commands.Choice[str]]:
+    """Up to 25 choices containing ``current``, prefix matches first.
+
+    Values longer than 100 characters cannot be choice values; the user types them.
+    """
+    cur = current.casefold().strip()
+    hits = [v for v in values if cur in v.casefold() and 0 < len(v) <= render.LIMITS.choice]
+    hits.sort(key=lambda v: (not v.casefold().startswith(cur), v.casefold()))
+    return [app_commands.Choice(name=render.choice_name(v), value=v) for v in hits[:25]]
+
+
+def _forms(text: str) -> tuple[str, ...]:
+    """``"Kosovo Force, KFOR"`` → ``("Kosovo Force", "KFOR")``."""
+    return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
+def _b(name: str) -> str:
+    return f"**{render.escape(name)}**"
+
+
+# --------------------------------------------------------------------------- the tree
+
+WATCHLIST_HELP = "Watchlist name (start typing to pick one)"
+
+
+def _add_commands(tree: AlertTree, bot: DiscordBot) -> None:
+    """Declare every command of the table on ``tree``; each calls one service method."""
+
+    async def ac_watchlist(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await bot.complete_watchlist(current)
+
+    async def ac_feed(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await bot.complete_feed(current)
+
+    async def ac_term(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await bot.complete_term(str(interaction.namespace.watchlist or ""), current)
+
+    async def ac_form(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        ns = interaction.namespace
+        return await bot.complete_form(str(ns.watchlist or ""), str(ns.term or ""), current)
+
+    # ---------------------------------------------------------------- channel
+
+    @tree.command(name="subscribe", description="Post a watchlist's alerts in this channel")
+    @app_commands.describe(
+        watchlist=WATCHLIST_HELP,
+        mode="realtime: each alert as it comes; digest: one summary message a day",
+    )
+    @app_commands.autocomplete(watchlist=ac_watchlist)
+    @app_commands.guild_only()
+    async def subscribe(
+        interaction: discord.Interaction[Any],
+        watchlist: str,
+        mode: Literal["realtime", "digest"] = "realtime",
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            sub = await bot.svc.subscribe(c, watchlist, mode)
+            return Reply(
+                f"✅ This channel now gets {_b(sub.watchlist)} alerts ({sub.mode}), "
+                f"set by <@{c.user}>."
+            )
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @tree.command(name="unsubscribe", description="Stop a watchlist's alerts in this channel")
+    @app_commands.describe(watchlist=WATCHLIST_HELP)
+    @app_commands.autocomplete(watchlist=ac_watchlist)
+    @app_commands.guild_only()
+    async def unsubscribe(interaction: discord.Interaction[Any], watchlist: str) -> None:
+        async def work(c: Caller) -> Reply:
+            sub = await bot.svc.unsubscribe(c, watchlist)
+            return Reply(f"This channel no longer gets {_b(sub.watchlist)} alerts.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @tree.command(name="subscriptions", description="What this channel gets")
+    @app_commands.guild_only()
+    async def subscriptions(interaction: discord.Interaction[Any]) -> None:
+        async def work(c: Caller) -> Reply:
+            return Reply(render.subscriptions_text(await bot.svc.subscriptions(c)))
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    @tree.command(name="lookup", description="Search stored stories (only you see the answer)")
+    @app_commands.describe(
+        query="Words to find, e.g. Bayraktar Kosovo",
+        since="How far back, e.g. 12h, 7d, 2w (default: everything stored)",
+        watchlist="Only stories that matched this watchlist",
+    )
+    @app_commands.autocomplete(watchlist=ac_watchlist)
+    @app_commands.guild_only()
+    async def lookup(
+        interaction: discord.Interaction[Any],
+        query: app_commands.Range[str, 1, 200],
+        since: str | None = None,
+        watchlist: str | None = None,
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            hits = await bot.svc.lookup(c, query, since=since, watchlist=watchlist, limit=10)
+            return Reply(embeds=[render.lookup_embed(query, hits, since=since)])
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    @tree.command(name="help", description="What alertbot can do, with examples")
+    @app_commands.guild_only()
+    async def help_(interaction: discord.Interaction[Any]) -> None:
+        async def work(c: Caller) -> Reply:
+            return Reply(embeds=[render.help_embed(bot.svc.help())])
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    # ---------------------------------------------------------------- watchlists
+
+    # Commands act on a server's channel, so they exist only in servers.
+    in_guilds = app_commands.AppCommandContext(guild=True)
+    wl = app_commands.Group(
+        name="watchlist",
+        description="See and edit watchlists",
+        guild_only=True,
+        allowed_contexts=in_guilds,
+    )
+
+    @wl.command(name="list", description="All watchlists")
+    async def wl_list(interaction: discord.Interaction[Any]) -> None:
+        async def work(c: Caller) -> Reply:
+            return Reply(embeds=[render.watchlists_embed(await bot.svc.watchlists())])
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    @wl.command(name="show", description="A watchlist's terms and their forms")
+    @app_commands.describe(name=WATCHLIST_HELP)
+    @app_commands.autocomplete(name=ac_watchlist)
+    async def wl_show(interaction: discord.Interaction[Any], name: str) -> None:
+        async def work(c: Caller) -> Reply:
+            return Reply(embeds=[render.watchlist_embed(await bot.svc.watchlist(name))])
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    @wl.command(name="create", description="Create an empty watchlist (admins)")
+    @app_commands.describe(name="New watchlist name", description="What it is about")
+    async def wl_create(
+        interaction: discord.Interaction[Any],
+        name: app_commands.Range[str, 1, 64],
+        description: app_commands.Range[str, 0, 300] = "",
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            w = await bot.svc.watchlist_create(c, name, description)
+            return Reply(
+                f"Created watchlist {_b(w.name)}. Add terms with `/watchlist add-term`, "
+                "then `/subscribe` a channel."
+            )
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @wl.command(name="delete", description="Delete a watchlist and its subscriptions (admins)")
+    @app_commands.describe(name=WATCHLIST_HELP)
+    @app_commands.autocomplete(name=ac_watchlist)
+    async def wl_delete(interaction: discord.Interaction[Any], name: str) -> None:
+        async def work(c: Caller) -> Reply:
+            await bot.svc.watchlist_delete(c, name)
+            return Reply(f"Deleted watchlist {_b(name)}.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @wl.command(name="add-term", description="Watch a new name (admins)")
+    @app_commands.describe(
+        watchlist=WATCHLIST_HELP,
+        term="The name to watch, e.g. Bayraktar TB2",
+        forms="Other spellings, comma-separated, e.g. TB2, Bayraktar-TB2",
+        case="auto: acronyms as written, words any case; exact; fold: ignore case",
+    )
+    @app_commands.autocomplete(watchlist=ac_watchlist)
+    async def wl_add_term(
+        interaction: discord.Interaction[Any],
+        watchlist: str,
+        term: app_commands.Range[str, 1, 100],
+        forms: str = "",
+        case: Literal["auto", "exact", "fold"] = "auto",
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            w = await bot.svc.watchlist_add_term(c, watchlist, term, _forms(forms), case)
+            return Reply(f"{_b(w.name)} now watches {_b(term)}.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @wl.command(name="remove-term", description="Stop watching a name (admins)")
+    @app_commands.describe(watchlist=WATCHLIST_HELP, term="The term to remove")
+    @app_commands.autocomplete(watchlist=ac_watchlist, term=ac_term)
+    async def wl_remove_term(
+        interaction: discord.Interaction[Any], watchlist: str, term: str
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            w = await bot.svc.watchlist_remove_term(c, watchlist, term)
+            return Reply(f"{_b(w.name)} no longer watches {_b(term)}.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @wl.command(name="add-form", description="Add a spelling, alias or translation (admins)")
+    @app_commands.describe(
+        watchlist=WATCHLIST_HELP, term="The term it belongs to", form="e.g. Kosovo Force"
+    )
+    @app_commands.autocomplete(watchlist=ac_watchlist, term=ac_term)
+    async def wl_add_form(
+        interaction: discord.Interaction[Any],
+        watchlist: str,
+        term: str,
+        form: app_commands.Range[str, 1, 100],
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            w = await bot.svc.watchlist_add_form(c, watchlist, term, form)
+            return Reply(f"{_b(term)} in {_b(w.name)} now also matches {render.code(form)}.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @wl.command(name="remove-form", description="Remove a spelling of a term (admins)")
+    @app_commands.describe(watchlist=WATCHLIST_HELP, term="The term", form="The form to remove")
+    @app_commands.autocomplete(watchlist=ac_watchlist, term=ac_term, form=ac_form)
+    async def wl_remove_form(
+        interaction: discord.Interaction[Any], watchlist: str, term: str, form: str
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            w = await bot.svc.watchlist_remove_form(c, watchlist, term, form)
+            return Reply(f"{_b(term)} in {_b(w.name)} no longer matches {render.code(form)}.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    tree.add_command(wl)
+
+    # ---------------------------------------------------------------- feeds
+
+    feeds = app_commands.Group(
+        name="feeds", description="See and edit feeds", guild_only=True, allowed_contexts=in_guilds
+    )
+
+    @feeds.command(name="list", description="The feeds alertbot reads")
+    async def feeds_list(interaction: discord.Interaction[Any]) -> None:
+        async def work(c: Caller) -> Reply:
+            return Reply(embeds=[render.feeds_embed(await bot.svc.feeds())])
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    @feeds.command(name="status", description="Feed health: last success, errors, stories")
+    async def feeds_status(interaction: discord.Interaction[Any]) -> None:
+        async def work(c: Caller) -> Reply:
+            return Reply(embeds=[render.feeds_embed(await bot.svc.feeds(), status=True)])
+
+        await bot.respond(interaction, work, ephemeral=True)
+
+    @feeds.command(name="add", description="Read a new RSS/Atom feed (admins)")
+    @app_commands.describe(url="A public http(s) feed URL, e.g. https://example.com/rss")
+    async def feeds_add(
+        interaction: discord.Interaction[Any], url: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        async def work(c: Caller) -> Reply:
+            st = await bot.svc.feed_add(c, url)
+            return Reply(f"Added feed {render.code(st.url)}; it is read on the next poll.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    @feeds.command(name="remove", description="Stop reading a feed (admins)")
+    @app_commands.describe(url="The feed URL (start typing to pick one)")
+    @app_commands.autocomplete(url=ac_feed)
+    async def feeds_remove(interaction: discord.Interaction[Any], url: str) -> None:
+        async def work(c: Caller) -> Reply:
+            await bot.svc.feed_remove(c, url)
+            return Reply(f"Removed feed {render.code(url)}.")
+
+        await bot.respond(interaction, work, ephemeral=False)
+
+    tree.add_command(feeds)

@@ -1,0 +1,643 @@
+"""Alerts and command replies as Discord message payloads: pure functions.
+
+Everything here turns plain values into the JSON Discord expects (embed dicts
+and plain strings) and guarantees Discord's limits, so a send never fails with
+"Invalid Form Body" and a feed never decides what a message looks like:
+
+* limits: embed title 256, description 4096, field name 256 / value 1024,
+  footer 2048, author 256, 25 fields, 6000 characters per message over all
+  embeds, 10 embeds, content 2000. Lengths are counted in UTF-16 code units,
+  which is never less than what Discord counts, so an emoji-heavy title is cut
+  a little early rather than rejected.
+* hostile text: every string that came from a feed or a user (titles, summary
+  text, outlet names, watchlist names, terms, URLs) goes through
+  :func:`escape` (markdown, mentions, masked links, headings, bidi controls)
+  or :func:`code` (inline code), and every URL through :func:`safe_url`
+  (http/https only, else dropped). Messages are also sent with no allowed
+  mentions, so even a miss here cannot ping anyone.
+* truncation cuts the raw text, then escapes, so an escape sequence or a
+  ``**bold**`` pair is never split; a cut ends with "…".
+
+Known misses: Discord may autolink a bare URL inside escaped text differently
+from what the publisher meant (we keep ``_`` in URLs unescaped, as discord.py
+does); grapheme clusters (flags, skin tones) can be cut in the middle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from bot.core.models import (
+    Alert,
+    FeedStatus,
+    Source,
+    StoryHit,
+    Subscription,
+    Summary,
+    Watchlist,
+)
+from bot.service import HelpEntry
+
+Embed = dict[str, Any]
+"""An embed as Discord's JSON (``discord.Embed.from_dict`` accepts it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Discord's documented message limits; names follow the API's field names."""
+
+    title: int = 256
+    description: int = 4096
+    fields: int = 25
+    field_name: int = 256
+    field_value: int = 1024
+    footer: int = 2048
+    author: int = 256
+    total: int = 6000
+    embeds: int = 10
+    content: int = 2000
+    url: int = 2048
+    """Not a documented embed limit; longer URLs are dropped as suspicious."""
+    choice: int = 100
+    """Autocomplete choice name and string value."""
+
+
+LIMITS = Limits()
+
+ELLIPSIS = "…"
+ZWSP = "\u200b"
+COLOUR = 0xB7410E
+"""Rust red: one colour for every alert so they are recognisable in a busy channel."""
+
+# --------------------------------------------------------------------------- escaping
+
+_BIDI_AND_CONTROL = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200e\u200f]"
+)
+_SPACES = re.compile(r"\s+")
+_URL = re.compile(r"https?://[^\s<>]+")
+# Characters that start or end Discord markdown anywhere in a line.
+_MARKDOWN = re.compile(r"([\\*_~`|<>\[\]#])")
+# Inside a URL token only these can build markup around it (masked links,
+# spoilers, code, mentions); they are percent-encoded so the link still works.
+_URL_UNSAFE = {c: f"%{ord(c):02X}" for c in "[]()<>|*~`\\\"'"}
+# Line-start markdown: headings, quotes, lists, subtext ("-#").
+_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=\.))", re.MULTILINE)
+_MENTION = re.compile(r"@(everyone|here|[!&]?\d)", re.IGNORECASE)
+
+
+def measure(text: str) -> int:
+    """Length as Discord may count it (UTF-16 code units; ≥ code points)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def clean(text: str) -> str:
+    """Drop control and bidi-override characters; collapse whitespace to single spaces."""
+    return _SPACES.sub(" ", _BIDI_AND_CONTROL.sub("", text)).strip()
+
+
+def _escape_plain(text: str) -> str:
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _MENTION.sub("@" + ZWSP + r"\1", text)
+
+
+def escape(text: str) -> str:
+    """Make feed or user text inert in Discord markdown.
+
+    Backslash-escapes markdown characters (bold, italics, strikethrough, code,
+    spoilers, masked-link brackets, ``<…>`` mentions/timestamps/emoji, headings,
+    quotes, lists); puts a zero-width space after ``@`` of
+    ``@everyone``, ``@here`` and ``<@id>``/``<@&id>`` so they render as text even
+    where mentions would otherwise resolve. Bare http(s) URLs stay clickable, with
+    characters that could build markup around them percent-encoded.
+    """
+    text = clean(text)
+    out: list[str] = []
+    pos = 0
+    for m in _URL.finditer(text):
+        out.append(_escape_plain(text[pos : m.start()]))
+        out.append("".join(_URL_UNSAFE.get(c, c) for c in m.group(0)))
+        pos = m.end()
+    out.append(_escape_plain(text[pos:]))
+    joined = "".join(out)
+    return _LINE_START.sub(_escape_line_start, joined)
+
+
+def _escape_line_start(m: re.Match[str]) -> str:
+    # "- x" → "\- x"; "1. x" → "1\. x" (a backslash before a digit would show).
+    lead, marker = m.group(1), m.group(2)
+    return lead + (marker + "\\" if marker[0].isdigit() else "\\" + marker)
+
+
+def plain(text: str) -> str:
+    """Text for places Discord shows without markdown (author names, choice labels).
+
+    Backslashes would show there, so only mentions are broken up (and ``<`` of
+    ``<@id>`` kept apart from the ``@``) in case a client ever renders them.
+    """
+    return _MENTION.sub("@" + ZWSP + r"\1", clean(text))
+
+
+def code(text: str) -> str:
+    """Show text literally as inline code (no markdown, no mentions inside)."""
+    body = clean(text).replace("`", "ˋ") or " "
+    return f"`{body}`"
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL fit for a link, else None.
+
+    Characters that would end a masked link or form markup are percent-encoded.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if measure(url) > LIMITS.url or _BIDI_AND_CONTROL.search(url) or re.search(r"\s", url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return quote(url, safe=":/?#@!$&+,;=%~-._*'") if re.search(r"[()<>\[\]|`\\\"^{}]", url) else url
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut already-safe text to ``limit`` (Discord units), ending with "…" when cut."""
+    if measure(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    # Walk back until it fits: code points ≤ units, so start at the limit.
+    cut = text[: limit - 1]
+    while cut and measure(cut) + 1 > limit:
+        cut = cut[:-1]
+    # Never end on a lone backslash (it would escape the ellipsis): an odd run
+    # of trailing backslashes means the last one starts an escape.
+    cut = cut.rstrip()
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def escape_clip(raw: str, limit: int, render: Callable[[str], str] = escape) -> str:
+    """``render(raw)`` cut so that the rendered text fits ``limit``.
+
+    The raw text is cut (then rendered), so escapes and markup are never split.
+    """
+    full = render(raw)
+    if measure(full) <= limit:
+        return full
+    if limit <= 0:
+        return ""
+    raw = clean(raw)
+    lo, hi = 0, len(raw)
+    best = ""
+    # Rendered length grows with the raw prefix: binary search the longest fit.
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = render(raw[:mid].rstrip()) + ELLIPSIS if mid else ELLIPSIS
+        if measure(candidate) <= limit:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    if measure(best) > limit:
+        return ""
+    return best
+
+
+def link(text: str, url: str | None, limit: int) -> str:
+    """A masked link ``[text](url)`` within ``limit``; plain escaped text without a safe URL."""
+    target = safe_url(url)
+    if target is None:
+        return escape_clip(text, limit)
+    room = limit - measure(target) - 4
+    if room < 2:
+        return escape_clip(text, limit)
+    return f"[{escape_clip(text or target, room)}]({target})"
+
+
+def timestamp(when: datetime | None, style: str = "f") -> str:
+    """A Discord timestamp (``<t:…>``) shown in each reader's own time zone."""
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return f"<t:{int(when.timestamp())}:{style}>"
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+def embed_length(embed: Embed) -> int:
+    """The characters Discord counts toward the 6000-per-message total."""
+    n = measure(embed.get("title", "")) + measure(embed.get("description", ""))
+    n += measure(embed.get("footer", {}).get("text", ""))
+    n += measure(embed.get("author", {}).get("name", ""))
+    for f in embed.get("fields", []):
+        n += measure(f["name"]) + measure(f["value"])
+    return n
+
+
+def message_length(embeds: Sequence[Embed]) -> int:
+    return sum(embed_length(e) for e in embeds)
+
+
+def check_limits(embeds: Sequence[Embed], content: str = "") -> list[str]:
+    """Every Discord limit the payload breaks (empty when it is valid)."""
+    problems: list[str] = []
+    if measure(content) > LIMITS.content:
+        problems.append(f"content {measure(content)} > {LIMITS.content}")
+    if len(embeds) > LIMITS.embeds:
+        problems.append(f"{len(embeds)} embeds > {LIMITS.embeds}")
+    for i, e in enumerate(embeds):
+        for key, limit in (("title", LIMITS.title), ("description", LIMITS.description)):
+            if measure(e.get(key, "")) > limit:
+                problems.append(f"embed {i} {key} {measure(e[key])} > {limit}")
+        if measure(e.get("footer", {}).get("text", "")) > LIMITS.footer:
+            problems.append(f"embed {i} footer > {LIMITS.footer}")
+        if measure(e.get("author", {}).get("name", "")) > LIMITS.author:
+            problems.append(f"embed {i} author > {LIMITS.author}")
+        fields = e.get("fields", [])
+        if len(fields) > LIMITS.fields:
+            problems.append(f"embed {i} has {len(fields)} fields > {LIMITS.fields}")
+        for f in fields:
+            if not f["name"] or measure(f["name"]) > LIMITS.field_name:
+                problems.append(f"embed {i} field name {measure(f['name'])}")
+            if not f["value"] or measure(f["value"]) > LIMITS.field_value:
+                problems.append(f"embed {i} field value {measure(f['value'])}")
+    if message_length(embeds) > LIMITS.total:
+        problems.append(f"total {message_length(embeds)} > {LIMITS.total}")
+    return problems
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def summary_markdown(summary: Summary, limit: int) -> str:
+    """The summary with watched names in bold, escaped, within ``limit``.
+
+    Spans are added whole while they fit; the first one that does not is cut
+    (its raw text, then escaped) and closed, so ``**`` pairs always balance.
+    """
+    out: list[str] = []
+    used = 0
+    spans = [s for s in summary.spans if s.text]
+    for i, span in enumerate(spans):
+        raw = _SPACES.sub(" ", span.text)
+        if i == 0:
+            raw = raw.lstrip()
+        if not raw.strip():
+            piece = " " if out and not out[-1].endswith(" ") else ""
+            if used + measure(piece) > limit:
+                break
+            out.append(piece)
+            used += measure(piece)
+            continue
+        lead = " " if raw[0] == " " and out and not out[-1].endswith(" ") else ""
+        trail = " " if raw[-1] == " " else ""
+
+        def render(t: str, bold: bool = span.highlight) -> str:
+            body = escape(t)
+            return f"**{body}**" if bold and body else body
+
+        piece = lead + render(raw) + trail
+        if used + measure(piece) <= limit:
+            out.append(piece)
+            used += measure(piece)
+            continue
+        room = limit - used - measure(lead)
+        if span.highlight:
+            # Cut inside the bold so the closing ** stays.
+            cut = escape_clip(raw, room - 4)
+            if cut and cut != ELLIPSIS:
+                out.append(lead + "**" + cut.removesuffix(ELLIPSIS) + "**" + ELLIPSIS)
+            elif room >= 1:
+                out.append(lead + ELLIPSIS)
+        else:
+            cut = escape_clip(raw, room)
+            if cut:
+                out.append(lead + cut if cut.endswith(ELLIPSIS) else lead + cut + ELLIPSIS)
+        break
+    text = "".join(out).strip()
+    if measure(text) > limit:  # defensive: the loop above should never overshoot
+        text = clip(text, limit)
+    return text
+
+
+def _source_links(sources: Sequence[Source], limit: int) -> str:
+    """``[Outlet](url) · [Outlet](url) · …and N more`` within ``limit``."""
+    parts: list[str] = []
+    used = 0
+    for i, s in enumerate(sources):
+        item = link(s.outlet or s.title or "source", s.url, 200)
+        sep = " · " if parts else ""
+        rest = len(sources) - i - 1
+        tail = f" · …and {rest} more" if rest else ""
+        if used + measure(sep + item) + measure(tail) > limit:
+            more = f"{sep}…and {len(sources) - i} more"
+            if used + measure(more) <= limit:
+                parts.append(more)
+            break
+        parts.append(sep + item)
+        used += measure(sep + item)
+    return "".join(parts) or clip("…", limit)
+
+
+def _names(names: Sequence[str], limit: int) -> str:
+    text = ", ".join(escape(n) for n in names if clean(n))
+    return clip(text, limit) if text else "—"
+
+
+def alert_embed(alert: Alert, *, footer: str = "alertbot") -> Embed:
+    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time."""
+    embed: Embed = {
+        "type": "rich",
+        "title": escape_clip(alert.title or "(untitled)", LIMITS.title),
+        "color": COLOUR,
+    }
+    url = safe_url(alert.url)
+    if url:
+        embed["url"] = url
+    first = alert.sources[0] if alert.sources else None
+    if first is not None and clean(first.outlet):
+        # Author names are plain text in Discord (no markdown): no backslashes.
+        author: dict[str, str] = {"name": clip(plain(first.outlet), LIMITS.author)}
+        if safe_url(first.url):
+            author["url"] = safe_url(first.url) or ""
+        embed["author"] = author
+    fields: list[dict[str, Any]] = []
+    also = alert.sources[1:]
+    if also:
+        fields.append(
+            {
+                "name": "Also reported by",
+                "value": _source_links(also, LIMITS.field_value),
+                "inline": False,
+            }
+        )
+    if alert.watchlists:
+        fields.append(
+            {
+                "name": "Watchlists" if len(alert.watchlists) > 1 else "Watchlist",
+                "value": _names(alert.watchlists, LIMITS.field_value),
+                "inline": True,
+            }
+        )
+    if alert.terms:
+        fields.append(
+            {
+                "name": "Matched",
+                "value": _names(alert.terms, LIMITS.field_value),
+                "inline": True,
+            }
+        )
+    earlier = safe_url(alert.previous_url)
+    if earlier:
+        fields.append({"name": "Earlier", "value": f"[Earlier post]({earlier})", "inline": True})
+    embed["fields"] = fields[: LIMITS.fields]
+    embed["footer"] = {"text": clip(clean(footer), LIMITS.footer)}
+    if alert.published is not None:
+        when = alert.published
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        embed["timestamp"] = when.isoformat()
+    # The summary gets whatever the other parts leave of the 6000 total.
+    room = min(LIMITS.description, LIMITS.total - embed_length(embed))
+    description = summary_markdown(alert.summary, room)
+    if description:
+        embed["description"] = description
+    return embed
+
+
+def digest_embeds(alerts: Sequence[Alert], *, title: str = "") -> list[Embed]:
+    """Several alerts in one message: one embed listing them, within every limit.
+
+    A digest lists each alert as a linked title with its first outlet, matched
+    terms and time; alerts that do not fit are counted in the footer.
+    """
+    lines: list[str] = []
+    used = 0
+    shown = 0
+    budget = LIMITS.description
+    for a in alerts:
+        outlet = a.sources[0].outlet if a.sources else ""
+        extra = [escape_clip(outlet, 80)] if clean(outlet) else []
+        if a.terms:
+            extra.append(_names(a.terms, 200))
+        if len(a.sources) > 1:
+            extra.append(f"+{len(a.sources) - 1} outlets")
+        when = timestamp(a.published, "R")
+        if when:
+            extra.append(when)
+        line = f"• **{link(a.title or '(untitled)', a.url, 600)}**"
+        if extra:
+            line += "\n  " + " · ".join(extra)
+        sep = "\n" if lines else ""
+        if used + measure(sep + line) > budget - 40:
+            break
+        lines.append(sep + line)
+        used += measure(sep + line)
+        shown += 1
+    head = title or f"{len(alerts)} new alert{'s' if len(alerts) != 1 else ''}"
+    embed: Embed = {
+        "type": "rich",
+        "title": escape_clip(head, LIMITS.title),
+        "description": "".join(lines) or "—",
+        "color": COLOUR,
+    }
+    footer = "alertbot"
+    if shown < len(alerts):
+        footer = f"alertbot · {len(alerts) - shown} more not shown"
+    embed["footer"] = {"text": footer}
+    return [embed]
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def text(message: str) -> str:
+    """A reply whose text we wrote (may hold user input already escaped) within 2000."""
+    return clip(message, LIMITS.content)
+
+
+def error_text(message: str) -> str:
+    """A refusal or error for the asker; service messages may quote user input."""
+    return clip("⚠️ " + escape(message), LIMITS.content)
+
+
+def _lines_embed(title: str, lines: Sequence[str], *, empty: str, noun: str) -> Embed:
+    """An embed whose description lists ``lines``; overflow is counted, not cut mid-line."""
+    out: list[str] = []
+    used = 0
+    for line in lines:
+        sep = "\n" if out else ""
+        if used + measure(sep + line) > LIMITS.description - 40:
+            break
+        out.append(sep + line)
+        used += measure(sep + line)
+    embed: Embed = {
+        "type": "rich",
+        "title": clip(title, LIMITS.title),
+        "description": "".join(out) or empty,
+        "color": COLOUR,
+    }
+    shown = len(out)
+    if shown < len(lines):
+        embed["footer"] = {"text": f"{len(lines) - shown} more {noun} not shown"}
+    return embed
+
+
+def lookup_embed(query: str, hits: Sequence[StoryHit], *, since: str | None = None) -> Embed:
+    """Lookup results: linked titles, outlet, time and matched terms; capped to fit."""
+    lines: list[str] = []
+    for i, hit in enumerate(hits, 1):
+        s = hit.story
+        meta = []
+        if clean(s.outlet):
+            meta.append(escape_clip(s.outlet, 80))
+        when = timestamp(s.published, "f")
+        if when:
+            meta.append(when)
+        if hit.terms:
+            meta.append("matched " + _names(hit.terms, 200))
+        elif hit.watchlists:
+            meta.append(_names(hit.watchlists, 200))
+        line = f"{i}\\. **{link(s.title or s.url or '(untitled)', s.url, 700)}**"
+        if meta:
+            line += "\n" + " · ".join(meta)
+        lines.append(line)
+    title = f"Stories matching {clean(query)}"
+    if since:
+        title += f" (last {clean(since)})"
+    embed = _lines_embed(
+        clip(escape(title), LIMITS.title),
+        lines,
+        empty="No stored story matches. Try fewer words, another spelling or a longer `since`.",
+        noun="stories",
+    )
+    if "footer" not in embed and hits:
+        embed["footer"] = {"text": f"{len(hits)} stor{'y' if len(hits) == 1 else 'ies'}"}
+    return embed
+
+
+def subscriptions_text(subs: Sequence[Subscription]) -> str:
+    if not subs:
+        return text("This channel has no subscriptions. Add one with `/subscribe`.")
+    lines = ["This channel gets:"]
+    for s in subs:
+        line = f"• **{escape(s.watchlist)}** ({s.mode})"
+        if s.paused_reason:
+            line += f" — ⏸️ paused: {escape(s.paused_reason)}"
+        lines.append(line)
+    return text("\n".join(lines))
+
+
+def watchlists_embed(watchlists: Sequence[Watchlist]) -> Embed:
+    lines = []
+    for w in watchlists:
+        line = f"**{escape(w.name)}** · {len(w.terms)} term{'s' if len(w.terms) != 1 else ''}"
+        if clean(w.description):
+            line += f" — {escape_clip(w.description, 200)}"
+        lines.append(line)
+    return _lines_embed(
+        "Watchlists",
+        lines,
+        empty="No watchlists yet. An admin can add one with `/watchlist create`.",
+        noun="watchlists",
+    )
+
+
+def watchlist_embed(w: Watchlist) -> Embed:
+    """One watchlist: its terms with their forms, case rule and exclusions."""
+    lines: list[str] = []
+    if clean(w.description):
+        lines.append(escape_clip(w.description, 500))
+    if w.require:
+        lines.append("Requires all of: " + _names(w.require, 500))
+    if w.exclude:
+        lines.append("Skips stories containing: " + ", ".join(code(x) for x in w.exclude[:20]))
+    for t in w.terms:
+        forms = ", ".join(code(f) for f in t.forms) or "—"
+        line = f"**{escape(t.name)}**: {forms}"
+        if t.case != "auto":
+            line += f" (case: {t.case})"
+        if t.exclude:
+            line += " · not in: " + ", ".join(code(x) for x in t.exclude)
+        lines.append(clip(line, 1000))
+    return _lines_embed(
+        clip("Watchlist " + escape(w.name), LIMITS.title),
+        lines,
+        empty="No terms yet: add one with `/watchlist add-term`.",
+        noun="terms",
+    )
+
+
+def feeds_embed(feeds: Sequence[FeedStatus], *, status: bool = False) -> Embed:
+    """Feeds, with their health when ``status`` (last success, errors, stories)."""
+    lines: list[str] = []
+    for f in feeds:
+        ok = not f.error
+        mark = "✅" if ok else "⚠️"
+        line = f"{mark} {code(f.url)}"
+        if clean(f.title):
+            line += f" — {escape_clip(f.title, 120)}"
+        if status:
+            meta = [f"{f.stories} stories"]
+            if f.last_ok:
+                meta.append("ok " + timestamp(f.last_ok, "R"))
+            elif f.last_fetched:
+                meta.append("never succeeded")
+            else:
+                meta.append("not fetched yet")
+            if f.error:
+                meta.append(f"{f.error_count}× {escape_clip(f.error, 200)}")
+            if f.next_due:
+                meta.append("next " + timestamp(f.next_due, "R"))
+            if f.origin == "user":
+                meta.append("added in chat")
+            line += "\n  " + " · ".join(meta)
+        lines.append(line)
+    failing = sum(1 for f in feeds if f.error)
+    title = (
+        f"Feeds ({len(feeds)})" if not status else f"Feed status: {failing} of {len(feeds)} failing"
+    )
+    return _lines_embed(
+        title, lines, empty="No feeds yet. An admin can add one with `/feeds add`.", noun="feeds"
+    )
+
+
+def help_embed(entries: Sequence[HelpEntry]) -> Embed:
+    """Usage with examples, one field per command, within 25 fields and 6000 chars."""
+    embed: Embed = {
+        "type": "rich",
+        "title": "alertbot commands",
+        "description": (
+            "Alerts about the names on watchlists, from news feeds. "
+            "Channel managers subscribe channels; admins edit watchlists and feeds."
+        ),
+        "color": COLOUR,
+        "fields": [],
+    }
+    for e in entries:
+        example = code("/" + e.example.removeprefix("/"))
+        value = clip(f"{e.does}\nExample: {example} · {e.who}", LIMITS.field_value)
+        name = clip("/" + e.usage.removeprefix("/"), LIMITS.field_name)
+        field = {"name": name, "value": value, "inline": False}
+        if len(embed["fields"]) >= LIMITS.fields or (
+            embed_length(embed) + measure(name) + measure(value) > LIMITS.total
+        ):
+            break
+        embed["fields"].append(field)
+    return embed
+
+
+def choice_name(text: str) -> str:
+    """An autocomplete label within 100 characters (labels are plain text)."""
+    return clip(plain(text), LIMITS.choice) or "—"

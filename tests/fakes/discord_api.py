@@ -1,0 +1,475 @@
+"""A loopback fake of the Discord REST API, for the real discord.py HTTP layer.
+
+Start it in a test, point ``discord.http.Route.BASE`` (or
+``ALERTBOT_DISCORD_API_URL``) at :attr:`FakeDiscordAPI.base`, and assert on
+:attr:`FakeDiscordAPI.requests`. It answers what the adapter uses:
+
+* ``GET /users/@me``, ``GET /oauth2/applications/@me`` (login)
+* ``GET /channels/{id}``; ``POST/PATCH /channels/{id}/messages[/{mid}]``
+  (``nonce`` + ``enforce_nonce`` de-duplicate like Discord)
+* ``POST /interactions/{id}/{token}/callback`` (``?with_response=1`` returns the
+  callback object), webhook follow-ups and ``@original`` GET/PATCH/DELETE
+* ``PUT /applications/{app}/commands`` and ``…/guilds/{gid}/commands``
+
+Channels are known only when added with :meth:`add_channel`; others answer 404
+Unknown Channel, and ``forbidden`` ones 403 Missing Access / Missing
+Permissions. :meth:`rate_limit` makes the next matching requests answer 429
+with ``Retry-After`` (and ``Via``, which discord.py needs before it retries).
+
+JSON replies carry exactly ``Content-Type: application/json``: with a charset
+discord.py would read the body as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+APP_ID = 700000000000000001
+BOT_USER_ID = 700000000000000002
+OWNER_ID = 700000000000000003
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    """Path after the API base, e.g. ``/channels/1/messages``."""
+    query: dict[str, str]
+    json: Any
+    headers: dict[str, str]
+    status: int = 0
+
+
+@dataclass
+class _RateLimit:
+    method: str
+    pattern: re.Pattern[str]
+    times: int
+    retry_after: float
+    via: bool
+    is_global: bool
+
+
+@dataclass
+class Channel:
+    id: int
+    guild_id: int | None
+    forbidden: int = 0
+    """0 = postable; 50001 = Missing Access; 50013 = Missing Permissions."""
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+RECORDED = web.RequestKey("recorded", Recorded)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    return web.Response(status=status, body=json.dumps(data).encode(), headers=h)
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status)
+
+
+class FakeDiscordAPI:
+    """The fake server; use as ``async with FakeDiscordAPI() as api``."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.channels: dict[int, Channel] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        """Synced command payloads by target ("global" or the guild id)."""
+        self.original: dict[str, dict[str, Any]] = {}
+        """Interaction responses by token (the ``@original`` message)."""
+        self._ids = itertools.count(900000000000000001)
+        self._nonces: dict[tuple[int, str], int] = {}
+        self._limits: list[_RateLimit] = []
+        self._runner: web.AppRunner | None = None
+        self._changed = asyncio.Condition()
+        self.base = ""
+        self.token_ok = True
+
+    # ------------------------------------------------------------------ control
+
+    def add_channel(self, channel_id: int, guild_id: int | None = 1, forbidden: int = 0) -> None:
+        self.channels[channel_id] = Channel(channel_id, guild_id, forbidden)
+
+    def rate_limit(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        via: bool = True,
+        is_global: bool = False,
+    ) -> None:
+        """The next ``times`` requests matching answer 429 with ``retry_after`` seconds."""
+        self._limits.append(
+            _RateLimit(method, re.compile(path_regex), times, retry_after, via, is_global)
+        )
+
+    def calls(self, method: str | None = None, path_regex: str = "") -> list[Recorded]:
+        rx = re.compile(path_regex)
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method) and rx.search(r.path) and r.status < 400
+        ]
+
+    async def wait_for(
+        self, predicate: Callable[[list[Recorded]], bool], within: float = 5.0
+    ) -> list[Recorded]:
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: predicate(self.requests))
+        return self.requests
+
+    def messages(self, channel_id: int) -> list[dict[str, Any]]:
+        return list(self.channels[channel_id].messages.values())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> FakeDiscordAPI:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._route)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]  # aiohttp keeps the asyncio server private
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]  # same
+        self.base = f"http://127.0.0.1:{port}/api/v10"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------------ routing
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        body: Any = None
+        raw = await request.read()
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        rec = Recorded(
+            request.method,
+            "/" + request.match_info.get("tail", ""),
+            dict(request.query),
+            body,
+            dict(request.headers),
+        )
+        self.requests.append(rec)
+        request[RECORDED] = rec
+        resp: web.StreamResponse = await handler(request)
+        rec.status = resp.status
+        async with self._changed:
+            self._changed.notify_all()
+        return resp
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        rec = request[RECORDED]
+        path, method, body = rec.path, rec.method, rec.json
+        for lim in self._limits:
+            if lim.times > 0 and lim.method == method and lim.pattern.search(path):
+                lim.times -= 1
+                headers = {"Retry-After": str(lim.retry_after)}
+                if lim.via:
+                    headers["Via"] = "1.1 google"
+                if lim.is_global:
+                    headers["X-RateLimit-Global"] = "true"
+                data = {
+                    "message": "You are being rate limited.",
+                    "retry_after": lim.retry_after,
+                    "global": lim.is_global,
+                }
+                return _json(data, 429, headers)
+        is_bot = request.headers.get("Authorization", "").startswith("Bot ")
+        routes: list[tuple[str, str, Callable[..., web.Response]]] = [
+            ("GET", r"^/users/@me$", self._me),
+            ("GET", r"^/oauth2/applications/@me$", self._app),
+            ("GET", r"^/channels/(\d+)$", self._get_channel),
+            ("POST", r"^/channels/(\d+)/messages$", self._post_message),
+            ("PATCH", r"^/channels/(\d+)/messages/(\d+)$", self._edit_message),
+            ("POST", r"^/interactions/(\d+)/([^/]+)/callback$", self._callback),
+            ("POST", r"^/webhooks/(\d+)/([^/]+)$", self._followup),
+            ("GET", r"^/webhooks/(\d+)/([^/]+)/messages/@original$", self._get_original),
+            ("PATCH", r"^/webhooks/(\d+)/([^/]+)/messages/@original$", self._edit_original),
+            ("DELETE", r"^/webhooks/(\d+)/([^/]+)/messages/@original$", self._delete_original),
+            ("PUT", r"^/applications/(\d+)/commands$", self._sync),
+            ("PUT", r"^/applications/(\d+)/guilds/(\d+)/commands$", self._sync),
+        ]
+        needs_bot = ("/users", "/oauth2", "/channels", "/applications")
+        if path.startswith(needs_bot) and (not is_bot or not self.token_ok):
+            return _error(401, 0, "401: Unauthorized")
+        for m, rx, fn in routes:
+            match = re.match(rx, path)
+            if match and m == method:
+                return fn(*match.groups(), body=body, query=rec.query)
+        return _error(404, 0, "404: Not Found")
+
+    # ------------------------------------------------------------------ payloads
+
+    def _user(self, uid: int = BOT_USER_ID, name: str = "alertbot") -> dict[str, Any]:
+        return {
+            "id": str(uid),
+            "username": name,
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "bot": uid == BOT_USER_ID,
+        }
+
+    def _me(self, **_: Any) -> web.Response:
+        return _json(self._user() | {"flags": 0, "verified": True, "mfa_enabled": False})
+
+    def _app(self, **_: Any) -> web.Response:
+        return _json(
+            {
+                "id": str(APP_ID),
+                "name": "alertbot",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self._user(OWNER_ID, "owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+            }
+        )
+
+    def _message(
+        self, channel_id: int, body: dict[str, Any], mid: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "id": str(mid or next(self._ids)),
+            "channel_id": str(channel_id),
+            "type": 0,
+            "content": body.get("content") or "",
+            "embeds": body.get("embeds") or [],
+            "components": [],
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": body.get("flags", 0),
+            "author": self._user(),
+            "nonce": body.get("nonce"),
+            "allowed_mentions": body.get("allowed_mentions"),
+        }
+
+    def _channel_problem(self, cid: int) -> web.Response | None:
+        ch = self.channels.get(cid)
+        if ch is None:
+            return _error(404, 10003, "Unknown Channel")
+        if ch.forbidden == 50001:
+            return _error(403, 50001, "Missing Access")
+        if ch.forbidden == 50013:
+            return _error(403, 50013, "Missing Permissions")
+        return None
+
+    def _get_channel(self, cid: str, **_: Any) -> web.Response:
+        problem = self._channel_problem(int(cid))
+        if problem is not None and problem.status == 404:
+            return problem
+        ch = self.channels[int(cid)]
+        data: dict[str, Any] = {"id": cid, "type": 0, "name": f"channel-{cid}", "position": 0}
+        if ch.guild_id is not None:
+            data["guild_id"] = str(ch.guild_id)
+        return _json(data)
+
+    def _post_message(self, cid: str, *, body: Any, **_: Any) -> web.Response:
+        channel_id = int(cid)
+        problem = self._channel_problem(channel_id)
+        if problem is not None:
+            return problem
+        ch = self.channels[channel_id]
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            seen = self._nonces.get((channel_id, str(nonce)))
+            if seen is not None:
+                # Discord returns the message created earlier with this nonce.
+                return _json(ch.messages[seen])
+        msg = self._message(channel_id, body)
+        ch.messages[int(msg["id"])] = msg
+        if nonce is not None and body.get("enforce_nonce"):
+            self._nonces[(channel_id, str(nonce))] = int(msg["id"])
+        return _json(msg)
+
+    def _edit_message(self, cid: str, mid: str, *, body: Any, **_: Any) -> web.Response:
+        channel_id = int(cid)
+        problem = self._channel_problem(channel_id)
+        if problem is not None:
+            return problem
+        ch = self.channels[channel_id]
+        if int(mid) not in ch.messages:
+            return _error(404, 10008, "Unknown Message")
+        msg = ch.messages[int(mid)]
+        msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "flags")})
+        msg["edited_timestamp"] = "2026-01-01T00:01:00+00:00"
+        return _json(msg)
+
+    def _callback(self, iid: str, token: str, *, body: Any, query: dict[str, str]) -> web.Response:
+        if token in self.original:
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        kind = body.get("type")
+        data = body.get("data") or {}
+        msg = self._message(0, data)
+        self.original[token] = msg
+        if kind == 8:  # autocomplete result: no message
+            self.original.pop(token)
+        if query.get("with_response") != "1":
+            return web.Response(status=204)
+        interaction: dict[str, Any] = {"id": iid, "type": 2}
+        if kind in (4, 5):
+            interaction["response_message_id"] = msg["id"]
+            interaction["response_message_loading"] = kind == 5
+            interaction["response_message_ephemeral"] = bool(data.get("flags", 0) & 64)
+        result: dict[str, Any] = {"interaction": interaction}
+        if kind == 4:
+            result["resource"] = {"type": kind, "message": msg}
+        return _json(result)
+
+    def _followup(self, app: str, token: str, *, body: Any, **_: Any) -> web.Response:
+        if token not in self.original:
+            return _error(404, 10015, "Unknown Webhook")
+        return _json(self._message(0, body))
+
+    def _get_original(self, app: str, token: str, **_: Any) -> web.Response:
+        if token not in self.original:
+            return _error(404, 10008, "Unknown Message")
+        return _json(self.original[token])
+
+    def _edit_original(self, app: str, token: str, *, body: Any, **_: Any) -> web.Response:
+        if token not in self.original:
+            return _error(404, 10008, "Unknown Message")
+        msg = self.original[token]
+        msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "flags")})
+        return _json(msg)
+
+    def _delete_original(self, app: str, token: str, **_: Any) -> web.Response:
+        if token not in self.original:
+            return _error(404, 10008, "Unknown Message")
+        self.original[token]["deleted"] = True
+        return web.Response(status=204)
+
+    def _sync(self, app: str, guild: str | None = None, *, body: Any, **_: Any) -> web.Response:
+        target = guild or "global"
+        self.commands[target] = body
+        out = []
+        for cmd in body:
+            out.append(
+                {
+                    "id": str(next(self._ids)),
+                    "application_id": app,
+                    "type": cmd.get("type", 1),
+                    "name": cmd["name"],
+                    "description": cmd.get("description", ""),
+                    "options": cmd.get("options", []),
+                    "version": "1",
+                    "default_member_permissions": cmd.get("default_member_permissions"),
+                    "dm_permission": cmd.get("dm_permission", True),
+                    "nsfw": cmd.get("nsfw", False),
+                }
+                | ({"guild_id": guild} if guild else {})
+            )
+        return _json(out)
+
+
+# --------------------------------------------------------------------------- interactions
+
+_interaction_ids = itertools.count(800000000000000001)
+
+MANAGE_CHANNELS = 1 << 4
+MANAGE_GUILD = 1 << 5
+SEND_MESSAGES = 1 << 11
+VIEW_CHANNEL = 1 << 10
+
+
+def interaction_payload(
+    command: str,
+    options: dict[str, str] | None = None,
+    *,
+    guild_id: int,
+    channel_id: int,
+    user_id: int,
+    permissions: int = VIEW_CHANNEL | SEND_MESSAGES,
+    roles: tuple[int, ...] = (),
+    focused: str | None = None,
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload as the gateway delivers it.
+
+    ``command`` is the full name, e.g. ``"watchlist add-term"``; ``focused``
+    makes it an autocomplete interaction for that option.
+    """
+    iid = next(_interaction_ids)
+    opts: list[dict[str, Any]] = [
+        {"type": 3, "name": k, "value": v} | ({"focused": True} if k == focused else {})
+        for k, v in (options or {}).items()
+    ]
+    parts = command.split()
+    for sub in reversed(parts[1:]):
+        opts = [{"type": 1, "name": sub, "options": opts}]
+    user = {
+        "id": str(user_id),
+        "username": f"user{user_id}",
+        "discriminator": "0",
+        "global_name": None,
+        "avatar": None,
+    }
+    return {
+        "id": str(iid),
+        "application_id": str(APP_ID),
+        "type": 4 if focused else 2,
+        "token": f"token-{iid}",
+        "version": 1,
+        "guild_id": str(guild_id),
+        "channel_id": str(channel_id),
+        "channel": {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": "alerts",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+        },
+        "member": {
+            "user": user,
+            "roles": [str(r) for r in roles],
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": str(permissions),
+        },
+        "data": {"id": "1", "name": parts[0], "type": 1, "options": opts},
+        "app_permissions": str(VIEW_CHANNEL | SEND_MESSAGES),
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": str(guild_id)},
+        "context": 0,
+        "attachment_size_limit": 8 * 1024 * 1024,
+    }
