@@ -18,7 +18,7 @@ from bot.chat.base import DeliveryError
 from bot.core.models import Alert, Platform
 from bot.pipeline import Deliverer
 from bot.service import Caller, Service
-from tests.conftest import MakeConfig
+from tests.conftest import ROOT, MakeConfig
 from tests.fakes.feedserver import FeedServer, make_rss
 
 NOW = datetime.now(UTC)
@@ -311,3 +311,100 @@ async def test_alerts_wait_in_outbox_until_a_sender_exists(
         stats = await console_only.drain()
         assert stats.posted == 1
         assert await rt.service.store.pending_count() == 0
+
+
+async def test_digest_subscription_waits_for_the_period_boundary(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("A", [KFOR_A, MKE_STORY], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[
+            {
+                "platform": "console",
+                "channel": "daily",
+                "watchlists": ["KFOR", "MKE"],
+                "mode": "digest",
+            }
+        ],
+    )
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        stats, delivered = await run_once(rt, all_feeds=True)
+        assert stats.alerts == 2 and delivered.posted == delivered.digests == 0
+        tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+        later = Deliverer(rt.service.store, config, rt.deliverer.senders, clock=lambda: tomorrow)
+        delivered = await later.drain()
+        assert delivered.digests == 1
+    docs = lines(buf)
+    assert sorted(d["title"] for d in docs) == sorted([KFOR_A[0], MKE_STORY[0]])
+    assert all(d["digest"] and d["channel"] == "daily" for d in docs)
+
+
+async def test_after_the_edit_window_a_new_post_links_the_old_one(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
+    feed_server.add_feed("/b.xml", rss("Outlet B", [MKE_STORY], link="https://b.example/"))
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")])
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        await run_once(rt, all_feeds=True)
+        feed_server.set_body(
+            "/b.xml", rss("Outlet B", [MKE_STORY, KFOR_B], link="https://b.example/")
+        )
+        await rt.poller.poll_due(all_feeds=True)
+        two_days = datetime.now(UTC) + timedelta(days=2)
+        late = Deliverer(rt.service.store, config, rt.deliverer.senders, clock=lambda: two_days)
+        delivered = await late.drain()
+        assert delivered.posted == 1 and delivered.edited == 0
+    docs = lines(buf)
+    assert [d["action"] for d in docs] == ["post", "post", "post"]
+    assert [s["outlet"] for s in docs[-1]["sources"]] == ["Outlet A", "Outlet B"]
+
+
+async def test_teaser_entries_are_summarised_from_the_article_page(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    page = (ROOT / "tests" / "data" / "article_cluttered.html").read_bytes()
+    feed_server.add_feed("/article.html", page, content_type="text/html; charset=utf-8")
+    date = format_datetime(NOW, usegmt=True)
+    teaser = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Balkan Wire</title>'
+        "<link>https://balkan-wire.example/</link><item>"
+        "<title>KFOR steps up patrols as Kosovo takes delivery of Bayraktar drones</title>"
+        f"<link>{feed_server.url('/article.html')}</link><guid>bw-1</guid>"
+        f"<pubDate>{date}</pubDate>"
+        "<description>KFOR stepped up patrols on Tuesday [&#8230;]</description>"
+        "</item></channel></rss>"
+    ).encode()
+    feed_server.add_feed("/teaser.xml", teaser)
+    config = make_config([feed_server.url("/teaser.xml")], alerts={"fetch_articles": True})
+    buf = io.StringIO()
+    await cycle(config, buf)
+    assert feed_server.hits("/article.html") == 1
+    (doc,) = lines(buf)
+    assert doc["watchlists"] == ["Bayraktar", "KFOR"]
+    summary = doc["summary"]
+    assert "Bayraktar" in summary and len(summary) > 200
+    for cruft in ("cookie", "Share on", "Subscribe", "Related", "Advertisement"):
+        assert cruft.lower() not in summary.lower(), cruft
+
+
+async def test_article_page_failure_falls_back_to_feed_text(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    date = format_datetime(NOW, usegmt=True)
+    teaser = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+        "<link>https://w.example/</link><item><title>KFOR patrols stepped up</title>"
+        f"<link>{feed_server.url('/status/500')}</link><guid>w-1</guid><pubDate>{date}</pubDate>"
+        "<description>KFOR stepped up patrols on Tuesday. Read more</description>"
+        "</item></channel></rss>"
+    ).encode()
+    feed_server.add_feed("/teaser.xml", teaser)
+    config = make_config([feed_server.url("/teaser.xml")], alerts={"fetch_articles": True})
+    buf = io.StringIO()
+    await cycle(config, buf)
+    (doc,) = lines(buf)
+    assert doc["summary"].startswith("KFOR stepped up patrols on Tuesday")
