@@ -96,7 +96,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     except discord.Forbidden as e:
         print(
             f"Discord refused the sync ({e.status} {e.text}): invite the bot to that server "
-            "with the applications.commands scope (see "Run on Discord" in README.md)",
+            "with the applications.commands scope (see 'Run on Discord' in README.md)",
             file=sys.stderr,
         )
         return 1
