@@ -1,0 +1,461 @@
+"""Plain text and stable identities from feed markup.
+
+Pure functions, no I/O: ``html_to_text``, ``plain_text``, ``one_line``,
+``canonical_url``, ``story_id``, ``is_teaser`` and ``strip_feed_furniture``.
+
+HTML to text
+    A small tokenizer, not ``html.parser.HTMLParser``: on Python 3.11.7 the stdlib
+    parser is quadratic on unterminated markup (``"<a" * 80_000``, 160 kB, takes 17 s;
+    ``"</" * 80_000`` 2 s), and a feed body is hostile input. One compiled regex finds
+    the next tag, searched only up to the last ``>`` so no attempt can fail after a
+    long scan; comments, CDATA and raw-text elements (script, style…) jump to their end
+    with ``str.find``/one search. Nothing is scanned twice, so it is linear in the
+    input, which is also capped (``limit * 50`` characters, at least 64 k); it stops
+    once it has twice ``limit`` characters of text. On the realfeeds corpus it runs
+    2 to 2.7 times faster than a bare ``HTMLParser`` that only collects text. Rules: the
+    contents of script, style, noscript, iframe, svg, math, form, nav, footer, aside,
+    figcaption, template, button, select, textarea, object, head and title are
+    dropped; block elements and ``<br>`` end a paragraph, table cells are separated
+    by a space; entities (named, decimal, hex; invalid ones as HTML5 says) are
+    decoded; whitespace runs (newlines in the source too) become one space,
+    paragraphs are joined with ``"\\n"``; markup left open at the end is dropped, as
+    HTML does; control characters are removed, except that C1 codes
+    (U+0080..U+009F), which in feeds are almost always mis-decoded Windows-1252,
+    become the cp1252 character; lone surrogates are removed.
+    Known misses: an element to drop that is never closed (``<nav>`` without
+    ``</nav>``) drops the rest of the text; attributes are not parsed, so a ``>``
+    inside a quoted attribute value ends the tag early and leaks the rest of the
+    value as text; text in ``alt``/``title`` attributes is ignored.
+
+Teasers
+    ``is_teaser`` is true when the text, once feed furniture is stripped, is shorter
+    than ``TEASER_CHARS`` (280) characters, is just the title, or ends visibly
+    truncated: ``…``, ``...``, ``[…]``, ``(more…)``, "Read more", "Continue reading",
+    "Keep reading", "Read the full story/article" or similar. WordPress/Yoast's "The
+    post X appeared first on Y" counts only when what remains is shorter than
+    ``EXCERPT_CHARS`` (1,500): Yoast adds that line to full-text feeds as well.
+    Known misses: a teaser of 300+ characters that ends on a full stop with no
+    marker is taken as full text; an article that really ends with "…" is a teaser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+__all__ = [
+    "EXCERPT_CHARS",
+    "MAX_ID_CHARS",
+    "TEASER_CHARS",
+    "TRACKING_PARAMS",
+    "TRACKING_PREFIXES",
+    "canonical_url",
+    "html_to_text",
+    "is_teaser",
+    "one_line",
+    "plain_text",
+    "story_id",
+    "strip_feed_furniture",
+]
+
+TEASER_CHARS = 280
+"""Text shorter than this (after furniture is stripped) is a teaser."""
+EXCERPT_CHARS = 1_500
+"""Below this, a "The post … appeared first on …" tail marks a WordPress excerpt."""
+MAX_ID_CHARS = 512
+"""A longer guid is replaced by its hash, so ids stay small keys."""
+
+# Elements whose whole content is dropped: code, embedded documents, page chrome.
+_DROP = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "iframe",
+        "svg",
+        "math",
+        "form",
+        "nav",
+        "footer",
+        "aside",
+        "figcaption",
+        "template",
+        "button",
+        "select",
+        "textarea",
+        "object",
+        "head",
+        "title",
+    }
+)
+# Raw-text elements: their content is not markup, so we jump to the closing tag.
+_RAW = frozenset({"script", "style", "noscript", "iframe", "textarea", "title", "xmp"})
+_RAW_END = {
+    name: re.compile(r"</" + name + r"(?=[\s/>]|\Z)", re.IGNORECASE) for name in sorted(_RAW)
+}
+_BLOCK = frozenset(
+    {
+        "address",
+        "article",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
+_CELL = frozenset({"td", "th"})
+_PARA = "\x00"  # paragraph break marker; NULs are removed from the input first
+# One token: a start or end tag (its name in group 2, "/" in group 1), the opening of
+# a comment or CDATA section (their ends are found with str.find), or a doctype /
+# processing instruction / bogus comment ("<!x>", "<?x>", "</ x>"), skipped whole.
+_TOKEN = re.compile(r"<(?:(/?)([A-Za-z][^\s/>]*)[^>]*>|!--|!\[CDATA\[|[!?/][^>]*>)")
+_OPEN_MARKUP = re.compile(r"<[A-Za-z!?/]")
+
+
+def _c1_to_cp1252(code: int) -> str:
+    try:
+        return bytes([code]).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are undefined in cp1252
+        return ""
+
+
+# Control characters to drop or map; \t, \n, \r, \f, \v are whitespace and handled by
+# the whitespace rules. Lone surrogates cannot be encoded to UTF-8 (SQLite, JSON).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_MAP: dict[str, str] = {chr(c): "" for c in [*range(0x00, 0x09), *range(0x0E, 0x20)]}
+_CONTROL_MAP["\x7f"] = ""
+_CONTROL_MAP.update({chr(c): _c1_to_cp1252(c) for c in range(0x80, 0xA0)})
+_PARA_SEPARATORS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _clean_controls(text: str) -> str:
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
+
+
+def _finish(paragraphs: Iterable[str], limit: int) -> str:
+    """Collapse whitespace in each paragraph, drop empty ones, join with "\\n", bound."""
+    out: list[str] = []
+    size = 0
+    for para in paragraphs:
+        words = _clean_controls(para).split()
+        if not words:
+            continue
+        line = " ".join(words)
+        out.append(line)
+        size += len(line) + 1
+        if size > limit:
+            break
+    text = "\n".join(out)
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit + 1)
+        text = text[: cut if cut > limit * 0.8 else limit].rstrip()
+    return text
+
+
+def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
+    """Plain text of an HTML fragment or page; never raises, linear time.
+
+    See the module docstring for the rules. The result has no leading or trailing
+    whitespace, single spaces inside paragraphs, paragraphs separated by one
+    ``"\\n"``, and at most ``limit`` characters (cut at a word boundary when one
+    is near).
+    """
+    if not html_text or limit <= 0:
+        return ""
+    s = html_text[: max(limit * 50, 65_536)].replace(_PARA, "")
+    if "<" not in s:
+        return _finish([html.unescape(s) if "&" in s else s], limit)
+    pieces: list[str] = []
+    size = 0
+    budget = 2 * limit + 1_000  # text beyond this cannot survive whitespace collapsing
+    dropping: dict[str, int] = {}  # open elements whose content we drop, by name
+    n = len(s)
+    # Tags are only searched for up to the last ">": there every "<name" has a ">"
+    # after it, so no match attempt can fail after a long scan (which would make
+    # the search quadratic). Markup left open after the last ">" runs to the end of
+    # the input, and HTML drops it, so only the text before it is kept.
+    end = s.rfind(">") + 1
+    pos = 0
+    search = _TOKEN.search
+    while size < budget:
+        m = search(s, pos, end)
+        start = m.start() if m else n
+        if start > pos and not dropping:
+            chunk = s[pos:start]
+            if m is None:  # the tail: keep what comes before any unclosed markup
+                open_markup = _OPEN_MARKUP.search(chunk)
+                chunk = chunk[: open_markup.start()] if open_markup else chunk
+            if "&" in chunk:
+                chunk = html.unescape(chunk)
+            pieces.append(chunk)
+            size += len(chunk)
+        if m is None:
+            break
+        pos = m.end()
+        name = m.group(2)
+        if name is not None:
+            name = name.lower()
+            if m.group(1):  # end tag
+                if name in dropping:
+                    dropping[name] -= 1
+                    if not dropping[name]:
+                        del dropping[name]
+                elif name in _BLOCK:
+                    pieces.append(_PARA)
+                elif name in _CELL:
+                    pieces.append(" ")
+                continue
+            self_closing = s[pos - 2] == "/"
+            if name in _RAW and not self_closing:
+                raw_end = _RAW_END[name].search(s, pos)
+                pos = n if raw_end is None else raw_end.start()
+            elif name in _DROP:
+                if not self_closing:
+                    dropping[name] = dropping.get(name, 0) + 1
+            elif name in _BLOCK:
+                pieces.append(_PARA)
+            elif name in _CELL:
+                pieces.append(" ")
+        elif m.group() == "<!--":
+            close = s.find("-->", pos)
+            pos = n if close < 0 else close + 3
+        elif m.group() == "<![CDATA[":
+            close = s.find("]]>", pos)
+            stop = n if close < 0 else close
+            if not dropping:
+                pieces.append(s[pos:stop])
+                size += stop - pos
+            pos = stop + 3
+        # else: a doctype, processing instruction or bogus comment, skipped whole
+    return _finish("".join(pieces).split(_PARA), limit)
+
+
+def plain_text(text: str, *, limit: int = 100_000) -> str:
+    """Normalise text that is not HTML (a ``text/plain`` field): no tags stripped and
+    no entities decoded, but controls, whitespace and length as ``html_to_text``."""
+    if not text or limit <= 0:
+        return ""
+    return _finish(_PARA_SEPARATORS.split(text[: max(limit * 50, 65_536)]), limit)
+
+
+def one_line(text: str, *, limit: int = 500) -> str:
+    """``plain_text`` on a single line (paragraph breaks become spaces)."""
+    return " ".join(plain_text(text, limit=limit).split())
+
+
+# --- URLs --------------------------------------------------------------------------
+
+TRACKING_PARAMS = frozenset(
+    {
+        # ad-click ids: Facebook, Google, Microsoft, Yandex, Instagram, TikTok, Twitter
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "ttclid",
+        "twclid",
+        "ref_src",
+        "ref_url",
+        # Mailchimp, HubSpot, Marketo, Vero, Olytics
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "__hstc",
+        "__hssc",
+        "__hsfp",
+        "hsctatracking",
+        "mkt_tok",
+        "vero_id",
+        "oly_anon_id",
+        "oly_enc_id",
+        # Google Analytics linker, Adobe, AT Internet (xtor), Webtrends, BBC, MSN
+        "_ga",
+        "_gl",
+        "cmpid",
+        "cmp",
+        "xtor",
+        "wt.mc_id",
+        "ocid",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        # New York Times, Telegraph, share widgets, Alibaba
+        "smid",
+        "emc",
+        "ito",
+        "sr_share",
+        "spm",
+    }
+)
+"""Query parameters dropped by ``canonical_url`` (compared case-insensitively).
+Generic names that sites also use for content (``ref``, ``source``, ``partner``,
+``cid``, ``id``) are deliberately kept."""
+TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
+"""Parameter prefixes dropped too: Google/Matomo/Piwik campaigns, AT Internet."""
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(part: str) -> bool:
+    key = part.split("=", 1)[0]
+    if "%" in key or "+" in key:
+        key = unquote(key.replace("+", " "))
+    key = key.strip().lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """The canonical form of an http(s) URL; anything else comes back stripped.
+
+    Lower-cases scheme and host, drops the default port, the fragment (except a
+    ``#!`` "hashbang" route, which names content) and tracking parameters
+    (``TRACKING_PARAMS``, ``TRACKING_PREFIXES``), keeps the other parameters in their
+    order and spelling, and gives an empty path ``/``. Never raises.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            return url
+        host = parts.hostname  # already lower-cased by urllib
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        port = parts.port
+        netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+        if parts.username is not None or parts.password is not None:
+            netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+        query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p))
+        fragment = parts.fragment if parts.fragment.startswith("!") else ""
+        return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
+    except ValueError:  # bad port, bad IPv6 literal, control characters
+        return url
+
+
+# --- ids -----------------------------------------------------------------------------
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def story_id(guid: str | None, link: str | None, title: str, published: str | None) -> str:
+    """A story's stable id within its feed.
+
+    The guid when present (stripped; one longer than ``MAX_ID_CHARS`` becomes
+    ``"sha256:" + its hash``), else the canonical link, else ``"sha256:"`` + the hash
+    of the title and the raw date string.
+    """
+    if guid and (guid := guid.strip()):
+        return guid if len(guid) <= MAX_ID_CHARS else _sha256(guid)
+    if link and (link := canonical_url(link)):
+        return link if len(link) <= MAX_ID_CHARS else _sha256(link)
+    return _sha256(title + "\n" + (published or ""))
+
+
+# --- feed furniture and teasers -------------------------------------------------------
+
+_TAIL = 600  # furniture lives at the end; matching only the tail keeps regexes cheap
+_AFTER_BREAK = r"(?:^|(?<=[\s.!?…:;,)\]]))"
+_APPEARED_FIRST = re.compile(
+    _AFTER_BREAK + r"(?:The post|The article|This post|This article)(?:\s.{1,400}?)?"
+    r"\s(?:appeared first on|first appeared on|was originally published (?:on|by|in)|"
+    r"was first published (?:on|by|in)|is republished from)\s.{1,200}?\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+_MORE_TAIL = re.compile(
+    _AFTER_BREAK + r"[(\[|»«>-]?\s*(?:continue reading[^\n]{0,200}?|keep reading|"
+    r"read more(?: (?:at|on) [^\n]{1,80}?)?|"
+    r"read (?:the )?full (?:story|article|post)(?: (?:at|on) [^\n]{1,80}?)?|"
+    r"read the rest of (?:this|the) (?:entry|post|article)|more…|more\.\.\.)"
+    r"\s*[)\]»→.…>:!-]*\s*\Z",
+    re.IGNORECASE,
+)
+_ELLIPSIS_TAIL = re.compile(r"\s*[\[(]\s*(?:…|\.\.\.)\s*[\])]\s*\Z")
+_ENDS_TRUNCATED = re.compile(r"(?:…|\.\.\.)\s*\Z")
+_KINDS = (("appeared", _APPEARED_FIRST), ("more", _MORE_TAIL), ("ellipsis", _ELLIPSIS_TAIL))
+
+
+def _strip(text: str) -> tuple[str, set[str]]:
+    """``text`` without furniture tails, and which kinds were removed."""
+    kinds: set[str] = set()
+    for _ in range(5):
+        head, tail = text[:-_TAIL], text[-_TAIL:]
+        for kind, pattern in _KINDS:
+            m = pattern.search(tail)
+            if m is not None:
+                kinds.add(kind)
+                text = (head + tail[: m.start()]).rstrip()
+                break
+        else:
+            break
+    return text, kinds
+
+
+def strip_feed_furniture(text: str) -> str:
+    """``text`` without trailing feed boilerplate.
+
+    Removes, repeatedly from the end: "The post X appeared first on Y." (and "first
+    appeared on", "was originally published on", "This article is republished
+    from"), "Continue reading …", "Read more",
+    "Read more at Y", "Read the full story", "Keep reading", "(more…)", "[…]" and
+    "[...]". A "…" ending a sentence is kept: it is text, and ``is_teaser`` reads it.
+    A sentence that merely starts with "Read more about" is kept. The result is
+    always a prefix of ``text`` (``bot.core.summarize`` relies on it for offsets).
+    """
+    return _strip(text)[0]
+
+
+def is_teaser(text: str, *, title: str = "") -> bool:
+    """True when ``text`` is a teaser rather than the story: see the module docstring."""
+    body, kinds = _strip(text)
+    if len(body) < TEASER_CHARS or "more" in kinds or "ellipsis" in kinds:
+        return True
+    if _ENDS_TRUNCATED.search(body[-_TAIL:]):
+        return True
+    if title and " ".join(body.split()).casefold() == " ".join(title.split()).casefold():
+        return True
+    return "appeared" in kinds and len(body) < EXCERPT_CHARS

@@ -1,0 +1,421 @@
+"""Feed bytes → ``ParsedFeed`` of ``Story`` values (feedparser underneath).
+
+``parse_feed`` is synchronous and CPU-bound: call it off the event loop
+(``await asyncio.to_thread(parse_feed, body, url, content_type=...)``). It never
+fetches or reads anything: feedparser gets the body wrapped in ``io.BytesIO``,
+because given ``bytes`` or ``str`` it first tries them as a URL or a file path.
+
+Defences, beyond what feedparser 6.0.14 and expat 2.5 already do (feedparser drops
+DOCTYPE entity declarations that are not plain text, but only when each sits at the
+start of a line; expat loads no external entity and caps entity amplification, but a
+one-line billion-laughs DOCTYPE still costs it ~1 s and a large body):
+- Unsafe entity declarations in the prolog (external ``SYSTEM``/``PUBLIC``,
+  parameter entities, values that refer to other entities, also via ``&#38;``) are
+  cut out of the body before parsing; their references are left undefined and end
+  up as literal ``&name;`` text, and the feed gets a ``warning``. In a UTF-16/32 body
+  they are refused with ``ParseError`` instead, since cutting bytes is not safe.
+- HTML sanitising and relative-URI resolution inside content are switched off:
+  we keep only plain text (``bot.core.text.html_to_text`` drops scripts, styles and
+  page chrome itself), and feedparser's sanitiser is most of its run time.
+- A body with more than ``MAX_MARKUP`` ``<`` characters is refused: feedparser's
+  per-element Python cost would make it a minute of CPU (linear, but a stall).
+- Every field is bounded (title ``TITLE_CHARS``, text ``TEXT_CHARS``, ids
+  ``bot.core.text.MAX_ID_CHARS``); html_to_text is linear and caps its input.
+- Any exception from feedparser becomes ``ParseError``.
+
+Intended differences from plain ``feedparser.parse``: links (and permalink guids) are
+resolved against the feed URL, or the channel link when the feed is a file, and
+canonicalised (tracking parameters and fragments dropped) and only
+http(s) links are kept; titles are plain text; an entry with no title, text, link
+or guid is skipped; a second entry with an id already seen in the same feed is
+skipped; dates before 1990 or more than 2 days after ``now`` are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from bot.core.models import Story
+from bot.core.text import (
+    canonical_url,
+    html_to_text,
+    is_teaser,
+    one_line,
+    plain_text,
+    story_id,
+    strip_feed_furniture,
+)
+
+__all__ = ["TEXT_CHARS", "TITLE_CHARS", "ParseError", "ParsedFeed", "parse_feed"]
+
+TITLE_CHARS = 500
+TEXT_CHARS = 100_000
+OUTLET_CHARS = 200
+MESSAGE_CHARS = 300
+"""Bound on the feedparser/HTML detail quoted in errors and warnings."""
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=2)
+MAX_TTL = timedelta(days=365)
+MAX_MARKUP = 500_000
+"""Most ``<`` characters a body may hold. feedparser spends 15-25 µs of Python on
+every element (strict or loose), so 15 MiB of ``<a/>`` would cost a minute of CPU;
+the largest feed of the realfeeds corpus (2.2 MB) has 77 k."""
+
+_HEAD_BYTES = 65_536
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_SY_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}
+_DATE_KEYS = ("published", "updated", "created")
+_FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf", b"<channel")
+_HTML_MARKS = (b"<!doctype html", b"<html", b"<head", b"<body")
+_DECL_VALUE = re.compile(rb"[\"'>]")
+# A reference to another entity, also spelt as a character reference to "&".
+_ENTITY_REF = re.compile(rb"&[A-Za-z_:][\w.:-]*;|&#0*38;|&#x0*26;", re.IGNORECASE)
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]{0,80})")
+
+
+class ParseError(Exception):
+    """A body that is not a usable feed; the message is one line naming the feed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str
+    """Feed title, plain text ("" if none)."""
+    link: str
+    """Site link ("" if none)."""
+    ttl: timedelta | None
+    """RSS ``<ttl>`` (minutes), else ``sy:updatePeriod`` / ``sy:updateFrequency``."""
+    stories: list[Story]
+    """In document order (most feeds put the newest first)."""
+    warning: str | None
+    """feedparser's complaint when the feed was broken but still yielded entries."""
+
+
+def _one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _ascii_head(body: bytes) -> bytes:
+    """The start of ``body`` lower-cased, with NULs removed so UTF-16/32 reads as ASCII."""
+    return body[:_HEAD_BYTES].replace(b"\x00", b"").lower()
+
+
+def _entity_declarations(body: bytes) -> list[tuple[int, int]]:
+    """Spans of the ``<!ENTITY …>`` declarations before the root element.
+
+    Walks the prolog: skips ``<?…?>`` and ``<!--…-->`` whole, reads each ``<!ENTITY``
+    with its quoted value (which may hold ``<`` and ``>``), steps over other ``<!``
+    markup, and stops at the first element. Linear: every search starts where the
+    last one ended.
+    """
+    found: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        lt = body.find(b"<", pos)
+        if lt < 0:
+            return found
+        if body.startswith(b"<?", lt):
+            end = body.find(b"?>", lt + 2)
+        elif body.startswith(b"<!--", lt):
+            end = body.find(b"-->", lt + 4)
+        elif body.startswith(b"<!ENTITY", lt):
+            m = _DECL_VALUE.search(body, lt + 8)
+            if m is None:
+                end = -1
+            elif m.group() in (b'"', b"'"):
+                close = body.find(m.group(), m.end())
+                end = -1 if close < 0 else body.find(b">", close)
+            else:
+                end = m.start()
+            found.append((lt, len(body) if end < 0 else end + 1))
+        elif body.startswith(b"<!", lt):
+            end = lt  # DOCTYPE or another declaration: step into it
+        else:
+            nxt = body[lt + 1 : lt + 2]
+            if nxt.isalpha() or nxt == b"_":
+                return found
+            end = lt
+        if end < 0:
+            return found
+        pos = end + 1
+
+
+def _unsafe(decl: bytes) -> bool:
+    """An external entity (file or network), a parameter entity, or one that refers to
+    other entities (the seed of exponential expansion)."""
+    words = decl[8:].split(None, 2)
+    upper = decl.upper()
+    return (
+        len(words) < 2
+        or words[0] == b"%"
+        or b"SYSTEM" in upper
+        or b"PUBLIC" in upper
+        or _ENTITY_REF.search(decl) is not None
+    )
+
+
+def _defuse(body: bytes, feed_url: str) -> tuple[bytes, str | None]:
+    """``body`` with unsafe entity declarations removed, and a note when any were.
+
+    Removing them leaves their references undefined: expat then fails and
+    feedparser's loose parser keeps ``&name;`` as text. In UTF-16/32 bodies, where
+    cutting bytes is not safe, an unsafe declaration is refused with ``ParseError``.
+    """
+    wide = b"\x00" in body[:4]
+    view = body.replace(b"\x00", b"") if wide else body
+    if b"<!ENTITY" not in view:
+        return body, None
+    unsafe = [(a, b) for a, b in _entity_declarations(view) if _unsafe(view[a:b])]
+    if not unsafe:
+        return body, None
+    first = _one_line(view[unsafe[0][0] : unsafe[0][1]].decode("utf-8", "replace"), 80)
+    if wide:
+        raise ParseError(f"{feed_url}: refused: the DOCTYPE declares an unsafe entity ({first})")
+    kept: list[bytes] = []
+    pos = 0
+    for a, b in unsafe:
+        kept.append(body[pos:a])
+        pos = b
+    kept.append(body[pos:])
+    return b"".join(kept), f"removed {len(unsafe)} unsafe entity declaration(s): {first}"
+
+
+def _html_title(body: bytes) -> str:
+    head = body[:_HEAD_BYTES].decode("utf-8", "replace")
+    low = head.lower()
+    start = low.find("<title")
+    if start < 0:
+        return ""
+    gt = low.find(">", start)
+    end = low.find("</title", gt)
+    if gt < 0 or end < 0:
+        return ""
+    return one_line(html_to_text(head[gt + 1 : end], limit=100), limit=100)
+
+
+def _not_a_feed(body: bytes, feed_url: str, result: Any) -> ParseError:
+    if body.startswith(b"\x1f\x8b"):
+        return ParseError(f"{feed_url}: not a feed: got gzip-compressed bytes (not decompressed)")
+    head = _ascii_head(body)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return ParseError(f"{feed_url}: not a feed: got JSON (JSON Feed is not supported)")
+    if any(mark in head for mark in _HTML_MARKS) and not any(r in head for r in _FEED_ROOTS):
+        title = _html_title(body)
+        return ParseError(f"{feed_url}: not a feed: got an HTML page ({title or 'untitled'})")
+    if result.get("bozo"):
+        exc = result.get("bozo_exception")
+        return ParseError(f"{feed_url}: not a feed: {_describe(exc)}")
+    root = _ROOT.search(head)
+    name = root.group(1).decode("ascii", "replace") if root else "none"
+    return ParseError(f"{feed_url}: not a feed: XML with no RSS/Atom structure (root <{name}>)")
+
+
+def _describe(exc: object) -> str:
+    if exc is None:
+        return "unknown problem"
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _truncated(exc: object) -> bool:
+    message = str(exc)
+    return "no element found" in message or "unclosed token" in message
+
+
+def _ttl(feed: Any) -> timedelta | None:
+    try:
+        raw = str(feed.get("ttl") or "").strip()
+        if raw.isdigit() and len(raw) < 9:
+            ttl = timedelta(minutes=int(raw))
+            return ttl if timedelta(0) < ttl <= MAX_TTL else None
+        period = _SY_PERIODS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+        if period is None:
+            return None
+        freq = str(feed.get("sy_updatefrequency") or "1").strip()
+        times = int(freq) if freq.isdigit() and len(freq) < 9 else 1
+        return period / times if times > 0 else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _published(entry: Any, now: datetime | None) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        # dict.get: FeedParserDict maps a missing "updated*" to "published*" with a
+        # DeprecationWarning; we ask for each key as it is.
+        parsed = dict.get(entry, key)
+        if not parsed:
+            continue
+        try:
+            # feedparser converts to UTC before building the struct_time.
+            y, mo, d, h, mi, sec = (int(v) for v in parsed[:6])
+            when = datetime(y, mo, d, h, mi, min(sec, 59), tzinfo=UTC)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if when < EARLIEST or (now is not None and when > now + FUTURE_SLACK):
+            continue
+        return when
+    return None
+
+
+def _text_of(detail: Any, limit: int) -> str:
+    """Plain text of a feedparser text construct (a dict with ``value`` and ``type``)."""
+    value = detail.get("value") or ""
+    if not isinstance(value, str):
+        return ""
+    if str(detail.get("type") or "text/html") in _HTML_TYPES:
+        return html_to_text(value, limit=limit)
+    return plain_text(value, limit=limit)
+
+
+def _body_text(entry: Any) -> str:
+    candidates: list[Any] = list(entry.get("content") or [])
+    if entry.get("summary_detail"):
+        candidates.append(entry["summary_detail"])
+    elif entry.get("summary"):
+        candidates.append({"value": entry["summary"], "type": "text/html"})
+    best = max(candidates, key=lambda d: len(d.get("value") or ""), default=None)
+    return "" if best is None else _text_of(best, TEXT_CHARS)
+
+
+def _http_url(link: object, base: str) -> str:
+    if not isinstance(link, str) or not link.strip():
+        return ""
+    try:
+        absolute = urljoin(base, link.strip()) if base else link.strip()
+    except ValueError:
+        return ""
+    url = canonical_url(absolute)
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def parse_feed(
+    body: bytes,
+    feed_url: str,
+    *,
+    content_type: str = "",
+    outlet: str = "",
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """Parse one fetched feed body into stories.
+
+    ``content_type`` is the HTTP ``Content-Type`` (it carries the charset);
+    ``outlet`` overrides the outlet name (default: feed title, else host name);
+    ``now`` (aware UTC) enables the check against dates in the future. Raises
+    ``ParseError`` (and nothing else) for a body that is empty, HTML, JSON, XML
+    without feed structure, broken without entries, or hostile; ``ValueError`` only
+    for a naive ``now``.
+    """
+    if now is not None and now.utcoffset() is None:
+        raise ValueError("parse_feed: now must be timezone-aware")  # a caller's bug, not the feed's
+    body = bytes(body)
+    if not body.strip():
+        raise ParseError(f"{feed_url}: not a feed: empty body")
+    markup = body.count(b"<")
+    if markup > MAX_MARKUP:
+        raise ParseError(
+            f"{feed_url}: refused: {markup:,} '<' characters, more markup than a feed "
+            f"needs (limit {MAX_MARKUP:,})"
+        )
+    body, defused = _defuse(body, feed_url)
+    # Without a type feedparser reports NonXMLContentType on every feed; a file or a
+    # server that says nothing is read by the XML rules (declaration, BOM).
+    headers = {"content-type": content_type or "application/xml"}
+    base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
+    if base:
+        headers["content-location"] = base
+    try:
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+        parsed = _build(result, body, feed_url, base, outlet, now)
+    except ParseError:
+        raise
+    except Exception as exc:  # feedparser or a malformed structure: still this feed's error
+        raise ParseError(f"{feed_url}: parser failed: {_describe(exc)}") from exc
+    if defused is None:
+        return parsed
+    warning = f"{defused}; {parsed.warning}" if parsed.warning else defused
+    return dataclasses.replace(parsed, warning=warning)
+
+
+def _build(
+    result: Any, body: bytes, feed_url: str, base: str, outlet: str, now: datetime | None
+) -> ParsedFeed:
+    feed = result.get("feed") or {}
+    entries = result.get("entries") or []
+    bozo_exc = result.get("bozo_exception") if result.get("bozo") else None
+    if not entries:
+        if not result.get("version"):
+            raise _not_a_feed(body, feed_url, result)
+        harmless = isinstance(bozo_exc, feedparser.ThingsNobodyCaresAboutButMe)
+        # A broken feed that still shows its channel is an empty feed with a warning,
+        # unless it ended early: then its items may simply have been cut off.
+        if bozo_exc is not None and not harmless and (not feed or _truncated(bozo_exc)):
+            raise ParseError(f"{feed_url}: broken feed with no entries: {_describe(bozo_exc)}")
+    title_detail = feed.get("title_detail")
+    title = (
+        one_line(_text_of(title_detail, OUTLET_CHARS), limit=OUTLET_CHARS) if title_detail else ""
+    )
+    link = _http_url(feed.get("link"), base)
+    if not base:
+        base = link
+    name = one_line(outlet, limit=OUTLET_CHARS) or title or _host(link) or _host(feed_url)
+    stories: list[Story] = []
+    seen: set[str] = set()
+    for entry in entries:
+        story = _story(entry, feed_url, base, name, now)
+        if story is not None and story.id not in seen:
+            seen.add(story.id)
+            stories.append(story)
+    return ParsedFeed(
+        title=title,
+        link=link,
+        ttl=_ttl(feed),
+        stories=stories,
+        warning=_describe(bozo_exc) if bozo_exc is not None else None,
+    )
+
+
+def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | None) -> Story | None:
+    detail = entry.get("title_detail")
+    title = one_line(_text_of(detail, TITLE_CHARS), limit=TITLE_CHARS) if detail else ""
+    url = _http_url(entry.get("link"), base)
+    raw_text = _body_text(entry)
+    guid = entry.get("id")
+    guid = guid if isinstance(guid, str) else None
+    if not (title or raw_text or url or (guid and guid.strip())):
+        return None
+    raw_date = next((d for k in _DATE_KEYS if isinstance(d := dict.get(entry, k), str)), None)
+    return Story(
+        feed_url=feed_url,
+        id=story_id(guid, url, title, raw_date),
+        url=url,
+        title=title,
+        text=strip_feed_furniture(raw_text),
+        published=_published(entry, now),
+        outlet=outlet,
+        teaser=is_teaser(raw_text, title=title),
+    )

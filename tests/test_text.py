@@ -1,0 +1,282 @@
+"""bot.core.text: HTML to text, canonical URLs, story ids, teasers, feed furniture."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.text import (
+    MAX_ID_CHARS,
+    canonical_url,
+    html_to_text,
+    is_teaser,
+    one_line,
+    plain_text,
+    story_id,
+    strip_feed_furniture,
+)
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+# --- html_to_text -----------------------------------------------------------------
+
+
+def test_paragraphs_and_inline_markup() -> None:
+    html = "<p>Hello <b>world</b>.</p><p>Second<br>line</p><div>Third</div>"
+    assert html_to_text(html) == "Hello world.\nSecond\nline\nThird"
+
+
+def test_blocks_keep_sentences_apart_and_inline_does_not_split_words() -> None:
+    assert html_to_text("<h2>Title</h2><p>Body</p>") == "Title\nBody"
+    assert html_to_text("Ba<span>yrak</span>tar") == "Bayraktar"
+    assert html_to_text("<ul><li>one</li><li>two</li></ul>") == "one\ntwo"
+    assert html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>") == (
+        "a b\nc"
+    )
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        "<script>var x = '<p>no</p>';</script>",
+        "<style>p { color: red }</style>",
+        "<noscript>enable js</noscript>",
+        "<iframe src=x>frame text</iframe>",
+        "<svg><text>svg text</text></svg>",
+        "<form><label>Email</label><input></form>",
+        "<nav><a href=/>Home</a> | <a href=/news>News</a></nav>",
+        "<footer>© Outlet</footer>",
+        "<aside>Related posts</aside>",
+        "<figure><img src=x><figcaption>Photo: agency</figcaption></figure>",
+        "<!-- a comment <p>no</p> -->",
+        "<SCRIPT type='text/javascript'>alert(1)</SCRIPT >",
+    ],
+)
+def test_furniture_elements_are_dropped(dropped: str) -> None:
+    assert html_to_text(f"<p>before</p>{dropped}<p>after</p>") == "before\nafter"
+
+
+def test_nested_dropped_elements_close_in_order() -> None:
+    html = "<aside>x<aside>y</aside>still aside</aside>kept"
+    assert html_to_text(html) == "kept"
+
+
+def test_entities_named_numeric_and_invalid() -> None:
+    assert html_to_text("AT&amp;T &lt;b&gt; caf&eacute; &#8220;q&#x201D; &nbsp;x") == (
+        "AT&T <b> café “q” x"
+    )
+    # Invalid references decode as HTML5 says (U+FFFD) or stay as written; never raise.
+    assert html_to_text("a&#0;b &#xD800; &#99999999; &bogus; &#; &") == (
+        "a\ufffdb \ufffd \ufffd &bogus; &#; &"
+    )
+
+
+def test_text_that_only_looks_like_markup() -> None:
+    assert html_to_text("a < b and c > d, 3<4") == "a < b and c > d, 3<4"
+    assert html_to_text("<p>x</p><![CDATA[cdata text]]>") == "x\ncdata text"
+
+
+def test_whitespace_and_controls() -> None:
+    html = "  a \t\r\n b\u00a0c\x00d\x07e <p>\n\n</p><p> f </p>\u2028g"
+    assert html_to_text(html) == "a b cde\nf\ng"
+    # C1 controls in feeds are mis-decoded Windows-1252 punctuation.
+    assert html_to_text("it\x92s \x93quoted\x94 \x81") == "it’s “quoted”"
+
+
+def test_limit_cuts_at_a_word_boundary() -> None:
+    text = html_to_text("<p>" + "word " * 1000 + "</p>", limit=52)
+    assert len(text) <= 52
+    assert text.endswith("word")
+    assert html_to_text("x" * 100, limit=10) == "x" * 10
+    assert html_to_text("<p>x</p>", limit=0) == ""
+
+
+def test_unclosed_dropped_element_drops_the_rest() -> None:
+    # Documented miss: an element to drop that is never closed swallows the rest.
+    assert html_to_text("<p>kept</p><nav>menu <p>lost") == "kept"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<a" * 200_000,  # quadratic in html.parser on 3.11.7
+        "</" * 200_000,
+        "<?" * 200_000,
+        "<!" * 200_000,
+        "<a" * 200_000 + ">",
+        "<!--" + "x" * 1_000_000,
+        "<div>" * 200_000 + "deep" + "</div>" * 200_000,
+        "<nav>" * 100_000 + "x",
+        "&#" * 200_000,
+        "<" * 1_000_000,
+        "<p>" + "word " * 2_000_000,
+        "<script>" + "<" * 500_000,
+    ],
+)
+def test_hostile_markup_is_linear_and_bounded(hostile: str) -> None:
+    # Not timed (tests never time): a quadratic path would make this test take minutes.
+    text = html_to_text(hostile)
+    assert len(text) <= 100_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("<>/!?-&#;ab pxcriptsvnv\n\x00\x85\ud800é"), max_size=300))
+def test_html_to_text_never_raises(html: str) -> None:
+    text = html_to_text(html, limit=200)
+    assert len(text) <= 200
+    assert CONTROL.search(text) is None
+    assert text == text.strip()
+    assert "\n\n" not in text
+
+
+@given(st.text(max_size=200))
+def test_arbitrary_text_is_encodable(text: str) -> None:
+    for out in (html_to_text(text), plain_text(text), one_line(text)):
+        out.encode("utf-8")  # no lone surrogates reach SQLite or JSON
+    assert "\n" not in one_line(text)
+
+
+def test_plain_text_keeps_angle_brackets_and_entities() -> None:
+    assert plain_text("Q&A: <script> tags &amp; you\n\n next") == (
+        "Q&A: <script> tags &amp; you\nnext"
+    )
+    assert one_line(" a\nb\tc ", limit=3) == "a b"
+
+
+# --- canonical_url ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTP://Example.COM:80/a/B?x=1#frag", "http://example.com/a/B?x=1"),
+        ("https://example.com:443", "https://example.com/"),
+        ("https://example.com:8443/p", "https://example.com:8443/p"),
+        (
+            "https://ex.com/p?utm_source=rss&id=7&utm_medium=feed&fbclid=Ab&b=2",
+            "https://ex.com/p?id=7&b=2",
+        ),
+        (
+            "https://ex.com/p?gclid=1&mc_cid=2&mc_eid=3&igshid=4&ref_src=5&yclid=6&_hsenc=7"
+            "&_hsmi=8&mkt_tok=9&at_medium=a&at_campaign=b&cmpid=c&xtor=RSS-1&UTM_Campaign=x",
+            "https://ex.com/p",
+        ),
+        ("https://ex.com/p?b=2&a=1&&ref=rss", "https://ex.com/p?b=2&a=1&ref=rss"),
+        ("https://ex.com/p?q=a%20b&utm%5Fsource=x", "https://ex.com/p?q=a%20b"),
+        ("https://ex.com/#!/story/1", "https://ex.com/#!/story/1"),
+        ("  https://ex.com/x  ", "https://ex.com/x"),
+        ("http://[2001:DB8::1]:80/x", "http://[2001:db8::1]/x"),
+        ("https://User:Pw@Ex.com/", "https://User:Pw@ex.com/"),
+    ],
+)
+def test_canonical_url(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        *("", "  ", "not a url", "mailto:a@b.c", "tag:ex.com,2024:1", "javascript:alert(1)"),
+        *("http://[::1", "http://x:99999/", "http://", "https://ex.com:port/"),
+    ],
+)
+def test_canonical_url_garbage_comes_back_stripped(garbage: str) -> None:
+    assert canonical_url(garbage) == garbage.strip()
+
+
+def test_canonical_url_drops_control_characters_as_urllib_does() -> None:
+    assert canonical_url("\x00https://ex.com/a\nb") == "https://ex.com/ab"
+
+
+@given(st.text(max_size=100))
+def test_canonical_url_never_raises(url: str) -> None:
+    assert isinstance(canonical_url(url), str)
+    assert canonical_url(canonical_url(url)) == canonical_url(url)
+
+
+# --- story_id -----------------------------------------------------------------------
+
+
+def test_story_id_prefers_guid_then_link_then_hash() -> None:
+    assert story_id(" urn:uuid:1 ", "https://ex.com/a", "T", None) == "urn:uuid:1"
+    assert story_id(None, "HTTPS://Ex.com/a?utm_source=x", "T", None) == "https://ex.com/a"
+    assert story_id("", "", "T", "Mon, 01 Jan 2024") == story_id(
+        None, None, "T", "Mon, 01 Jan 2024"
+    )
+    hashed = story_id(None, None, "T", "Mon, 01 Jan 2024")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", hashed)
+    assert hashed != story_id(None, None, "T", "Tue, 02 Jan 2024")
+    assert hashed != story_id(None, None, "U", "Mon, 01 Jan 2024")
+
+
+def test_story_id_bounds_huge_guids() -> None:
+    huge = "g" * (MAX_ID_CHARS + 1)
+    assert story_id(huge, None, "T", None).startswith("sha256:")
+    assert story_id(huge, None, "T", None) == story_id(huge, "https://x/", "U", None)
+
+
+# --- furniture and teasers ------------------------------------------------------------
+
+LONG = "The ministry confirmed the delivery of the drones on Tuesday. " * 10
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "The post Drones delivered appeared first on Balkan Insight.",
+        "The post Drones delivered first appeared on Balkan Insight",
+        "This article was originally published on The Conversation.",
+        "This article is republished from The Conversation under a Creative Commons license.",
+        "Continue reading “Drones delivered” →",
+        "Continue reading...",
+        "Read more",
+        "Read More »",
+        "Read more at Reuters",
+        "[…]",
+        "[...]",
+        "(more…)",
+        "Read the full story",
+        "[…] The post Drones delivered appeared first on Outlet.",
+    ],
+)
+def test_strip_feed_furniture(tail: str) -> None:
+    assert strip_feed_furniture(LONG + tail) == LONG.strip()
+    assert strip_feed_furniture(LONG + "\n" + tail) == LONG.strip()
+
+
+def test_furniture_lookalikes_in_prose_are_kept() -> None:
+    prose = LONG + "Read more about the contract in our report."
+    assert strip_feed_furniture(prose) == prose
+    assert strip_feed_furniture("a … b") == "a … b"
+    assert strip_feed_furniture("") == ""
+
+
+def test_teaser_rule() -> None:
+    assert is_teaser("")
+    assert is_teaser("A short lead.")
+    assert not is_teaser(LONG)
+    assert is_teaser(LONG + " […]")
+    assert is_teaser(LONG + " Continue reading →")
+    assert is_teaser(LONG + "and then…")
+    assert is_teaser(LONG + "and then...")
+    # Yoast adds "The post … appeared first on" to full text too: only short ones count.
+    assert is_teaser(LONG + "The post X appeared first on Y.")
+    assert not is_teaser(LONG * 3 + "The post X appeared first on Y.")
+    assert is_teaser(LONG, title=LONG)
+
+
+@given(st.text(max_size=700))
+def test_furniture_functions_never_raise(text: str) -> None:
+    stripped = strip_feed_furniture(text)
+    assert text.startswith(stripped)
+    assert isinstance(is_teaser(text, title=text[:20]), bool)
+
+
+@pytest.mark.parametrize(
+    "hostile", ["read more " * 10_000, "The post appeared first on " * 5_000, "( " * 50_000]
+)
+def test_furniture_on_hostile_tails(hostile: str) -> None:
+    assert isinstance(is_teaser(hostile), bool)
