@@ -182,7 +182,12 @@ class Poller:
             return FeedOutcome(feed.url, "unchanged")
         try:
             parsed = await asyncio.to_thread(
-                parse_feed, got.body, feed.url, content_type=got.content_type, outlet=feed.title
+                parse_feed,
+                got.body,
+                feed.url,
+                content_type=got.content_type,
+                outlet=feed.title,
+                now=now,
             )
         except ParseError as e:
             return await self._failed(feed, now, str(e), None)

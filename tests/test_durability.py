@@ -30,7 +30,7 @@ async def test_polls_cancelled_at_any_point_lose_and_double_nothing(
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
         # Interrupt the poll cycle at many different moments; each interruption
         # rolls back whatever transaction was open.
-        for delay in (0.0, 0.001, 0.003, 0.006, 0.01, 0.02, 0.04):
+        for delay in [0.0, *(0.0015 * 1.3**k for k in range(20))]:
             task = asyncio.ensure_future(rt.poller.poll_due(all_feeds=True))
             await asyncio.sleep(delay)
             task.cancel()

@@ -11,6 +11,8 @@ the sender drains on restart.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -254,14 +256,31 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        await self.db.execute("BEGIN IMMEDIATE")
+        """All or nothing, also when the task is cancelled mid-way.
+
+        aiosqlite runs a queued statement even if the coroutine awaiting it is
+        cancelled, so a cancel that lands while BEGIN is awaited still opens a
+        transaction: roll it back then too, or the next BEGIN fails.
+        """
+        try:
+            await self.db.execute("BEGIN IMMEDIATE")
+        except asyncio.CancelledError:
+            await self._rollback()
+            raise
         try:
             yield self.db
         except BaseException:
-            await self.db.execute("ROLLBACK")
+            await self._rollback()
             raise
         else:
+            # If this await is cancelled, the COMMIT still runs (it is queued).
             await self.db.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        """Roll back, ignoring 'no transaction is active' (BEGIN may have failed)."""
+        with contextlib.suppress(sqlite3.Error):
+            # Shielded: a second cancel must not leave the transaction open.
+            await asyncio.shield(self.db.execute("ROLLBACK"))
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.db.execute(sql, params) as cur:
