@@ -156,6 +156,19 @@ HELP: tuple[HelpEntry, ...] = (
 )
 
 
+_NEEDS: dict[str, dict[str, str]] = {
+    "admin": {
+        "discord": "the Manage Server permission or an admin role from the bot's config",
+        "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
+    },
+    "manager": {
+        "discord": "the Manage Channels permission in this channel",
+        "slack": "to be a workspace admin or listed in the bot's [slack] manager config",
+    },
+}
+"""What a refused caller lacks, in the platform's own words."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -237,38 +250,37 @@ class Service:
 
     # ------------------------------------------------------------ permissions
 
-    def _is_admin(self, c: Caller) -> bool:
-        if c.platform == "console" or c.is_admin:
-            return True
+    def _listed(self, c: Caller, rank: str) -> bool:
+        """Named in the config's ``{rank}_users`` / ``{rank}_roles|groups`` for the platform."""
         if c.platform == "discord":
-            d = self.config.discord
-            return c.user in d.admin_users or any(r in d.admin_roles for r in c.roles)
-        s = self.config.slack
-        return c.user in s.admin_users or any(r in s.admin_groups for r in c.roles)
+            users, roles = (
+                getattr(self.config.discord, f"{rank}_users"),
+                getattr(self.config.discord, f"{rank}_roles"),
+            )
+        elif c.platform == "slack":
+            users, roles = (
+                getattr(self.config.slack, f"{rank}_users"),
+                getattr(self.config.slack, f"{rank}_groups"),
+            )
+        else:
+            return False
+        return c.user in users or any(r in roles for r in c.roles)
+
+    def _is_admin(self, c: Caller) -> bool:
+        # The console and the CLI are the operator's own.
+        return c.platform == "console" or c.is_admin or self._listed(c, "admin")
 
     def _manages(self, c: Caller) -> bool:
-        if self._is_admin(c) or c.manages_channel:
-            return True
-        if c.platform == "discord":
-            d = self.config.discord
-            return c.user in d.manager_users or any(r in d.manager_roles for r in c.roles)
-        s = self.config.slack
-        return c.user in s.manager_users or any(r in s.manager_groups for r in c.roles)
+        return self._is_admin(c) or c.manages_channel or self._listed(c, "manager")
 
     def _need_admin(self, c: Caller, action: str) -> None:
         if not self._is_admin(c):
-            need = {
-                "discord": "the Manage Server permission or an admin role from the bot's config",
-                "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
-            }.get(c.platform, "admin rights")
+            need = _NEEDS["admin"].get(c.platform, "admin rights")
             raise PermissionDenied(f"Only admins can {action}: you need {need}.")
 
     def _need_manager(self, c: Caller, action: str) -> None:
         if not self._manages(c):
-            need = {
-                "discord": "the Manage Channels permission in this channel",
-                "slack": "to be a workspace admin or listed in the bot's [slack] manager config",
-            }.get(c.platform, "channel manager rights")
+            need = _NEEDS["manager"].get(c.platform, "channel manager rights")
             raise PermissionDenied(f"Only channel managers can {action}: you need {need}.")
 
     # ------------------------------------------------------------ subscriptions
