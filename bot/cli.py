@@ -359,7 +359,7 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
         if op == "import":
             for file in args.files:
                 try:
-                    body = await asyncio.to_thread(Path(file).read_text, encoding="utf-8")
+                    body = await asyncio.to_thread(Path(file).read_text, encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as e:
                     raise CliError(f"{file}: cannot read: {e}") from None
                 w = await service.watchlist_import(me, body, file)

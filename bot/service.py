@@ -182,7 +182,7 @@ def read_watchlist_files(folder: Path) -> tuple[list[tuple[Watchlist, str]], lis
     seen: dict[str, Path] = {}
     for path in sorted(folder.glob("*.toml")):
         try:
-            body = path.read_text(encoding="utf-8")
+            body = path.read_text(encoding="utf-8-sig")  # a BOM is not TOML
             w = parse_watchlist(body, str(path))
         except WatchlistError as e:
             problems.extend(str(p) for p in e.problems)
