@@ -19,7 +19,6 @@ import asyncio
 import io
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,16 +76,19 @@ async def main() -> None:
     from bot.app import open_runtime
     from bot.config import parse_config
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(n), str(CORPUS)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SERVER,
+        str(n),
+        str(CORPUS),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.stdout is not None and proc.stdin is not None
-    port = int(proc.stdout.readline())
+    port = int(await proc.stdout.readline())
     urls = [f"http://127.0.0.1:{port}/f/{i}.xml" for i in range(n)]
     try:
         base_wall, base_cpu, base_entries = await naive_cycle(urls)
@@ -112,10 +114,14 @@ async def main() -> None:
                 Path(tmp) / "alertbot.toml",
                 env={},
             )
-            print(f"poll cycle over {n} feeds on loopback ({len(list(CORPUS.glob('*.xml')))} "
-                  f"distinct corpus files, half gzip)")
-            print(f"  baseline (naive GET + feedparser, nothing stored): wall {base_wall:.2f} s"
-                  f"  cpu {base_cpu:.2f} s  ({base_entries} entries)")
+            print(
+                f"poll cycle over {n} feeds on loopback ({len(list(CORPUS.glob('*.xml')))} "
+                f"distinct corpus files, half gzip)"
+            )
+            print(
+                f"  baseline (naive GET + feedparser, nothing stored): wall {base_wall:.2f} s"
+                f"  cpu {base_cpu:.2f} s  ({base_entries} entries)"
+            )
             async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
                 for cycle, label in ((1, "200"), (2, "304")):
                     w0, c0 = time.perf_counter(), time.process_time()
@@ -135,7 +141,7 @@ async def main() -> None:
         print(f"  peak RSS: {rss_mib():.1f} MiB")
     finally:
         proc.stdin.close()
-        proc.wait(timeout=20)
+        await asyncio.wait_for(proc.wait(), 20)
 
 
 if __name__ == "__main__":
