@@ -139,7 +139,12 @@ async def test_hostile_feeds_fail_alone_and_show_in_status(
     ]
     urls = [feed_server.url(p) for p in bad]
     config = make_config(
-        [feed_server.url("/good.xml"), feed_server.url("/truncated"), *urls],
+        [
+            feed_server.url("/good.xml"),
+            feed_server.url("/truncated"),
+            feed_server.url("/wrong-encoding"),
+            *urls,
+        ],
         fetch={"max_body_bytes": 1_000_000, "read_timeout": 1.0},
     )
     buf = io.StringIO()
@@ -158,6 +163,10 @@ async def test_hostile_feeds_fail_alone_and_show_in_status(
     # Truncated XML still yields its complete items; the damage is shown, not fatal.
     truncated = status[feed_server.url("/truncated")]
     assert truncated.error == "" and truncated.warning
+    # Declared UTF-8, sent as Windows-1252: read anyway, the mismatch shown.
+    mislabelled = status[feed_server.url("/wrong-encoding")]
+    assert mislabelled.error == "" and mislabelled.stories == 1, mislabelled
+    assert "windows-1252" in mislabelled.warning
     for url in urls:
         assert status[url].error, url
         assert status[url].error_count == 1
