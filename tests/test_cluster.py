@@ -13,7 +13,7 @@ import pytest
 from bot.core.cluster import (
     BANDS,
     DEFAULT_THRESHOLD,
-    PERMUTATIONS,
+    SIZE,
     Candidate,
     bands,
     choose_cluster,
@@ -22,32 +22,41 @@ from bot.core.cluster import (
     features,
     fingerprint,
     similarity,
+    story_features,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "clusters.tsv"
 T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
 
-# Floors, set a little under what the set measures at the default threshold 0.3
-# (P 0.989, synthetic recall 1.000, real cross-outlet recall 0.167, overall 0.575):
-# a change that lowers precision or loses syndicated copies must fail here. Real
-# independent write-ups are mostly missed by design (see bot/core/cluster.py); the
-# floor only guards against losing the few that are found.
-PRECISION_FLOOR = 0.95
+# Floors, set a little under what the set measures at the default threshold 0.3 through
+# the pipeline's decision (band keys, then choose_cluster with the pairs' outlets and
+# publication times): precision 0.992, synthetic recall 1.000, real cross-outlet recall
+# 0.519, overall 0.750 (original set alone: 0.991, 1.000, 0.526, 0.758). A change that
+# lowers precision or loses syndicated copies must fail here; the real-recall floor
+# guards the gain over the first rule (0.167).
+PRECISION_FLOOR = 0.97
 SYNTHETIC_RECALL_FLOOR = 0.95
-REAL_RECALL_FLOOR = 0.12
-OVERALL_RECALL_FLOOR = 0.5
+REAL_RECALL_FLOOR = 0.5
+OVERALL_RECALL_FLOOR = 0.72
+
+Story = tuple[str, str, str, datetime]  # title, text, outlet, published
 
 
-def load_set() -> tuple[dict[str, tuple[str, str]], list[tuple[int, str, str, str]]]:
-    stories: dict[str, tuple[str, str]] = {}
-    pairs: list[tuple[int, str, str, str]] = []
+Pair = tuple[int, str, str, str, bool]  # label, kind, story a, story b, added later
+
+
+def load_set() -> tuple[dict[str, Story], list[Pair]]:
+    stories: dict[str, Story] = {}
+    pairs: list[Pair] = []
     for line in DATA.read_text(encoding="utf-8").splitlines():
         cells = line.split("\t")
         if cells[0] == "S":
-            stories[cells[1]] = (cells[4], cells[5])
+            published = datetime.fromisoformat(cells[3])
+            stories[cells[1]] = (cells[4], cells[5], cells[2], published)
         elif cells[0] == "P":
-            pairs.append((int(cells[1]), cells[2], cells[3], cells[4]))
+            added = len(cells) > 5 and cells[5] == "added"
+            pairs.append((int(cells[1]), cells[2], cells[3], cells[4], added))
     return stories, pairs
 
 
@@ -59,32 +68,55 @@ def test_labelled_set_is_big_enough():
     assert len(negatives) >= 150
     assert sum(1 for p in positives if p[1] == "real") >= 60
     assert sum(1 for p in negatives if p[1] == "hard") >= 100
-    assert all(a in stories and b in stories for _, _, a, b in pairs)
+    assert all(a in stories and b in stories for _, _, a, b, _ in pairs)
+    # The original set (labelled before the rule was tuned) is kept whole.
+    original = [p for p in pairs if not p[4]]
+    assert sum(p[0] for p in original) == 153 and len(original) == 153 + 321
+
+
+def _decide(stories: dict[str, Story], pairs: list[Pair], t: float) -> list[tuple[int, str, bool]]:
+    """The pipeline's decision for each pair: the earlier story is a candidate only when
+    the band index returns it (a shared key), then choose_cluster applies time, feed and
+    threshold."""
+    fps = {sid: fingerprint(s[0], s[1]) for sid, s in stories.items()}
+    keys = {sid: set(bands(fp)) for sid, fp in fps.items()}
+    out = []
+    for label, kind, a, b, _ in pairs:
+        (title_a, _, outlet_a, when_a), (_, _, outlet_b, when_b) = stories[a], stories[b]
+        cand = [Candidate(1, fps[a], when_a, outlet_a, title_a)]
+        joined = choose_cluster(fps[b], when_b, outlet_b, cand, threshold=t) == 1
+        out.append((label, kind, joined and bool(keys[a] & keys[b])))
+    return out
+
+
+def _measure(hit: list[tuple[int, str, bool]]) -> tuple[float, float, float, float, str]:
+    tp = sum(1 for label, _, h in hit if label and h)
+    fp = sum(1 for label, _, h in hit if not label and h)
+    positives = sum(1 for label, _, _ in hit if label)
+    real = [h for _, kind, h in hit if kind == "real"]
+    synthetic = [h for label, kind, h in hit if label and kind != "real"]
+    p, r = tp / (tp + fp), tp / positives
+    rr, rs = sum(real) / len(real), sum(synthetic) / len(synthetic)
+    text = (
+        f"precision {p:.3f} recall {r:.3f} (real cross-outlet {rr:.3f}, synthetic {rs:.3f}); "
+        f"{tp} true merges, {fp} false merges, {positives - tp} missed"
+    )
+    return p, r, rr, rs, text
 
 
 def test_precision_and_recall_at_default_threshold():
     stories, pairs = load_set()
-    fps = {sid: fingerprint(title, text) for sid, (title, text) in stories.items()}
     t = DEFAULT_THRESHOLD
-    hit = [(label, kind, similarity(fps[a], fps[b]) >= t) for label, kind, a, b in pairs]
-    tp = sum(1 for label, _, h in hit if label and h)
-    fp = sum(1 for label, _, h in hit if not label and h)
-    positives = sum(1 for label, _, _ in hit if label)
-    precision = tp / (tp + fp)
-    recall = tp / positives
-    real = [h for label, kind, h in hit if kind == "real"]
-    synthetic = [h for label, kind, h in hit if label and kind != "real"]
-    real_recall = sum(real) / len(real)
-    synthetic_recall = sum(synthetic) / len(synthetic)
-    print(
-        f"\nclustering at threshold {t}: precision {precision:.3f} recall {recall:.3f} "
-        f"(real cross-outlet {real_recall:.3f}, synthetic {synthetic_recall:.3f}); "
-        f"{tp} true merges, {fp} false merges, {positives - tp} missed"
-    )
+    hit = _decide(stories, pairs, t)
+    precision, recall, real_recall, synthetic_recall, text = _measure(hit)
+    original = [h for h, p in zip(hit, pairs, strict=True) if not p[4]]
+    print(f"\nclustering at threshold {t}: {text}")
+    print(f"original set only: {_measure(original)[4]}")
     assert precision >= PRECISION_FLOOR
     assert synthetic_recall >= SYNTHETIC_RECALL_FLOOR
     assert real_recall >= REAL_RECALL_FLOOR
     assert recall >= OVERALL_RECALL_FLOOR
+    assert _measure(original)[0] >= PRECISION_FLOOR
 
 
 def test_fingerprint_is_stable_across_processes():
@@ -106,12 +138,12 @@ def test_fingerprint_is_stable_across_processes():
 
 def test_encode_decode_round_trip():
     fp = fingerprint("KFOR patrol near Jarinje", "KFOR soldiers patrolled the crossing.")
-    assert len(fp) == PERMUTATIONS
+    assert len(fp) == SIZE
     data = encode(fp)
-    assert isinstance(data, bytes) and len(data) == 4 * PERMUTATIONS
+    assert isinstance(data, bytes) and len(data) == 4 * SIZE
     assert decode(data) == fp
     assert decode(b"") == () and encode(()) == b""
-    with pytest.raises(ValueError, match="512 bytes"):
+    with pytest.raises(ValueError, match="736 bytes"):
         decode(b"\x00" * 10)
 
 
@@ -137,7 +169,9 @@ def test_bands_are_signed_64_bit_and_shared_by_copies():
         "the northern boundary line after an armed incident near the Jarinje crossing."
     )
     keys = bands(fingerprint(title, text))
-    assert len(keys) == BANDS
+    # One key per MinHash band, plus one per pair of the title's 7 content words.
+    assert len(story_features(title, text).title) == 7
+    assert len(keys) == BANDS + 7 * 6 // 2
     assert all(-(2**63) <= k < 2**63 for k in keys)
     copy = bands(fingerprint("UPDATE 1-" + title, text + " The post appeared first on X."))
     assert set(keys) & set(copy)
@@ -235,3 +269,67 @@ def test_bench_smoke_runs():
     assert done.returncode == 0, done.stderr
     assert "<- default" in done.stdout
     assert "peak memory" in done.stdout or "skipped" in done.stdout
+
+
+# Two independent write-ups of one event: different headlines and leads, the same
+# headline subject (the Ukraine/Russia talks pair of the labelled set, shortened).
+TALKS_A = (
+    "Ukraine and Russia hold new round of peace talks in Geneva",
+    "Negotiators from Kyiv and Moscow met in Switzerland on Tuesday for a third round of "
+    "talks brokered by Washington, with officials playing down hopes of a deal.",
+)
+TALKS_B = (
+    "Peace talks resume in Geneva as Washington presses Kyiv and Moscow",
+    "Delegations from Ukraine and Russia sat down at a lakeside hotel as the United States "
+    "urged both governments to agree a ceasefire before spring, a diplomat said.",
+)
+
+
+def test_independent_reports_join_through_the_title_on_the_same_day():
+    a, b = _story(*TALKS_A), _story(*TALKS_B)
+    score = similarity(a, b)
+    assert score >= DEFAULT_THRESHOLD * 0.8, score
+    # The band index returns the pair (shared title-word keys) so the store finds it.
+    assert set(bands(a)) & set(bands(b))
+    cand = [Candidate(2, a, T0, "https://a.example/feed", TALKS_A[0])]
+    assert choose_cluster(b, T0 + timedelta(hours=6), "https://b.example/feed", cand) == 2
+    # Two days later the same words more likely describe the next round: a higher bar.
+    assert choose_cluster(b, T0 + timedelta(hours=48), "https://b.example/feed", cand) is None
+
+
+def test_headlines_naming_different_subjects_do_not_use_the_title_route():
+    # Half of the title words are shared, but each headline names a country the other
+    # story never mentions: only the lead overlap counts, and it is low.
+    f = story_features(*SALE_A)
+    assert {"kosovo", "bayraktar"} <= f.title_names
+    assert "monday" not in f.names and "minister" not in f.names
+    a, b = _story(*SALE_A), _story(*SALE_B)
+    assert similarity(a, b) < DEFAULT_THRESHOLD * 0.8
+
+
+def test_title_case_headlines_take_names_from_the_lead():
+    f = story_features(
+        "Peru Votes To Impeach President José Jerí Over Corruption Probe",
+        "Lawmakers in Lima voted on Tuesday to remove interim President José Jerí.",
+    )
+    assert f.title_names == {"jose", "jeri"}
+    assert {"lima", "jose", "jeri"} <= f.names
+
+
+def test_light_stemming_joins_word_forms():
+    assert features("Talks impeached charges", "") == features("talk impeach charge", "")
+    # Short words are left alone: "spring" is not "spr", "bus" is not "bu".
+    assert {"spring", "bus"} <= features("spring bus", "")
+
+
+def test_same_feed_ignores_the_title_route():
+    # A feed's recurring headline ("Morning briefing: …") over different stories.
+    title = "Morning briefing: markets, weather and sport"
+    a = _story(title, "Stocks rose in Tokyo as exporters gained on a weaker yen overnight.")
+    b = _story(title, "A storm hit Lisbon, closing schools and the port for a second day.")
+    # Across feeds the shared headline lifts the pair over even the same-feed bar …
+    assert similarity(a, b) >= 0.6
+    cand = [Candidate(1, a, T0, "https://a.example/feed", "x")]
+    assert choose_cluster(b, T0 + timedelta(hours=1), "https://b.example/feed", cand) == 1
+    # … but within the feed only the title+lead words count, and they differ.
+    assert choose_cluster(b, T0 + timedelta(hours=1), "https://a.example/feed", cand) is None
