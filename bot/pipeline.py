@@ -228,39 +228,45 @@ class Poller:
         keys = {s.id: dedup_key(s) for s in fresh}
         seen_keys = await self.store.known_dedup_keys([k for k in keys.values() if k])
         batch_keys: set[str] = set()
-        items: list[NewStory] = []
-        cutoff = now - self.config.backfill
-        first_poll = feed.first_ok_at is None
+        unique: list[tuple[Story, str | None]] = []
         for s in fresh:
             key = keys[s.id]
             if key and (key in seen_keys or key in batch_keys):
                 continue  # the same item re-issued under a new id
             if key:
                 batch_keys.add(key)
-            # An undated item on a feed's first poll may be years old: store it,
-            # don't alert. Later, a new undated item is news.
-            eligible = s.published >= cutoff if s.published is not None else not first_poll
-            matches = matcher.match(s.title, s.text) if s.title or s.text else []
-            items.append(NewStory(story=s, dedup_key=key, matches=matches, alert=False))
-            if eligible:
-                items[-1].clustered = True
-                items[-1].alert = bool(matches)
+            unique.append((s, key))
+        cutoff = now - self.config.backfill
+        first_poll = feed.first_ok_at is None
 
+        def analyse() -> list[NewStory]:
+            """Match every new story; fingerprint the ones that may alert (CPU, off the loop)."""
+            out: list[NewStory] = []
+            for s, key in unique:
+                # An undated item on a feed's first poll may be years old: store it,
+                # don't alert. Later, a new undated item is news.
+                eligible = s.published >= cutoff if s.published is not None else not first_poll
+                matches = matcher.match(s.title, s.text) if s.title or s.text else []
+                item = NewStory(story=s, dedup_key=key, matches=matches)
+                item.alert = eligible and bool(matches)
+                if eligible:
+                    item.fp = clustering.fingerprint(s.title, s.text)
+                out.append(item)
+            return out
+
+        items = await asyncio.to_thread(analyse)
         await self._expand_teasers(items, matcher)
 
         window = self.config.alerts.cluster_window
         async with self._ingest:
             for item in items:
-                if not item.clustered:
+                if item.fp is None:
                     continue
-                fp = clustering.fingerprint(item.story.title, item.story.text)
-                item.fingerprint = clustering.encode(fp)
-                item.bands = clustering.bands(fp)
-                rows = await self.store.cluster_candidates(item.bands, now - window)
-                when = item.story.published or now
+                bands = clustering.bands(item.fp)
+                rows = await self.store.cluster_candidates(bands, now - window)
                 item.cluster_id = clustering.choose_cluster(
-                    fp,
-                    when,
+                    item.fp,
+                    item.story.published or now,
                     feed.url,
                     [
                         clustering.Candidate(
@@ -275,6 +281,12 @@ class Poller:
                     threshold=self.config.alerts.cluster_threshold,
                     window=window,
                 )
+                # Only events that can reach a channel are indexed: a story that
+                # fires no watchlist matters only as a new source of one that did.
+                if item.cluster_id is not None or item.alert:
+                    item.clustered = True
+                    item.fingerprint = clustering.encode(item.fp)
+                    item.bands = bands
             result = PollResult(
                 url=feed.url,
                 title=parsed.title,
@@ -325,6 +337,7 @@ class Poller:
                 item.story = story
                 if matches:  # the page may lose the hit (a teaser line cut away)
                     item.matches = matches
+                item.fp = clustering.fingerprint(story.title, story.text)
 
         targets = [i for i in items if i.alert and i.story.teaser and i.story.url]
         if targets:

@@ -89,8 +89,11 @@ class NewStory:
     cluster_id: int | None = None
     """An existing cluster this story joins; None = start a new one (when clustered)."""
     clustered: bool = False
+    """Joins or starts a cluster (and is indexed for candidate lookups)."""
     fingerprint: bytes | None = None
     bands: Sequence[int] = ()
+    fp: tuple[int, ...] | None = None
+    """The decoded fingerprint, for stories recent enough to alert."""
 
 
 @dataclass(frozen=True, slots=True)
