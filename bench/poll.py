@@ -43,6 +43,20 @@ asyncio.run(main())
 """
 
 
+BENCH_WATCHLIST = """
+name = "Bench"
+[[terms]]
+name = "Iran"
+forms = ["Iran", "Tehran"]
+[[terms]]
+name = "Ukraine"
+forms = ["Ukraine", "Kyiv"]
+[[terms]]
+name = "NATO"
+forms = ["NATO"]
+"""
+
+
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -96,11 +110,17 @@ async def main() -> None:
     try:
         base_wall, base_cpu, base_entries = await naive_cycle(urls)
         with tempfile.TemporaryDirectory() as tmp:
+            # The corpus never names our beat; a watchlist of common news names
+            # exercises the alert path (clusters, outbox, delivery) too.
+            (Path(tmp) / "wl").mkdir()
+            for src in (ROOT / "watchlists").glob("*.toml"):
+                (Path(tmp) / "wl" / src.name).write_bytes(src.read_bytes())
+            (Path(tmp) / "wl" / "bench.toml").write_text(BENCH_WATCHLIST, encoding="utf-8")
             config = parse_config(
                 {
                     "bot": {
                         "database": f"{tmp}/bench.db",
-                        "watchlists": str(ROOT / "watchlists"),
+                        "watchlists": str(Path(tmp) / "wl"),
                         "backfill": "36500d",
                     },
                     "fetch": {"allow_private": True},
@@ -110,7 +130,7 @@ async def main() -> None:
                         {
                             "platform": "console",
                             "channel": "bench",
-                            "watchlists": ["MKE", "Skydagger", "Bayraktar", "KFOR"],
+                            "watchlists": ["MKE", "Skydagger", "Bayraktar", "KFOR", "Bench"],
                         }
                     ],
                 },
