@@ -86,6 +86,10 @@ async def main() -> None:
     ap.add_argument("--quick", action="store_true", help="20 feeds (smoke test)")
     args = ap.parse_args()
     n = 20 if args.quick else args.feeds
+    if not any(CORPUS.glob("*.xml")):
+        sys.exit(
+            f"bench/poll.py: no feed files in {CORPUS} (the shared corpus must sit beside the repo)"
+        )
 
     import logging
 
