@@ -126,6 +126,7 @@ async def main() -> None:
                         "database": f"{tmp}/bench.db",
                         "watchlists": str(Path(tmp) / "wl"),
                         "backfill": "36500d",
+                        "keep": "36600d",
                     },
                     "fetch": {"allow_private": True},
                     "alerts": {"fetch_articles": False},

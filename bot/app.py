@@ -30,6 +30,8 @@ SHUTDOWN_GRACE = 20.0
 """Seconds the work in flight may take to finish after a stop signal."""
 IDLE_POLL_CHECK = 30.0
 """At most this long between looks at which feeds are due (new feeds, edits)."""
+PRUNE_EVERY = 3600.0
+"""Seconds between prunes of old stories (see Store.prune)."""
 DELIVERY_TICK = 15.0
 """At most this long between outbox drains (retries, digests coming due)."""
 
@@ -101,6 +103,7 @@ async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats,
     """One poll cycle over the due feeds, then deliver what is pending."""
     stats = await rt.poller.poll_due(all_feeds=all_feeds)
     delivered = await rt.deliverer.drain()
+    await prune(rt)
     log.info(
         "cycle: %d feeds polled (%d unchanged, %d errors), %d new stories, %d alerting; "
         "%d posted, %d edited, %d digests, %d waiting",
@@ -115,6 +118,14 @@ async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats,
         delivered.waiting,
     )
     return stats, delivered
+
+
+async def prune(rt: Runtime) -> None:
+    counts = await rt.service.store.prune(
+        rt.poller.clock(), keep=rt.config.keep, window=rt.config.alerts.cluster_window
+    )
+    if any(counts.values()):
+        log.info("pruned: %s", ", ".join(f"{n} {what}" for what, n in counts.items() if n))
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -143,7 +154,11 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     wake = asyncio.Event()
 
     async def poll_loop() -> None:
+        pruned_at = 0.0
         while not stop.is_set():
+            if loop.time() - pruned_at >= PRUNE_EVERY:
+                await prune(rt)
+                pruned_at = loop.time()
             stats = await rt.poller.poll_due()
             if stats.alerts or stats.new_stories:
                 wake.set()

@@ -139,6 +139,8 @@ class Config:
     database: Path
     watchlists_dir: Path
     backfill: timedelta = timedelta(days=2)
+    keep: timedelta = timedelta(days=90)
+    """Stories older than this are pruned (see Store.prune for what is kept)."""
     feeds: tuple[FeedConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = FetchConfig()
@@ -162,7 +164,7 @@ class Config:
 
 _KNOWN: dict[str, set[str]] = {
     "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "discord", "slack"},
-    "bot": {"database", "watchlists", "backfill", "log_level"},
+    "bot": {"database", "watchlists", "backfill", "keep", "log_level"},
     "feeds": {"url", "interval", "title"},
     "subscriptions": {"platform", "channel", "watchlists", "mode", "guild"},
     "fetch": {
@@ -298,6 +300,10 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
     database = base / r.str_(bot, "database", "bot.", "data/alertbot.db")
     watchlists = base / r.str_(bot, "watchlists", "bot.", "watchlists")
     backfill = r.dur(bot, "backfill", "bot.", timedelta(days=2))
+    keep = r.dur(bot, "keep", "bot.", timedelta(days=90))
+    if keep <= backfill:
+        # A pruned story that its feed still lists must be too old to alert again.
+        r.err("bot.keep", "must be longer than bot.backfill (pruned stories must not alert again)")
     log_level = r.str_(bot, "log_level", "bot.", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.err("bot.log_level", f"expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -428,6 +434,7 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         database=database,
         watchlists_dir=watchlists,
         backfill=backfill,
+        keep=keep,
         feeds=tuple(feeds),
         subscriptions=tuple(subs),
         fetch=fetch,

@@ -40,6 +40,7 @@ def make_config(tmp_path: Path) -> MakeConfig:
                 "database": str(tmp_path / "alertbot.db"),
                 "watchlists": str(watchlists),
                 "backfill": backfill,
+                "keep": "36600d",
             },
             "fetch": {"allow_private": True, "connect_timeout": 2.0, "read_timeout": 2.0},
             "alerts": {"fetch_articles": False},

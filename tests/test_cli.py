@@ -43,6 +43,7 @@ def write_config(tmp_path: Path, feeds: list[str], extra: str = "") -> Path:
 database = "{tmp_path / "db" / "alertbot.db"}"
 watchlists = "{WATCHLISTS}"
 backfill = "36500d"
+keep = "36600d"
 [fetch]
 allow_private = true
 [alerts]

@@ -97,3 +97,10 @@ def test_secrets_come_from_env_and_never_show() -> None:
     s = Secrets.from_env({"DISCORD_TOKEN": "sekrit-token", "SLACK_BOT_TOKEN": "xoxb-sekrit"})
     assert s.discord_token == "sekrit-token"
     assert "sekrit" not in repr(s)
+
+
+def test_keep_must_outlast_backfill(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[bot]\nbackfill = "30d"\nkeep = "7d"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bot\.keep: must be longer than bot\.backfill"):
+        load_config(path, env={})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import os
@@ -101,3 +102,41 @@ watchlists = ["KFOR"]
     out, err = await asyncio.wait_for(again.communicate(), 30)
     assert again.returncode == 0, err.decode()
     assert out == b"", "a restart must not repeat an alert"
+
+
+async def test_prune_forgets_old_stories_without_realerting(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import prune
+    from tests.test_pipeline import rss
+
+    old = datetime.now(UTC) - timedelta(days=120)
+    feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/", when=old))
+    feed_server.add_feed("/b.xml", rss("B", [MKE_STORY], link="https://b.example/"))
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")], backfill="200d")
+    config = dataclasses.replace(config, keep=timedelta(days=300))
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        await run_once(rt, all_feeds=True)
+        assert len(lines(buf)) == 2
+        store = rt.service.store
+        # A year later, with the usual settings: 2d backfill, 90d keep.
+        later = datetime.now(UTC) + timedelta(days=365)
+        rt.config = dataclasses.replace(config, backfill=timedelta(days=2), keep=timedelta(days=90))
+        rt.poller.config = rt.deliverer.config = rt.config
+        rt.poller.clock = lambda: later
+        await prune(rt)
+        assert await store.story_count() == 0
+        assert await store.pending_count() == 0
+        # The feeds still list the same items (plus something new, so the bodies
+        # change): stored again, never alerted again.
+        noise = ("Weather", "Rain is expected across the region.")
+        feed_server.set_body(
+            "/a.xml", rss("A", [KFOR_A, noise], link="https://a.example/", when=old)
+        )
+        feed_server.set_body("/b.xml", rss("B", [MKE_STORY, noise], link="https://b.example/"))
+        stats, _ = await run_once(rt, all_feeds=True)
+        assert stats.new_stories == 4 and stats.alerts == 0
+    assert len(lines(buf)) == 2

@@ -689,6 +689,47 @@ class Store:
             )
         return hits
 
+    async def prune(self, now: datetime, *, keep: timedelta, window: timedelta) -> dict[str, int]:
+        """Drop what can no longer matter; return how many rows of each kind went.
+
+        - band keys older than the cluster window (no story can join them);
+        - stories published and first seen more than ``keep`` ago, with their
+          matches. Safe because ``keep`` > ``backfill``: if the feed still lists
+          such an item it is stored again but cannot alert. Undated stories keep
+          their row (their identity is all that stops a repeat) but lose their text;
+        - delivered outbox rows older than ``keep``, and clusters left empty.
+        """
+        old = iso(now - keep)
+        counts: dict[str, int] = {}
+        async with self.transaction():
+            cur = await self.db.execute(
+                "DELETE FROM story_bands WHERE seen_at < ?", (iso(now - window),)
+            )
+            counts["bands"] = cur.rowcount
+            cur = await self.db.execute(
+                "DELETE FROM stories WHERE seen_at < ? AND published IS NOT NULL AND published < ?",
+                (old, old),
+            )
+            counts["stories"] = cur.rowcount
+            cur = await self.db.execute(
+                "UPDATE stories SET text = '' WHERE seen_at < ? AND published IS NULL "
+                "AND text != ''",
+                (old,),
+            )
+            counts["emptied"] = cur.rowcount
+            cur = await self.db.execute(
+                "DELETE FROM outbox WHERE revision <= sent_revision AND created_at < ?", (old,)
+            )
+            counts["outbox"] = cur.rowcount
+            cur = await self.db.execute(
+                "DELETE FROM clusters WHERE updated_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM stories s WHERE s.cluster_id = clusters.id) "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.cluster_id = clusters.id)",
+                (old,),
+            )
+            counts["clusters"] = cur.rowcount
+        return counts
+
     # ------------------------------------------------------------------ outbox
 
     async def due_outbox(self, now: datetime, limit: int = 200) -> list[OutboxRow]:
