@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -248,7 +249,11 @@ def cmd_try(args: argparse.Namespace) -> int:
                 mark = ", ".join(fired) if fired else "-"
                 print(f"[{mark}] {s.title}")
                 if matches:
-                    why = "; ".join(f"{m.term} ({m.form!r} in {m.field})" for m in matches[:6])
+                    hits = Counter((m.term, m.form, m.field) for m in matches)
+                    why = "; ".join(
+                        f"{term} ({form!r} in {field}{f' ×{n}' if n > 1 else ''})"
+                        for (term, form, field), n in hits.items()
+                    )
                     print(f"    why: {why}")
                     print(f"    {summary.text}")
                 print(f"    {s.url or '(no link)'}")
