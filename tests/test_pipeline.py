@@ -372,21 +372,27 @@ async def test_after_the_edit_window_a_new_post_links_the_old_one(
     assert [s["outlet"] for s in docs[-1]["sources"]] == ["Outlet A", "Outlet B"]
 
 
+def teaser_rss(title: str, link: str, description: str) -> bytes:
+    """A one-item feed whose entry is only a teaser pointing at ``link``."""
+    date = format_datetime(NOW, usegmt=True)
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Balkan Wire</title>'
+        f"<link>https://balkan-wire.example/</link><item><title>{escape(title)}</title>"
+        f"<link>{escape(link)}</link><guid>bw-1</guid><pubDate>{date}</pubDate>"
+        f"<description>{description}</description></item></channel></rss>"
+    ).encode()
+
+
 async def test_teaser_entries_are_summarised_from_the_article_page(
     feed_server: FeedServer, make_config: MakeConfig
 ) -> None:
     page = (ROOT / "tests" / "data" / "article_cluttered.html").read_bytes()
     feed_server.add_feed("/article.html", page, content_type="text/html; charset=utf-8")
-    date = format_datetime(NOW, usegmt=True)
-    teaser = (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Balkan Wire</title>'
-        "<link>https://balkan-wire.example/</link><item>"
-        "<title>KFOR steps up patrols as Kosovo takes delivery of Bayraktar drones</title>"
-        f"<link>{feed_server.url('/article.html')}</link><guid>bw-1</guid>"
-        f"<pubDate>{date}</pubDate>"
-        "<description>KFOR stepped up patrols on Tuesday [&#8230;]</description>"
-        "</item></channel></rss>"
-    ).encode()
+    teaser = teaser_rss(
+        "KFOR steps up patrols as Kosovo takes delivery of Bayraktar drones",
+        feed_server.url("/article.html"),
+        "KFOR stepped up patrols on Tuesday [&#8230;]",
+    )
     feed_server.add_feed("/teaser.xml", teaser)
     config = make_config([feed_server.url("/teaser.xml")], alerts={"fetch_articles": True})
     buf = io.StringIO()
@@ -403,14 +409,11 @@ async def test_teaser_entries_are_summarised_from_the_article_page(
 async def test_article_page_failure_falls_back_to_feed_text(
     feed_server: FeedServer, make_config: MakeConfig
 ) -> None:
-    date = format_datetime(NOW, usegmt=True)
-    teaser = (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
-        "<link>https://w.example/</link><item><title>KFOR patrols stepped up</title>"
-        f"<link>{feed_server.url('/status/500')}</link><guid>w-1</guid><pubDate>{date}</pubDate>"
-        "<description>KFOR stepped up patrols on Tuesday. Read more</description>"
-        "</item></channel></rss>"
-    ).encode()
+    teaser = teaser_rss(
+        "KFOR patrols stepped up",
+        feed_server.url("/status/500"),
+        "KFOR stepped up patrols on Tuesday. Read more",
+    )
     feed_server.add_feed("/teaser.xml", teaser)
     config = make_config([feed_server.url("/teaser.xml")], alerts={"fetch_articles": True})
     buf = io.StringIO()
