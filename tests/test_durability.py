@@ -140,3 +140,62 @@ async def test_prune_forgets_old_stories_without_realerting(
         stats, _ = await run_once(rt, all_feeds=True)
         assert stats.new_stories == 4 and stats.alerts == 0
     assert len(lines(buf)) == 2
+
+
+def _many(n: int, tag: str) -> list[tuple[str, str]]:
+    return [
+        (
+            f"KFOR patrol {tag} number {i} near crossing {i * 7}",
+            f"KFOR said patrol {i} {tag} went to village {i * 13} and checkpoint {i * 31}.",
+        )
+        for i in range(n)
+    ]
+
+
+async def test_chat_edits_during_polls_and_deliveries_all_succeed(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    """One connection serves polls, deliveries and chat: their transactions never mix."""
+    from datetime import UTC, datetime
+
+    from bot.service import Caller
+
+    op = Caller(platform="console", user="op", channel="alerts")
+    feeds = []
+    for k in range(4):
+        body = make_rss(
+            f"F{k}", _many(60, f"f{k}"), link=f"https://f{k}.example/", published=datetime.now(UTC)
+        )
+        feed_server.add_feed(f"/f{k}.xml", body)
+        feeds.append(feed_server.url(f"/f{k}.xml"))
+    config = make_config(feeds, alerts={"burst": 10_000})
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        done = asyncio.Event()
+        edits = 0
+
+        async def chat() -> None:
+            nonlocal edits
+            while not done.is_set():
+                edits += 1
+                await rt.service.watchlist_add_form(op, "KFOR", "KFOR", f"Kfor{edits}x")
+                await asyncio.sleep(0)
+
+        async def deliver() -> None:
+            while not done.is_set():
+                await rt.deliverer.drain()
+                await asyncio.sleep(0.005)
+
+        side = [asyncio.ensure_future(chat()), asyncio.ensure_future(deliver())]
+        await rt.poller.poll_due(all_feeds=True)
+        done.set()
+        await asyncio.gather(*side)  # any failed edit or delivery raises here
+        await rt.deliverer.drain()
+        assert edits > 5
+        assert await rt.service.store.pending_count() == 0
+    # The four outlets' near-identical stories are 60 events: one post each,
+    # and edits as the other outlets join.
+    docs = lines(buf)
+    posts = Counter(d["title"] for d in docs if d["action"] == "post")
+    assert len(posts) == 60 and set(posts.values()) == {1}
+    assert all(len(d["sources"]) <= 4 for d in docs)

@@ -211,6 +211,8 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path):
         self.db = db
         self.path = path
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -243,7 +245,7 @@ class Store:
         await self.db.close()
 
     async def _migrate(self) -> None:
-        async with self.db.execute("PRAGMA user_version") as cur:
+        async with self._cursor("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):
@@ -254,30 +256,70 @@ class Store:
         for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             async with self.transaction():
                 for stmt in _split_sql(sql):
-                    await self.db.execute(stmt)
-                await self.db.execute(f"PRAGMA user_version={number}")
+                    await self._exec(stmt)
+                await self._exec(f"PRAGMA user_version={number}")
+
+    # One connection serves the whole process (polls, deliveries, chat commands,
+    # pruning), and SQLite transactions belong to the connection, not to a task.
+    # So every statement takes a turn under one lock, and a transaction holds it
+    # from BEGIN to COMMIT: no task can write into, read from, or roll back
+    # another task's transaction. Statements issued by the transaction's own
+    # task pass straight through.
+
+    def _owned(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._owned():
+            yield
+            return
+        async with self._lock:
+            yield
+
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        async with self._turn():
+            return await self.db.execute(sql, params)
+
+    async def _execmany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self._turn():
+            await self.db.executemany(sql, rows)
+
+    @asynccontextmanager
+    async def _cursor(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> AsyncIterator[aiosqlite.Cursor]:
+        async with self._turn(), self.db.execute(sql, params) as cur:
+            yield cur
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """All or nothing, also when the task is cancelled mid-way.
+        """All or nothing, isolated from the other tasks, also when cancelled mid-way.
 
         aiosqlite runs a queued statement even if the coroutine awaiting it is
         cancelled, so a cancel that lands while BEGIN is awaited still opens a
         transaction: roll it back then too, or the next BEGIN fails.
         """
-        try:
-            await self.db.execute("BEGIN IMMEDIATE")
-        except asyncio.CancelledError:
-            await self._rollback()
-            raise
-        try:
-            yield self.db
-        except BaseException:
-            await self._rollback()
-            raise
-        else:
-            # If this await is cancelled, the COMMIT still runs (it is queued).
-            await self.db.execute("COMMIT")
+        if self._owned():
+            raise StoreError("nested transaction")
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            try:
+                try:
+                    await self.db.execute("BEGIN IMMEDIATE")
+                except asyncio.CancelledError:
+                    await self._rollback()
+                    raise
+                try:
+                    yield self.db
+                except BaseException:
+                    await self._rollback()
+                    raise
+                else:
+                    # If this await is cancelled, the COMMIT still runs (it is queued).
+                    await self.db.execute("COMMIT")
+            finally:
+                self._owner = None
 
     async def _rollback(self) -> None:
         """Roll back, ignoring 'no transaction is active' (BEGIN may have failed)."""
@@ -286,11 +328,11 @@ class Store:
             await asyncio.shield(self.db.execute("ROLLBACK"))
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, params) as cur:
+        async with self._cursor(sql, params) as cur:
             return list(await cur.fetchall())
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, params) as cur:
+        async with self._cursor(sql, params) as cur:
             return await cur.fetchone()
 
     # ------------------------------------------------------------------ meta
@@ -300,7 +342,7 @@ class Store:
         return None if row is None else str(row["value"])
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self.db.execute(
+        await self._exec(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -318,9 +360,9 @@ class Store:
             rows = await self._all("SELECT url, origin FROM feeds")
             for r in rows:
                 if r["origin"] == "config" and r["url"] not in wanted:
-                    await self.db.execute("DELETE FROM feeds WHERE url = ?", (r["url"],))
+                    await self._exec("DELETE FROM feeds WHERE url = ?", (r["url"],))
             for url, (interval, title) in wanted.items():
-                await self.db.execute(
+                await self._exec(
                     "INSERT INTO feeds (url, origin, title, interval_s, added_at, next_due_at) "
                     "VALUES (?, 'config', ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
                     "origin = 'config', interval_s = excluded.interval_s, "
@@ -329,7 +371,7 @@ class Store:
                 )
 
     async def add_feed(self, url: str, now: datetime, origin: str = "user") -> FeedRow:
-        await self.db.execute(
+        await self._exec(
             "INSERT INTO feeds (url, origin, added_at, next_due_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (url) DO NOTHING",
             (url, origin, iso(now), iso(now)),
@@ -339,7 +381,7 @@ class Store:
         return feed
 
     async def remove_feed(self, url: str) -> bool:
-        cur = await self.db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+        cur = await self._exec("DELETE FROM feeds WHERE url = ?", (url,))
         return cur.rowcount > 0
 
     async def feed(self, url: str) -> FeedRow | None:
@@ -392,7 +434,7 @@ class Store:
         last_modified: str | None,
         max_age: timedelta | None,
     ) -> None:
-        await self.db.execute(
+        await self._exec(
             "UPDATE feeds SET last_fetched_at = ?, last_ok_at = ?, next_due_at = ?, "
             "error = '', error_count = 0, retry_after_at = NULL, "
             "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
@@ -408,16 +450,14 @@ class Store:
         error: str,
         retry_after_at: datetime | None = None,
     ) -> None:
-        await self.db.execute(
+        await self._exec(
             "UPDATE feeds SET last_fetched_at = ?, next_due_at = ?, error = ?, "
             "error_count = error_count + 1, retry_after_at = ? WHERE id = ?",
             (iso(now), iso(next_due), error, iso(retry_after_at), feed_id),
         )
 
     async def reschedule(self, feed_id: int, next_due: datetime) -> None:
-        await self.db.execute(
-            "UPDATE feeds SET next_due_at = ? WHERE id = ?", (iso(next_due), feed_id)
-        )
+        await self._exec("UPDATE feeds SET next_due_at = ? WHERE id = ?", (iso(next_due), feed_id))
 
     # ------------------------------------------------------------------ stories
 
@@ -486,7 +526,7 @@ class Store:
             subs = await self._subscriptions_by_watchlist()
             for item in items:
                 s = item.story
-                cur = await self.db.execute(
+                cur = await self._exec(
                     "INSERT OR IGNORE INTO stories (feed_url, guid, url, title, text, published, "
                     "outlet, teaser, seen_at, dedup_key, fingerprint) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -508,7 +548,7 @@ class Store:
                     continue
                 story_id = cur.lastrowid
                 assert story_id is not None
-                await self.db.executemany(
+                await self._execmany(
                     "INSERT OR IGNORE INTO matches "
                     '(story_id, watchlist, term, form, field, start, "end") '
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -522,26 +562,26 @@ class Store:
                 cluster_id = item.cluster_id
                 joined = cluster_id is not None
                 if cluster_id is None:
-                    c = await self.db.execute(
+                    c = await self._exec(
                         "INSERT INTO clusters (created_at, updated_at) VALUES (?, ?)",
                         (iso(now), iso(now)),
                     )
                     cluster_id = c.lastrowid
                 else:
-                    await self.db.execute(
+                    await self._exec(
                         "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
                     )
-                await self.db.execute(
+                await self._exec(
                     "UPDATE stories SET cluster_id = ? WHERE id = ?", (cluster_id, story_id)
                 )
-                await self.db.executemany(
+                await self._execmany(
                     "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)",
                     [(b, story_id, iso(now)) for b in item.bands],
                 )
                 assert cluster_id is not None
                 if joined and await self._new_outlet(cluster_id, s.feed_url, story_id):
                     # A new source for an event: every channel that got it sees it added.
-                    cur2 = await self.db.execute(
+                    cur2 = await self._exec(
                         "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? "
                         "RETURNING id",
                         (cluster_id,),
@@ -552,7 +592,7 @@ class Store:
                     touched.extend(
                         await self._route(cluster_id, fired, subs, now, digest_due or now)
                     )
-            await self.db.execute(
+            await self._exec(
                 "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, "
                 "etag = ?, last_modified = ?, body_hash = ?, ttl_s = ?, max_age_s = ?, "
                 "last_fetched_at = ?, last_ok_at = ?, first_ok_at = COALESCE(first_ok_at, ?), "
@@ -616,14 +656,14 @@ class Store:
             )
             if existing is not None:
                 merged = sorted(set(json.loads(existing["watchlists"])) | names)
-                await self.db.execute(
+                await self._exec(
                     "UPDATE outbox SET watchlists = ? WHERE id = ?",
                     (json.dumps(merged), existing["id"]),
                 )
                 ids.append(existing["id"])
                 continue
             mode = "realtime" if realtime else "digest"
-            cur = await self.db.execute(
+            cur = await self._exec(
                 "INSERT INTO outbox (platform, channel, cluster_id, mode, watchlists, "
                 "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -702,26 +742,26 @@ class Store:
         old = iso(now - keep)
         counts: dict[str, int] = {}
         async with self.transaction():
-            cur = await self.db.execute(
+            cur = await self._exec(
                 "DELETE FROM story_bands WHERE seen_at < ?", (iso(now - window),)
             )
             counts["bands"] = cur.rowcount
-            cur = await self.db.execute(
+            cur = await self._exec(
                 "DELETE FROM stories WHERE seen_at < ? AND published IS NOT NULL AND published < ?",
                 (old, old),
             )
             counts["stories"] = cur.rowcount
-            cur = await self.db.execute(
+            cur = await self._exec(
                 "UPDATE stories SET text = '' WHERE seen_at < ? AND published IS NULL "
                 "AND text != ''",
                 (old,),
             )
             counts["emptied"] = cur.rowcount
-            cur = await self.db.execute(
+            cur = await self._exec(
                 "DELETE FROM outbox WHERE revision <= sent_revision AND created_at < ?", (old,)
             )
             counts["outbox"] = cur.rowcount
-            cur = await self.db.execute(
+            cur = await self._exec(
                 "DELETE FROM clusters WHERE updated_at < ? "
                 "AND NOT EXISTS (SELECT 1 FROM stories s WHERE s.cluster_id = clusters.id) "
                 "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.cluster_id = clusters.id)",
@@ -767,25 +807,25 @@ class Store:
         self, row_id: int, revision: int, ref: str, *, posted_at: datetime | None
     ) -> None:
         """Record a delivery. ``posted_at`` is set for a new message, None for an edit."""
-        await self.db.execute(
+        await self._exec(
             "UPDATE outbox SET sent_revision = MAX(sent_revision, ?), message_ref = ?, "
             "posted_at = COALESCE(?, posted_at), attempts = 0, last_error = '' WHERE id = ?",
             (revision, ref, iso(posted_at), row_id),
         )
 
     async def mark_failed(self, row_id: int, error: str, retry_at: datetime) -> None:
-        await self.db.execute(
+        await self._exec(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?",
             (error, iso(retry_at), row_id),
         )
 
     async def defer(self, row_ids: Sequence[int], due: datetime) -> None:
-        await self.db.executemany(
+        await self._execmany(
             "UPDATE outbox SET due_at = ? WHERE id = ?", [(iso(due), i) for i in row_ids]
         )
 
     async def pause_channel(self, platform: str, channel: str, reason: str) -> int:
-        cur = await self.db.execute(
+        cur = await self._exec(
             "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND channel = ?",
             (reason or "delivery failed", platform, channel),
         )
@@ -810,7 +850,7 @@ class Store:
         return ClusterStories(cluster_id, stories, matches)
 
     async def update_story_text(self, feed_url: str, guid: str, text: str) -> None:
-        await self.db.execute(
+        await self._exec(
             "UPDATE stories SET text = ? WHERE feed_url = ? AND guid = ?", (text, feed_url, guid)
         )
 
@@ -839,14 +879,14 @@ class Store:
                     "SELECT origin, seed_hash FROM watchlists WHERE name = ?", (name,)
                 )
                 if row is None:
-                    await self.db.execute(
+                    await self._exec(
                         "INSERT INTO watchlists (name, body, origin, seed_hash, updated_at) "
                         "VALUES (?, ?, 'file', ?, ?)",
                         (name, body, digest, iso(now)),
                     )
                     changed.append(name)
                 elif row["origin"] == "file" and row["seed_hash"] != digest:
-                    await self.db.execute(
+                    await self._exec(
                         "UPDATE watchlists SET body = ?, seed_hash = ?, updated_at = ? "
                         "WHERE name = ?",
                         (body, digest, iso(now), name),
@@ -861,8 +901,8 @@ class Store:
     ) -> None:
         async with self.transaction():
             if rename_from and rename_from.casefold() != name.casefold():
-                await self.db.execute("DELETE FROM watchlists WHERE name = ?", (rename_from,))
-            await self.db.execute(
+                await self._exec("DELETE FROM watchlists WHERE name = ?", (rename_from,))
+            await self._exec(
                 "INSERT INTO watchlists (name, body, origin, updated_at) "
                 "VALUES (?, ?, 'edited', ?) "
                 "ON CONFLICT (name) DO UPDATE SET name = excluded.name, body = excluded.body, "
@@ -873,14 +913,14 @@ class Store:
 
     async def delete_watchlist(self, name: str) -> bool:
         async with self.transaction():
-            cur = await self.db.execute("DELETE FROM watchlists WHERE name = ?", (name,))
+            cur = await self._exec("DELETE FROM watchlists WHERE name = ?", (name,))
             if cur.rowcount:
-                await self.db.execute("DELETE FROM subscriptions WHERE watchlist = ?", (name,))
+                await self._exec("DELETE FROM subscriptions WHERE watchlist = ?", (name,))
                 await self._bump_watchlists_version()
             return cur.rowcount > 0
 
     async def _bump_watchlists_version(self) -> None:
-        await self.db.execute(
+        await self._exec(
             "INSERT INTO meta (key, value) VALUES ('watchlists_version', '1') "
             "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
@@ -902,7 +942,7 @@ class Store:
         origin: str = "chat",
         now: datetime,
     ) -> Subscription:
-        await self.db.execute(
+        await self._exec(
             "INSERT INTO subscriptions (platform, channel, guild, watchlist, mode, origin, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, channel, watchlist) DO UPDATE SET mode = excluded.mode, "
@@ -949,9 +989,9 @@ class Store:
         async with self.transaction():
             for r in await self._all("SELECT * FROM subscriptions WHERE origin = 'config'"):
                 if (r["platform"], r["channel"], r["watchlist"].casefold()) not in wanted:
-                    await self.db.execute("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
+                    await self._exec("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
             for p, c, w, m, g in wanted.values():
-                await self.db.execute(
+                await self._exec(
                     "INSERT INTO subscriptions (platform, channel, guild, watchlist, mode, "
                     "origin, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?) "
                     "ON CONFLICT (platform, channel, watchlist) DO UPDATE SET mode = excluded.mode",
