@@ -776,3 +776,35 @@ async def test_hanging_dns_times_out(make_fetcher: MakeFetcher, limits: FetchCon
     err = await fetch_error(fetcher, "http://slow-dns.test/feed")
     assert err.kind == "timeout"
     assert "timed out after 0.2 s resolving or connecting" in str(err)
+
+
+async def test_headers_trickled_a_byte_at_a_time_hit_the_overall_deadline() -> None:
+    """Each read gets a byte, so the per-read timeout never fires: the deadline does."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        try:
+            while True:
+                await asyncio.sleep(0.1)
+                writer.write(b"a")
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    limits = FetchConfig(allow_private=True, connect_timeout=0.5, read_timeout=0.5)
+    try:
+        async with create_session(limits) as session:
+            fetcher = Fetcher(session, limits)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(FetchError) as info:
+                await asyncio.wait_for(fetcher.fetch(f"http://127.0.0.1:{port}/feed"), 10)
+            took = asyncio.get_running_loop().time() - started
+    finally:
+        server.close()
+    assert info.value.kind == "timeout" and "too slowly" in str(info.value)
+    assert took < fetcher.deadline + 1.0

@@ -44,13 +44,14 @@ job instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import re
 import socket
 import weakref
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -577,6 +578,23 @@ class Fetcher:
         self._limits = limits
         self._policy: AddressPolicy = policy or is_public_address
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Our own connection slots, taken before a request's deadline starts: the
+        # wait for a free slot (normal with many feeds on one host) is not the
+        # server's slowness. The connector's limits match, so it never waits.
+        self._slots = asyncio.Semaphore(limits.max_connections)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.deadline = limits.connect_timeout + 2 * limits.read_timeout
+        """Seconds one request may take in all: connect, headers and body. It stops a
+        server that trickles its headers a byte at a time (each read gets data, so
+        the per-read timeout never fires)."""
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
+        async with sem, self._slots:  # the host first: waiting for it holds no global slot
+            yield
 
     def check(self, url: str) -> str:
         """``check_url`` with this fetcher's limits and guard."""
@@ -594,8 +612,13 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         redirects = 0
         while True:
+            deadline = asyncio.timeout(self.deadline)
             try:
-                async with self._session.get(hop, headers=headers, allow_redirects=False) as resp:
+                async with (
+                    self._slot((URL(hop).host or "").lower()),
+                    deadline,
+                    self._session.get(hop, headers=headers, allow_redirects=False) as resp,
+                ):
                     if resp.status in _REDIRECTS:
                         target = self._redirect_target(url, hop, resp)
                         redirects += 1
@@ -612,7 +635,17 @@ class Fetcher:
                     return await self._answer(url, hop, resp, validators)
             except FetchError:
                 raise
-            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
+            except TimeoutError as e:
+                if not deadline.expired():
+                    raise self._translate(url, hop, e) from e
+                at = "" if hop == url else f" (at {_display(hop)})"
+                raise FetchError(
+                    url,
+                    "timeout",
+                    f"gave up after {self.deadline:g} s: the server answers too slowly{at} "
+                    "(connect_timeout + 2 x read_timeout)",
+                ) from e
+            except (aiohttp.ClientError, OSError, ValueError) as e:
                 # ValueError: aiohttp refuses some malformed URLs and header values.
                 raise self._translate(url, hop, e) from e
 
