@@ -30,6 +30,8 @@ SHUTDOWN_GRACE = 20.0
 """Seconds the work in flight may take to finish after a stop signal."""
 IDLE_POLL_CHECK = 30.0
 """At most this long between looks at which feeds are due (new feeds, edits)."""
+ERROR_PAUSE = 30.0
+"""Seconds to wait after an unexpected error in the poll or delivery loop."""
 PRUNE_EVERY = 3600.0
 """Seconds between prunes of old stories (see Store.prune)."""
 DELIVERY_TICK = 15.0
@@ -156,22 +158,32 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     async def poll_loop() -> None:
         pruned_at = 0.0
         while not stop.is_set():
-            if loop.time() - pruned_at >= PRUNE_EVERY:
-                await prune(rt)
-                pruned_at = loop.time()
-            stats = await rt.poller.poll_due()
-            if stats.alerts or stats.new_stories:
-                wake.set()
-            due = await rt.service.store.next_feed_due()
             delay = IDLE_POLL_CHECK
-            if due is not None:
-                delay = min(max((due - rt.poller.clock()).total_seconds(), 1.0), IDLE_POLL_CHECK)
+            try:
+                if loop.time() - pruned_at >= PRUNE_EVERY:
+                    await prune(rt)
+                    pruned_at = loop.time()
+                stats = await rt.poller.poll_due()
+                if stats.alerts or stats.new_stories:
+                    wake.set()
+                due = await rt.service.store.next_feed_due()
+                if due is not None:
+                    delay = min(
+                        max((due - rt.poller.clock()).total_seconds(), 1.0), IDLE_POLL_CHECK
+                    )
+            except Exception:  # the bot keeps running; the work stays in the database
+                log.exception("poll cycle failed; trying again in %.0f s", ERROR_PAUSE)
+                delay = ERROR_PAUSE
             await _wait(stop, delay)
 
     async def deliver_loop() -> None:
         while not stop.is_set():
             wake.clear()
-            await rt.deliverer.drain()
+            try:
+                await rt.deliverer.drain()
+            except Exception:  # pending alerts stay in the outbox for the next try
+                log.exception("delivery failed; trying again in %.0f s", ERROR_PAUSE)
+                await _wait(stop, ERROR_PAUSE)
             done = asyncio.ensure_future(stop.wait())
             woken = asyncio.ensure_future(wake.wait())
             await asyncio.wait({done, woken}, timeout=DELIVERY_TICK, return_when="FIRST_COMPLETED")

@@ -129,7 +129,14 @@ class Poller:
             async with self._parallel:
                 return await self.poll_feed(feed)
 
-        for outcome in await asyncio.gather(*(one(f) for f in feeds)):
+        results = await asyncio.gather(*(one(f) for f in feeds), return_exceptions=True)
+        for feed, outcome in zip(feeds, results, strict=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            if isinstance(outcome, BaseException):
+                # A bug or a database failure: logged on this feed, the others go on.
+                log.error("%s: poll failed", feed.url, exc_info=outcome)
+                outcome = FeedOutcome(feed.url, "error", error=repr(outcome))
             stats.outcomes.append(outcome)
             stats.new_stories += outcome.new
             stats.alerts += outcome.alerts
