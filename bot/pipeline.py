@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -484,15 +485,21 @@ class Deliverer:
         now: datetime,
         stats: DeliveryStats,
     ) -> None:
-        alerts = [await self._alert(r) for r in rows]
-        ref = await sender.post_digest(
-            channel, alerts, key="alertbot-d-" + "-".join(str(r.id) for r in rows)[:64]
-        )
-        for r in rows:
-            # Later sources of a digest item are not re-announced: the digest
-            # message lists many events and cannot be edited for one.
-            await self.store.mark_sent(r.id, r.revision, "digest:" + ref, posted_at=now)
-        stats.digests += 1
+        pending = list(rows)
+        alerts = [await self._alert(r) for r in pending]
+        while pending:
+            # As many messages as it takes: a row is marked sent only once shown.
+            n = max(1, sender.digest_fit(alerts))
+            chunk, chunk_alerts = pending[:n], alerts[:n]
+            ids = ",".join(str(r.id) for r in chunk)
+            key = "alertbot-d-" + hashlib.sha256(ids.encode()).hexdigest()[:32]
+            ref = await sender.post_digest(channel, chunk_alerts, key=key)
+            for r in chunk:
+                # Later sources of a digest item are not re-announced: the digest
+                # message lists many events and cannot be edited for one.
+                await self.store.mark_sent(r.id, r.revision, "digest:" + ref, posted_at=now)
+            stats.digests += 1
+            pending, alerts = pending[n:], alerts[n:]
 
     async def _update(
         self, sender: Sender, channel: str, row: OutboxRow, now: datetime, stats: DeliveryStats

@@ -257,3 +257,11 @@ def test_any_alert_renders_within_limits_and_never_pings(
     text = all_text(e)
     assert not re.search(r"@(everyone|here)", text)
     assert not re.search(r"<@[!&]?\d", text)
+
+
+def test_digest_fit_is_exactly_what_one_message_shows() -> None:
+    many = [alert(title=f"Story {i} " + "x" * 300) for i in range(80)]
+    n = r.digest_fit(many)
+    assert 1 <= n < 80
+    assert "not shown" not in r.digest_embeds(many[:n])[0]["footer"]["text"]
+    assert f"{80 - n} more not shown" in r.digest_embeds(many)[0]["footer"]["text"]

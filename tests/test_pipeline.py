@@ -271,8 +271,50 @@ class RefusingSender:
     async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
         raise AssertionError("not reached")
 
+    def digest_fit(self, alerts: list[Alert]) -> int:
+        return len(alerts)
+
     def permalink(self, channel: str, ref: str) -> str | None:
         return None
+
+
+class SmallDigests(RefusingSender):
+    """A platform whose digest messages hold seven alerts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.digests: list[tuple[list[str], str]] = []
+
+    async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
+        self.digests.append(([a.title for a in alerts], key))
+        return f"m{len(self.digests)}"
+
+    def digest_fit(self, alerts: list[Alert]) -> int:
+        return min(7, len(alerts))
+
+
+async def test_a_burst_bigger_than_one_digest_is_sent_in_full(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    items = [
+        (f"KFOR report {i} from sector {i * 17}", f"KFOR patrol {i} at {i * 31}.")
+        for i in range(30)
+    ]
+    feed_server.add_feed("/a.xml", rss("A", items, link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[{"platform": "slack", "channel": "C1", "watchlists": ["KFOR"]}],
+    )
+    async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+        await rt.poller.poll_due(all_feeds=True)
+        sender = SmallDigests()
+        stats = await Deliverer(rt.service.store, config, {"slack": sender}).drain()
+        assert await rt.service.store.pending_count() == 0
+    sizes = [len(titles) for titles, _ in sender.digests]
+    assert sizes == [7, 7, 7, 7, 2] and stats.digests == 5
+    shown = [t for titles, _ in sender.digests for t in titles]
+    assert sorted(shown) == sorted(t for t, _ in items)
+    assert len({key for _, key in sender.digests}) == 5
 
 
 async def test_permanent_delivery_error_pauses_that_channel_only(

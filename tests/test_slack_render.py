@@ -236,3 +236,13 @@ def test_property_no_feed_text_becomes_markup(title, spans, outlet, url):
             assert target.startswith(("http://", "https://", "!date^"))
             if not target.startswith("!date^"):
                 assert not any(c.isspace() for c in target)
+
+
+def test_digest_fit_is_exactly_what_one_message_shows() -> None:
+    many = [make_alert(title=f"Story {i}") for i in range(80)]
+    n = r.digest_fit(many)
+    assert 1 <= n < 80
+    _, blocks = r.digest_message(many[:n])
+    assert "not shown" not in str(blocks)
+    _, blocks = r.digest_message(many)
+    assert f"{80 - n} more not shown" in str(blocks)

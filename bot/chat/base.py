@@ -48,6 +48,10 @@ class Sender(Protocol):
         """Post several alerts as one message (a burst or a digest subscription)."""
         ...
 
+    def digest_fit(self, alerts: list[Alert]) -> int:
+        """How many of ``alerts`` (from the first) fit in one digest message; ≥ 1."""
+        ...
+
     def permalink(self, channel: str, ref: str) -> str | None:
         """A link to a posted message, when the platform can make one offline."""
         ...

@@ -60,5 +60,8 @@ class ConsoleSender:
             self._emit(render_digest_console(alerts, channel=channel))
         return ref
 
+    def digest_fit(self, alerts: list[Alert]) -> int:
+        return max(1, len(alerts))  # a terminal has no message size limit
+
     def permalink(self, channel: str, ref: str) -> str | None:
         return None

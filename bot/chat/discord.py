@@ -170,6 +170,9 @@ class DiscordSender:
     async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
         return await self._post(channel, render.digest_embeds(alerts), key)
 
+    def digest_fit(self, alerts: list[Alert]) -> int:
+        return render.digest_fit(alerts)
+
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         cid = _snowflake(channel)
         params = handle_message_parameters(

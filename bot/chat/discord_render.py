@@ -416,15 +416,15 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot") -> Embed:
     return embed
 
 
-def digest_embeds(alerts: Sequence[Alert], *, title: str = "") -> list[Embed]:
-    """Several alerts in one message: one embed listing them, within every limit.
+def digest_fit(alerts: Sequence[Alert]) -> int:
+    """How many of ``alerts`` (from the first) one digest message shows; at least 1."""
+    return max(1, len(_digest_lines(alerts)))
 
-    A digest lists each alert as a linked title with its first outlet, matched
-    terms and time; alerts that do not fit are counted in the footer.
-    """
+
+def _digest_lines(alerts: Sequence[Alert]) -> list[str]:
+    """One line per alert, as many as fit the embed description."""
     lines: list[str] = []
     used = 0
-    shown = 0
     budget = LIMITS.description
     for a in alerts:
         outlet = a.sources[0].outlet if a.sources else ""
@@ -444,7 +444,18 @@ def digest_embeds(alerts: Sequence[Alert], *, title: str = "") -> list[Embed]:
             break
         lines.append(sep + line)
         used += measure(sep + line)
-        shown += 1
+    return lines
+
+
+def digest_embeds(alerts: Sequence[Alert], *, title: str = "") -> list[Embed]:
+    """Several alerts in one message: one embed listing them, within every limit.
+
+    A digest lists each alert as a linked title with its first outlet, matched
+    terms and time. Alerts that do not fit are counted in the footer; the
+    deliverer sends at most ``digest_fit`` alerts per message, so none are lost.
+    """
+    lines = _digest_lines(alerts)
+    shown = len(lines)
     head = title or f"{len(alerts)} new alert{'s' if len(alerts) != 1 else ''}"
     embed: Embed = {
         "type": "rich",

@@ -576,6 +576,9 @@ class SlackSender:
         }
         return await self._post(channel, text, blocks, meta)
 
+    def digest_fit(self, alerts: list[Alert]) -> int:
+        return render.digest_fit(alerts)
+
     def permalink(self, channel: str, ref: str) -> str | None:
         if not self.workspace_url or not re.fullmatch(r"\d+\.\d+", ref):
             return None

@@ -271,19 +271,35 @@ def _compact_alert(alert: Alert) -> list[Block]:
     return blocks
 
 
-def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
-    """Several alerts as one message, within 50 blocks; the rest counted at the end."""
-    n = len(alerts)
-    head = f"{n} new alert{'s' if n != 1 else ''}"
-    blocks: list[Block] = [header(head)]
-    shown = 0
+def digest_fit(alerts: Sequence[Alert]) -> int:
+    """How many of ``alerts`` (from the first) one digest message shows; at least 1."""
+    return max(1, len(_digest_entries(alerts)))
+
+
+def _digest_entries(alerts: Sequence[Alert]) -> list[list[Block]]:
+    """Each alert's blocks, as many alerts as fit beside the header and the note."""
+    entries: list[list[Block]] = []
+    used = 1  # the header
     for alert in alerts:
         entry = _compact_alert(alert)
         # Keep one block free for the "and N more" note.
-        if len(blocks) + len(entry) > MESSAGE_BLOCKS_LIMIT - 1:
+        if used + len(entry) > MESSAGE_BLOCKS_LIMIT - 1:
             break
+        entries.append(entry)
+        used += len(entry)
+    return entries
+
+
+def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
+    """Several alerts as one message, within 50 blocks; the rest counted at the end
+    (the deliverer sends at most ``digest_fit`` alerts per message, so none are lost)."""
+    n = len(alerts)
+    head = f"{n} new alert{'s' if n != 1 else ''}"
+    blocks: list[Block] = [header(head)]
+    entries = _digest_entries(alerts)
+    for entry in entries:
         blocks.extend(entry)
-        shown += 1
+    shown = len(entries)
     if shown < n:
         blocks.append(context([f"{ELLIPSIS} and {n - shown} more not shown here"]))
     titles = "; ".join(cut(a.title, 80) for a in alerts[:3])
