@@ -428,6 +428,15 @@ class Deliverer:
         self, sender: Sender, channel: str, rows: Sequence[OutboxRow], stats: DeliveryStats
     ) -> None:
         now = self.clock()
+        alive = await self.store.clusters_with_stories([r.cluster_id for r in rows])
+        for r in rows:
+            if r.cluster_id not in alive:
+                # Its stories are gone (pruned, or a bug): nothing left to show.
+                log.error("outbox row %d: event %d has no stories; dropped", r.id, r.cluster_id)
+                await self.store.mark_sent(
+                    r.id, r.revision, r.message_ref or "gone", posted_at=None
+                )
+        rows = [r for r in rows if r.cluster_id in alive]
         fresh = [r for r in rows if r.message_ref is None]
         updates = [r for r in rows if r.message_ref is not None]
         digest = [r for r in fresh if r.mode == "digest"]

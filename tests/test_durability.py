@@ -199,3 +199,30 @@ async def test_chat_edits_during_polls_and_deliveries_all_succeed(
     posts = Counter(d["title"] for d in docs if d["action"] == "post")
     assert len(posts) == 60 and set(posts.values()) == {1}
     assert all(len(d["sources"]) <= 4 for d in docs)
+
+
+async def test_prune_keeps_events_still_waiting_in_the_outbox(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import prune
+    from bot.pipeline import Deliverer
+
+    feed_server.add_feed("/a.xml", make_rss("A", [KFOR_A], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[{"platform": "discord", "channel": "1", "watchlists": ["KFOR"]}],
+    )
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        await run_once(rt, all_feeds=True)  # no Discord token: the alert waits
+        later = datetime.now(UTC) + timedelta(days=365 * 200)
+        rt.config = dataclasses.replace(config, backfill=timedelta(days=2), keep=timedelta(days=90))
+        rt.poller.clock = lambda: later
+        await prune(rt)
+        assert await rt.service.store.story_count() == 1
+        console = rt.deliverer.senders["console"]
+        stats = await Deliverer(rt.service.store, config, {"discord": console}).drain()
+        assert stats.posted == 1
+    assert [d["title"] for d in lines(buf)] == [KFOR_A[0]]

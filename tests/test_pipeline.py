@@ -462,3 +462,43 @@ async def test_article_page_failure_falls_back_to_feed_text(
     await cycle(config, buf)
     (doc,) = lines(buf)
     assert doc["summary"].startswith("KFOR stepped up patrols on Tuesday")
+
+
+async def test_one_article_in_two_feeds_polled_together_is_stored_once(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    """Two feeds syndicating the same article (same link and title) race in one cycle."""
+    body = rss("Pub", [KFOR_A], link="https://pub.example/")
+    for path in ("/a.xml", "/b.xml", "/c.xml"):
+        feed_server.add_feed(path, body)
+    config = make_config([feed_server.url(p) for p in ("/a.xml", "/b.xml", "/c.xml")])
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        await run_once(rt, all_feeds=True)
+        assert await rt.service.store.story_count() == 1
+    (doc,) = lines(buf)
+    assert len(doc["sources"]) == 1
+
+
+async def test_realtime_subscription_releases_an_event_waiting_for_the_digest(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("A", [MKE_STORY], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml"), feed_server.url("/b.xml")],
+        subscriptions=[
+            {"platform": "console", "channel": "c", "watchlists": ["MKE"], "mode": "digest"},
+            {"platform": "console", "channel": "c", "watchlists": ["KFOR"]},
+        ],
+    )
+    feed_server.add_feed("/b.xml", rss("B", [], link="https://b.example/"))
+    buf = io.StringIO()
+    async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
+        await run_once(rt, all_feeds=True)
+        assert lines(buf) == []  # MKE waits for the digest
+        # Another outlet reports the same event and names KFOR: realtime fires.
+        both = (MKE_STORY[0] + " near KFOR base", MKE_STORY[1] + " KFOR observed the trials.")
+        feed_server.set_body("/b.xml", rss("B", [both], link="https://b.example/"))
+        await run_once(rt, all_feeds=True)
+    (doc,) = lines(buf)
+    assert doc["action"] == "post" and doc["watchlists"] == ["KFOR", "MKE"]

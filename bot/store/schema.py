@@ -58,7 +58,10 @@ MIGRATIONS: list[str] = [
         fingerprint BLOB,
         UNIQUE (feed_url, guid)
     );
-    CREATE INDEX stories_dedup ON stories (dedup_key);
+    -- Unique: two polls racing with the same item (two feeds syndicating one
+    -- article) store it once; the loser's INSERT OR IGNORE skips it whole.
+    -- NULL keys (no link) never collide.
+    CREATE UNIQUE INDEX stories_dedup ON stories (dedup_key);
     CREATE INDEX stories_cluster ON stories (cluster_id);
     CREATE INDEX stories_seen ON stories (seen_at);
 

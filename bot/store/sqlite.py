@@ -650,7 +650,7 @@ class Store:
         ids: list[int] = []
         for (platform, channel), (names, realtime) in per_channel.items():
             existing = await self._one(
-                "SELECT id, watchlists, mode FROM outbox "
+                "SELECT id, watchlists, mode, sent_revision FROM outbox "
                 "WHERE platform = ? AND channel = ? AND cluster_id = ?",
                 (platform, channel, cluster_id),
             )
@@ -660,6 +660,13 @@ class Store:
                     "UPDATE outbox SET watchlists = ? WHERE id = ?",
                     (json.dumps(merged), existing["id"]),
                 )
+                if realtime and existing["mode"] == "digest" and existing["sent_revision"] == 0:
+                    # A realtime subscription fired on an event still waiting for
+                    # the digest: it goes out now.
+                    await self._exec(
+                        "UPDATE outbox SET mode = 'realtime', due_at = ? WHERE id = ?",
+                        (iso(now), existing["id"]),
+                    )
                 ids.append(existing["id"])
                 continue
             mode = "realtime" if realtime else "digest"
@@ -736,7 +743,9 @@ class Store:
         - stories published and first seen more than ``keep`` ago, with their
           matches. Safe because ``keep`` > ``backfill``: if the feed still lists
           such an item it is stored again but cannot alert. Undated stories keep
-          their row (their identity is all that stops a repeat) but lose their text;
+          their row (their identity is all that stops a repeat) but lose their text.
+          Stories of an event still waiting in the outbox (a paused channel, a
+          platform without its token) stay, so the alert can still be built;
         - delivered outbox rows older than ``keep``, and clusters left empty.
         """
         old = iso(now - keep)
@@ -747,7 +756,9 @@ class Store:
             )
             counts["bands"] = cur.rowcount
             cur = await self._exec(
-                "DELETE FROM stories WHERE seen_at < ? AND published IS NOT NULL AND published < ?",
+                "DELETE FROM stories WHERE seen_at < ? AND published IS NOT NULL "
+                "AND published < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+                "WHERE o.cluster_id = stories.cluster_id AND o.revision > o.sent_revision)",
                 (old, old),
             )
             counts["stories"] = cur.rowcount
@@ -849,10 +860,16 @@ class Store:
             ]
         return ClusterStories(cluster_id, stories, matches)
 
-    async def update_story_text(self, feed_url: str, guid: str, text: str) -> None:
-        await self._exec(
-            "UPDATE stories SET text = ? WHERE feed_url = ? AND guid = ?", (text, feed_url, guid)
-        )
+    async def clusters_with_stories(self, cluster_ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks([str(i) for i in set(cluster_ids)], 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await self._all(
+                f"SELECT DISTINCT cluster_id FROM stories WHERE cluster_id IN ({marks})",
+                [int(i) for i in chunk],
+            )
+            found.update(r["cluster_id"] for r in rows)
+        return found
 
     # ------------------------------------------------------------------ watchlists
 
