@@ -21,6 +21,7 @@ from typing import Any
 from bot.config import DEFAULT_CONFIG, Config, ConfigError, load_config, parse_duration
 from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
 from bot.service import Caller, CommandError, Service, read_watchlist_files
+from bot.store.sqlite import StoreError
 
 log = logging.getLogger("alertbot")
 
@@ -117,10 +118,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             await serve(rt)
             return 0
 
+    from bot.chat.base import DeliveryError
+
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:
         return 130
+    except (RuntimeError, DeliveryError) as e:  # a chat login refused: say why, no traceback
+        raise CliError(str(e)) from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -646,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as e:
         print(f"alertbot: {e}", file=sys.stderr)
         return e.code
+    except StoreError as e:  # an unusable or newer database file
+        print(f"alertbot: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -191,3 +191,13 @@ async def test_feeds_and_subscriptions_commands(tmp_path: Path) -> None:
 async def test_help(command: list[str]) -> None:
     code, out, _ = await alertbot(*command)
     assert code == 0 and "usage: alertbot" in out
+
+
+async def test_an_unusable_database_is_a_one_line_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [str(SAMPLES / "adriatic-wire.xml")])
+    db = tmp_path / "db" / "alertbot.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database" * 100)
+    code, _, err = await alertbot("feeds", "list", "--config", str(config))
+    assert code == 1 and err.startswith("alertbot: ") and "Traceback" not in err
+    assert "not a usable alertbot database" in err
