@@ -268,7 +268,19 @@ class Service:
 
     def _is_admin(self, c: Caller) -> bool:
         # The console and the CLI are the operator's own.
-        return c.platform == "console" or c.is_admin or self._listed(c, "admin")
+        return c.platform == "console" or self._platform_admin(c) or self._listed(c, "admin")
+
+    def _platform_admin(self, c: Caller) -> bool:
+        """The platform's own admin right (Discord Manage Server, Slack admin).
+
+        Watchlists and feeds are shared by every server the bot is in, so on
+        Discord, when ``[discord] guilds`` names the trusted servers, Manage
+        Server anywhere else confers no bot-admin rights.
+        """
+        if not c.is_admin:
+            return False
+        trusted = self.config.discord.guilds
+        return c.platform != "discord" or not trusted or c.guild in trusted
 
     def _manages(self, c: Caller) -> bool:
         return self._is_admin(c) or c.manages_channel or self._listed(c, "manager")

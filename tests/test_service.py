@@ -156,3 +156,21 @@ def test_help_lists_every_command(service: Service) -> None:
     for word in ("subscribe", "unsubscribe", "subscriptions", "lookup", "watchlist", "feeds"):
         assert word in usages
     assert all(h.example and h.who for h in service.help())
+
+
+async def test_manage_server_elsewhere_is_not_bot_admin(make_config: MakeConfig) -> None:
+    config = make_config([], discord={"guilds": ["g1"]})
+    svc = await Service.open(config)
+    try:
+        await svc.watchlist_create(ADMIN, "Trusted")  # Manage Server in g1
+        outsider = Caller(platform="discord", user="x", channel="c9", guild="g9", is_admin=True)
+        with pytest.raises(PermissionDenied):
+            await svc.watchlist_create(outsider, "Mine")
+        # Channel-level rights still work in their own server.
+        sub = await svc.subscribe(
+            Caller(platform="discord", user="x", channel="c9", guild="g9", manages_channel=True),
+            "KFOR",
+        )
+        assert sub.guild == "g9"
+    finally:
+        await svc.close()
