@@ -301,6 +301,8 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
         BILLION_LAUGHS.replace(b'"lol">', b'"<b>lol</b>">'),
         # A character reference to "&" builds a reference when the value is expanded.
         BILLION_LAUGHS.replace(b'"&lol;&lol;', b'"&#38;lol;&#x26;lol;'),
+        # A "<" inside the DOCTYPE's SYSTEM literal must not end the prolog walk.
+        BILLION_LAUGHS.replace(b"<!DOCTYPE rss [", b'<!DOCTYPE rss SYSTEM "x<y" ['),
     ],
 )
 def test_billion_laughs_is_defused(body: bytes) -> None:

@@ -143,7 +143,9 @@ def _entity_declarations(body: bytes) -> list[tuple[int, int]]:
                 end = m.start()
             found.append((lt, len(body) if end < 0 else end + 1))
         elif body.startswith(b"<!", lt):
-            end = lt  # DOCTYPE or another declaration: step into it
+            # DOCTYPE or another declaration: step over its quoted literals (a
+            # SYSTEM id may hold "<"), into its internal subset or past its end.
+            end = _declaration_step(body, lt + 2)
         else:
             nxt = body[lt + 1 : lt + 2]
             if nxt.isalpha() or nxt == b"_":
@@ -152,6 +154,24 @@ def _entity_declarations(body: bytes) -> list[tuple[int, int]]:
         if end < 0:
             return found
         pos = end + 1
+
+
+_DECL_STOP = re.compile(rb"[\[>\"']")
+
+
+def _declaration_step(body: bytes, pos: int) -> int:
+    """Where to resume inside a ``<!…`` declaration: its ``[`` or ``>``, quotes skipped."""
+    while True:
+        m = _DECL_STOP.search(body, pos)
+        if m is None:
+            return -1
+        if m.group() in (b'"', b"'"):
+            close = body.find(m.group(), m.end())
+            if close < 0:
+                return -1
+            pos = close + 1
+            continue
+        return m.start()
 
 
 def _unsafe(decl: bytes) -> bool:
