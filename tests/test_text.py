@@ -280,3 +280,13 @@ def test_furniture_functions_never_raise(text: str) -> None:
 )
 def test_furniture_on_hostile_tails(hostile: str) -> None:
     assert isinstance(is_teaser(hostile), bool)
+
+
+def test_redact_url_hides_credentials_only() -> None:
+    from bot.core.text import redact_url
+
+    assert (
+        redact_url("https://user:s3cret@feeds.example/rss?x=1") == "https://…@feeds.example/rss?x=1"
+    )
+    assert redact_url("https://feeds.example/rss") == "https://feeds.example/rss"
+    assert redact_url("samples/a.xml") == "samples/a.xml"

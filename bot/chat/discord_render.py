@@ -41,6 +41,7 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
+from bot.core.text import redact_url
 from bot.service import HelpEntry
 
 Embed = dict[str, Any]
@@ -596,7 +597,7 @@ def feeds_embed(feeds: Sequence[FeedStatus], *, status: bool = False) -> Embed:
     for f in feeds:
         ok = not f.error
         mark = "✅" if ok else "⚠️"
-        line = f"{mark} {code(f.url)}"
+        line = f"{mark} {code(redact_url(f.url))}"
         if clean(f.title):
             line += f" — {escape_clip(f.title, 120)}"
         if status:

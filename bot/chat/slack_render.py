@@ -37,6 +37,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
+from bot.core.text import redact_url
 
 Block = dict[str, Any]
 
@@ -427,7 +428,8 @@ def watchlist_reply(w: Watchlist, note: str = "") -> tuple[str, list[Block]]:
 
 
 def feed_line(f: FeedStatus) -> str:
-    label = link(f.url, cut(f.title or f.url, SOURCE_LABEL_CHARS))
+    shown = redact_url(f.url)
+    label = link(shown, cut(f.title or shown, SOURCE_LABEL_CHARS))
     if f.error:
         health = f":red_circle: {esc(cut(f.error, 200))} ({f.error_count}×)"
     elif f.last_ok is not None:

@@ -382,6 +382,18 @@ def _sha256(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def redact_url(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for showing feed URLs to chat users."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, "…@" + host, parts.path, parts.query, parts.fragment))
+
+
 def story_id(guid: str | None, link: str | None, title: str, published: str | None) -> str:
     """A story's stable id within its feed.
 
