@@ -163,6 +163,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
                 if loop.time() - pruned_at >= PRUNE_EVERY:
                     await prune(rt)
                     pruned_at = loop.time()
+                await rt.service.reseed()  # watchlist file edits take effect live
                 stats = await rt.poller.poll_due()
                 if stats.alerts or stats.new_stories:
                     wake.set()

@@ -11,8 +11,11 @@ is wrong and how to fix it; adapters show it ephemerally.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,6 +172,30 @@ _NEEDS: dict[str, dict[str, str]] = {
 """What a refused caller lacks, in the platform's own words."""
 
 
+_CHANNEL_IDS: dict[str, tuple[re.Pattern[str], str]] = {
+    "discord": (
+        re.compile(r"\d{15,21}"),
+        "a numeric channel id such as 123456789012345678 "
+        "(Developer Mode → right-click the channel → Copy Channel ID)",
+    ),
+    "slack": (
+        re.compile(r"[CGD][A-Z0-9]+"),
+        "a channel id such as C0123456789 (channel details → About → the id at the bottom), "
+        "not its #name",
+    ),
+}
+
+
+def channel_problem(platform: str, channel: str) -> str | None:
+    """What is wrong with a channel id for its platform, or None."""
+    if not channel.strip():
+        return "The channel is empty: give the platform's channel id."
+    rule = _CHANNEL_IDS.get(platform)
+    if rule is not None and not rule[0].fullmatch(channel):
+        return f"{channel!r} is not a {platform} channel id: use {rule[1]}."
+    return None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -206,6 +233,7 @@ class Service:
         self.store = store
         self.config = config
         self.clock = clock
+        self._seeded: tuple[tuple[str, int, int], ...] | None = None
 
     @classmethod
     async def open(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> Service:
@@ -224,9 +252,7 @@ class Service:
         """Bring the database in line with the config; return warnings to log."""
         now = self.clock()
         warnings: list[str] = []
-        found, problems = read_watchlist_files(self.config.watchlists_dir)
-        warnings.extend(problems)
-        await self.store.seed_watchlists([(w.name, body) for w, body in found], now)
+        warnings.extend(await self.reseed(force=True))
         await self.store.sync_config_feeds(
             [(f.url, f.interval, f.title) for f in self.config.feeds], now
         )
@@ -237,8 +263,9 @@ class Service:
                 if name.casefold() not in known:
                     warnings.append(
                         f"{self.config.path}: subscriptions: channel {s.channel!r} names "
-                        f"watchlist {name!r}, which does not exist"
+                        f"watchlist {name!r}, which does not exist (skipped)"
                     )
+                    continue
                 subs.append((s.platform, s.channel, name, s.mode, s.guild))
         await self.store.sync_config_subscriptions(subs, now)
         for w in warnings:
@@ -247,6 +274,37 @@ class Service:
 
     async def close(self) -> None:
         await self.store.close()
+
+    def _folder_signature(self) -> tuple[tuple[str, int, int], ...]:
+        folder = self.config.watchlists_dir
+        try:
+            entries = [e for e in os.scandir(folder) if e.name.endswith(".toml")]
+            return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries))
+        except OSError:
+            return ()
+
+    async def reseed(self, *, force: bool = False) -> list[str]:
+        """Read the watchlist folder again when its files changed (or when forced).
+
+        The running bot calls this every poll cycle, so a file edit takes effect
+        without a restart. Returns warnings: invalid files, and files not used
+        because their watchlist was edited or deleted from chat or the CLI.
+        """
+        signature = await asyncio.to_thread(self._folder_signature)
+        if not force and signature == self._seeded:
+            return []
+        self._seeded = signature
+        found, problems = await asyncio.to_thread(read_watchlist_files, self.config.watchlists_dir)
+        changed, notes = await self.store.seed_watchlists(
+            [(w.name, body) for w, body in found], self.clock()
+        )
+        if changed and not force:
+            log.info("watchlist files changed: %s", ", ".join(changed))
+        warnings = problems + [f"{self.config.watchlists_dir}: {n}" for n in notes]
+        if not force:
+            for w in warnings:
+                log.warning("%s", w)
+        return warnings
 
     # ------------------------------------------------------------ permissions
 
@@ -297,6 +355,18 @@ class Service:
 
     # ------------------------------------------------------------ subscriptions
 
+    async def _existing(self, caller: Caller, watchlist: str) -> Subscription | None:
+        for s in await self.subscriptions(caller):
+            if s.watchlist.casefold() == watchlist.strip().casefold():
+                return s
+        return None
+
+    def _from_config(self, s: Subscription, action: str) -> CommandError:
+        return CommandError(
+            f"This channel's {s.watchlist} subscription is set in the bot's config file "
+            f"({self.config.path}); {action} it there (or ask the operator)."
+        )
+
     async def subscribe(
         self, caller: Caller, watchlist: str, mode: str = "realtime"
     ) -> Subscription:
@@ -307,6 +377,11 @@ class Service:
                 f"Unknown mode {mode!r}: use realtime (each alert as it comes) "
                 "or digest (one message a day)."
             )
+        if (problem := channel_problem(caller.platform, caller.channel)) is not None:
+            raise CommandError(problem)
+        existing = await self._existing(caller, w.name)
+        if existing is not None and existing.origin == "config" and existing.mode != mode:
+            raise self._from_config(existing, "change")
         return await self.store.subscribe(
             caller.platform,
             caller.channel,
@@ -319,6 +394,9 @@ class Service:
 
     async def unsubscribe(self, caller: Caller, watchlist: str) -> Subscription:
         self._need_manager(caller, "unsubscribe a channel")
+        existing = await self._existing(caller, watchlist)
+        if existing is not None and existing.origin == "config":
+            raise self._from_config(existing, "remove")
         removed = await self.store.unsubscribe(caller.platform, caller.channel, watchlist)
         if removed is None:
             current = [s.watchlist for s in await self.subscriptions(caller)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,10 +12,16 @@ import pytest_asyncio
 from bot.service import Caller, CommandError, PermissionDenied, Service
 from tests.conftest import MakeConfig
 
-MEMBER = Caller(platform="discord", user="u1", channel="c1", guild="g1")
-MANAGER = Caller(platform="discord", user="u2", channel="c1", guild="g1", manages_channel=True)
-ADMIN = Caller(platform="discord", user="u3", channel="c1", guild="g1", is_admin=True)
-ROLE_ADMIN = Caller(platform="discord", user="u4", channel="c1", guild="g1", roles=("r-admin",))
+MEMBER = Caller(platform="discord", user="u1", channel="111111111111111111", guild="g1")
+MANAGER = Caller(
+    platform="discord", user="u2", channel="111111111111111111", guild="g1", manages_channel=True
+)
+ADMIN = Caller(
+    platform="discord", user="u3", channel="111111111111111111", guild="g1", is_admin=True
+)
+ROLE_ADMIN = Caller(
+    platform="discord", user="u4", channel="111111111111111111", guild="g1", roles=("r-admin",)
+)
 SLACK_LISTED = Caller(platform="slack", user="U9", channel="C1", guild="T1")
 
 
@@ -163,14 +170,99 @@ async def test_manage_server_elsewhere_is_not_bot_admin(make_config: MakeConfig)
     svc = await Service.open(config)
     try:
         await svc.watchlist_create(ADMIN, "Trusted")  # Manage Server in g1
-        outsider = Caller(platform="discord", user="x", channel="c9", guild="g9", is_admin=True)
+        outsider = Caller(
+            platform="discord", user="x", channel="999999999999999999", guild="g9", is_admin=True
+        )
         with pytest.raises(PermissionDenied):
             await svc.watchlist_create(outsider, "Mine")
         # Channel-level rights still work in their own server.
         sub = await svc.subscribe(
-            Caller(platform="discord", user="x", channel="c9", guild="g9", manages_channel=True),
+            Caller(
+                platform="discord",
+                user="x",
+                channel="999999999999999999",
+                guild="g9",
+                manages_channel=True,
+            ),
             "KFOR",
         )
         assert sub.guild == "g9"
     finally:
         await svc.close()
+
+
+async def test_deleting_a_file_watchlist_lasts_and_import_restores_it(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    folder = tmp_path / "wl"
+    folder.mkdir()
+    body = 'name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha"]\n'
+    (folder / "one.toml").write_text(body)
+    config = make_config([], subscriptions=[], watchlists=folder)
+    svc = await Service.open(config)
+    try:
+        await svc.watchlist_delete(ADMIN, "One")
+    finally:
+        await svc.close()
+    svc = await Service.open(config)  # the file is still there: not seeded back
+    try:
+        assert await svc.watchlist_names() == []
+        (folder / "one.toml").write_text(body.replace('"Alpha"]', '"Alpha", "Alfa"]'))
+        warnings = await svc.reseed()
+        assert await svc.watchlist_names() == []
+        assert any("deleted from chat" in w and "import" in w for w in warnings)
+        await svc.watchlist_import(ADMIN, body, "one.toml")
+        assert await svc.watchlist_names() == ["One"]
+    finally:
+        await svc.close()
+
+
+async def test_file_edits_are_read_while_running(make_config: MakeConfig, tmp_path: Path) -> None:
+    folder = tmp_path / "wl"
+    folder.mkdir()
+    f = folder / "one.toml"
+    f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha"]\n')
+    svc = await Service.open(make_config([], subscriptions=[], watchlists=folder))
+    try:
+        assert await svc.reseed() == []  # nothing changed: not even read
+        f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha", "Alfa"]\n')
+        os.utime(f, ns=(1, 1))  # a new signature even on coarse file-system clocks
+        await svc.reseed()
+        assert (await svc.watchlist("One")).terms[0].forms == ("Alpha", "Alfa")
+        # Edited from chat: a later file change is reported, not applied.
+        await svc.watchlist_add_form(ADMIN, "One", "Alpha", "Alef")
+        f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha"]\n')
+        os.utime(f, ns=(2, 2))
+        warnings = await svc.reseed()
+        assert any("edited from chat" in w for w in warnings)
+        assert (await svc.watchlist("One")).terms[0].forms == ("Alpha", "Alfa", "Alef")
+    finally:
+        await svc.close()
+
+
+async def test_config_subscriptions_are_changed_in_the_config_only(make_config: MakeConfig) -> None:
+    config = make_config(
+        [],
+        subscriptions=[{"platform": "slack", "channel": "C0CONFIG", "watchlists": ["KFOR"]}],
+    )
+    svc = await Service.open(config)
+    try:
+        here = Caller(platform="slack", user="U1", channel="C0CONFIG", is_admin=True)
+        with pytest.raises(CommandError, match=r"set in the bot's config file .* remove it there"):
+            await svc.unsubscribe(here, "KFOR")
+        with pytest.raises(CommandError, match="change it there"):
+            await svc.subscribe(here, "KFOR", "digest")
+        assert (await svc.subscribe(here, "KFOR")).origin == "config"  # same: a no-op
+        await svc.subscribe(here, "MKE")  # others are the channel's own
+        await svc.unsubscribe(here, "MKE")
+    finally:
+        await svc.close()
+
+
+async def test_channel_ids_are_checked(service: Service) -> None:
+    for platform, channel in (("discord", "#general"), ("discord", "general"), ("slack", "#desk")):
+        who = Caller(platform=platform, user="u", channel=channel, is_admin=True)  # type: ignore[arg-type]  # platform names from the loop
+        with pytest.raises(CommandError, match=r"not a .* channel id"):
+            await service.subscribe(who, "KFOR")
+    with pytest.raises(CommandError, match="empty"):
+        await service.subscribe(Caller(platform="console", user="u", channel=" "), "KFOR")

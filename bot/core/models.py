@@ -145,6 +145,8 @@ class Subscription:
     """Discord guild id or Slack team id; empty for the console."""
     paused_reason: str = ""
     """Non-empty when delivery failed permanently (channel gone, no permission)."""
+    origin: Literal["config", "chat", "cli"] = "chat"
+    """Where it was made; config-made ones are changed in the config file only."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,7 @@ def _sub_from_row(r: aiosqlite.Row) -> Subscription:
         mode=r["mode"],
         guild=r["guild"],
         paused_reason=r["paused_reason"],
+        origin=r["origin"],
     )
 
 
@@ -874,27 +875,54 @@ class Store:
     # ------------------------------------------------------------------ watchlists
 
     async def watchlist_bodies(self) -> list[tuple[str, str]]:
-        rows = await self._all("SELECT name, body FROM watchlists ORDER BY name COLLATE NOCASE")
+        rows = await self._all(
+            "SELECT name, body FROM watchlists WHERE origin != 'deleted' "
+            "ORDER BY name COLLATE NOCASE"
+        )
         return [(r["name"], r["body"]) for r in rows]
 
     async def watchlist_body(self, name: str) -> tuple[str, str] | None:
-        row = await self._one("SELECT name, body FROM watchlists WHERE name = ?", (name,))
+        row = await self._one(
+            "SELECT name, body FROM watchlists WHERE name = ? AND origin != 'deleted'", (name,)
+        )
         return None if row is None else (row["name"], row["body"])
 
-    async def seed_watchlists(self, files: Iterable[tuple[str, str]], now: datetime) -> list[str]:
+    async def seed_watchlists(
+        self, files: Iterable[tuple[str, str]], now: datetime
+    ) -> tuple[list[str], list[str]]:
         """Seed (name, toml body) pairs from the watchlist folder.
 
         A new name is inserted. A row still as it was seeded follows its file
-        when the file changes; a row edited from chat keeps its edits. Returns
-        the names inserted or updated.
+        when the file changes. A row edited from chat or the CLI keeps its
+        edits, and one deleted there stays deleted (until imported or created
+        again). Returns the names inserted or updated, and a note for each file
+        that is not used, saying why and how to use it.
         """
         changed: list[str] = []
+        notes: list[str] = []
         async with self.transaction():
             for name, body in files:
                 digest = hashlib.sha256(body.encode()).hexdigest()
                 row = await self._one(
                     "SELECT origin, seed_hash FROM watchlists WHERE name = ?", (name,)
                 )
+                if row is not None and row["seed_hash"] != digest:
+                    if row["origin"] == "deleted":
+                        notes.append(
+                            f"watchlist {name} was deleted from chat or the CLI, so its file "
+                            "is not used ('alertbot watchlist import FILE' restores it)"
+                        )
+                        continue
+                    if row["origin"] == "edited":
+                        notes.append(
+                            f"watchlist {name} was edited from chat or the CLI, so those edits "
+                            "are used, not its changed file ('alertbot watchlist import FILE' "
+                            "takes the file)"
+                        )
+                        await self._exec(
+                            "UPDATE watchlists SET seed_hash = ? WHERE name = ?", (digest, name)
+                        )  # say it once per file change
+                        continue
                 if row is None:
                     await self._exec(
                         "INSERT INTO watchlists (name, body, origin, seed_hash, updated_at) "
@@ -911,7 +939,7 @@ class Store:
                     changed.append(name)
             if changed:
                 await self._bump_watchlists_version()
-        return changed
+        return changed, notes
 
     async def put_watchlist(
         self, name: str, body: str, now: datetime, *, rename_from: str = ""
@@ -929,8 +957,18 @@ class Store:
             await self._bump_watchlists_version()
 
     async def delete_watchlist(self, name: str) -> bool:
+        """Delete a watchlist and its subscriptions. One that came from a file is
+        kept as a tombstone, so the next start does not seed it back."""
         async with self.transaction():
-            cur = await self._exec("DELETE FROM watchlists WHERE name = ?", (name,))
+            cur = await self._exec(
+                "UPDATE watchlists SET origin = 'deleted', body = '' "
+                "WHERE name = ? AND origin != 'deleted' AND seed_hash IS NOT NULL",
+                (name,),
+            )
+            if not cur.rowcount:
+                cur = await self._exec(
+                    "DELETE FROM watchlists WHERE name = ? AND origin != 'deleted'", (name,)
+                )
             if cur.rowcount:
                 await self._exec("DELETE FROM subscriptions WHERE watchlist = ?", (name,))
                 await self._bump_watchlists_version()
