@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from bot.core.models import Alert, Source, Span, Summary
 from bot.core.render import (
     alert_json,
-    also_reported,
     format_time,
     render_console,
     render_digest_console,
@@ -52,9 +51,13 @@ def test_console_block_shows_everything():
     assert lines[1] == "KFOR steps up patrols as Kosovo takes delivery of Bayraktar drones"
     assert lines[2] == "https://balkanwire.example/news/kfor  2026-02-17 09:30 UTC"
     assert "**KFOR** said, after **Bayraktar** TB2 drones arrived." in out
-    assert "Sources:\n  - Balkan Wire — https://balkanwire.example/news/kfor\n" in out
-    assert "  - DW — https://dw.example/kfor\n" in out
-    assert "Also reported by: DW (https://dw.example/kfor), AP (https://ap.example/x)" in out
+    # The story's own outlet once, then every other outlet once, each with its link.
+    assert "Source: Balkan Wire\n" in out
+    assert (
+        "Also reported by:\n  - DW — https://dw.example/kfor\n  - AP — https://ap.example/x\n"
+        in out
+    )
+    assert out.count("dw.example") == 1
     assert "\x1b" not in out
     assert out.endswith("\n")
 
@@ -73,7 +76,7 @@ def test_single_source_has_no_also_reported():
     alert = make_alert(sources=(Source("Balkan Wire", "https://b.example/1", "t"),))
     out = render_console(alert, action="post", channel="c")
     assert "Also reported by" not in out
-    assert "Sources:" in out
+    assert "Source: Balkan Wire" in out
 
 
 def test_color_uses_ansi_bold_for_highlights():
@@ -136,18 +139,6 @@ def test_alert_json_edit_and_missing_times():
     assert doc["action"] == "edit"
     assert doc["published"] is None
     assert doc["previous_url"] is None
-
-
-def test_also_reported_helper():
-    sources = [Source("DW", "https://dw.example/a", "t"), Source("", "https://x.example/b", "")]
-    assert also_reported(sources) == (
-        "Also reported by: DW (https://dw.example/a), https://x.example/b"
-    )
-    assert also_reported([]) == ""
-    slack = also_reported(sources, link=lambda o, u: f"<{u}|{o or u}>")
-    assert slack == (
-        "Also reported by: <https://dw.example/a|DW>, <https://x.example/b|https://x.example/b>"
-    )
 
 
 def test_summary_markup_and_time():

@@ -19,11 +19,10 @@ import textwrap
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from bot.core.models import Alert, Source, Span, Summary
+from bot.core.models import Alert, Span, Summary
 
 __all__ = [
     "alert_json",
-    "also_reported",
     "format_time",
     "render_console",
     "render_digest_console",
@@ -68,31 +67,6 @@ def summary_markup(summary: Summary, *, bold: Callable[[str], str] | None = None
     return "".join(mark(s.text) if s.highlight else s.text for s in summary.spans)
 
 
-def also_reported(
-    sources: Sequence[Source],
-    *,
-    link: Callable[[str, str], str] | None = None,
-    label: str = "Also reported by: ",
-) -> str:
-    """``"Also reported by: DW (https://…), NYT (https://…)"`` for ``sources``.
-
-    Pass the sources after the first (``alert.sources[1:]``). ``link(outlet, url)``
-    formats one source (default ``outlet (url)``, or just one of them when the other
-    is empty); platform renderers pass their own escaping link syntax. Empty string
-    when there are no sources.
-    """
-
-    def plain(outlet: str, url: str) -> str:
-        if outlet and url:
-            return f"{outlet} ({url})"
-        return outlet or url
-
-    fmt = link or plain
-    parts = [fmt(s.outlet or s.title, s.url) for s in sources]
-    parts = [p for p in parts if p]
-    return label + ", ".join(parts) if parts else ""
-
-
 def render_console(alert: Alert, *, action: str, channel: str, color: bool = False) -> str:
     """A readable multi-line block for one alert (``action`` is "post" or "edit")."""
 
@@ -122,16 +96,15 @@ def render_console(alert: Alert, *, action: str, channel: str, color: bool = Fal
             textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False) or [""]
         )
     if alert.sources:
+        # The first source is the story above; the others are listed once each.
         lines.append("")
-        lines.append("Sources:")
-        for s in alert.sources:
-            outlet = _line(s.outlet) or _line(s.title) or "?"
-            lines.append(f"  - {outlet} — {_line(s.url)}" if s.url else f"  - {outlet}")
-        also = also_reported(
-            [Source(_line(s.outlet), _line(s.url), _line(s.title)) for s in alert.sources[1:]]
-        )
-        if also:
-            lines.append(also)
+        first = alert.sources[0]
+        lines.append(f"Source: {_line(first.outlet) or _line(first.title) or '?'}")
+        if len(alert.sources) > 1:
+            lines.append("Also reported by:")
+            for s in alert.sources[1:]:
+                outlet = _line(s.outlet) or _line(s.title) or "?"
+                lines.append(f"  - {outlet} — {_line(s.url)}" if s.url else f"  - {outlet}")
     if alert.previous_url:
         lines.append(f"Earlier post: {_line(alert.previous_url)}")
     return "\n".join(lines) + "\n"
