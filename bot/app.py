@@ -60,7 +60,7 @@ async def open_runtime(
             bots: list[Any] = []
             try:
                 if chat:
-                    bots = await _start_chat(config, service, senders)
+                    await _start_chat(config, service, senders, bots)
                 yield Runtime(
                     config=config,
                     service=service,
@@ -76,29 +76,33 @@ async def open_runtime(
         await service.close()
 
 
-async def _start_chat(config: Config, service: Service, senders: dict[str, Sender]) -> list[Any]:
-    """Log in to each platform whose token is set (REST/Web API only; enough to send)."""
-    bots: list[Any] = []
+async def _start_chat(
+    config: Config, service: Service, senders: dict[str, Sender], bots: list[Any]
+) -> None:
+    """Log in to each platform whose token is set (REST/Web API only; enough to send).
+
+    Each bot joins ``bots`` before it logs in, so the caller closes it even if
+    the login fails.
+    """
     s = config.secrets
     if s.discord_token:
         from bot.chat.discord import DiscordBot  # imported only when used: it is heavy
 
         bot = DiscordBot(config, service)
+        bots.append(bot)  # closed on the way out even when its login fails
         await bot.start()
         senders["discord"] = bot.sender
-        bots.append(bot)
         log.info("Discord: logged in")
     if s.slack_bot_token:
         from bot.chat.slack import SlackBot
 
         sbot = SlackBot(config, service)
+        bots.append(sbot)
         await sbot.start()
         senders["slack"] = sbot.sender
-        bots.append(sbot)
         log.info("Slack: authenticated")
     if not bots:
         log.info("no chat tokens set (DISCORD_TOKEN, SLACK_BOT_TOKEN): alerts go to the console")
-    return bots
 
 
 async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats, DeliveryStats]:

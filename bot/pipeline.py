@@ -315,7 +315,7 @@ class Poller:
             len(parsed.stories),
             len(items),
             alerts,
-            len(touched),
+            len(set(touched)),
         )
         return FeedOutcome(feed.url, "new", new=len(items), alerts=alerts)
 
@@ -386,17 +386,22 @@ class Deliverer:
         groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
         for row in rows:
             groups[(row.platform, row.channel)].append(row)
+        waiting: dict[str, int] = defaultdict(int)
+        for (platform, _), group in groups.items():
+            if platform not in self.senders:
+                waiting[platform] += len(group)
+        for platform, n in waiting.items():
+            stats.waiting += n
+            if platform not in self._warned:
+                self._warned.add(platform)
+                log.warning(
+                    "%d alerts wait for %s: set its token in the environment to deliver them",
+                    n,
+                    platform,
+                )
         for (platform, channel), group in groups.items():
             sender = self.senders.get(platform)
             if sender is None:
-                stats.waiting += len(group)
-                if platform not in self._warned:
-                    self._warned.add(platform)
-                    log.warning(
-                        "%d alerts wait for %s: set its token in the environment to deliver them",
-                        len(group),
-                        platform,
-                    )
                 continue
             try:
                 await self._deliver_channel(sender, channel, group, stats)

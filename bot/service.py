@@ -32,6 +32,7 @@ from bot.core.models import (
     Term,
     Watchlist,
 )
+from bot.core.text import canonical_url
 from bot.core.watchlist import (
     CASE_RULES,
     WatchlistError,
@@ -597,6 +598,7 @@ class Service:
             url = check_url(url, allow_private=self.config.fetch.allow_private)
         except FetchError as e:
             raise CommandError(str(e)) from None
+        url = canonical_url(url)  # HTTPS://EXAMPLE.org/rss is example.org's feed too
         if await self.store.feed(url) is not None:
             raise CommandError(f"{url} is already polled.")
         await self.store.add_feed(url, self.clock(), origin="user")
