@@ -226,15 +226,25 @@ class _Reader:
 
     def num(self, t: dict[str, Any], key: str, where: str, default: float, *, lo: float) -> float:
         v = t.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < lo:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            quoted = " (remove the quotes)" if isinstance(v, str) else ""
+            self.err(where + key, f"expected a number, got {v!r}{quoted}")
+            return default
+        if v < lo:
             self.err(where + key, f"expected a number ≥ {lo}, got {v!r}")
             return default
         return float(v)
 
-    def int_(self, t: dict[str, Any], key: str, where: str, default: int, *, lo: int) -> int:
+    def int_(
+        self, t: dict[str, Any], key: str, where: str, default: int, *, lo: int, hi: int = 2**62
+    ) -> int:
         v = t.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            self.err(where + key, f"expected a whole number ≥ {lo}, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int):
+            quoted = " (remove the quotes)" if isinstance(v, str) else ""
+            self.err(where + key, f"expected a whole number, got {v!r}{quoted}")
+            return default
+        if not lo <= v <= hi:
+            self.err(where + key, f"expected a whole number from {lo} to {hi}, got {v!r}")
             return default
         return v
 
@@ -385,8 +395,10 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         allow_private=r.bool_(ft, "allow_private", "fetch.", d.allow_private),
         user_agent=r.str_(ft, "user_agent", "fetch.", d.user_agent),
     )
-    if fetch.interval < timedelta(minutes=1):
+    if "interval" in ft and fetch.interval < timedelta(minutes=1):
         r.err("fetch.interval", "must be at least 1m (be polite to publishers)")
+    if fetch.max_interval < fetch.interval:
+        r.err("fetch.max_interval", "must be at least fetch.interval")
 
     at = r.table(raw, "alerts")
     r.unknown(at, "alerts", "alerts.")
@@ -422,10 +434,14 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         admin_groups=r.strs(st, "admin_groups", "slack."),
         manager_users=r.strs(st, "manager_users", "slack."),
         manager_groups=r.strs(st, "manager_groups", "slack."),
-        http_port=r.int_(st, "http_port", "slack.", s0.http_port, lo=1),
+        http_port=r.int_(st, "http_port", "slack.", s0.http_port, lo=1, hi=65535),
         http_path=r.str_(st, "http_path", "slack.", s0.http_path),
         command=r.str_(st, "command", "slack.", s0.command),
     )
+
+    for key, value in (("http_path", slack.http_path), ("command", slack.command)):
+        if not value.startswith("/"):
+            r.err(f"slack.{key}", f"must start with '/', e.g. '/{value}'")
 
     if problems:
         raise ConfigError(problems)

@@ -104,3 +104,21 @@ def test_keep_must_outlast_backfill(tmp_path: Path) -> None:
     path.write_text('[bot]\nbackfill = "30d"\nkeep = "7d"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bot\.keep: must be longer than bot\.backfill"):
         load_config(path, env={})
+
+
+def test_values_in_range_and_of_the_right_kind(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[fetch]\ninterval = "30m"\nmax_interval = "10m"\n'
+        '[alerts]\ncluster_threshold = "0.3"\n'
+        '[slack]\nhttp_port = 99999\nhttp_path = "slack/events"\ncommand = "alertbot"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    text = "\n".join(info.value.problems)
+    assert "fetch.max_interval: must be at least fetch.interval" in text
+    assert "alerts.cluster_threshold: expected a number, got '0.3' (remove the quotes)" in text
+    assert "slack.http_port: expected a whole number from 1 to 65535" in text
+    assert "slack.http_path: must start with '/'" in text
+    assert "slack.command: must start with '/', e.g. '/alertbot'" in text
