@@ -309,12 +309,16 @@ class Poller:
             digest_due = next_digest_time(now, self.config.alerts.digest_every.total_seconds())
             touched = await self.store.save_poll(feed.id, result, items, now, digest_due=digest_due)
         alerts = sum(1 for i in items if i.alert)
+        held = sum(1 for i in items if i.fp is None and i.matches)
         log.info(
-            "%s: %d entries, %d new, %d alerting, %d outbox rows",
+            "%s: %d entries, %d new, %d alerting%s, %d outbox rows",
             feed.url,
             len(parsed.stories),
             len(items),
             alerts,
+            f" ({held} matching but older than backfill, or undated on a first poll)"
+            if held
+            else "",
             len(set(touched)),
         )
         return FeedOutcome(feed.url, "new", new=len(items), alerts=alerts)
