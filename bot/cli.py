@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bot.config import DEFAULT_CONFIG, Config, ConfigError, load_config, parse_duration
+from bot.config import (
+    DEFAULT_CONFIG,
+    Config,
+    ConfigError,
+    FetchConfig,
+    load_config,
+    parse_duration,
+)
 from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
+from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.service import Caller, CommandError, Service, read_watchlist_files
-from bot.store.sqlite import StoreError
+from bot.store.sqlite import Store, StoreError
 
 log = logging.getLogger("alertbot")
 
@@ -44,6 +55,30 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
+
+
+class _ImplicitConfig(str):
+    """The default ``--config`` value, told apart from the same path given explicitly:
+    only an implicit default may be missing (``try`` then runs without a config)."""
+
+    __slots__ = ()
+
+
+IMPLICIT_CONFIG = _ImplicitConfig(DEFAULT_CONFIG)
+
+
+def _config_given(args: argparse.Namespace) -> bool:
+    return not isinstance(args.config, _ImplicitConfig)
+
+
+def _plural(n: int, word: str, plural: str = "") -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _without_prefix(text: str, url: str) -> str:
+    """Messages about a feed start with ``"<url>: "``; drop it where the URL is beside them."""
+    prefix = f"{url}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def _setup_logging(level: str, quiet: bool = False) -> None:
@@ -114,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         async with open_runtime(config, json_lines=args.json) as rt:
             if args.once:
                 stats, _ = await run_once(rt, all_feeds=args.all)
+                if stats.feeds == 0:
+                    await _explain_idle_cycle(rt.service.store, all_feeds=args.all)
                 return 0 if stats.errors < max(stats.feeds, 1) or stats.feeds == 0 else 1
             await serve(rt)
             return 0
@@ -128,21 +165,61 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
 
 
+async def _explain_idle_cycle(store: Store, *, all_feeds: bool) -> None:
+    """A ``run --once`` that polled nothing looks broken; say why it did nothing."""
+    due = await store.next_feed_due()
+    if due is None:
+        log.info("no feeds to poll: add [[feeds]] to the config or use `alertbot feeds add URL`")
+        return
+    if all_feeds:
+        return
+    due = due.replace(tzinfo=UTC) if due.tzinfo is None else due.astimezone(UTC)
+    now = datetime.now(UTC)
+    when = due.strftime("%H:%M" if due.date() == now.date() else "%Y-%m-%d %H:%M")
+    log.info("no feed is due; the next is due at %s UTC (use --all to poll every feed now)", when)
+
+
+def _database_watchlists(database: Path) -> list[str]:
+    """Names of the watchlists in an existing database (``watchlist create`` makes
+    watchlists that no file holds); raises StoreError for an unusable file."""
+
+    async def read() -> list[str]:
+        store = await Store.open(database)
+        try:
+            return [name for name, _ in await store.watchlist_bodies()]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def _report_problems(problems: list[str]) -> int:
+    for p in problems:
+        print(p, file=sys.stderr)
+    print(f"{_plural(len(problems), 'problem')} found", file=sys.stderr)
+    return 1
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     problems: list[str] = []
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        for p in e.problems:
-            print(p, file=sys.stderr)
-        return 1
+        return _report_problems(e.problems)
     found, wl_problems = read_watchlist_files(config.watchlists_dir)
     problems.extend(wl_problems)
-    names = {w.name.casefold() for w, _ in found}
+    names = {w.name.casefold(): w.name for w, _ in found}
+    in_database: dict[str, str] = {}
+    if config.database.is_file():
+        try:
+            in_database = {n.casefold(): n for n in _database_watchlists(config.database)}
+        except StoreError as e:
+            problems.append(str(e))
+    only_in_database = {k: v for k, v in in_database.items() if k not in names}
     from bot.feeds.fetch import FetchError, check_url
 
     for i, f in enumerate(config.feeds):
-        if f.url.lower().startswith(("http://", "https://")) or "://" in f.url:
+        if "://" in f.url:
             try:
                 check_url(f.url, allow_private=config.fetch.allow_private)
             except FetchError as e:
@@ -154,76 +231,99 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
     for i, s in enumerate(config.subscriptions):
         for name in s.watchlists:
-            if name.casefold() not in names:
-                known = ", ".join(sorted(w.name for w, _ in found)) or "none"
+            if name.casefold() not in names and name.casefold() not in in_database:
+                known = ", ".join(sorted({**names, **in_database}.values(), key=str.casefold))
                 problems.append(
                     f"{config.path}: subscriptions[{i}].watchlists: no watchlist {name!r} "
-                    f"(known: {known})"
+                    f"(known: {known or 'none'})"
                 )
     if problems:
-        for p in problems:
-            print(p, file=sys.stderr)
-        print(f"{len(problems)} problem(s) found", file=sys.stderr)
-        return 1
+        return _report_problems(problems)
+    extra = f" (+{len(only_in_database)} only in the database)" if only_in_database else ""
     print(
-        f"OK: {config.path}: {len(config.feeds)} feeds, {len(found)} watchlists, "
-        f"{len(config.subscriptions)} subscriptions"
+        f"OK: {config.path}: {_plural(len(config.feeds), 'feed')}, "
+        f"{_plural(len(found), 'watchlist')}{extra}, "
+        f"{_plural(len(config.subscriptions), 'subscription')}"
     )
     return 0
 
 
+def _try_inputs(args: argparse.Namespace) -> tuple[Path, FetchConfig]:
+    """The watchlist folder and fetch limits for ``try``, which also works without a
+    config: then ``--watchlists`` or ./watchlists supplies the watchlists."""
+    config: Config | None = None
+    if _config_given(args) or Path(args.config).exists():
+        config = _config(args)
+    limits = config.fetch if config else FetchConfig()
+    # Either the config or the flag may allow private addresses.
+    limits = dataclasses.replace(limits, allow_private=limits.allow_private or args.allow_private)
+    if args.watchlists:
+        folder = Path(args.watchlists)
+        if not folder.is_dir():
+            raise CliError(f"{folder}: folder not found (given by --watchlists)")
+    elif config is not None:
+        folder = config.watchlists_dir
+    else:
+        folder = Path("watchlists")
+        if not folder.is_dir():
+            raise CliError(
+                f"no config at {args.config} and no watchlists folder; "
+                "pass --config or --watchlists"
+            )
+    return folder, limits
+
+
 def cmd_try(args: argparse.Namespace) -> int:
-    from bot.config import FetchConfig
     from bot.core.matching import compile_matcher
     from bot.core.summarize import summarize
     from bot.feeds.fetch import Fetched, Fetcher, FetchError, create_session
     from bot.feeds.parse import ParseError, parse_feed
 
     _setup_logging("WARNING", quiet=True)
-    folder = Path(args.watchlists) if args.watchlists else None
-    limits = FetchConfig(allow_private=args.allow_private)
-    if folder is None:
-        try:
-            config = load_config(args.config)
-            folder = config.watchlists_dir
-            limits = FetchConfig(**{**_fields(config.fetch), "allow_private": args.allow_private})
-        except ConfigError:
-            folder = Path("watchlists")
+    folder, limits = _try_inputs(args)
     found, problems = read_watchlist_files(folder)
     if problems:
         raise CliError("watchlist errors:\n  " + "\n  ".join(problems))
     matcher = compile_matcher(w for w, _ in found)
 
-    async def fetch_all() -> list[tuple[str, bytes, str] | tuple[str, Exception]]:
-        out: list[tuple[str, bytes, str] | tuple[str, Exception]] = []
+    async def fetch_all() -> list[tuple[str, bytes, str] | tuple[str, str]]:
+        """(feed, body, content type) or (feed, error message without the feed)."""
+        out: list[tuple[str, bytes, str] | tuple[str, str]] = []
         async with create_session(limits) as session:
             fetcher = Fetcher(session, limits)
             for feed in args.feeds:
+                # Anything with a scheme is a URL, so a typo such as htps:// gets the
+                # URL check's "unsupported scheme" rather than "no such file".
+                is_url = "://" in feed
                 try:
-                    if feed.lower().startswith(("http://", "https://")):
-                        got = await fetcher.fetch(feed)
-                    else:
-                        got = await fetcher.fetch_file(Path(feed))
+                    got = await (fetcher.fetch(feed) if is_url else fetcher.fetch_file(Path(feed)))
                     assert isinstance(got, Fetched)  # no validators sent: never Unchanged
                     out.append((feed, got.body, got.content_type))
                 except FetchError as e:
-                    out.append((feed, e))
+                    if not is_url and e.kind == "not-found":
+                        # fetch_file speaks for the bot, whose paths are relative to the
+                        # config file; here they are relative to where the user stands.
+                        out.append(
+                            (feed, "no such file (paths are relative to the current directory)")
+                        )
+                    else:
+                        out.append((feed, e.message))
         return out
 
     results = asyncio.run(fetch_all())
     stories_out: list[dict[str, Any]] = []
-    failed = 0
+    errors: list[dict[str, str]] = []
     for result in results:
         if len(result) == 2:
-            print(f"error: {result[1]}", file=sys.stderr)
-            failed += 1
+            errors.append({"feed": result[0], "error": result[1]})
+            print(f"error: {result[0]}: {result[1]}", file=sys.stderr)
             continue
         feed, body, ctype = result
         try:
             parsed = parse_feed(body, feed, content_type=ctype)
         except ParseError as e:
+            errors.append({"feed": feed, "error": _without_prefix(str(e), feed)})
             print(f"error: {e}", file=sys.stderr)
-            failed += 1
             continue
         for s in parsed.stories:
             matches = matcher.match(s.title, s.text)
@@ -263,14 +363,10 @@ def cmd_try(args: argparse.Namespace) -> int:
                     print(f"    {summary.text}")
                 print(f"    {s.url or '(no link)'}")
     if args.json:
-        _print_json({"stories": stories_out})
-    elif not stories_out and not failed:
+        _print_json({"stories": stories_out, "errors": errors})
+    elif not stories_out and not errors:
         print("no entries")
-    return 1 if failed == len(results) and failed else 0
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+    return 1 if errors else 0
 
 
 # ------------------------------------------------------------------ lookup
@@ -338,9 +434,50 @@ def _show_watchlist(w: Watchlist) -> None:
             print(f"      not inside: {', '.join(t.exclude)}")
 
 
+def _read_imports(files: Sequence[str]) -> list[tuple[str, str]]:
+    """(file, body) for every file, or CliError naming every problem: ``watchlist import``
+    imports all files or none."""
+    problems: list[str] = []
+    out: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        try:
+            body = Path(file).read_text(encoding="utf-8-sig")  # a BOM is not TOML
+        except IsADirectoryError:
+            problems.append(f"{file}: is a folder; name the .toml files in it")
+            continue
+        except FileNotFoundError:
+            problems.append(f"{file}: no such file")
+            continue
+        except OSError as e:
+            problems.append(f"{file}: cannot read: {e.strerror or e}")
+            continue
+        except UnicodeDecodeError as e:
+            problems.append(f"{file}: cannot read: not UTF-8 text ({e.reason})")
+            continue
+        try:
+            w = parse_watchlist(body, file)
+        except WatchlistError as e:
+            problems.extend(str(p) for p in e.problems)
+            continue
+        key = w.name.casefold()
+        if key in seen:
+            problems.append(f"{file}: name: {w.name!r} is also the name in {seen[key]}")
+            continue
+        seen[key] = file
+        out.append((file, body))
+    if len(problems) == 1:
+        raise CliError(f"nothing imported: {problems[0]}")
+    if problems:
+        raise CliError("nothing imported:\n  " + "\n  ".join(problems))
+    return out
+
+
 def cmd_watchlist(args: argparse.Namespace) -> int:
     op = args.wl_command
     me = _operator()
+    # Check every file before touching the database: all or nothing.
+    imports = _read_imports(args.files) if op == "import" else []
 
     async def work(service: Service) -> int:
         if op == "list":
@@ -348,8 +485,9 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
             if args.json:
                 _print_json({"watchlists": [_watchlist_json(w) for w in ws]})
             for w in [] if args.json else ws:
-                forms = sum(len(t.forms) for t in w.terms)
-                print(f"{w.name:<20} {len(w.terms):>3} terms {forms:>4} forms  {w.description}")
+                terms = _plural(len(w.terms), "term")
+                forms = _plural(sum(len(t.forms) for t in w.terms), "form")
+                print(f"{w.name:<20} {terms:>9} {forms:>10}  {w.description}")
             return 0
         if op == "show":
             w = await service.watchlist(args.name)
@@ -361,19 +499,25 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
         if op == "export":
             body = await service.watchlist_export(args.name)
             if args.output:
-                await asyncio.to_thread(Path(args.output).write_text, body, encoding="utf-8")
+                out = Path(args.output)
+                if not out.parent.is_dir():
+                    raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+                try:
+                    await asyncio.to_thread(out.write_text, body, encoding="utf-8")
+                except OSError as e:
+                    raise CliError(f"cannot write {out}: {e.strerror or e}") from None
                 print(f"wrote {args.output}", file=sys.stderr)
             else:
                 sys.stdout.write(body)
             return 0
         if op == "import":
-            for file in args.files:
-                try:
-                    body = await asyncio.to_thread(Path(file).read_text, encoding="utf-8-sig")
-                except (OSError, UnicodeDecodeError) as e:
-                    raise CliError(f"{file}: cannot read: {e}") from None
+            existing = {n.casefold() for n in await service.watchlist_names()}
+            for file, body in imports:
                 w = await service.watchlist_import(me, body, file)
-                print(f"imported {w.name} ({len(w.terms)} terms) from {file}")
+                replaced = w.name.casefold() in existing
+                what = "replaced the existing watchlist" if replaced else "created"
+                existing.add(w.name.casefold())
+                print(f"imported {w.name} from {file} ({what}, {_plural(len(w.terms), 'term')})")
             return 0
         if op == "create":
             w = await service.watchlist_create(me, args.name, args.description or "")
@@ -435,16 +579,17 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 if op == "list":
                     print(f"{f.url}  {f.title}")
                     continue
+                stories = _plural(f.stories, "story", "stories")
                 print(
-                    f"{state} {f.url}\n    {f.title or '-'} · {f.stories} stories · "
+                    f"{state} {f.url}\n    {f.title or '-'} · {stories} · "
                     f"last ok {_when(f.last_ok)} · next {_when(f.next_due)} · {f.origin}"
                 )
                 if f.error:
-                    print(f"    error ({f.error_count}x): {f.error}")
+                    print(f"    error ({f.error_count}x): {_without_prefix(f.error, f.url)}")
                 elif f.warning:
                     print(f"    broken but readable: {f.warning}")
             if op == "status":
-                print(f"{len(feeds)} feeds, {bad} with errors")
+                print(f"{_plural(len(feeds), 'feed')}, {bad} with errors")
             return 0
         if op == "add":
             f = await service.feed_add(_operator(), args.url)
@@ -509,19 +654,51 @@ def _duration(text: str) -> str:
     return text
 
 
+LOOKUP_MAX = 50
+
+
+def _limit(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= LOOKUP_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {LOOKUP_MAX}, got {text!r}"
+        )
+    return n
+
+
+def _version() -> str:
+    try:
+        return version("alertbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _config_option(parser: argparse.ArgumentParser, help_: str) -> None:
+    # SUPPRESS: a subcommand sets ``config`` only when given there, so it overrides a
+    # ``--config`` before the command without resetting it to the default when absent.
+    parser.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help=help_)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        default=str(DEFAULT_CONFIG),
-        metavar="PATH",
-        help=f"configuration file (default: {DEFAULT_CONFIG})",
-    )
+    _config_option(common, f"configuration file (default: {DEFAULT_CONFIG})")
     parser = argparse.ArgumentParser(
         prog="alertbot",
         description="Watchlist alerts from RSS/Atom feeds into Discord, Slack and the console.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        default=IMPLICIT_CONFIG,
+        metavar="PATH",
+        help=f"configuration file (default: {DEFAULT_CONFIG}); may also follow the command",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"alertbot {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -529,6 +706,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, parents=[common])
         p.set_defaults(func=func)
         return p
+
+    json_help = "print one JSON document"
 
     p = add("run", "run the bot: poll feeds, alert channels, answer commands", cmd_run)
     p.add_argument("--once", action="store_true", help="one poll cycle, deliver, exit")
@@ -538,84 +717,116 @@ def build_parser() -> argparse.ArgumentParser:
     add("check", "validate the config and watchlists; exit 1 on any error", cmd_check)
 
     p = add("try", "parse feeds (URLs or files) and show what would alert", cmd_try)
-    p.add_argument("feeds", nargs="+", metavar="FEED", help="feed URL or file path")
-    p.add_argument("--watchlists", metavar="DIR", help="watchlist folder (default: the config's)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument(
+        "feeds",
+        nargs="+",
+        metavar="FEED",
+        help="feed URL (anything with ://) or file path (relative to the current directory)",
+    )
+    p.add_argument(
+        "--watchlists",
+        metavar="DIR",
+        help="watchlist folder (default: the config's, else ./watchlists)",
+    )
+    p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument(
         "--allow-private",
         action="store_true",
-        help="allow URLs on private/loopback addresses (e.g. a local test server)",
+        help="allow URLs on private/loopback addresses (e.g. a local test server); "
+        "also allowed by [fetch] allow_private = true in the config",
     )
 
     p = add("lookup", "search stored stories", cmd_lookup)
     p.add_argument("query", nargs="*", help='words that must all occur; quote a "phrase"')
     p.add_argument("--since", type=_duration, metavar="DURATION", help="e.g. 24h, 7d, 2w")
     p.add_argument("--watchlist", metavar="NAME", help="only stories that fired this watchlist")
-    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument(
+        "--limit",
+        type=_limit,
+        default=20,
+        metavar="N",
+        help=f"at most this many, 1 to {LOOKUP_MAX} (default 20)",
+    )
+    p.add_argument("--json", action="store_true", help=json_help)
 
+    name_help = "the watchlist's name (any case)"
     p = add("watchlist", "list, show and edit watchlists", cmd_watchlist)
     wl = p.add_subparsers(dest="wl_command", metavar="ACTION", required=True)
     q = wl.add_parser("list", help="all watchlists", parents=[common])
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help=json_help)
     q = wl.add_parser("show", help="a watchlist's terms and forms", parents=[common])
-    q.add_argument("name")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("name", help=name_help)
+    q.add_argument("--json", action="store_true", help=json_help)
     q = wl.add_parser("create", help="a new, empty watchlist", parents=[common])
-    q.add_argument("name")
-    q.add_argument("--description", default="")
+    q.add_argument("name", help="the new watchlist's name")
+    q.add_argument("--description", default="", help="one line saying what it watches")
     q = wl.add_parser("delete", help="delete a watchlist and its subscriptions", parents=[common])
-    q.add_argument("name")
-    for name, aliases in (("add-term", ["add"]),):
-        q = wl.add_parser(
-            name, aliases=aliases, help="watch a new name (forms default to it)", parents=[common]
-        )
-        q.add_argument("watchlist")
-        q.add_argument("term")
-        q.add_argument("forms", nargs="*", help="surface forms (default: the term name)")
-        q.add_argument("--case", choices=["auto", "exact", "fold"], default="auto")
+    q.add_argument("name", help=name_help)
+    q = wl.add_parser(
+        "add-term", aliases=["add"], help="watch a new name (forms default to it)", parents=[common]
+    )
+    q.add_argument("watchlist", help=name_help)
+    q.add_argument("term", help="the name to watch, as alerts show it")
+    q.add_argument("forms", nargs="*", help="surface forms (default: the term name)")
+    q.add_argument(
+        "--case",
+        choices=["auto", "exact", "fold"],
+        default="auto",
+        help="exact: match as written; fold: ignore case and accents; auto (default): "
+        "exact for all-caps forms such as acronyms (KFOR, TB2), else fold",
+    )
     q = wl.add_parser(
         "remove-term", aliases=["remove"], help="stop watching a name", parents=[common]
     )
-    q.add_argument("watchlist")
-    q.add_argument("term")
+    q.add_argument("watchlist", help=name_help)
+    q.add_argument("term", help="the term's name")
     for name, what in (("add-form", "add a spelling to a term"), ("remove-form", "drop one")):
         q = wl.add_parser(name, help=what, parents=[common])
-        q.add_argument("watchlist")
-        q.add_argument("term")
-        q.add_argument("form")
+        q.add_argument("watchlist", help=name_help)
+        q.add_argument("term", help="the term's name")
+        q.add_argument("form", help="the spelling, as it appears in stories")
     q = wl.add_parser(
-        "import", help="create or replace watchlists from TOML files", parents=[common]
+        "import",
+        help="create or replace watchlists from TOML files (all or none)",
+        parents=[common],
     )
-    q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("files", nargs="+", metavar="FILE", help="watchlist TOML file")
     q = wl.add_parser("export", help="print a watchlist as TOML", parents=[common])
-    q.add_argument("name")
+    q.add_argument("name", help=name_help)
     q.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     p = add("feeds", "list, add and remove feeds; show their health", cmd_feeds)
     fd = p.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
     for name, what in (("list", "the feeds"), ("status", "the feeds and their health")):
         q = fd.add_parser(name, help=what, parents=[common])
-        q.add_argument("--json", action="store_true")
+        q.add_argument("--json", action="store_true", help=json_help)
     q = fd.add_parser("add", help="poll another feed (public http/https)", parents=[common])
-    q.add_argument("url")
+    q.add_argument("url", help="the feed's http:// or https:// URL")
     q = fd.add_parser("remove", help="stop polling a feed added with feeds add", parents=[common])
-    q.add_argument("url")
+    q.add_argument("url", help="the feed's URL, exactly as feeds list shows it")
 
+    platform_help = "the chat platform"
+    channel_help = "the platform's channel id"
     p = add("subscriptions", "manage channel subscriptions without chat", cmd_subscriptions)
     sb = p.add_subparsers(dest="sub_command", metavar="ACTION", required=True)
     q = sb.add_parser("list", help="all subscriptions", parents=[common])
-    q.add_argument("--platform", choices=PLATFORMS)
-    q.add_argument("--channel")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--platform", choices=PLATFORMS, help="only this platform's")
+    q.add_argument("--channel", metavar="ID", help="only this channel's")
+    q.add_argument("--json", action="store_true", help=json_help)
     for name, what in (("add", "subscribe a channel"), ("remove", "unsubscribe a channel")):
         q = sb.add_parser(name, help=what, parents=[common])
-        q.add_argument("--platform", choices=PLATFORMS, required=True)
-        q.add_argument("--channel", required=True, help="the platform's channel id")
-        q.add_argument("--watchlist", required=True)
-        q.add_argument("--guild", help="Discord guild / Slack team id")
+        q.add_argument("--platform", choices=PLATFORMS, required=True, help=platform_help)
+        q.add_argument("--channel", required=True, metavar="ID", help=channel_help)
+        q.add_argument("--watchlist", required=True, metavar="NAME", help=name_help)
+        q.add_argument("--guild", metavar="ID", help="Discord guild / Slack team id")
         if name == "add":
-            q.add_argument("--mode", choices=["realtime", "digest"], default="realtime")
+            q.add_argument(
+                "--mode",
+                choices=["realtime", "digest"],
+                default="realtime",
+                help="realtime: an alert per story (default); digest: one message per "
+                "[alerts] digest_every (a day by default)",
+            )
 
     for module in ("bot.chat.slack_cli", "bot.chat.discord_cli"):
         _register_platform(module, sub)
@@ -634,16 +845,14 @@ def _register_platform(module: str, sub: Any) -> None:
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
     """Give a platform's commands --config like every other command."""
     if not any(a.dest == "config" for a in parser._actions):
-        parser.add_argument(
-            "--config", default=str(DEFAULT_CONFIG), metavar="PATH", help="configuration file"
-        )
+        _config_option(parser, "configuration file")
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):  # argparse has no public walk
             for child in set(action.choices.values()):
                 _add_config_option(child)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -656,6 +865,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Flush here, not at interpreter exit, so a closed pipe surfaces below
+            # (also after --help, whose SystemExit this lets through).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`alertbot … | head -1`): stop quietly, like a C tool
+        # killed by SIGPIPE. Point stdout at devnull so Python's final flush of the
+        # unwritten rest does not raise again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout without a file descriptor
+            pass
+        return 141
 
 
 if __name__ == "__main__":
