@@ -226,3 +226,25 @@ async def test_prune_keeps_events_still_waiting_in_the_outbox(
         stats = await Deliverer(rt.service.store, config, {"discord": console}).drain()
         assert stats.posted == 1
     assert [d["title"] for d in lines(buf)] == [KFOR_A[0]]
+
+
+async def test_two_processes_opening_a_new_database_at_once(tmp_path: Path) -> None:
+    """Both migrate safely: the schema version is read under the write lock."""
+    code = (
+        "import asyncio, sys\n"
+        "from bot.store.sqlite import Store\n"
+        "async def main():\n"
+        "    s = await Store.open(sys.argv[1])\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    for attempt in range(3):
+        db = tmp_path / f"race{attempt}.db"
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", code, str(db), cwd=ROOT, stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(4)
+        ]
+        results = [await p.communicate() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], [e for _, e in results]

@@ -246,19 +246,27 @@ class Store:
         await self.db.close()
 
     async def _migrate(self) -> None:
-        async with self._cursor("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path}: database schema version {version} is newer than this "
-                f"alertbot ({len(MIGRATIONS)}); upgrade alertbot or use another database"
-            )
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Apply each missing migration in its own write transaction.
+
+        The version is read inside that transaction (BEGIN IMMEDIATE holds the
+        write lock), so two processes opening a new database at once cannot
+        both apply the same step.
+        """
+        while True:
             async with self.transaction():
-                for stmt in _split_sql(sql):
+                async with self._cursor("PRAGMA user_version") as cur:
+                    row = await cur.fetchone()
+                version = int(row[0]) if row else 0
+                if version > len(MIGRATIONS):
+                    raise StoreError(
+                        f"{self.path}: database schema version {version} is newer than this "
+                        f"alertbot ({len(MIGRATIONS)}); upgrade alertbot or use another database"
+                    )
+                if version == len(MIGRATIONS):
+                    return
+                for stmt in _split_sql(MIGRATIONS[version]):
                     await self._exec(stmt)
-                await self._exec(f"PRAGMA user_version={number}")
+                await self._exec(f"PRAGMA user_version={version + 1}")
 
     # One connection serves the whole process (polls, deliveries, chat commands,
     # pruning), and SQLite transactions belong to the connection, not to a task.
