@@ -30,8 +30,13 @@ from bot.config import (
     parse_duration,
 )
 from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
-from bot.core.watchlist import WatchlistError, parse_watchlist
-from bot.service import Caller, CommandError, Service, read_watchlist_files
+from bot.service import (
+    Caller,
+    CommandError,
+    Service,
+    parse_watchlist_files,
+    read_watchlist_files,
+)
 from bot.store.sqlite import Store, StoreError
 
 log = logging.getLogger("alertbot")
@@ -437,40 +442,13 @@ def _show_watchlist(w: Watchlist) -> None:
 def _read_imports(files: Sequence[str]) -> list[tuple[str, str]]:
     """(file, body) for every file, or CliError naming every problem: ``watchlist import``
     imports all files or none."""
-    problems: list[str] = []
-    out: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
-    for file in files:
-        try:
-            body = Path(file).read_text(encoding="utf-8-sig")  # a BOM is not TOML
-        except IsADirectoryError:
-            problems.append(f"{file}: is a folder; name the .toml files in it")
-            continue
-        except FileNotFoundError:
-            problems.append(f"{file}: no such file")
-            continue
-        except OSError as e:
-            problems.append(f"{file}: cannot read: {e.strerror or e}")
-            continue
-        except UnicodeDecodeError as e:
-            problems.append(f"{file}: cannot read: not UTF-8 text ({e.reason})")
-            continue
-        try:
-            w = parse_watchlist(body, file)
-        except WatchlistError as e:
-            problems.extend(str(p) for p in e.problems)
-            continue
-        key = w.name.casefold()
-        if key in seen:
-            problems.append(f"{file}: name: {w.name!r} is also the name in {seen[key]}")
-            continue
-        seen[key] = file
-        out.append((file, body))
+    found, problems = parse_watchlist_files([Path(f) for f in files])
     if len(problems) == 1:
         raise CliError(f"nothing imported: {problems[0]}")
     if problems:
         raise CliError("nothing imported:\n  " + "\n  ".join(problems))
-    return out
+    # No problem: every file parsed, in order.
+    return [(file, body) for file, (_, body) in zip(files, found, strict=True)]
 
 
 def cmd_watchlist(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,20 +203,40 @@ def utcnow() -> datetime:
 
 def read_watchlist_files(folder: Path) -> tuple[list[tuple[Watchlist, str]], list[str]]:
     """Parse every ``*.toml`` in ``folder``: ((watchlist, body) pairs, problems)."""
+    if not folder.is_dir():
+        return [], [f"{folder}: watchlist folder not found (set bot.watchlists in the config)"]
+    return parse_watchlist_files(sorted(folder.glob("*.toml")))
+
+
+def parse_watchlist_files(
+    paths: Sequence[Path],
+) -> tuple[list[tuple[Watchlist, str]], list[str]]:
+    """Read and parse watchlist files: ((watchlist, body) pairs, one line per problem).
+
+    Two files may not name the same watchlist (names compare case-insensitively).
+    """
     found: list[tuple[Watchlist, str]] = []
     problems: list[str] = []
-    if not folder.is_dir():
-        return found, [f"{folder}: watchlist folder not found (set bot.watchlists in the config)"]
     seen: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.toml")):
+    for path in paths:
         try:
             body = path.read_text(encoding="utf-8-sig")  # a BOM is not TOML
+        except IsADirectoryError:
+            problems.append(f"{path}: is a folder; name the .toml files in it")
+            continue
+        except FileNotFoundError:
+            problems.append(f"{path}: no such file")
+            continue
+        except OSError as e:
+            problems.append(f"{path}: cannot read: {e.strerror or e}")
+            continue
+        except UnicodeDecodeError as e:
+            problems.append(f"{path}: cannot read: not UTF-8 text ({e.reason})")
+            continue
+        try:
             w = parse_watchlist(body, str(path))
         except WatchlistError as e:
             problems.extend(str(p) for p in e.problems)
-            continue
-        except (OSError, UnicodeDecodeError) as e:
-            problems.append(f"{path}: cannot read: {e}")
             continue
         key = w.name.casefold()
         if key in seen:
