@@ -529,8 +529,13 @@ class Deliverer:
         posted = row.posted_at or row.created_at
         if now - posted <= self.config.alerts.edit_window:
             alert = await self._alert(row)
-            new_ref = await sender.edit(channel, ref, alert)
-            await self.store.mark_sent(row.id, row.revision, new_ref or ref, posted_at=None)
+            new_ref = await sender.edit(channel, ref, alert) or ref
+            # A platform that could not edit posts anew (Slack, past its own edit
+            # limit) and returns the new message: later sources edit that one.
+            reposted = new_ref != ref
+            await self.store.mark_sent(
+                row.id, row.revision, new_ref, posted_at=now if reposted else None
+            )
             stats.edited += 1
             return
         # Too old to edit: post anew, linking the earlier message.

@@ -502,3 +502,48 @@ async def test_realtime_subscription_releases_an_event_waiting_for_the_digest(
         await run_once(rt, all_feeds=True)
     (doc,) = lines(buf)
     assert doc["action"] == "post" and doc["watchlists"] == ["KFOR", "MKE"]
+
+
+class RepostingSender(SmallDigests):
+    """A platform that cannot edit, so each 'edit' is a new message with a new ref."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts: list[str] = []
+
+    async def post(self, channel: str, alert: Alert, *, key: str) -> str:
+        self.posts.append(key)
+        return f"p{len(self.posts)}"
+
+    async def edit(self, channel: str, ref: str, alert: Alert) -> str:
+        self.posts.append(f"edit-of-{ref}")
+        return f"p{len(self.posts)}"
+
+
+async def test_an_edit_that_became_a_new_post_restarts_the_edit_window(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/"))
+    feed_server.add_feed("/b.xml", rss("B", [MKE_STORY], link="https://b.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml"), feed_server.url("/b.xml")],
+        subscriptions=[{"platform": "slack", "channel": "C1", "watchlists": ["KFOR"]}],
+    )
+    sender = RepostingSender()
+    async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+        store = rt.service.store
+        await rt.poller.poll_due(all_feeds=True)
+        start = datetime.now(UTC)
+        await Deliverer(store, config, {"slack": sender}, clock=lambda: start).drain()
+        feed_server.set_body("/b.xml", rss("B", [MKE_STORY, KFOR_B], link="https://b.example/"))
+        await rt.poller.poll_due(all_feeds=True)
+        later = start + timedelta(hours=20)  # inside the 24 h window: an edit
+        await Deliverer(store, config, {"slack": sender}, clock=lambda: later).drain()
+        feed_server.add_feed("/c.xml", rss("C", [KFOR_B], link="https://c.example/"))
+        await store.add_feed(feed_server.url("/c.xml"), datetime.now(UTC))
+        await rt.poller.poll_due(all_feeds=True)
+        # 30 h after the first post but 10 h after the repost: still an edit, of the repost.
+        much_later = start + timedelta(hours=30)
+        await Deliverer(store, config, {"slack": sender}, clock=lambda: much_later).drain()
+    assert sender.posts[0].startswith("alertbot-")
+    assert sender.posts[1:] == ["edit-of-p1", "edit-of-p2"]
