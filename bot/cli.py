@@ -279,6 +279,7 @@ def _try_inputs(args: argparse.Namespace) -> tuple[Path, FetchConfig]:
 
 
 def cmd_try(args: argparse.Namespace) -> int:
+    from bot.core.explain import MissExplainer
     from bot.core.matching import compile_matcher
     from bot.core.summarize import summarize
     from bot.feeds.fetch import Fetched, Fetcher, FetchError, create_session
@@ -290,6 +291,7 @@ def cmd_try(args: argparse.Namespace) -> int:
     if problems:
         raise CliError("watchlist errors:\n  " + "\n  ".join(problems))
     matcher = compile_matcher(w for w, _ in found)
+    explainer = MissExplainer(w for w, _ in found)
 
     async def fetch_all() -> list[tuple[str, bytes, str] | tuple[str, str]]:
         """(feed, body, content type) or (feed, error message without the feed)."""
@@ -333,6 +335,7 @@ def cmd_try(args: argparse.Namespace) -> int:
         for s in parsed.stories:
             matches = matcher.match(s.title, s.text)
             fired = sorted({m.watchlist for m in matches})
+            why_not = explainer.why_not(s.title, s.text, fired)
             summary = summarize(s.title, s.text, [m for m in matches if m.field == "text"])
             doc = {
                 "id": s.id,
@@ -353,6 +356,7 @@ def cmd_try(args: argparse.Namespace) -> int:
                     for m in matches
                 ],
                 "summary": summary.text,
+                "why_not": why_not,
             }
             stories_out.append(doc)
             if not args.json:
@@ -366,6 +370,8 @@ def cmd_try(args: argparse.Namespace) -> int:
                     )
                     print(f"    why: {why}")
                     print(f"    {summary.text}")
+                for name, reason in why_not.items():
+                    print(f"    not {name}: {reason}")
                 print(f"    {s.url or '(no link)'}")
     if args.json:
         _print_json({"stories": stories_out, "errors": errors})

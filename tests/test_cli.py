@@ -113,6 +113,9 @@ async def test_try_json_contract_on_file_and_url(tmp_path: Path, feed_server: Fe
     assert all(keys <= set(s) for s in stories)
     by_title = {s["title"]: s for s in stories}
     assert by_title["Workforce shortages strain hospitals in Pristina"]["watchlists"] == []
+    footballer = by_title["Bayraktar scores twice as Partizan beat Vojvodina"]
+    assert footballer["watchlists"] == []
+    assert footballer["why_not"] == {"Bayraktar": "it also needs Drone context"}
     patrol = by_title["KFOR patrol"]
     assert patrol["watchlists"] == ["KFOR"]
     m = patrol["matches"][0]
