@@ -1,6 +1,6 @@
 """Benchmark: the watchlist matcher against one regex per term, in the same run.
 
-Stories: the text of every entry of /work/shared/corpus/realfeeds (title plus
+Stories: the text of every entry of ../shared/corpus/realfeeds (title plus
 content or summary, tags stripped crudely), about 3,700 stories.
 Terms: the shipped watchlists plus 100 / 1,000 / 10,000 generated terms, half
 acronyms (KXR, TB7Q) and half phrases of two or three words taken from the
@@ -35,7 +35,7 @@ from bot.core.matching import compile_matcher  # noqa: E402  (needs the path set
 from bot.core.models import Term, Watchlist  # noqa: E402
 from bot.core.watchlist import parse_watchlist  # noqa: E402
 
-CORPUS = Path("/work/shared/corpus/realfeeds")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
 TAG = re.compile(r"<[^>]*>")
 WORD = re.compile(r"[A-Za-z]{4,12}")
 BASELINE_BUDGET_S = 6.0  # time the baseline may take per size before we sample

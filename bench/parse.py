@@ -1,6 +1,6 @@
 """Benchmark: our ``parse_feed`` against plain ``feedparser.parse`` on real feeds.
 
-Parses every file of ``/work/shared/corpus/realfeeds`` (or ``--corpus DIR``) with
+Parses every file of ``../shared/corpus/realfeeds`` (or ``--corpus DIR``) with
 both, in the same run, and prints files/s and entries/s for each, the ratio, the
 number of files whose entries differ (entry count, ids, titles, links, published;
 after the intended normalisation of ``bot.feeds.parse``: links resolved and
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.core.text import canonical_url, html_to_text, one_line  # imported after the sys.path line
 from bot.feeds.parse import ParsedFeed, ParseError, parse_feed  # imported after the sys.path line
 
-CORPUS = Path("/work/shared/corpus/realfeeds")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
 FEED_URL = "https://feeds.example.org/{name}"
 """Every file is parsed as if fetched from here (relative links resolve against it)."""
 

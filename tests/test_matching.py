@@ -21,7 +21,7 @@ from bot.core.models import CaseRule, Field, Match, Story, Term, Watchlist
 from bot.core.watchlist import parse_watchlist
 
 ROOT = Path(__file__).resolve().parent.parent
-REALFEEDS = Path("/work/shared/corpus/realfeeds")
+REALFEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
 
 
 def wl(

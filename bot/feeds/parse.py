@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -232,7 +233,7 @@ def _not_a_feed(body: bytes, feed_url: str, result: Any) -> ParseError:
         return ParseError(f"{feed_url}: not a feed: got gzip-compressed bytes (not decompressed)")
     head = _ascii_head(body)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
-        return ParseError(f"{feed_url}: not a feed: got JSON (JSON Feed is not supported)")
+        return ParseError(f"{feed_url}: not a feed: got JSON that is not a JSON Feed")
     if any(mark in head for mark in _HTML_MARKS) and not any(r in head for r in _FEED_ROOTS):
         title = _html_title(body)
         return ParseError(f"{feed_url}: not a feed: got an HTML page ({title or 'untitled'})")
@@ -356,6 +357,8 @@ def parse_feed(
             f"{feed_url}: refused: {markup:,} '<' characters, more markup than a feed "
             f"needs (limit {MAX_MARKUP:,})"
         )
+    if _ascii_head(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+        return _json_feed(body, feed_url, outlet, now)
     body, defused = _defuse(body, feed_url)
     # Without a type feedparser reports NonXMLContentType on every feed; a file or a
     # server that says nothing is read by the XML rules (declaration, BOM).
@@ -417,6 +420,84 @@ def _build(
         stories=stories,
         warning=_describe(bozo_exc) if bozo_exc is not None else None,
     )
+
+
+# ---------------------------------------------------------------- JSON Feed
+
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+_JSON_DATE_KEYS = ("date_published", "date_modified", "date_updated")
+
+
+def _json_str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _json_date(value: str, now: datetime | None) -> datetime | None:
+    """RFC 3339 (``2026-02-17T09:30:00Z``) → aware UTC; None when absent, bad or absurd."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    when = when.replace(tzinfo=UTC) if when.utcoffset() is None else when.astimezone(UTC)
+    if when < EARLIEST or (now is not None and when > now + FUTURE_SLACK):
+        return None
+    return when
+
+
+def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) -> ParsedFeed:
+    """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1) into stories."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ParseError(f"{feed_url}: not a feed: invalid JSON ({_describe(e)})") from None
+    if not isinstance(doc, dict) or not _json_str(doc.get("version")).startswith(
+        _JSON_FEED_VERSION
+    ):
+        raise ParseError(f"{feed_url}: not a feed: got JSON that is not a JSON Feed")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseError(f"{feed_url}: broken JSON Feed: 'items' is not a list")
+    base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
+    link = _http_url(doc.get("home_page_url"), base)
+    title = one_line(plain_text(_json_str(doc.get("title")), limit=OUTLET_CHARS))
+    name = one_line(outlet, limit=OUTLET_CHARS) or title or _host(link) or _host(feed_url)
+    stories: list[Story] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        url = _http_url(item.get("url") or item.get("external_url"), base or link)
+        item_title = one_line(
+            plain_text(_json_str(item.get("title")), limit=TITLE_CHARS), limit=TITLE_CHARS
+        )
+        html = _json_str(item.get("content_html"))
+        plain = _json_str(item.get("content_text")) or _json_str(item.get("summary"))
+        raw_text = (
+            html_to_text(html, limit=TEXT_CHARS) if html else plain_text(plain, limit=TEXT_CHARS)
+        )
+        raw_id = item.get("id")
+        guid = (
+            str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
+        )
+        if not (item_title or raw_text or url or guid):
+            continue
+        raw_date = next((d for k in _JSON_DATE_KEYS if (d := _json_str(item.get(k)))), None)
+        story = Story(
+            feed_url=feed_url,
+            id=story_id(guid, url, item_title, raw_date),
+            url=url,
+            title=item_title,
+            text=strip_feed_furniture(raw_text),
+            published=_json_date(raw_date or "", now),
+            outlet=name,
+            teaser=is_teaser(raw_text, title=item_title),
+        )
+        if story.id not in seen:
+            seen.add(story.id)
+            stories.append(story)
+    return ParsedFeed(title=title, link=link, ttl=None, stories=stories, warning=None)
 
 
 def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | None) -> Story | None:
