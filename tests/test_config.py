@@ -122,3 +122,19 @@ def test_values_in_range_and_of_the_right_kind(tmp_path: Path) -> None:
     assert "slack.http_port: expected a whole number from 1 to 65535" in text
     assert "slack.http_path: must start with '/'" in text
     assert "slack.command: must start with '/', e.g. '/alertbot'" in text
+
+
+def test_example_config_documents_every_key() -> None:
+    import re
+
+    from bot.config import _KNOWN
+
+    example = (ROOT / "config" / "alertbot.example.toml").read_text(encoding="utf-8")
+    undocumented = [
+        f"{section}.{key}"
+        for section, keys in _KNOWN.items()
+        if section
+        for key in keys
+        if not re.search(rf"^#?\s*{key}\s*=", example, re.M)
+    ]
+    assert undocumented == []
