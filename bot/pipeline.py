@@ -293,7 +293,6 @@ class Poller:
                 # fires no watchlist matters only as a new source of one that did.
                 if item.cluster_id is not None or item.alert:
                     item.clustered = True
-                    item.fingerprint = clustering.encode(item.fp)
                     item.bands = bands
             result = PollResult(
                 url=feed.url,

@@ -9,7 +9,7 @@ Everything here is immutable and free of I/O. Times are timezone-aware UTC
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -171,5 +171,3 @@ class StoryHit:
     story: Story
     watchlists: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
-    rank: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)

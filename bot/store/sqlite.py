@@ -26,6 +26,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.core.cluster import encode as encode_fingerprint
 from bot.core.models import FeedStatus, Match, Mode, Platform, Story, StoryHit, Subscription
 from bot.store.schema import MIGRATIONS
 
@@ -90,7 +91,6 @@ class NewStory:
     """An existing cluster this story joins; None = start a new one (when clustered)."""
     clustered: bool = False
     """Joins or starts a cluster (and is indexed for candidate lookups)."""
-    fingerprint: bytes | None = None
     bands: Sequence[int] = ()
     fp: tuple[int, ...] | None = None
     """The decoded fingerprint, for stories recent enough to alert."""
@@ -465,9 +465,6 @@ class Store:
             (iso(now), iso(next_due), error, iso(retry_after_at), feed_id),
         )
 
-    async def reschedule(self, feed_id: int, next_due: datetime) -> None:
-        await self._exec("UPDATE feeds SET next_due_at = ? WHERE id = ?", (iso(next_due), feed_id))
-
     # ------------------------------------------------------------------ stories
 
     async def known_guids(self, feed_url: str, guids: Sequence[str]) -> set[str]:
@@ -550,7 +547,7 @@ class Store:
                         int(s.teaser),
                         iso(now),
                         item.dedup_key,
-                        item.fingerprint,
+                        encode_fingerprint(item.fp) if item.clustered and item.fp else None,
                     ),
                 )
                 if cur.rowcount == 0:
