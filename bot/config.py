@@ -32,6 +32,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
 
 
+MIN_HTTP_INTERVAL = timedelta(minutes=1)
+"""Shortest per-feed ``interval`` of an http(s) feed (and of ``[fetch] interval``):
+be polite to publishers."""
+MIN_FILE_INTERVAL = timedelta(seconds=1)
+"""Shortest per-feed ``interval`` of a local file feed: reading a file costs nobody anything."""
+
+
+def is_http_url(url: str) -> bool:
+    """An http(s) feed URL; anything else in ``[[feeds]] url`` is a file path (as polled)."""
+    return url.strip().lower().startswith(("http://", "https://"))
+
+
 class ConfigError(Exception):
     """Every problem found in a configuration, one per line."""
 
@@ -339,9 +351,20 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
             r.err(where + "url", f"{url} is listed twice")
         seen_urls.add(url)
         interval = r.dur(f, "interval", where, timedelta(0)) if "interval" in f else None
-        if interval is not None and interval < timedelta(minutes=1):
-            r.err(where + "interval", "must be at least 1m (be polite to publishers)")
-            interval = None
+        if interval is not None:
+            if is_http_url(url) and interval < MIN_HTTP_INTERVAL:
+                r.err(
+                    where + "interval",
+                    f"must be at least 1m for an http(s) feed, got {f['interval']!r} "
+                    "(be polite to publishers; only a local file feed may poll faster)",
+                )
+                interval = None
+            elif interval < MIN_FILE_INTERVAL:
+                r.err(
+                    where + "interval",
+                    f"must be at least 1s for a file feed, got {f['interval']!r}",
+                )
+                interval = None
         feeds.append(FeedConfig(url=url, interval=interval, title=r.str_(f, "title", where, "")))
 
     subs: list[SubscriptionConfig] = []
@@ -395,7 +418,7 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         allow_private=r.bool_(ft, "allow_private", "fetch.", d.allow_private),
         user_agent=r.str_(ft, "user_agent", "fetch.", d.user_agent),
     )
-    if "interval" in ft and fetch.interval < timedelta(minutes=1):
+    if "interval" in ft and fetch.interval < MIN_HTTP_INTERVAL:
         r.err("fetch.interval", "must be at least 1m (be polite to publishers)")
     if fetch.max_interval < fetch.interval:
         r.err("fetch.max_interval", "must be at least fetch.interval")

@@ -138,3 +138,38 @@ def test_example_config_documents_every_key() -> None:
         if not re.search(rf"^#?\s*{key}\s*=", example, re.M)
     ]
     assert undocumented == []
+
+
+def test_a_file_feed_may_poll_every_second_an_http_feed_every_minute(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    ok = (
+        '[alerts]\ndigest_every = "8s"\n'
+        '[[feeds]]\nurl = "feeds/local.xml"\ninterval = "1s"\n'
+        '[[feeds]]\nurl = "/srv/feeds/other.rss"\ninterval = "2.5s"\n'
+        '[[feeds]]\nurl = "https://a.example/rss"\ninterval = "1m"\n'
+    )
+    path.write_text(ok, encoding="utf-8")
+    config = load_config(path, env={})
+    assert [f.interval for f in config.feeds] == [
+        timedelta(seconds=1),
+        timedelta(seconds=2.5),
+        timedelta(minutes=1),
+    ]
+    assert config.alerts.digest_every == timedelta(seconds=8)
+
+    path.write_text(
+        '[fetch]\ninterval = "1s"\n'
+        '[[feeds]]\nurl = "https://a.example/rss"\ninterval = "30s"\n'
+        '[[feeds]]\nurl = "HTTP://b.example/rss"\ninterval = "1s"\n'
+        '[[feeds]]\nurl = "feeds/local.xml"\ninterval = "0.5s"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    problems = info.value.problems
+    assert len(problems) == 4, problems
+    text = "\n".join(problems)
+    assert "fetch.interval: must be at least 1m (be polite to publishers)" in text
+    assert "feeds[0].interval: must be at least 1m for an http(s) feed, got '30s'" in text
+    assert "feeds[1].interval: must be at least 1m for an http(s) feed, got '1s'" in text
+    assert "feeds[2].interval: must be at least 1s for a file feed, got '0.5s'" in text
