@@ -43,6 +43,8 @@ def test_manifest_socket_mode(tmp_path, capsys):
         "chat:write.public",
         "users:read",
         "usergroups:read",
+        "channels:history",
+        "groups:history",
     }
     assert "not found" in err
 

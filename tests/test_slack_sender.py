@@ -231,3 +231,148 @@ async def test_directory_caches_admin_flags_and_groups_for_a_while(fake):
     assert len(fake.calls_to("users.info")) == 3
     # an unknown user is simply not an admin
     assert not (await directory.caller(user="UGHOST", channel="C1", team="T1")).is_admin
+
+
+# --------------------------------------------------------------------------- find_posted
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+async def test_find_posted_finds_an_alert_and_a_digest_by_key(fake, sender):
+    since = at(fake.now())
+    fake.advance(1)
+    ts = await sender.post("C1", alert(), key="alertbot-7")
+    fake.add_message("C1", "a person talks")
+    digest_ts = await sender.post_digest("C1", [alert(), alert("Other")], key="alertbot-d-ab12")
+    await sender.post("C1", alert(), key="alertbot-8")  # posted, but not asked about
+    await sender.post("C2", alert(), key="alertbot-9")  # asked about, but in another channel
+
+    found = await sender.find_posted(
+        "C1", ["alertbot-7", "alertbot-d-ab12", "alertbot-9", "alertbot-10"], since
+    )
+
+    assert found == {"alertbot-7": ts, "alertbot-d-ab12": digest_ts}
+    (call,) = fake.calls_to("conversations.history")
+    assert call.args["channel"] == "C1"
+    assert call.args["include_all_metadata"] in ("1", "true", True)
+    assert call.args["limit"] == "200"
+    assert float(call.args["oldest"]) == pytest.approx(since.timestamp())
+
+
+async def test_find_posted_ignores_messages_before_since(fake, sender):
+    await sender.post("C1", alert(), key="alertbot-1")
+    fake.advance(60)
+    since = at(fake.now() + 1)
+    fake.advance(30)
+    later = await sender.post("C1", alert(), key="alertbot-2")
+    assert await sender.find_posted("C1", ["alertbot-1", "alertbot-2"], since) == {
+        "alertbot-2": later
+    }
+
+
+async def test_find_posted_ignores_metadata_it_did_not_write(fake, sender):
+    since = at(fake.now())
+    fake.advance(1)
+    other_app = {"event_type": "alertbot_alert", "event_payload": {"key": "alertbot-1"}}
+    fake.add_message("C1", "forged", user="U0OTHER", metadata=other_app)
+    fake.add_message(
+        "C1",
+        "other type",
+        metadata={"event_type": "deploy", "event_payload": {"key": "alertbot-2"}},
+    )
+    sender.bot_user = "U0BOT"  # what SlackBot.start learns from auth.test
+    assert await sender.find_posted("C1", ["alertbot-1", "alertbot-2"], since) == {}
+
+
+async def test_find_posted_pages_through_a_busy_channel(fake, sender):
+    since = at(fake.now())
+    fake.advance(1)
+    first = await sender.post("C1", alert(), key="alertbot-1")
+    for i in range(450):
+        fake.add_message("C1", f"chatter {i}")
+    found = await sender.find_posted("C1", ["alertbot-1"], since)
+    assert found == {"alertbot-1": first}
+    calls = fake.calls_to("conversations.history")
+    assert len(calls) == 3  # 200 + 200 + 51, newest first: ours is the oldest
+    assert "cursor" not in calls[0].args
+    assert calls[1].args["cursor"] and calls[2].args["cursor"] != calls[1].args["cursor"]
+
+
+async def test_find_posted_stops_paging_once_every_key_is_found(fake, sender):
+    since = at(fake.now())
+    fake.advance(1)
+    for i in range(300):
+        fake.add_message("C1", f"chatter {i}")
+    ts = await sender.post("C1", alert(), key="alertbot-1")
+    assert await sender.find_posted("C1", ["alertbot-1"], since) == {"alertbot-1": ts}
+    assert len(fake.calls_to("conversations.history")) == 1
+
+
+async def test_find_posted_reads_at_most_a_few_pages(fake, sender):
+    fake.history_max_limit = 15  # what Slack allows apps outside its Marketplace
+    since = at(fake.now())
+    fake.advance(1)
+    await sender.post("C1", alert(), key="alertbot-1")
+    for i in range(200):
+        fake.add_message("C1", f"chatter {i}")
+    assert await sender.find_posted("C1", ["alertbot-1"], since) == {}
+    assert len(fake.calls_to("conversations.history")) == 5
+
+
+async def test_find_posted_survives_a_ratelimited_answer(fake, sender):
+    since = at(fake.now())
+    fake.advance(1)
+    ts = await sender.post("C1", alert(), key="alertbot-1")
+    fake.rate_limit("conversations.history", times=1, retry_after=0)
+    assert await sender.find_posted("C1", ["alertbot-1"], since) == {"alertbot-1": ts}
+    assert len(fake.calls_to("conversations.history")) == 2  # the 429, then the retry
+
+
+async def test_find_posted_ratelimited_past_retries_is_a_temporary_error(fake):
+    client = AsyncWebClient(
+        token=TOKEN,
+        base_url=fake.base_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    fake.rate_limit("conversations.history", times=5, retry_after=0)
+    with pytest.raises(DeliveryError) as info:
+        await SlackSender(client, pace=0).find_posted("C1", ["alertbot-1"], NOW)
+    assert not info.value.permanent
+
+
+@pytest.mark.parametrize("error", ["missing_scope", "not_in_channel", "channel_not_found"])
+async def test_find_posted_in_a_channel_it_cannot_read_is_empty(fake, sender, error, caplog):
+    fake.fail_channel("C1", error, methods=("conversations.history",))
+    assert await sender.find_posted("C1", ["alertbot-1"], NOW) == {}
+    assert error in caplog.text
+
+
+async def test_find_posted_with_no_keys_asks_nothing(fake, sender):
+    assert await sender.find_posted("C1", [], NOW) == {}
+    assert fake.calls == []
+
+
+async def test_find_posted_is_paced_with_sends(fake):
+    sender = SlackSender(make_client(TOKEN, fake.base_url), pace=0.15)
+    await sender.post("C1", alert(), key="alertbot-1")
+    await sender.find_posted("C1", ["alertbot-1"], NOW)
+    post, history = fake.calls_to("chat.postMessage")[0], fake.calls_to("conversations.history")[0]
+    assert history.at - post.at >= 0.14
+
+
+async def test_started_bot_looks_only_at_its_own_messages(fake, tmp_path):
+    config = parse_config(
+        {},
+        tmp_path / "alertbot.toml",
+        env={"SLACK_BOT_TOKEN": TOKEN, "ALERTBOT_SLACK_API_URL": fake.base_url},
+    )
+    bot = SlackBot(config, service=None, pace=0)  # type: ignore[arg-type]  # sending needs no service
+    await bot.start()
+    assert bot.sender.bot_user == "U0BOT"
+    since = at(fake.now())
+    fake.advance(1)
+    ts = await bot.sender.post("C1", alert(), key="alertbot-1")
+    assert await bot.sender.find_posted("C1", {"alertbot-1"}, since) == {"alertbot-1": ts}
+    await bot.close()

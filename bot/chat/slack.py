@@ -15,6 +15,9 @@ Delivery goes through :class:`SlackSender`, which implements
 :class:`bot.chat.base.Sender` over the Web API: ``ratelimited`` answers are
 retried by slack-sdk honouring ``Retry-After``, sends are paced per channel,
 and errors that retrying cannot fix become permanent :class:`DeliveryError`.
+Every message carries its outbox key in its metadata, so
+:meth:`SlackSender.find_posted` can tell, from ``conversations.history``, which
+keys were posted before a crash.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import html
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -61,6 +65,12 @@ DIRECTORY_TTL = 300.0
 """How long admin flags and user-group members are trusted before asking Slack again."""
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
+HISTORY_PAGE = 200
+"""Messages asked for per ``conversations.history`` page (Slack may answer fewer)."""
+HISTORY_PAGES = 5
+"""At most this many pages are read per :meth:`SlackSender.find_posted` call."""
+EVENT_TYPES = frozenset({"alertbot_alert", "alertbot_digest"})
+"""Metadata event types of the messages the sender posts."""
 
 
 # --------------------------------------------------------------------------- parsing
@@ -505,11 +515,18 @@ class SlackSender:
     platform: Platform = "slack"
 
     def __init__(
-        self, client: AsyncWebClient, *, pace: float = PACE_SECONDS, workspace_url: str = ""
+        self,
+        client: AsyncWebClient,
+        *,
+        pace: float = PACE_SECONDS,
+        workspace_url: str = "",
+        bot_user: str = "",
     ):
         self.client = client
         self.pace = pace
         self.workspace_url = workspace_url
+        self.bot_user = bot_user
+        """The bot's user id (``auth.test``); when set, only its messages are looked at."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._next: dict[str, float] = {}
 
@@ -583,6 +600,79 @@ class SlackSender:
         if not self.workspace_url or not re.fullmatch(r"\d+\.\d+", ref):
             return None
         return f"{self.workspace_url.rstrip('/')}/archives/{channel}/p{ref.replace('.', '')}"
+
+    async def find_posted(
+        self, channel: str, keys: Collection[str], since: datetime
+    ) -> dict[str, str]:
+        """Keys found in the metadata of the channel's messages since ``since`` → their ``ts``.
+
+        Reads ``conversations.history`` (newest first, :data:`HISTORY_PAGE` a
+        page, at most :data:`HISTORY_PAGES` pages, fewer once every key is
+        found), paced like sends. A channel the bot may not read (missing
+        ``channels:history``/``groups:history`` scope, a public channel it was
+        never invited to, a channel gone) answers ``{}`` with a log line: the
+        deliverer then sends, and a send meets the same problem and reports
+        it. Temporary failures (``ratelimited`` beyond slack-sdk's retries, the
+        network) raise a temporary :class:`DeliveryError`, like a send.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        found: dict[str, str] = {}
+        cursor = ""
+        for _ in range(HISTORY_PAGES):
+
+            async def call(cursor: str = cursor) -> Any:
+                return await self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{since.timestamp():.6f}",
+                    inclusive=True,
+                    include_all_metadata=True,
+                    limit=HISTORY_PAGE,
+                    cursor=cursor or None,
+                )
+
+            try:
+                resp = await self._paced(channel, call)
+            except DeliveryError as e:
+                if not e.permanent:
+                    raise
+                log.warning(
+                    "slack: cannot read the history of %s (%s); keys %s are taken as unsent",
+                    channel,
+                    e.reason,
+                    sorted(wanted),
+                )
+                return found
+            for message in resp.get("messages") or []:
+                key = self._key_of(message)
+                if key in wanted and key not in found:
+                    found[key] = str(message.get("ts", ""))
+            cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor or len(found) == len(wanted):
+                break
+        else:
+            if cursor and len(found) < len(wanted):
+                log.info(
+                    "slack: stopped reading %s after %d pages; %d of %d keys not found",
+                    channel,
+                    HISTORY_PAGES,
+                    len(wanted) - len(found),
+                    len(wanted),
+                )
+        return found
+
+    def _key_of(self, message: dict[str, Any]) -> str | None:
+        """The outbox key of one of our messages (from its metadata), else None."""
+        if self.bot_user and message.get("user") != self.bot_user:
+            return None
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") not in EVENT_TYPES:
+            return None
+        key = (meta.get("event_payload") or {}).get("key")
+        return key if isinstance(key, str) else None
 
 
 # --------------------------------------------------------------------------- the bot
@@ -706,6 +796,7 @@ class SlackBot:
             url=str(resp.get("url", "")),
         )
         self.sender.workspace_url = self.ids.url
+        self.sender.bot_user = self.ids.bot_user
         log.info("slack: signed in as %s in %s", resp.get("user"), resp.get("team"))
 
     async def start_http(self, host: str | None = None, port: int | None = None) -> int:

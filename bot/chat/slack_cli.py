@@ -16,9 +16,14 @@ Bot scopes, each for a reason:
   owner, who may edit watchlists and feeds.
 * ``usergroups:read``: ``usergroups.list`` / ``usergroups.users.list`` for the user
   groups named in ``[slack]`` (admin_groups, manager_groups).
+* ``channels:history``, ``groups:history``: ``conversations.history`` in public and
+  private channels, to find an alert that was posted just before a crash so it is
+  not posted twice. The bot reads only its own messages' metadata, at most one
+  call (or a few pages) per channel per recovery.
 
 Not requested: ``channels:read`` (channels are shown as ``<#C…>`` references,
-which Slack resolves in the client) and any history or message-reading scope.
+which Slack resolves in the client), ``im:history``/``mpim:history`` (alerts go to
+channels only) and any scope to read messages as they arrive.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ BOT_SCOPES: tuple[str, ...] = (
     "chat:write.public",
     "users:read",
     "usergroups:read",
+    "channels:history",
+    "groups:history",
 )
 MANIFEST_FILE = Path(__file__).resolve().parents[2] / "config" / "slack-manifest.json"
 USAGE_HINT = 'subscribe KFOR digest · lookup "Skydagger" since:7d · help'

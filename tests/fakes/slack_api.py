@@ -6,10 +6,19 @@ bot uses like Slack does, and misbehaves on demand:
 
 * ``fake.rate_limit("chat.postMessage", times=1, retry_after=0)``: the next calls
   answer HTTP 429 ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After``;
-* ``fake.fail_channel("C404", "channel_not_found")``: every ``chat.*`` call for that
-  channel answers the error (``not_in_channel``, ``is_archived``, ``invalid_auth``,
-  ``token_revoked``…);
+* ``fake.fail_channel("C404", "channel_not_found")``: every ``chat.*`` and
+  ``conversations.*`` call for that channel answers the error (``not_in_channel``,
+  ``is_archived``, ``invalid_auth``, ``token_revoked``…); ``methods=`` narrows it,
+  e.g. ``methods=("conversations.history",)`` with ``missing_scope``;
 * ``fake.revoke("xoxb-…")``: every call with that token answers ``token_revoked``.
+
+Posted messages are kept with their metadata (:attr:`FakeSlackAPI.messages`;
+:meth:`add_message` adds one from someone else, at a chosen ``ts``) and
+``conversations.history`` answers from them like Slack: newest first, ``oldest``
+/ ``latest`` (exclusive unless ``inclusive``), ``limit`` (capped at
+:attr:`FakeSlackAPI.history_max_limit`), ``cursor`` paging with
+``response_metadata.next_cursor``, and ``metadata`` only with
+``include_all_metadata``. :meth:`advance` moves the fake's clock (the next ``ts``).
 
 Socket Mode: ``apps.connections.open`` hands out ``ws://127.0.0.1:…/socket``; the
 fake greets with ``hello``, :meth:`socket_send` pushes an envelope to the
@@ -24,6 +33,7 @@ Shaped after slack-bolt's ``tests/mock_web_api_server``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,11 +66,14 @@ class FakeSlackAPI:
     """usergroup id → handle, for usergroups.list."""
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    """(channel, ts) → the last posted/updated arguments."""
+    """(channel, ts) → the last posted/updated arguments (``user``: who posted it)."""
+    history_max_limit: int = 999
+    """The most messages one ``conversations.history`` page holds (15 for apps
+    distributed outside the Marketplace since 2025)."""
 
     def __post_init__(self) -> None:
         self._rate_limits: dict[str, list[int]] = {}
-        self._channel_errors: dict[str, str] = {}
+        self._channel_errors: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._revoked: set[str] = set()
         self._ts = 1_700_000_000_000_100
         self._changed = asyncio.Condition()
@@ -73,8 +86,40 @@ class FakeSlackAPI:
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 0) -> None:
         self._rate_limits[method] = [times, retry_after]
 
-    def fail_channel(self, channel: str, error: str) -> None:
-        self._channel_errors[channel] = error
+    def fail_channel(
+        self,
+        channel: str,
+        error: str,
+        *,
+        methods: tuple[str, ...] = ("chat.", "conversations."),
+    ) -> None:
+        """Calls for ``channel`` to methods starting with one of ``methods`` answer ``error``."""
+        self._channel_errors[channel] = (error, methods)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock: the next message gets a ``ts`` ``seconds`` later."""
+        self._ts += int(seconds * 1_000_000)
+
+    def now(self) -> float:
+        """The fake's clock, as epoch seconds (the ``ts`` of the last message)."""
+        return self._ts / 1_000_000
+
+    def add_message(
+        self,
+        channel: str,
+        text: str = "hello",
+        *,
+        user: str = "U0HUMAN",
+        metadata: dict[str, Any] | None = None,
+        ts: float | None = None,
+    ) -> str:
+        """A message posted by someone else (or by the bot before a crash); returns its ts."""
+        stamp = self._next_ts() if ts is None else f"{ts:.6f}"
+        msg: dict[str, Any] = {"channel": channel, "text": text, "user": user}
+        if metadata is not None:
+            msg["metadata"] = metadata
+        self.messages[(channel, stamp)] = msg
+        return stamp
 
     def revoke(self, token: str) -> None:
         self._revoked.add(token)
@@ -193,8 +238,9 @@ class FakeSlackAPI:
         if token in self._revoked:
             return _error("token_revoked")
         channel = str(args.get("channel", ""))
-        if method.startswith("chat.") and channel in self._channel_errors:
-            return _error(self._channel_errors[channel])
+        failing = self._channel_errors.get(channel)
+        if failing and method.startswith(failing[1]):
+            return _error(failing[0])
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return _error("unknown_method")
@@ -225,6 +271,7 @@ class FakeSlackAPI:
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         channel = str(args["channel"])
+        args.setdefault("user", BOT_USER_ID)
         self.messages[(channel, ts)] = args
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
 
@@ -232,8 +279,63 @@ class FakeSlackAPI:
         key = (str(args["channel"]), str(args["ts"]))
         if key not in self.messages:
             return {"ok": False, "error": "message_not_found"}
+        old = self.messages[key]
+        for kept in ("user", "metadata"):  # an update without metadata keeps it, like Slack
+            if kept in old:
+                args.setdefault(kept, old[kept])
         self.messages[key] = args
         return {"ok": True, "channel": key[0], "ts": key[1], "text": args.get("text")}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        inclusive = _flag(args.get("inclusive"))
+        with_meta = _flag(args.get("include_all_metadata"))
+        oldest = _micros(args.get("oldest") or "0")
+        latest = _micros(args["latest"]) if args.get("latest") else None
+        limit = min(int(args.get("limit") or 100), self.history_max_limit)
+        cursor = str(args.get("cursor") or "")
+        start = (
+            _micros(base64.b64decode(cursor).decode().removeprefix("next_ts:")) if cursor else None
+        )
+
+        def within(ts: int) -> bool:
+            if ts < oldest or (ts == oldest and not inclusive):
+                return False
+            if latest is not None and (ts > latest or (ts == latest and not inclusive)):
+                return False
+            return start is None or ts <= start
+
+        stamps = sorted(
+            (ts for ch, ts in self.messages if ch == channel and within(_micros(ts))),
+            key=_micros,
+            reverse=True,
+        )
+        page, rest = stamps[:limit], stamps[limit:]
+        out = []
+        for ts in page:
+            msg = self.messages[(channel, ts)]
+            item: dict[str, Any] = {
+                "type": "message",
+                "ts": ts,
+                "user": msg.get("user", BOT_USER_ID),
+                "text": msg.get("text", ""),
+            }
+            if item["user"] == BOT_USER_ID:
+                item["bot_id"] = BOT_ID
+            if msg.get("blocks"):
+                item["blocks"] = msg["blocks"]
+            if with_meta and msg.get("metadata"):
+                item["metadata"] = msg["metadata"]
+            out.append(item)
+        result: dict[str, Any] = {"ok": True, "messages": out, "has_more": bool(rest)}
+        if rest:
+            token = base64.b64encode(f"next_ts:{rest[0]}".encode()).decode()
+            result["response_metadata"] = {"next_cursor": token}
+        else:
+            result["response_metadata"] = {"next_cursor": ""}
+        return result
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
@@ -261,6 +363,17 @@ class FakeSlackAPI:
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": {"id": "V0HOME", **dict(args.get("view") or {})}}
+
+
+def _flag(value: Any) -> bool:
+    """A boolean argument as slack-sdk sends it ("1"/"0", or JSON true/false)."""
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _micros(ts: str) -> int:
+    """A Slack ``ts`` ("1700000000.000200") as integer microseconds, for ordering."""
+    whole, _, frac = str(ts).partition(".")
+    return int(whole) * 1_000_000 + int((frac + "000000")[:6])
 
 
 def _error(code: str) -> web.Response:
