@@ -130,6 +130,7 @@ class Secrets:
     slack_app_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
     discord_api_url: str = ""
+    discord_gateway_url: str = ""
     slack_api_url: str = ""
 
     @classmethod
@@ -141,6 +142,7 @@ class Secrets:
             slack_app_token=e.get("SLACK_APP_TOKEN", ""),
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET", ""),
             discord_api_url=e.get("ALERTBOT_DISCORD_API_URL", ""),
+            discord_gateway_url=e.get("ALERTBOT_DISCORD_GATEWAY_URL", ""),
             slack_api_url=e.get("ALERTBOT_SLACK_API_URL", ""),
         )
 

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import discord
 import pytest
+import yarl
+from aiohttp import web
+from discord.gateway import DiscordWebSocket
 
+from bot.chat import discord_render as render
 from bot.chat.base import DeliveryError
-from bot.chat.discord import DiscordBot, api_base, nonce_for
+from bot.chat.discord import DEFAULT_GATEWAY, DiscordBot, api_base, nonce_for
 from bot.config import parse_config
 from bot.core.models import Alert, Source, Span, Summary
-from tests.fakes.discord_api import FakeDiscordAPI
+from tests.fakes.discord_api import BOT_USER_ID, FakeDiscordAPI
 
 GUILD = 111111111111111111
 CHANNEL = 222222222222222222
 GONE = 333333333333333333
 HIDDEN = 444444444444444444
 READONLY = 555555555555555555
+NO_HISTORY = 666666666666666666
 
 
 def alert(title: str = "KFOR patrols the border", *sources: Source) -> Alert:
@@ -41,6 +49,7 @@ async def api() -> AsyncIterator[FakeDiscordAPI]:
         fake.add_channel(CHANNEL, GUILD)
         fake.add_channel(HIDDEN, GUILD, forbidden=50001)
         fake.add_channel(READONLY, GUILD, forbidden=50013)
+        fake.add_channel(NO_HISTORY, GUILD, read_history=False)
         yield fake
 
 
@@ -220,5 +229,213 @@ async def test_bad_token_fails_start_with_a_fix(api: FakeDiscordAPI, tmp_path: P
     env = {"DISCORD_TOKEN": "nope", "ALERTBOT_DISCORD_API_URL": api.base}
     b = DiscordBot(parse_config({}, tmp_path / "a.toml", env), None)
     with pytest.raises(RuntimeError, match=re.escape("Reset Token")):
+        await b.start()
+    await b.close()
+
+
+# --------------------------------------------------------------------------- find_posted
+
+
+def tagged(key: str, footer: str = "alertbot") -> list[dict[str, object]]:
+    return [{"type": "rich", "title": "t", "footer": {"text": f"{footer} · {render.ref_tag(key)}"}}]
+
+
+def test_the_footer_tag_is_short_stable_and_on_posts_and_digests() -> None:
+    tag = render.ref_tag("alertbot-123")
+    assert re.fullmatch(r"ref [0-9a-f]{8}", tag)
+    assert tag == render.ref_tag("alertbot-123")
+    assert tag != render.ref_tag("alertbot-123-r2")
+    [embed] = [render.alert_embed(alert(), key="alertbot-123")]
+    assert embed["footer"]["text"] == f"alertbot · {tag}"
+    assert render.footer_tag(embed) == tag
+    assert render.footer_tag(render.alert_embed(alert())) is None  # edits carry none
+    many = [alert("x" * 300) for _ in range(80)]
+    [digest] = render.digest_embeds(many, key="alertbot-d-ab")
+    assert digest["footer"]["text"].endswith(" more not shown · " + render.ref_tag("alertbot-d-ab"))
+    assert render.footer_tag(digest) == render.ref_tag("alertbot-d-ab")
+
+
+def test_the_footer_tag_keeps_every_limit() -> None:
+    huge = alert(
+        "@everyone " * 100, *(Source("O" * 300, f"https://o{i}.example", "t") for i in range(30))
+    )
+    embeds = [render.alert_embed(huge, key="alertbot-1", footer="f" * 3000)]
+    assert render.check_limits(embeds) == []
+    assert render.footer_tag(embeds[0]) == render.ref_tag("alertbot-1")
+    digest = render.digest_embeds([huge] * 50, key="alertbot-d-1")
+    assert render.check_limits(digest) == []
+
+
+async def test_post_and_digest_carry_the_tag(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+    await bot.sender.post(str(CHANNEL), alert(), key="alertbot-1")
+    await bot.sender.post_digest(str(CHANNEL), [alert(), alert()], key="alertbot-d-2")
+    footers = [m["embeds"][0]["footer"]["text"] for m in api.messages(CHANNEL)]
+    assert footers == [
+        f"alertbot · {render.ref_tag('alertbot-1')}",
+        f"alertbot · {render.ref_tag('alertbot-d-2')}",
+    ]
+
+
+async def test_find_posted_finds_posts_and_digests_by_footer_tag(
+    api: FakeDiscordAPI, bot: DiscordBot
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    ref = await bot.sender.post(str(CHANNEL), alert(), key="alertbot-7")
+    api.add_message(CHANNEL, "people talk")
+    digest = await bot.sender.post_digest(str(CHANNEL), [alert(), alert()], key="alertbot-d-ab")
+    await bot.sender.post(str(CHANNEL), alert(), key="alertbot-8")  # not asked about
+    found = await bot.sender.find_posted(
+        str(CHANNEL), ["alertbot-7", "alertbot-d-ab", "alertbot-9"], since
+    )
+    assert found == {"alertbot-7": ref, "alertbot-d-ab": digest}
+    [req] = api.calls("GET", rf"^/channels/{CHANNEL}/messages$")
+    assert req.query["limit"] == "100"
+    assert int(req.query["after"]) == discord.utils.time_snowflake(since) - 1
+
+
+async def test_find_posted_ignores_other_authors(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    api.add_message(CHANNEL, embeds=tagged("alertbot-1"), at=since + timedelta(seconds=1))
+    assert await bot.sender.find_posted(str(CHANNEL), ["alertbot-1"], since) == {}
+    mine = api.add_message(
+        CHANNEL, embeds=tagged("alertbot-1"), author_id=BOT_USER_ID, at=since + timedelta(seconds=2)
+    )
+    assert await bot.sender.find_posted(str(CHANNEL), ["alertbot-1"], since) == {"alertbot-1": mine}
+
+
+async def test_find_posted_respects_since(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+    since = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    api.add_message(
+        CHANNEL, embeds=tagged("alertbot-1"), author_id=BOT_USER_ID, at=since - timedelta(seconds=1)
+    )
+    exact = api.add_message(CHANNEL, embeds=tagged("alertbot-2"), author_id=BOT_USER_ID, at=since)
+    later = api.add_message(
+        CHANNEL, embeds=tagged("alertbot-3"), author_id=BOT_USER_ID, at=since + timedelta(hours=1)
+    )
+    found = await bot.sender.find_posted(
+        str(CHANNEL), ["alertbot-1", "alertbot-2", "alertbot-3"], since
+    )
+    assert found == {"alertbot-2": exact, "alertbot-3": later}
+
+
+async def test_find_posted_pages_after_since(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+    since = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for i in range(150):
+        api.add_message(CHANNEL, f"chatter {i}", at=since + timedelta(seconds=i))
+    ours = api.add_message(
+        CHANNEL, embeds=tagged("alertbot-1"), author_id=BOT_USER_ID, at=since + timedelta(hours=1)
+    )
+    assert await bot.sender.find_posted(str(CHANNEL), ["alertbot-1"], since) == {"alertbot-1": ours}
+    first, second = api.calls("GET", rf"^/channels/{CHANNEL}/messages$")
+    assert int(second.query["after"]) > int(first.query["after"])
+
+
+async def test_find_posted_without_keys_asks_nothing(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+    assert await bot.sender.find_posted(str(CHANNEL), [], datetime.now(UTC)) == {}
+    assert api.calls("GET", r"/messages$") == []
+
+
+@pytest.mark.parametrize("channel", [GONE, HIDDEN, NO_HISTORY])
+async def test_find_posted_where_it_cannot_read_is_empty(
+    api: FakeDiscordAPI, bot: DiscordBot, channel: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    if channel == NO_HISTORY:
+        api.add_message(NO_HISTORY, embeds=tagged("alertbot-1"), author_id=BOT_USER_ID)
+    with caplog.at_level(logging.WARNING):
+        assert await bot.sender.find_posted(str(channel), ["alertbot-1"], since) == {}
+    if channel != NO_HISTORY:  # without Read Message History Discord just answers []
+        assert "cannot read the messages" in caplog.text
+
+
+async def test_find_posted_long_429_is_a_temporary_error(
+    api: FakeDiscordAPI, bot: DiscordBot
+) -> None:
+    api.rate_limit("GET", r"/messages$", retry_after=120)
+    with pytest.raises(DeliveryError) as info:
+        await bot.sender.find_posted(str(CHANNEL), ["alertbot-1"], datetime.now(UTC))
+    assert not info.value.permanent and info.value.retry_after == 120
+
+
+# --------------------------------------------------------------------------- gateway URL
+
+
+@pytest.fixture
+def default_gateway() -> Iterator[None]:
+    saved = DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+async def test_gateway_url_from_the_environment_is_where_discord_py_connects(
+    api: FakeDiscordAPI, tmp_path: Path, default_gateway: None
+) -> None:
+    seen: list[yarl.URL] = []
+    identify: list[dict[str, object]] = []
+
+    async def gateway(request: web.Request) -> web.WebSocketResponse:
+        """Greets, takes the IDENTIFY, then refuses the token (close code 4004)."""
+        seen.append(request.url)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}})
+        async for msg in ws:
+            payload = msg.json()
+            if payload.get("op") == 2:
+                identify.append(payload)
+                break
+        await ws.close(code=4004, message=b"Authentication failed.")
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/gw", gateway)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"ws://127.0.0.1:{port}/gw"
+    env = {
+        "DISCORD_TOKEN": "test-token",
+        "ALERTBOT_DISCORD_API_URL": api.base,
+        "ALERTBOT_DISCORD_GATEWAY_URL": url,
+    }
+    b = DiscordBot(parse_config({}, tmp_path / "a.toml", env), None)
+    try:
+        await b.start()
+        assert yarl.URL(url) == DiscordWebSocket.DEFAULT_GATEWAY
+        with pytest.raises(discord.ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                await b.client.connect(reconnect=False)
+        assert closed.value.code == 4004
+        assert [(u.host, u.port, u.path) for u in seen] == [("127.0.0.1", port, "/gw")]
+        assert seen[0].query["v"] == "10"
+        assert identify and identify[0]["d"]["token"] == "test-token"  # type: ignore[index]
+    finally:
+        await b.close()
+        await runner.cleanup()
+
+
+async def test_no_gateway_url_means_discords_own(
+    api: FakeDiscordAPI, tmp_path: Path, default_gateway: None
+) -> None:
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL("ws://127.0.0.1:9/left-over")
+    env = {"DISCORD_TOKEN": "test-token", "ALERTBOT_DISCORD_API_URL": api.base}
+    b = DiscordBot(parse_config({}, tmp_path / "a.toml", env), None)
+    await b.start()
+    await b.close()
+    assert yarl.URL(DEFAULT_GATEWAY) == DiscordWebSocket.DEFAULT_GATEWAY
+
+
+async def test_a_gateway_url_that_is_not_a_websocket_fails_start(
+    api: FakeDiscordAPI, tmp_path: Path, default_gateway: None
+) -> None:
+    env = {
+        "DISCORD_TOKEN": "test-token",
+        "ALERTBOT_DISCORD_API_URL": api.base,
+        "ALERTBOT_DISCORD_GATEWAY_URL": "http://127.0.0.1:9/",
+    }
+    b = DiscordBot(parse_config({}, tmp_path / "a.toml", env), None)
+    with pytest.raises(RuntimeError, match="ALERTBOT_DISCORD_GATEWAY_URL"):
         await b.start()
     await b.close()

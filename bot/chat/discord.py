@@ -6,9 +6,12 @@ Three parts, one client:
   (``client.http``), so ``alertbot run --once`` works from cron without the
   gateway. Every message goes out with no allowed mentions and, for posts, a
   ``nonce`` derived from the outbox key with ``enforce_nonce`` so a retried post
-  is not doubled. Failures become :class:`~bot.chat.base.DeliveryError`,
-  permanent when retrying cannot help (unknown channel, missing access or
-  permission, revoked token).
+  is not doubled. Discord forgets nonces after a few minutes and never returns
+  them when messages are read, so posts also carry a tag of the key in the
+  embed footer (:func:`~bot.chat.discord_render.ref_tag`), which
+  :meth:`DiscordSender.find_posted` looks for after a crash. Failures become
+  :class:`~bot.chat.base.DeliveryError`, permanent when retrying cannot help
+  (unknown channel, missing access or permission, revoked token).
 * a :class:`discord.app_commands.CommandTree` with every command of the
   "Commands in chat" table; each handler builds a :class:`~bot.service.Caller`
   from the member's permissions in that channel, calls one service method and
@@ -19,7 +22,9 @@ Three parts, one client:
   gateway), ``close()``.
 
 ``ALERTBOT_DISCORD_API_URL`` points discord.py's REST base (process-global
-``discord.http.Route.BASE``) at a proxy or a loopback fake.
+``discord.http.Route.BASE``) at a proxy or a loopback fake, and
+``ALERTBOT_DISCORD_GATEWAY_URL`` its gateway (process-global
+``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``).
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 import discord
+import yarl
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
 from discord.http import Route, handle_message_parameters
 
 from bot.chat import discord_render as render
@@ -50,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
 DEFER_AFTER = 2.0
 """Seconds a command may work before we defer; Discord drops answers after 3 s."""
 MAX_RATELIMIT_WAIT = 30.0
@@ -57,6 +66,10 @@ MAX_RATELIMIT_WAIT = 30.0
 (30 s is the smallest value discord.py accepts)."""
 NONCE_CHARS = 25
 """Discord's maximum nonce length."""
+HISTORY_PAGE = 100
+"""Messages per ``GET /channels/{id}/messages`` (Discord's maximum)."""
+HISTORY_PAGES = 5
+"""At most this many pages are read per :meth:`DiscordSender.find_posted` call."""
 META_KEY = "discord.commands.sha256"
 SNOWFLAKE = re.compile(r"^\d{15,21}$")
 
@@ -86,6 +99,22 @@ def api_base(url: str) -> str:
 def use_api_base(url: str) -> None:
     """Point discord.py's REST layer at ``url`` (process-global; call before login)."""
     Route.BASE = api_base(url)
+
+
+def use_gateway(url: str) -> None:
+    """Point discord.py's gateway at ``url`` (process-global; call before connecting).
+
+    Empty means Discord's own. Only the first connection and fresh sessions use
+    it: resumes go to the ``resume_gateway_url`` the gateway sent in READY, so a
+    proxy should rewrite that too.
+    """
+    url = url.strip() or DEFAULT_GATEWAY
+    parsed = yarl.URL(url)
+    if parsed.scheme not in ("ws", "wss") or not parsed.host:
+        raise RuntimeError(
+            f"ALERTBOT_DISCORD_GATEWAY_URL must be a ws:// or wss:// URL, not {url!r}"
+        )
+    DiscordWebSocket.DEFAULT_GATEWAY = parsed
 
 
 def nonce_for(key: str) -> str:
@@ -165,10 +194,10 @@ class DiscordSender:
         """Channel → guild id, learned once per channel, for permalinks."""
 
     async def post(self, channel: str, alert: Alert, *, key: str) -> str:
-        return await self._post(channel, [render.alert_embed(alert)], key)
+        return await self._post(channel, [render.alert_embed(alert, key=key)], key)
 
     async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
-        return await self._post(channel, render.digest_embeds(alerts), key)
+        return await self._post(channel, render.digest_embeds(alerts, key=key), key)
 
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
@@ -219,6 +248,66 @@ class DiscordSender:
             return  # only permalinks need it
         gid = data.get("guild_id")
         self._guild_of[channel] = str(gid) if gid else "@me"
+
+    async def find_posted(
+        self, channel: str, keys: Collection[str], since: datetime
+    ) -> dict[str, str]:
+        """Keys whose footer tag is on one of the bot's messages since ``since`` → message id.
+
+        Reads ``GET /channels/{id}/messages?after=…`` (the oldest messages after
+        ``since`` first, :data:`HISTORY_PAGE` a page, at most
+        :data:`HISTORY_PAGES` pages, fewer once every key is found). Only
+        messages by the bot user count (any author while it is unknown). A
+        channel the bot may not read (403/404, not a channel id) answers ``{}``
+        with a log line; without Read Message History Discord answers no
+        messages at all, so nothing is found. Other failures raise a
+        :class:`DeliveryError` as a send would.
+        """
+        by_tag: dict[str, str] = {}
+        clashes: set[str] = set()
+        for key in keys:
+            tag = render.ref_tag(key)
+            if tag in by_tag and by_tag[tag] != key:
+                clashes.add(tag)  # two keys, one tag: neither can be told apart
+            by_tag[tag] = key
+        for tag in clashes:
+            log.warning("keys %s share the tag %s; not looked for", sorted(keys), tag)
+            del by_tag[tag]
+        if not by_tag:
+            return {}
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        after = max(0, discord.utils.time_snowflake(since) - 1)  # Discord's after is exclusive
+        me = str(self.client.user.id) if self.client.user is not None else None
+        found: dict[str, str] = {}
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = await self.client.http.logs_from(
+                    _snowflake(channel), HISTORY_PAGE, after=after
+                )
+            except Exception as e:
+                err = delivery_error(e, channel)
+                if not err.permanent:
+                    raise err from e
+                log.warning(
+                    "cannot read the messages of channel %s (%s); keys %s are taken as unsent",
+                    channel,
+                    err.reason,
+                    sorted(by_tag.values()),
+                )
+                return found
+            for msg in page:
+                if me is not None and str((msg.get("author") or {}).get("id")) != me:
+                    continue
+                for embed in msg.get("embeds") or []:
+                    seen = render.footer_tag(dict(embed))
+                    hit = by_tag.get(seen) if seen is not None else None
+                    if hit is not None and hit not in found:
+                        found[hit] = str(msg["id"])
+            if len(page) < HISTORY_PAGE or len(found) == len(by_tag):
+                break
+            after = max(int(m["id"]) for m in page)
+        return found
 
     def permalink(self, channel: str, ref: str) -> str | None:
         guild = self._guild_of.get(channel)
@@ -357,6 +446,7 @@ class DiscordBot:
     async def start(self) -> None:
         """Log in over REST (enough to send); the gateway waits for :meth:`serve`."""
         use_api_base(self.config.secrets.discord_api_url)
+        use_gateway(self.config.secrets.discord_gateway_url)
         token = self.config.secrets.discord_token
         if not token:
             raise RuntimeError("DISCORD_TOKEN is not set")

@@ -18,6 +18,11 @@ and plain strings) and guarantees Discord's limits, so a send never fails with
 * truncation cuts the raw text, then escapes, so an escape sequence or a
   ``**bold**`` pair is never split; a cut ends with "…".
 
+* the outbox key: posts and digests carry a short tag derived from it at the
+  end of the footer (``alertbot · ref 7f3a9c21``, see :func:`ref_tag`), because
+  Discord does not give a message's nonce back when messages are read; the
+  sender finds a post interrupted by a crash by this tag.
+
 Known misses: Discord may autolink a bare URL inside escaped text differently
 from what the publisher meant (we keep ``_`` in URLs unescaped, as discord.py
 does); grapheme clusters (flags, skin tones) can be cut in the middle.
@@ -25,6 +30,7 @@ does); grapheme clusters (flags, skin tones) can be cut in the middle.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -356,8 +362,42 @@ def _names(names: Sequence[str], limit: int) -> str:
     return clip(text, limit) if text else "—"
 
 
-def alert_embed(alert: Alert, *, footer: str = "alertbot") -> Embed:
-    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time."""
+REF_HEX = 8
+"""Hex digits of the key's sha256 in a footer tag: 32 bits, enough to tell the
+few keys asked about in one channel apart."""
+_REF_TAG = re.compile(rf"(?:^|\s·\s)(ref [0-9a-f]{{{REF_HEX}}})$")
+
+
+def ref_tag(key: str) -> str:
+    """The footer tag for an outbox key: ``ref`` and the first hex of its sha256.
+
+    Stable for a key and harmless to show: it reveals nothing but itself.
+    """
+    return "ref " + hashlib.sha256(key.encode()).hexdigest()[:REF_HEX]
+
+
+def footer_tag(embed: Embed) -> str | None:
+    """The :func:`ref_tag` at the end of an embed's footer, if it carries one."""
+    footer = embed.get("footer")
+    text = footer.get("text") if isinstance(footer, dict) else None
+    m = _REF_TAG.search(text) if isinstance(text, str) else None
+    return m.group(1) if m else None
+
+
+def _footer(text: str, key: str | None) -> dict[str, str]:
+    """A footer of ``text`` (cut to fit), ending with the key's tag when there is a key."""
+    if key is None:
+        return {"text": clip(clean(text), LIMITS.footer)}
+    tag = ref_tag(key)
+    head = clip(clean(text), LIMITS.footer - len(tag) - 3)
+    return {"text": f"{head} · {tag}" if head else tag}
+
+
+def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = None) -> Embed:
+    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time.
+
+    With ``key`` (a post; edits have none) the footer ends with its :func:`ref_tag`.
+    """
     embed: Embed = {
         "type": "rich",
         "title": escape_clip(alert.title or "(untitled)", LIMITS.title),
@@ -403,7 +443,7 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot") -> Embed:
     if earlier:
         fields.append({"name": "Earlier", "value": f"[Earlier post]({earlier})", "inline": True})
     embed["fields"] = fields[: LIMITS.fields]
-    embed["footer"] = {"text": clip(clean(footer), LIMITS.footer)}
+    embed["footer"] = _footer(footer, key)
     if alert.published is not None:
         when = alert.published
         if when.tzinfo is None:
@@ -448,12 +488,15 @@ def _digest_lines(alerts: Sequence[Alert]) -> list[str]:
     return lines
 
 
-def digest_embeds(alerts: Sequence[Alert], *, title: str = "") -> list[Embed]:
+def digest_embeds(
+    alerts: Sequence[Alert], *, title: str = "", key: str | None = None
+) -> list[Embed]:
     """Several alerts in one message: one embed listing them, within every limit.
 
     A digest lists each alert as a linked title with its first outlet, matched
     terms and time. Alerts that do not fit are counted in the footer; the
     deliverer sends at most ``digest_fit`` alerts per message, so none are lost.
+    With ``key`` the footer ends with its :func:`ref_tag`.
     """
     lines = _digest_lines(alerts)
     shown = len(lines)
@@ -467,7 +510,7 @@ def digest_embeds(alerts: Sequence[Alert], *, title: str = "") -> list[Embed]:
     footer = "alertbot"
     if shown < len(alerts):
         footer = f"alertbot · {len(alerts) - shown} more not shown"
-    embed["footer"] = {"text": footer}
+    embed["footer"] = _footer(footer, key)
     return [embed]
 
 

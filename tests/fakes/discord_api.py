@@ -7,13 +7,21 @@ Start it in a test, point ``discord.http.Route.BASE`` (or
 * ``GET /users/@me``, ``GET /oauth2/applications/@me`` (login)
 * ``GET /channels/{id}``; ``POST/PATCH /channels/{id}/messages[/{mid}]``
   (``nonce`` + ``enforce_nonce`` de-duplicate like Discord)
+* ``GET /channels/{id}/messages`` with ``limit`` (1–100, default 50), ``after``,
+  ``before``, newest first like Discord (with ``after``: the oldest ``limit``
+  messages after it); the nonce is not given back, as Discord does not; a
+  channel added with ``read_history=False`` answers ``[]``, as Discord does
+  without Read Message History
 * ``POST /interactions/{id}/{token}/callback`` (``?with_response=1`` returns the
   callback object), webhook follow-ups and ``@original`` GET/PATCH/DELETE
 * ``PUT /applications/{app}/commands`` and ``…/guilds/{gid}/commands``
 
 Channels are known only when added with :meth:`add_channel`; others answer 404
 Unknown Channel, and ``forbidden`` ones 403 Missing Access / Missing
-Permissions. :meth:`rate_limit` makes the next matching requests answer 429
+Permissions. Message ids are snowflakes of the time they were created (now, or
+``at`` for :meth:`add_message`, which adds a message by someone else or by the
+bot before a crash), so ``after``/``before`` work with
+``discord.utils.time_snowflake``. :meth:`rate_limit` makes the next matching requests answer 429
 with ``Retry-After`` (and ``Via``, which discord.py needs before it retries).
 
 JSON replies carry exactly ``Content-Type: application/json``: with a charset
@@ -28,6 +36,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +44,11 @@ from aiohttp import web
 APP_ID = 700000000000000001
 BOT_USER_ID = 700000000000000002
 OWNER_ID = 700000000000000003
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def snowflake_time(sid: int) -> datetime:
+    return datetime.fromtimestamp(((sid >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
 
 
 @dataclass
@@ -64,6 +78,8 @@ class Channel:
     guild_id: int | None
     forbidden: int = 0
     """0 = postable; 50001 = Missing Access; 50013 = Missing Permissions."""
+    read_history: bool = True
+    """False: the bot lacks Read Message History, reading answers no messages."""
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -90,7 +106,7 @@ class FakeDiscordAPI:
         """Synced command payloads by target ("global" or the guild id)."""
         self.original: dict[str, dict[str, Any]] = {}
         """Interaction responses by token (the ``@original`` message)."""
-        self._ids = itertools.count(900000000000000001)
+        self._seq = itertools.count(1)
         self._nonces: dict[tuple[int, str], int] = {}
         self._limits: list[_RateLimit] = []
         self._runner: web.AppRunner | None = None
@@ -100,8 +116,36 @@ class FakeDiscordAPI:
 
     # ------------------------------------------------------------------ control
 
-    def add_channel(self, channel_id: int, guild_id: int | None = 1, forbidden: int = 0) -> None:
-        self.channels[channel_id] = Channel(channel_id, guild_id, forbidden)
+    def add_channel(
+        self,
+        channel_id: int,
+        guild_id: int | None = 1,
+        forbidden: int = 0,
+        *,
+        read_history: bool = True,
+    ) -> None:
+        self.channels[channel_id] = Channel(channel_id, guild_id, forbidden, read_history)
+
+    def new_id(self, at: datetime | None = None) -> int:
+        """A snowflake for ``at`` (default now), unique in this fake."""
+        when = at or datetime.now(UTC)
+        ms = int(when.timestamp() * 1000) - DISCORD_EPOCH_MS
+        return (ms << 22) | (next(self._seq) & 0x3FFFFF)
+
+    def add_message(
+        self,
+        channel_id: int,
+        content: str = "",
+        *,
+        embeds: list[dict[str, Any]] | None = None,
+        author_id: int = OWNER_ID,
+        at: datetime | None = None,
+    ) -> str:
+        """A message in ``channel_id`` as if posted at ``at``; returns its id."""
+        body = {"content": content, "embeds": embeds or []}
+        msg = self._message(channel_id, body, self.new_id(at), author_id=author_id)
+        self.channels[channel_id].messages[int(msg["id"])] = msg
+        return str(msg["id"])
 
     def rate_limit(
         self,
@@ -205,6 +249,7 @@ class FakeDiscordAPI:
             ("GET", r"^/users/@me$", self._me),
             ("GET", r"^/oauth2/applications/@me$", self._app),
             ("GET", r"^/channels/(\d+)$", self._get_channel),
+            ("GET", r"^/channels/(\d+)/messages$", self._get_messages),
             ("POST", r"^/channels/(\d+)/messages$", self._post_message),
             ("PATCH", r"^/channels/(\d+)/messages/(\d+)$", self._edit_message),
             ("POST", r"^/interactions/(\d+)/([^/]+)/callback$", self._callback),
@@ -255,10 +300,16 @@ class FakeDiscordAPI:
         )
 
     def _message(
-        self, channel_id: int, body: dict[str, Any], mid: int | None = None
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        mid: int | None = None,
+        *,
+        author_id: int = BOT_USER_ID,
     ) -> dict[str, Any]:
+        mid = mid or self.new_id()
         return {
-            "id": str(mid or next(self._ids)),
+            "id": str(mid),
             "channel_id": str(channel_id),
             "type": 0,
             "content": body.get("content") or "",
@@ -270,10 +321,10 @@ class FakeDiscordAPI:
             "mention_everyone": False,
             "pinned": False,
             "tts": False,
-            "timestamp": "2026-01-01T00:00:00+00:00",
+            "timestamp": snowflake_time(mid).isoformat(),
             "edited_timestamp": None,
             "flags": body.get("flags", 0),
-            "author": self._user(),
+            "author": self._user(author_id, "alertbot" if author_id == BOT_USER_ID else "someone"),
             "nonce": body.get("nonce"),
             "allowed_mentions": body.get("allowed_mentions"),
         }
@@ -297,6 +348,37 @@ class FakeDiscordAPI:
         if ch.guild_id is not None:
             data["guild_id"] = str(ch.guild_id)
         return _json(data)
+
+    def _get_messages(self, cid: str, *, query: dict[str, str], **_: Any) -> web.Response:
+        channel_id = int(cid)
+        problem = self._channel_problem(channel_id)
+        if problem is not None and (
+            problem.status == 404 or self.channels[channel_id].forbidden == 50001
+        ):
+            return problem  # Missing Permissions (cannot post) still lets the bot read
+        ch = self.channels[channel_id]
+        try:
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return _error(400, 50035, "Invalid Form Body")
+        if not ch.read_history:
+            return _json([])
+        ids = sorted(ch.messages)
+        if "before" in query:
+            ids = [i for i in ids if i < int(query["before"])]
+        if "after" in query:
+            ids = [i for i in ids if i > int(query["after"])][:limit]  # the oldest after it
+        else:
+            ids = ids[-limit:]  # the newest
+        out = []
+        for i in reversed(ids):  # newest first, like Discord
+            msg = dict(ch.messages[i])
+            msg.pop("nonce", None)  # Discord does not give the nonce back when reading
+            msg.pop("allowed_mentions", None)
+            out.append(msg)
+        return _json(out)
 
     def _post_message(self, cid: str, *, body: Any, **_: Any) -> web.Response:
         channel_id = int(cid)
@@ -380,7 +462,7 @@ class FakeDiscordAPI:
         for cmd in body:
             out.append(
                 {
-                    "id": str(next(self._ids)),
+                    "id": str(self.new_id()),
                     "application_id": app,
                     "type": cmd.get("type", 1),
                     "name": cmd["name"],
