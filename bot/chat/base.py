@@ -7,6 +7,8 @@ stores, so a later source of the same cluster can edit that message.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.models import Alert, Platform
@@ -35,8 +37,10 @@ class Sender(Protocol):
         """Post a new alert; return a reference to the message (id/ts).
 
         ``key`` is stable for one (subscription, cluster) pair. A platform that
-        can de-duplicate sends (Discord's ``nonce`` with ``enforce_nonce``)
-        uses it, so a retry after a crash between send and commit posts once.
+        can de-duplicate sends (Discord's ``nonce`` with ``enforce_nonce``, for a
+        few minutes) uses it, so a quick retry after a crash between send and
+        commit posts once; every platform that can be read back also puts it
+        where :meth:`find_posted` finds it later.
         """
         ...
 
@@ -54,4 +58,20 @@ class Sender(Protocol):
 
     def permalink(self, channel: str, ref: str) -> str | None:
         """A link to a posted message, when the platform can make one offline."""
+        ...
+
+    async def find_posted(
+        self, channel: str, keys: Collection[str], since: datetime
+    ) -> dict[str, str]:
+        """Of ``keys``, those already posted in ``channel`` at or after ``since``.
+
+        Returns key → message reference (what :meth:`post` / :meth:`post_digest`
+        would have returned). The deliverer asks before re-sending rows whose
+        lease it took over from a process that died between send and commit.
+        One platform call (or a few pages) per channel, never one per key. A
+        platform that cannot look returns ``{}``; so does a channel it may not
+        read (logged; the deliverer then sends, and the send reports a lasting
+        problem). A temporary failure raises :class:`DeliveryError` as a send
+        would, so the rows wait instead of being posted twice.
+        """
         ...
