@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import os
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 
 from bot.config import Config, parse_config
 from tests.fakes.feedserver import feed_server  # noqa: F401  # re-exported fixture
+from tests.pgserver import ExternalPgServer, PgServer, unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCHLISTS = ROOT / "watchlists"
@@ -107,3 +111,46 @@ def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+# -- PostgreSQL ---------------------------------------------------------------
+
+PgTarget = PgServer | ExternalPgServer
+_pg_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgTarget]:
+    """One real PostgreSQL server for the whole run, started on first use.
+
+    ``ALERTBOT_TEST_PG_URL`` (e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``)
+    uses that server instead. Without server binaries the tests skip, except under
+    ``CI=true``, where they fail: CI must run them.
+    """
+    external = os.environ.get("ALERTBOT_TEST_PG_URL")
+    if external:
+        yield ExternalPgServer(external)
+        return
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = PgServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgTarget) -> Iterator[str]:
+    """URL of a fresh, empty database on ``pg_server``, one per test."""
+    if isinstance(pg_server, ExternalPgServer):
+        # A shared server outlives this run: unique names, dropped afterwards.
+        name = f"t_{secrets.token_hex(4)}_{next(_pg_db_numbers)}"
+        yield pg_server.create_database(name)
+        pg_server.drop_database(name)
+    else:
+        yield pg_server.create_database(f"t_{next(_pg_db_numbers)}")
