@@ -52,6 +52,24 @@ DATA = ROOT / "tests" / "data" / "clusters.tsv"
 CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
 
 
+def require_corpus(folder: Path) -> None:
+    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
+    if any(folder.glob("*.xml")):
+        return
+    what = (
+        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
+        if folder == CORPUS
+        else "a folder of *.xml feeds"
+    )
+    found = "no *.xml files in" if folder.is_dir() else "not found at"
+    print(
+        f"bench/cluster.py: needs {what}; {found} {folder} "
+        "(--corpus DIR reads another folder, e.g. config/samples)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
 Story = tuple[str, str, str, datetime]  # title, text, outlet, published
 
 
@@ -268,10 +286,9 @@ def main() -> None:
     ap.add_argument("--scan", type=int, default=1500, help="stories in the lookup comparison")
     ap.add_argument("--show", action="store_true", help="list unlabelled cross-feed merges")
     args = ap.parse_args()
-    sweep()
-    if not args.corpus.is_dir():
-        print(f"\n{args.corpus} not found: speed part skipped")
-        return
+    sweep()  # needs only the labelled set bundled in tests/data
+    sys.stdout.flush()
+    require_corpus(args.corpus)  # parts 2 to 4 read the corpus
     corpus = corpus_stories(args.corpus, args.files)
     if not corpus:
         print("\nno stories in the chosen feed files: speed part skipped")

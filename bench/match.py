@@ -10,7 +10,8 @@ Baseline: one compiled case-insensitive ``\\bform\\b`` regex per form, each run
 over title and text of every story. When the baseline would take long it is
 measured on an evenly spaced sample of the stories and scaled; the output says so.
 
-Run: ``python bench/match.py`` (``--quick`` for a smoke run with tiny sizes).
+Run: ``python bench/match.py`` (``--quick`` for a smoke run with tiny sizes, ``--corpus DIR``
+for another folder of feeds).
 """
 
 from __future__ import annotations
@@ -41,9 +42,27 @@ WORD = re.compile(r"[A-Za-z]{4,12}")
 BASELINE_BUDGET_S = 6.0  # time the baseline may take per size before we sample
 
 
-def load_stories(limit: int | None) -> list[tuple[str, str]]:
+def require_corpus(folder: Path) -> None:
+    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
+    if any(folder.glob("*.xml")):
+        return
+    what = (
+        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
+        if folder == CORPUS
+        else "a folder of *.xml feeds"
+    )
+    found = "no *.xml files in" if folder.is_dir() else "not found at"
+    print(
+        f"bench/match.py: needs {what}; {found} {folder} "
+        "(--corpus DIR reads another folder, e.g. config/samples)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+def load_stories(corpus: Path, limit: int | None) -> list[tuple[str, str]]:
     stories: list[tuple[str, str]] = []
-    for path in sorted(CORPUS.glob("*.xml")):
+    for path in sorted(corpus.glob("*.xml")):
         # No sanitising/URI resolution: we only want text, and they dominate parse time.
         parsed = feedparser.parse(str(path), sanitize_html=False, resolve_relative_uris=False)
         for entry in parsed.entries:
@@ -135,9 +154,11 @@ def peak_build_memory(watchlists: list[Watchlist], stories: list[tuple[str, str]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.xml feeds")
     args = parser.parse_args()
+    require_corpus(args.corpus)
     sizes = [10, 30] if args.quick else [100, 1_000, 10_000]
-    stories = load_stories(60 if args.quick else None)
+    stories = load_stories(args.corpus, 60 if args.quick else None)
     budget = 0.5 if args.quick else BASELINE_BUDGET_S
     chars = sum(len(t) + len(x) for t, x in stories)
     rng = random.Random(20261125)

@@ -38,6 +38,24 @@ FEED_URL = "https://feeds.example.org/{name}"
 """Every file is parsed as if fetched from here (relative links resolve against it)."""
 
 
+def require_corpus(folder: Path) -> None:
+    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
+    if any(folder.glob("*.xml")):
+        return
+    what = (
+        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
+        if folder == CORPUS
+        else "a folder of *.xml feeds"
+    )
+    found = "no *.xml files in" if folder.is_dir() else "not found at"
+    print(
+        f"bench/parse.py: needs {what}; {found} {folder} "
+        "(--corpus DIR reads another folder, e.g. config/samples)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
 def corpus_files(folder: Path, quick: bool) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.suffix == ".xml")
     return sorted(files, key=lambda p: p.stat().st_size)[:3] if quick else files
@@ -116,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="the three smallest files (smoke test)")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.xml feeds")
     args = ap.parse_args(argv)
+    require_corpus(args.corpus)
     files = corpus_files(args.corpus, args.quick)
     bodies = [(p.name, p.read_bytes()) for p in files]
     size = sum(len(b) for _, b in bodies)

@@ -9,7 +9,7 @@ SQLite with outbox rows) and Deliverer (console, into a buffer).
 Baseline, same run: a naive poller (aiohttp GET of every feed, no conditional
 GET, feedparser.parse of every body, nothing stored).
 
-    python bench/poll.py [--feeds 500] [--quick]
+    python bench/poll.py [--feeds 500] [--quick] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -27,6 +27,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
+
+
+def require_corpus(folder: Path) -> None:
+    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
+    if any(folder.glob("*.xml")):
+        return
+    what = (
+        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
+        if folder == CORPUS
+        else "a folder of *.xml feeds"
+    )
+    found = "no *.xml files in" if folder.is_dir() else "not found at"
+    print(
+        f"bench/poll.py: needs {what}; {found} {folder} "
+        "(--corpus DIR reads another folder, e.g. config/samples)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
 
 SERVER = r"""
 import asyncio, sys
@@ -84,12 +103,10 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--feeds", type=int, default=500)
     ap.add_argument("--quick", action="store_true", help="20 feeds (smoke test)")
+    ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.xml feeds")
     args = ap.parse_args()
     n = 20 if args.quick else args.feeds
-    if not any(CORPUS.glob("*.xml")):
-        sys.exit(
-            f"bench/poll.py: no feed files in {CORPUS} (the shared corpus must sit beside the repo)"
-        )
+    require_corpus(args.corpus)
 
     import logging
 
@@ -102,7 +119,7 @@ async def main() -> None:
         "-c",
         SERVER,
         str(n),
-        str(CORPUS),
+        str(args.corpus),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
@@ -143,7 +160,7 @@ async def main() -> None:
                 env={},
             )
             print(
-                f"poll cycle over {n} feeds on loopback ({len(list(CORPUS.glob('*.xml')))} "
+                f"poll cycle over {n} feeds on loopback ({len(list(args.corpus.glob('*.xml')))} "
                 f"distinct corpus files, half gzip)"
             )
             print(

@@ -154,3 +154,15 @@ def pg_url(pg_server: PgTarget) -> Iterator[str]:
         pg_server.drop_database(name)
     else:
         yield pg_server.create_database(f"t_{next(_pg_db_numbers)}")
+
+
+# -- The shared corpus ----------------------------------------------------------
+
+NO_CORPUS = f"needs ../shared/corpus (the shared corpus beside the repo): not found at {CORPUS}"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=NO_CORPUS)
+"""Mark for tests that read the corpus: they skip, saying why, in a clone without it."""
+
+BENCH_FEEDS = (
+    CORPUS / "realfeeds" if (CORPUS / "realfeeds").is_dir() else ROOT / "config" / "samples"
+)
+"""``--corpus`` of the bench smoke runs: the real feeds where present, else the bundled samples."""

@@ -1,17 +1,20 @@
 """bench/poll.py stays alive: one tiny untimed run (the other benches are smoke-run
-beside their modules' tests)."""
+beside their modules' tests); every bench says what it needs when its feeds are missing."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.conftest import BENCH_FEEDS, ROOT
 
 
 def test_poll_bench_smoke_run() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "poll.py"), "--quick"],
+        [sys.executable, str(ROOT / "bench" / "poll.py"), "--quick", "--corpus", str(BENCH_FEEDS)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -21,3 +24,18 @@ def test_poll_bench_smoke_run() -> None:
     assert "ours cycle 1 (200)" in out and "ours cycle 2 (304)" in out
     assert "unchanged 20" in out or "unchanged 19" in out  # 304s on the second cycle
     assert "peak RSS" in out
+
+
+@pytest.mark.parametrize("bench", ["match.py", "parse.py", "poll.py", "cluster.py"])
+def test_bench_without_feeds_says_what_it_needs(bench: str, tmp_path: Path) -> None:
+    missing = tmp_path / "realfeeds"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / bench), "--corpus", str(missing)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"bench/{bench}: needs a folder of *.xml feeds; not found at {missing}" in done.stderr

@@ -19,6 +19,7 @@ from bot.core.fold import fold, is_word_char
 from bot.core.matching import compile_matcher, is_exact_form
 from bot.core.models import CaseRule, Field, Match, Story, Term, Watchlist
 from bot.core.watchlist import parse_watchlist
+from tests.conftest import BENCH_FEEDS, needs_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 REALFEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
@@ -454,7 +455,7 @@ def corpus_stories() -> list[tuple[str, str]]:
     return stories
 
 
-@pytest.mark.skipif(not REALFEEDS.is_dir(), reason="corpus not present")
+@needs_corpus
 def test_every_corpus_story_matches_without_error() -> None:
     matcher = compile_matcher(shipped())
     stories = corpus_stories()
@@ -483,7 +484,7 @@ def test_core_imports_nothing_from_io_layers() -> None:
 
 def test_bench_smoke_run() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "match.py"), "--quick"],
+        [sys.executable, str(ROOT / "bench" / "match.py"), "--quick", "--corpus", str(BENCH_FEEDS)],
         cwd=ROOT,
         capture_output=True,
         text=True,

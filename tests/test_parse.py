@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.feeds.parse import MAX_MARKUP, TEXT_CHARS, TITLE_CHARS, ParsedFeed, ParseError, parse_feed
+from tests.conftest import BENCH_FEEDS, NO_CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -491,7 +492,7 @@ def _parse_one(path: str) -> tuple[str, str, str | None, int]:
 @pytest.fixture(scope="module")
 def corpus_results() -> list[tuple[str, str, str | None, int]]:
     if not CORPUS.is_dir():
-        pytest.skip(f"no corpus at {CORPUS}")
+        pytest.skip(NO_CORPUS)
     paths = [str(p) for p in _corpus_files("realfeeds") + _corpus_files("feedparser-tests")]
     # Big files first, so no worker is left with a long tail.
     paths.sort(key=lambda p: -os.path.getsize(p))
@@ -569,7 +570,7 @@ def test_json_feed() -> None:
 
 def test_bench_quick_smoke() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "parse.py"), "--quick"],
+        [sys.executable, str(ROOT / "bench" / "parse.py"), "--quick", "--corpus", str(BENCH_FEEDS)],
         capture_output=True,
         text=True,
         timeout=120,

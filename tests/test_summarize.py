@@ -13,6 +13,7 @@ from bot.core.matching import compile_matcher
 from bot.core.models import Match, Summary, Term, Watchlist
 from bot.core.summarize import is_furniture, split_sentences, summarize
 from bot.feeds.article import extract_article
+from tests.conftest import needs_corpus
 
 DATA = Path(__file__).parent / "data"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
@@ -329,7 +330,7 @@ def test_any_text_stays_in_budget_with_valid_highlights(text, budget):
     assert summarize("Title KFOR", text, ms, budget=budget) == s
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+@needs_corpus
 def test_real_feed_stories_summarize_within_budget():
     import feedparser
 
