@@ -1,9 +1,14 @@
-"""The one composition root: config → store → session → pipeline → chat adapters.
+"""The one composition root: config → store → service → session → pipeline → chat.
 
 Every lifetime is opened here, in nested ``async with``/``try`` blocks, and
 closed in reverse. SIGINT/SIGTERM stop scheduling new work; the poll or send
 in flight finishes (or, past a grace period, is cancelled, which rolls its
 transaction back so the work stays pending in the database).
+
+Several processes may share one database. Each polls the feeds and sends the
+outbox rows it claims; the chat connections that receive commands (the
+Discord gateway, the Slack socket or HTTP port) are held by one process at a
+time through a lease, and another takes over within a minute when it dies.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TextIO
 
 from bot.chat.base import Sender
 from bot.chat.console import ConsoleSender
 from bot.config import Config
 from bot.feeds.fetch import Fetcher, create_session
-from bot.pipeline import CycleStats, Deliverer, DeliveryStats, Poller
+from bot.pipeline import CycleStats, Deliverer, DeliveryStats, Poller, process_owner
 from bot.service import Service
+from bot.store import open_store_retrying
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,14 @@ PRUNE_EVERY = 3600.0
 """Seconds between prunes of old stories (see Store.prune)."""
 DELIVERY_TICK = 15.0
 """At most this long between outbox drains (retries, digests coming due)."""
+LISTENER_LEASE = timedelta(seconds=40)
+"""A chat connection's lease; another process takes over this long after its holder died."""
+LISTENER_RENEW = 10.0
+"""Seconds between renewals of a held lease, and between tries to take a free one."""
+LISTENER_RETRY_MAX = 300.0
+"""Longest pause before a listener that stopped by itself is started again."""
+DATABASE_WAIT = 60.0
+"""Seconds ``run`` keeps retrying a database that is locked or unreachable at start."""
 
 
 @dataclass(slots=True)
@@ -45,6 +60,8 @@ class Runtime:
     poller: Poller
     deliverer: Deliverer
     bots: list[Any] = field(default_factory=list)
+    owner: str = ""
+    """This process's name on its leases."""
 
 
 @asynccontextmanager
@@ -52,8 +69,11 @@ async def open_runtime(
     config: Config, *, json_lines: bool = False, out: TextIO | None = None, chat: bool = True
 ) -> AsyncIterator[Runtime]:
     """Build every part; close them all, in reverse, on the way out."""
-    service = await Service.open(config)
+    store = await open_store_retrying(config.database, wait=DATABASE_WAIT)
+    service = Service(store, config)
+    owner = process_owner()
     try:
+        await service.prepare()
         async with create_session(config.fetch) as session:
             fetcher = Fetcher(session, config.fetch)
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
@@ -64,9 +84,10 @@ async def open_runtime(
                 yield Runtime(
                     config=config,
                     service=service,
-                    poller=Poller(service.store, config, fetcher),
-                    deliverer=Deliverer(service.store, config, senders),
+                    poller=Poller(store, config, fetcher, owner=owner),
+                    deliverer=Deliverer(store, config, senders, owner=owner),
                     bots=bots,
+                    owner=owner,
                 )
             finally:
                 for bot in reversed(bots):
@@ -148,6 +169,53 @@ async def _listen(bot: Any) -> None:
         log.exception("%s stopped listening for commands; delivery goes on", type(bot).__name__)
 
 
+async def _hold_and_listen(rt: Runtime, bot: Any, stop: asyncio.Event) -> None:
+    """Listen for a platform's commands while this process holds its lease.
+
+    One process at a time holds each chat connection; the others wait and try
+    again every few seconds, so one of them takes over within a minute after
+    the holder dies. A listener that stops by itself is started again with back-off.
+    """
+    store = rt.service.store
+    name = "listener:" + type(bot).__name__.removesuffix("Bot").lower()
+    clock = rt.poller.clock
+    retry = LISTENER_RENEW
+    waiting_logged = False
+    while not stop.is_set():
+        try:
+            held = await store.acquire_lease(name, rt.owner, clock(), LISTENER_LEASE)
+        except Exception:
+            log.exception("%s: could not read the lease; trying again", name)
+            held = False
+        if not held:
+            if not waiting_logged:
+                log.info("%s: another process holds this connection; standing by", name)
+                waiting_logged = True
+            await _wait(stop, LISTENER_RENEW)
+            continue
+        waiting_logged = False
+        log.info("roles: this process holds %s", name)
+        listener = asyncio.create_task(_listen(bot))
+        try:
+            while not stop.is_set() and not listener.done():
+                await asyncio.wait({listener}, timeout=LISTENER_RENEW)
+                if listener.done() or stop.is_set():
+                    break
+                if not await store.acquire_lease(name, rt.owner, clock(), LISTENER_LEASE):
+                    log.warning("%s: lease lost to another process; stopping to listen", name)
+                    break
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+        if stop.is_set():
+            with contextlib.suppress(Exception):
+                await store.release_lease(name, rt.owner)
+            return
+        await _wait(stop, retry)
+        retry = min(retry * 2, LISTENER_RETRY_MAX)
+
+
 async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     """Poll and deliver until ``stop`` is set (or SIGINT/SIGTERM arrives)."""
     stop = stop or asyncio.Event()
@@ -171,7 +239,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
                 stats = await rt.poller.poll_due()
                 if stats.alerts or stats.new_stories:
                     wake.set()
-                due = await rt.service.store.next_feed_due()
+                due = await rt.service.store.next_feed_due(rt.poller.clock())
                 if due is not None:
                     delay = min(
                         max((due - rt.poller.clock()).total_seconds(), 1.0), IDLE_POLL_CHECK
@@ -198,7 +266,12 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     try:
         async with asyncio.TaskGroup() as tg:
             work = [tg.create_task(poll_loop()), tg.create_task(deliver_loop())]
-            listeners = [tg.create_task(_listen(bot)) for bot in rt.bots]
+            listeners = [tg.create_task(_hold_and_listen(rt, bot, stop)) for bot in rt.bots]
+            log.info(
+                "roles: %s polls feeds and delivers alerts%s",
+                rt.owner,
+                "; chat connections go to whichever process holds their lease" if rt.bots else "",
+            )
 
             async def stopper() -> None:
                 await stop.wait()

@@ -37,7 +37,7 @@ from bot.service import (
     parse_watchlist_files,
     read_watchlist_files,
 )
-from bot.store.sqlite import Store, StoreError
+from bot.store import Store, StoreError, is_postgres, open_store
 
 log = logging.getLogger("alertbot")
 
@@ -117,12 +117,19 @@ def _operator(platform: str = "console", channel: str = "cli", guild: str = "") 
     )
 
 
-def _with_service(args: argparse.Namespace, work: Callable[[Service], Awaitable[int]]) -> int:
+def _with_service(
+    args: argparse.Namespace,
+    work: Callable[[Service], Awaitable[int]],
+    *,
+    prepare: bool = True,
+) -> int:
+    """Run ``work`` with a service; read-only commands pass ``prepare=False`` and
+    never write to the database."""
     config = _config(args)
     _setup_logging(config.log_level, quiet=True)
 
     async def main() -> int:
-        service = await Service.open(config)
+        service = await Service.open(config, prepare=prepare)
         try:
             return await work(service)
         except CommandError as e:
@@ -172,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _explain_idle_cycle(store: Store, *, all_feeds: bool) -> None:
     """A ``run --once`` that polled nothing looks broken; say why it did nothing."""
-    due = await store.next_feed_due()
+    due = await store.next_feed_due(datetime.now(UTC))
     if due is None:
         log.info("no feeds to poll: add [[feeds]] to the config or use `alertbot feeds add URL`")
         return
@@ -184,12 +191,12 @@ async def _explain_idle_cycle(store: Store, *, all_feeds: bool) -> None:
     log.info("no feed is due; the next is due at %s UTC (use --all to poll every feed now)", when)
 
 
-def _database_watchlists(database: Path) -> list[str]:
+def _database_watchlists(database: str) -> list[str]:
     """Names of the watchlists in an existing database (``watchlist create`` makes
     watchlists that no file holds); raises StoreError for an unusable file."""
 
     async def read() -> list[str]:
-        store = await Store.open(database)
+        store = await open_store(database)
         try:
             return [name for name, _ in await store.watchlist_bodies()]
         finally:
@@ -215,7 +222,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     problems.extend(wl_problems)
     names = {w.name.casefold(): w.name for w, _ in found}
     in_database: dict[str, str] = {}
-    if config.database.is_file():
+    if is_postgres(config.database) or Path(config.database).is_file():
         try:
             in_database = {n.casefold(): n for n in _database_watchlists(config.database)}
         except StoreError as e:
@@ -413,7 +420,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
             print(f"    {h.story.url}")
         return 0
 
-    return _with_service(args, work)
+    return _with_service(args, work, prepare=False)
 
 
 # ------------------------------------------------------------------ watchlists
@@ -583,7 +590,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         print(f"removed {args.url}")
         return 0
 
-    return _with_service(args, work)
+    return _with_service(args, work, prepare=op not in ("list", "status"))
 
 
 # ------------------------------------------------------------------ subscriptions

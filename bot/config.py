@@ -150,7 +150,8 @@ class Secrets:
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path
-    database: Path
+    database: str
+    """A SQLite file path (resolved against the config's folder) or a postgresql:// URL."""
     watchlists_dir: Path
     backfill: timedelta = timedelta(days=2)
     keep: timedelta = timedelta(days=90)
@@ -321,7 +322,14 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
     bot = r.table(raw, "bot")
     r.unknown(bot, "bot", "bot.")
     base = path.parent
-    database = base / r.str_(bot, "database", "bot.", "data/alertbot.db")
+    # ALERTBOT_DATABASE (for containers) overrides [bot] database.
+    database = (os.environ if env is None else env).get("ALERTBOT_DATABASE", "") or r.str_(
+        bot, "database", "bot.", "data/alertbot.db"
+    )
+    if not database.startswith(("postgresql://", "postgres://")):
+        if "://" in database:
+            r.err("bot.database", f"expected a file path or a postgresql:// URL, got {database!r}")
+        database = str(base / database)
     watchlists = base / r.str_(bot, "watchlists", "bot.", "watchlists")
     backfill = r.dur(bot, "backfill", "bot.", timedelta(days=2))
     keep = r.dur(bot, "keep", "bot.", timedelta(days=90))

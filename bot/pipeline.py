@@ -7,17 +7,27 @@ stores them with their outbox rows in one transaction per feed poll.
 Crash safety: a poll writes its stories, matches, clusters, outbox rows and the
 feed's new validators in one transaction. A crash before it commits leaves the
 old validators, so the next poll sees the same items again; a crash after it
-leaves outbox rows that the deliverer sends on the next start. A send is
-recorded right after the platform accepts it; a crash in between is the one
-window where a post can repeat, and Discord's nonce closes it there.
+leaves outbox rows that the deliverer sends on the next start.
+
+Several processes: a feed is polled, and an outbox row sent, only by the
+process that claimed it (a lease in the database). A digest's rows and key are
+stored before it is posted and marked sent together. A send is recorded right
+after the platform accepts it; when a process dies in between, the row's
+claim expires and the next claimer first asks the platform whether a message
+with the row's key is already there (Discord: the nonce, then the channel's
+recent messages; Slack: message metadata in the channel history) and only
+sends when it is not. The console cannot be asked: there a crash in that
+window can print an alert twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
+import os
+import secrets
+import socket
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,15 +38,15 @@ from bot.chat.base import DeliveryError, Sender
 from bot.config import Config
 from bot.core import cluster as clustering
 from bot.core.alerts import build_alert, next_digest_time
-from bot.core.fold import fold_form
 from bot.core.matching import Matcher, compile_matcher
-from bot.core.models import Alert, Story
+from bot.core.models import Alert
+from bot.core.routing import dedup_key, may_alert, new_stories, unique_stories
 from bot.core.schedule import next_poll, stable_jitter
 from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.feeds.article import extract_article
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, Unchanged, Validators
 from bot.feeds.parse import ParsedFeed, ParseError, parse_feed
-from bot.store.sqlite import FeedRow, NewStory, OutboxRow, PollResult, Store
+from bot.store.base import ClusterCandidateRow, FeedRow, NewStory, OutboxRow, PollResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +57,23 @@ MAX_ARTICLE_FETCHES = 4
 
 PERMANENT_ERROR_WEIGHT = 16
 """Consecutive errors a permanent failure counts as (reaches the back-off cap)."""
+FEED_LEASE = timedelta(minutes=5)
+"""How long a claimed feed stays ours; a process that dies loses it after this."""
+OUTBOX_LEASE = timedelta(minutes=3)
+"""How long claimed outbox rows stay ours (a channel's rows are sent well within it)."""
+RECONCILE_MARGIN = timedelta(minutes=2)
+"""Look this far before an unfinished claim began for the message it may have posted."""
+MAX_DRAIN_ROUNDS = 20
+"""Claims per drain: enough for a backlog, bounded so a drain always ends."""
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def dedup_key(story: Story) -> str | None:
-    """Canonical URL + folded title: the same item re-issued with a new id or date.
-
-    Items that share a URL but differ in title stay apart (live blogs, feeds
-    that point every entry at their home page).
-    """
-    if not story.url:
-        return None
-    return story.url + "\n" + fold_form(story.title)
+def process_owner() -> str:
+    """This process's name on its leases: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(slots=True)
@@ -91,14 +103,15 @@ class Poller:
         fetcher: Fetcher,
         *,
         clock: Callable[[], datetime] = utcnow,
+        owner: str = "",
     ):
         self.store = store
         self.config = config
         self.fetcher = fetcher
         self.clock = clock
+        self.owner = owner or process_owner()
         self._matcher: Matcher | None = None
         self._matcher_version = -1
-        self._ingest = asyncio.Lock()
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
 
@@ -118,18 +131,48 @@ class Poller:
         return self._matcher
 
     async def poll_due(self, *, all_feeds: bool = False) -> CycleStats:
-        """Poll every feed that is due (or every feed), concurrently within the limits."""
-        now = self.clock()
-        feeds = await self.store.feeds() if all_feeds else await self.store.due_feeds(now)
-        stats = CycleStats(feeds=len(feeds))
-        if not feeds:
-            return stats
-        await self.matcher()
+        """Poll the due feeds (or every feed), concurrently within the limits.
 
+        Feeds are claimed a batch at a time, so processes sharing the database
+        split the work; a feed another process holds is left to it.
+        """
+        stats = CycleStats()
+        batch = max(1, self.config.fetch.max_connections)
+        done: set[int] = set()
+        while True:
+            feeds = await self.store.claim_feeds(
+                self.clock(),
+                self.owner,
+                FEED_LEASE,
+                due_only=not all_feeds,
+                limit=None if all_feeds else batch,
+            )
+            again = [f.id for f in feeds if f.id in done]
+            if again:  # still due after its poll (a failure that kept it due): next cycle
+                await self.store.release_feeds(again, self.owner)
+                feeds = [f for f in feeds if f.id not in done]
+            if not feeds:
+                break
+            done.update(f.id for f in feeds)
+            try:
+                await self.matcher()
+                await self._poll_batch(feeds, stats)
+            except BaseException:
+                # Cancelled or failed mid-batch: hand back the feeds not finished
+                # (a finished one has no lease left), so they are not held for
+                # FEED_LEASE. Polling a feed again repeats nothing.
+                await asyncio.shield(self.store.release_feeds([f.id for f in feeds], self.owner))
+                raise
+            if all_feeds:
+                break
+        return stats
+
+    async def _poll_batch(self, feeds: Sequence[FeedRow], stats: CycleStats) -> None:
         async def one(feed: FeedRow) -> FeedOutcome:
             async with self._parallel:
                 return await self.poll_feed(feed)
 
+        stats.feeds += len(feeds)
         results = await asyncio.gather(*(one(f) for f in feeds), return_exceptions=True)
         for feed, outcome in zip(feeds, results, strict=True):
             if isinstance(outcome, asyncio.CancelledError):
@@ -143,7 +186,6 @@ class Poller:
             stats.alerts += outcome.alerts
             stats.unchanged += outcome.status == "unchanged"
             stats.errors += outcome.status == "error"
-        return stats
 
     def _next_due(
         self,
@@ -228,22 +270,10 @@ class Poller:
         self, feed: FeedRow, got: Fetched, parsed: ParsedFeed, now: datetime
     ) -> FeedOutcome:
         matcher = await self.matcher()
-        stories: dict[str, Story] = {}
-        for s in parsed.stories:
-            stories.setdefault(s.id, s)  # a feed that repeats an id: the first wins
-        known = await self.store.known_guids(feed.url, list(stories))
-        fresh = [s for s in stories.values() if s.id not in known]
-        keys = {s.id: dedup_key(s) for s in fresh}
-        seen_keys = await self.store.known_dedup_keys([k for k in keys.values() if k])
-        batch_keys: set[str] = set()
-        unique: list[tuple[Story, str | None]] = []
-        for s in fresh:
-            key = keys[s.id]
-            if key and (key in seen_keys or key in batch_keys):
-                continue  # the same item re-issued under a new id
-            if key:
-                batch_keys.add(key)
-            unique.append((s, key))
+        stories = unique_stories(parsed.stories)
+        known = await self.store.known_guids(feed.url, [s.id for s in stories])
+        keys = [k for s in stories if s.id not in known and (k := dedup_key(s))]
+        unique = new_stories(stories, known, await self.store.known_dedup_keys(keys))
         cutoff = now - self.config.backfill
         first_poll = feed.first_ok_at is None
 
@@ -251,9 +281,7 @@ class Poller:
             """Match every new story; fingerprint the ones that may alert (CPU, off the loop)."""
             out: list[NewStory] = []
             for s, key in unique:
-                # An undated item on a feed's first poll may be years old: store it,
-                # don't alert. Later, a new undated item is news.
-                eligible = s.published >= cutoff if s.published is not None else not first_poll
+                eligible = may_alert(s.published, cutoff, first_poll=first_poll)
                 matches = matcher.match(s.title, s.text) if s.title or s.text else []
                 item = NewStory(story=s, dedup_key=key, matches=matches)
                 item.alert = eligible and bool(matches)
@@ -264,49 +292,56 @@ class Poller:
 
         items = await asyncio.to_thread(analyse)
         await self._expand_teasers(items, matcher)
-
+        for item in items:
+            if item.fp is not None:
+                item.bands = clustering.bands(item.fp)
         window = self.config.alerts.cluster_window
-        async with self._ingest:
-            for item in items:
-                if item.fp is None:
-                    continue
-                bands = clustering.bands(item.fp)
-                rows = await self.store.cluster_candidates(bands, now - window)
-                item.cluster_id = clustering.choose_cluster(
-                    item.fp,
-                    item.story.published or now,
-                    feed.url,
-                    [
-                        clustering.Candidate(
-                            r.cluster_id,
-                            clustering.decode(r.fingerprint),
-                            r.published,
-                            r.feed_url,
-                            r.title,
-                        )
-                        for r in rows
-                    ],
-                    threshold=self.config.alerts.cluster_threshold,
-                    window=window,
-                )
-                # Only events that can reach a channel are indexed: a story that
-                # fires no watchlist matters only as a new source of one that did.
-                if item.cluster_id is not None or item.alert:
-                    item.clustered = True
-                    item.bands = bands
-            result = PollResult(
-                url=feed.url,
-                title=parsed.title,
-                etag=got.validators.etag,
-                last_modified=got.validators.last_modified,
-                body_hash=got.validators.body_hash,
-                ttl=parsed.ttl,
-                max_age=got.max_age,
-                next_due=self._next_due(feed, now, max_age=got.max_age, ttl=parsed.ttl),
-                warning=parsed.warning or "",
+        threshold = self.config.alerts.cluster_threshold
+
+        def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
+            assert item.fp is not None
+            item.cluster_id = clustering.choose_cluster(
+                item.fp,
+                item.story.published or now,
+                feed.url,
+                [
+                    clustering.Candidate(
+                        r.cluster_id,
+                        clustering.decode(r.fingerprint),
+                        r.published,
+                        r.feed_url,
+                        r.title,
+                    )
+                    for r in rows
+                ],
+                threshold=threshold,
+                window=window,
             )
-            digest_due = next_digest_time(now, self.config.alerts.digest_every.total_seconds())
-            touched = await self.store.save_poll(feed.id, result, items, now, digest_due=digest_due)
+            # Only events that can reach a channel are indexed: a story that
+            # fires no watchlist matters only as a new source of one that did.
+            item.clustered = item.cluster_id is not None or item.alert
+
+        result = PollResult(
+            url=feed.url,
+            title=parsed.title,
+            etag=got.validators.etag,
+            last_modified=got.validators.last_modified,
+            body_hash=got.validators.body_hash,
+            ttl=parsed.ttl,
+            max_age=got.max_age,
+            next_due=self._next_due(feed, now, max_age=got.max_age, ttl=parsed.ttl),
+            warning=parsed.warning or "",
+        )
+        digest_due = next_digest_time(now, self.config.alerts.digest_every.total_seconds())
+        touched = await self.store.save_poll(
+            feed.id,
+            result,
+            items,
+            now,
+            digest_due=digest_due,
+            cluster_rule=choose,
+            window_since=now - window,
+        )
         alerts = sum(1 for i in items if i.alert)
         held = sum(1 for i in items if i.fp is None and i.matches)
         log.info(
@@ -361,13 +396,29 @@ class DeliveryStats:
     edited: int = 0
     digests: int = 0
     failed: int = 0
+    recovered: int = 0
+    """Messages found already posted by a process that died before recording them."""
     paused: list[str] = field(default_factory=list)
     waiting: int = 0
     """Rows for platforms with no sender (no token configured)."""
 
 
+def post_key(row: OutboxRow) -> str:
+    """The key a row's first post carries (Discord nonce, Slack metadata)."""
+    return f"alertbot-{row.id}"
+
+
+def repost_key(row: OutboxRow) -> str:
+    """The key of a new post made after the edit window, for this revision."""
+    return f"alertbot-{row.id}-r{row.revision}"
+
+
 class Deliverer:
-    """Drains the outbox: one message per (channel, cluster), edits for new sources."""
+    """Drains the outbox: one message per (channel, cluster), edits for new sources.
+
+    Rows are claimed a channel at a time; a row claimed before by a process
+    that died is first looked for on the platform (see the module docstring).
+    """
 
     def __init__(
         self,
@@ -376,24 +427,20 @@ class Deliverer:
         senders: Mapping[str, Sender],
         *,
         clock: Callable[[], datetime] = utcnow,
+        owner: str = "",
     ):
         self.store = store
         self.config = config
         self.senders = dict(senders)
         self.clock = clock
+        self.owner = owner or process_owner()
         self._warned: set[str] = set()
 
-    async def drain(self, *, limit: int = 500) -> DeliveryStats:
+    async def drain(self, *, limit: int = 200) -> DeliveryStats:
         stats = DeliveryStats()
-        rows = await self.store.due_outbox(self.clock(), limit=limit)
-        groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
-        for row in rows:
-            groups[(row.platform, row.channel)].append(row)
-        waiting: dict[str, int] = defaultdict(int)
-        for (platform, _), group in groups.items():
-            if platform not in self.senders:
-                waiting[platform] += len(group)
-        for platform, n in waiting.items():
+        for platform, n in (await self.store.waiting_outbox(self.clock())).items():
+            if platform in self.senders:
+                continue
             stats.waiting += n
             if platform not in self._warned:
                 self._warned.add(platform)
@@ -402,14 +449,21 @@ class Deliverer:
                     n,
                     platform,
                 )
-        for (platform, channel), group in groups.items():
-            sender = self.senders.get(platform)
-            if sender is None:
-                continue
-            try:
-                await self._deliver_channel(sender, channel, group, stats)
-            except DeliveryError as e:
-                if e.permanent:
+        for _ in range(MAX_DRAIN_ROUNDS):
+            rows = await self.store.claim_outbox(
+                self.clock(), self.owner, OUTBOX_LEASE, sorted(self.senders), limit
+            )
+            if not rows:
+                break
+            groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
+            for row in rows:
+                groups[(row.platform, row.channel)].append(row)
+            for (platform, channel), group in groups.items():
+                try:
+                    await self._deliver_channel(self.senders[platform], channel, group, stats)
+                except DeliveryError as e:
+                    if not e.permanent:
+                        raise
                     n = await self.store.pause_channel(platform, channel, e.reason)
                     stats.paused.append(f"{platform}:{channel}")
                     log.error(
@@ -445,6 +499,22 @@ class Deliverer:
                     r.id, r.revision, r.message_ref or "gone", posted_at=None
                 )
         rows = [r for r in rows if r.cluster_id in alive]
+        digest_keys = await self.store.digest_keys(
+            [r.digest_id for r in rows if r.digest_id is not None]
+        )
+        if any(r.prior_claim is not None for r in rows):
+            rows = await self._reconcile(sender, channel, rows, digest_keys, now, stats)
+        # Digests prepared before a crash or a failed send go out again, same rows, same key.
+        prepared: dict[int, list[OutboxRow]] = defaultdict(list)
+        for r in rows:
+            if r.digest_id is not None:
+                prepared[r.digest_id].append(r)
+        for digest_id, group in prepared.items():
+            key = digest_keys[digest_id]
+            await self._send(
+                self._post_digest(sender, channel, group, digest_id, key, now, stats), group, stats
+            )
+        rows = [r for r in rows if r.digest_id is None]
         fresh = [r for r in rows if r.message_ref is None]
         updates = [r for r in rows if r.message_ref is not None]
         digest = [r for r in fresh if r.mode == "digest"]
@@ -453,11 +523,73 @@ class Deliverer:
             # A burst becomes one message instead of a flood.
             digest, realtime = digest + realtime, []
         if digest:
-            await self._send(self._post_digest(sender, channel, digest, now, stats), digest, stats)
+            await self._new_digests(sender, channel, digest, now, stats)
         for row in realtime:
             await self._send(self._post(sender, channel, row, now, stats), [row], stats)
         for row in updates:
             await self._send(self._update(sender, channel, row, now, stats), [row], stats)
+
+    def _sent_key(self, row: OutboxRow, digest_keys: Mapping[int, str]) -> str | None:
+        """The key of the message an unfinished claim of ``row`` may have posted."""
+        if row.digest_id is not None:
+            return digest_keys.get(row.digest_id)
+        if row.message_ref is None:
+            return post_key(row)
+        if row.message_ref.startswith("digest:"):
+            return None
+        posted = row.posted_at or row.created_at
+        if self.clock() - posted > self.config.alerts.edit_window:
+            return repost_key(row)
+        return None  # an edit: doing it again changes nothing
+
+    async def _reconcile(
+        self,
+        sender: Sender,
+        channel: str,
+        rows: list[OutboxRow],
+        digest_keys: Mapping[int, str],
+        now: datetime,
+        stats: DeliveryStats,
+    ) -> list[OutboxRow]:
+        """Record what a dead process posted but never recorded; return the rest."""
+        keys = {
+            r.id: k
+            for r in rows
+            if r.prior_claim is not None and (k := self._sent_key(r, digest_keys))
+        }
+        if not keys:
+            return rows
+        since = min(r.prior_claim for r in rows if r.prior_claim is not None) - RECONCILE_MARGIN
+        try:
+            found = await sender.find_posted(channel, set(keys.values()), since)
+        except Exception:  # cannot look: send (a double is better than a loss)
+            log.exception("%s %s: could not look for posted alerts", sender.platform, channel)
+            return rows
+        done_digests: set[int] = set()
+        left: list[OutboxRow] = []
+        for r in rows:
+            ref = found.get(keys.get(r.id, ""))
+            if ref is None:
+                left.append(r)
+                continue
+            stats.recovered += 1
+            if r.digest_id is not None:
+                if r.digest_id not in done_digests:
+                    done_digests.add(r.digest_id)
+                    await self.store.finish_digest(r.digest_id, ref, now)
+                continue
+            # The message shows at least the first revision; an edit brings it up to date.
+            await self.store.mark_sent(r.id, 1, ref, posted_at=now)
+            if r.revision > 1:
+                left.append(dataclasses.replace(r, message_ref=ref, posted_at=now, sent_revision=1))
+        if stats.recovered:
+            log.info(
+                "%s %s: %d alerts were already posted before a restart; not posting them again",
+                sender.platform,
+                channel,
+                stats.recovered,
+            )
+        return [r for r in left if r.digest_id not in done_digests]
 
     async def _send(
         self, work: Coroutine[Any, Any, None], rows: Sequence[OutboxRow], stats: DeliveryStats
@@ -480,21 +612,21 @@ class Deliverer:
         stats: DeliveryStats,
     ) -> None:
         now = self.clock()
-        for row in rows:
-            delay = retry_after or min(30 * 2 ** min(row.attempts, 10), 3600)
-            await self.store.mark_failed(row.id, reason, now + timedelta(seconds=delay))
-            stats.failed += 1
+        attempts = max(r.attempts for r in rows)
+        delay = retry_after or min(30 * 2 ** min(attempts, 10), 3600)
+        await self.store.mark_failed([r.id for r in rows], reason, now + timedelta(seconds=delay))
+        stats.failed += len(rows)
         log.warning("%d alerts not delivered (%s); will retry", len(rows), reason)
 
     async def _post(
         self, sender: Sender, channel: str, row: OutboxRow, now: datetime, stats: DeliveryStats
     ) -> None:
         alert = await self._alert(row)
-        ref = await sender.post(channel, alert, key=f"alertbot-{row.id}")
+        ref = await sender.post(channel, alert, key=post_key(row))
         await self.store.mark_sent(row.id, row.revision, ref, posted_at=now)
         stats.posted += 1
 
-    async def _post_digest(
+    async def _new_digests(
         self,
         sender: Sender,
         channel: str,
@@ -502,21 +634,38 @@ class Deliverer:
         now: datetime,
         stats: DeliveryStats,
     ) -> None:
+        """As many digest messages as it takes; each is stored before it is posted."""
         pending = list(rows)
         alerts = [await self._alert(r) for r in pending]
         while pending:
-            # As many messages as it takes: a row is marked sent only once shown.
             n = max(1, sender.digest_fit(alerts))
-            chunk, chunk_alerts = pending[:n], alerts[:n]
-            ids = ",".join(str(r.id) for r in chunk)
-            key = "alertbot-d-" + hashlib.sha256(ids.encode()).hexdigest()[:32]
-            ref = await sender.post_digest(channel, chunk_alerts, key=key)
-            for r in chunk:
-                # Later sources of a digest item are not re-announced: the digest
-                # message lists many events and cannot be edited for one.
-                await self.store.mark_sent(r.id, r.revision, "digest:" + ref, posted_at=now)
-            stats.digests += 1
+            chunk = pending[:n]
+            digest_id, key = await self.store.start_digest(
+                sender.platform, channel, [r.id for r in chunk], now
+            )
+            await self._send(
+                self._post_digest(sender, channel, chunk, digest_id, key, now, stats, alerts[:n]),
+                chunk,
+                stats,
+            )
             pending, alerts = pending[n:], alerts[n:]
+
+    async def _post_digest(
+        self,
+        sender: Sender,
+        channel: str,
+        rows: Sequence[OutboxRow],
+        digest_id: int,
+        key: str,
+        now: datetime,
+        stats: DeliveryStats,
+        alerts: list[Alert] | None = None,
+    ) -> None:
+        if alerts is None:
+            alerts = [await self._alert(r) for r in rows]
+        ref = await sender.post_digest(channel, alerts, key=key)
+        await self.store.finish_digest(digest_id, ref, now)
+        stats.digests += 1
 
     async def _update(
         self, sender: Sender, channel: str, row: OutboxRow, now: datetime, stats: DeliveryStats
@@ -539,6 +688,6 @@ class Deliverer:
             return
         # Too old to edit: post anew, linking the earlier message.
         alert = await self._alert(row, previous_url=sender.permalink(channel, ref))
-        new_ref = await sender.post(channel, alert, key=f"alertbot-{row.id}-r{row.revision}")
+        new_ref = await sender.post(channel, alert, key=repost_key(row))
         await self.store.mark_sent(row.id, row.revision, new_ref, posted_at=now)
         stats.posted += 1

@@ -43,7 +43,7 @@ from bot.core.watchlist import (
     validate_watchlist,
 )
 from bot.feeds.fetch import FetchError, check_url
-from bot.store.sqlite import Store
+from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -257,13 +257,16 @@ class Service:
         self._seeded: tuple[tuple[str, int, int], ...] | None = None
 
     @classmethod
-    async def open(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> Service:
-        """Open the store, seed watchlists from files and apply the config's feeds and
-        subscriptions."""
-        store = await Store.open(config.database)
+    async def open(
+        cls, config: Config, *, clock: Callable[[], datetime] = utcnow, prepare: bool = True
+    ) -> Service:
+        """Open the store and, unless ``prepare`` is False (read-only commands), seed
+        watchlists from files and apply the config's feeds and subscriptions."""
+        store = await open_store(config.database)
         svc = cls(store, config, clock=clock)
         try:
-            await svc.prepare()
+            if prepare:
+                await svc.prepare()
         except BaseException:
             await store.close()
             raise

@@ -20,7 +20,7 @@ from bot.chat.discord import DiscordBot, command_payload
 from bot.config import parse_config
 from bot.core.models import Match, Story
 from bot.service import Caller, Service
-from bot.store.sqlite import NewStory, PollResult
+from bot.store.base import NewStory, PollResult
 from tests.fakes.discord_api import (
     MANAGE_CHANNELS,
     MANAGE_GUILD,

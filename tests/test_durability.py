@@ -232,7 +232,7 @@ async def test_two_processes_opening_a_new_database_at_once(tmp_path: Path) -> N
     """Both migrate safely: the schema version is read under the write lock."""
     code = (
         "import asyncio, sys\n"
-        "from bot.store.sqlite import Store\n"
+        "from bot.store.sqlite import SQLiteStore as Store\n"
         "async def main():\n"
         "    s = await Store.open(sys.argv[1])\n"
         "    await s.close()\n"

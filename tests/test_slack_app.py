@@ -25,7 +25,7 @@ from bot.chat.slack import SlackBot
 from bot.config import parse_config
 from bot.core.models import Match, Story
 from bot.service import Service
-from bot.store.sqlite import NewStory, PollResult
+from bot.store.base import NewStory, PollResult
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackAPI
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -1,0 +1,137 @@
+"""What a poll's new stories mean for the outbox, decided without the database.
+
+Every backend stores the same decisions, so they live here and are tested with
+tables; the store only reads the rows these functions need and writes back what
+they return.
+
+- **Dedup keys.** The same item re-issued with a new id or date has the same
+  canonical URL and folded title. Items that share a URL but differ in title
+  (live blogs, feeds that point every entry at their home page) stay apart.
+- **Ingest.** A feed that repeats an id keeps its first entry; an id the feed
+  already had, or a dedup key already stored (or seen earlier in the same
+  batch), is skipped. An item published before the backfill cut-off is stored
+  and searchable, never alerted; an undated item alerts unless it is on the
+  feed's first successful poll (it may be years old).
+- **Routing.** One outbox row per (platform, channel, event). A channel
+  subscribed to several watchlists that fired gets one row naming them all; the
+  row is realtime when any of those subscriptions is. A realtime subscription
+  that fires on an event still waiting for a channel's digest takes it out of
+  the digest (only while no digest message was prepared for it).
+- **Revisions.** A story that joins an event from a feed the event did not
+  have yet is a new outlet: every channel that got the event sees it added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.fold import fold_form
+from bot.core.models import Mode, Story, Subscription
+
+
+def dedup_key(story: Story) -> str | None:
+    """Canonical URL + folded title: the same item re-issued with a new id or date."""
+    if not story.url:
+        return None
+    return story.url + "\n" + fold_form(story.title)
+
+
+def unique_stories(stories: Iterable[Story]) -> list[Story]:
+    """A feed's entries with repeated ids dropped (the first one wins)."""
+    by_id: dict[str, Story] = {}
+    for s in stories:
+        by_id.setdefault(s.id, s)
+    return list(by_id.values())
+
+
+def new_stories(
+    stories: Sequence[Story], known_ids: set[str], known_keys: set[str]
+) -> list[tuple[Story, str | None]]:
+    """The stories not stored yet, with their dedup keys, in feed order."""
+    out: list[tuple[Story, str | None]] = []
+    batch: set[str] = set()
+    for s in stories:
+        if s.id in known_ids:
+            continue
+        key = dedup_key(s)
+        if key and (key in known_keys or key in batch):
+            continue  # the same item re-issued under a new id
+        if key:
+            batch.add(key)
+        out.append((s, key))
+    return out
+
+
+def may_alert(published: datetime | None, cutoff: datetime, *, first_poll: bool) -> bool:
+    """Recent enough to alert: after the backfill cut-off; undated only after a first poll."""
+    if published is None:
+        return not first_poll
+    return published >= cutoff
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingRow:
+    """An outbox row of the event, as the store reads it for routing."""
+
+    id: int
+    platform: str
+    channel: str
+    watchlists: tuple[str, ...]
+    mode: Mode
+    sent_revision: int
+    in_digest: bool
+    """A digest message was prepared for this row (it goes out with that digest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    platform: str
+    channel: str
+    watchlists: tuple[str, ...]
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class RowUpdate:
+    id: int
+    watchlists: tuple[str, ...]
+    to_realtime: bool
+    """Take the row out of a pending digest: it goes out now."""
+
+
+def route(
+    fired: Iterable[str],
+    subscriptions: Mapping[str, Sequence[Subscription]],
+    existing: Iterable[ExistingRow],
+) -> tuple[list[NewRow], list[RowUpdate]]:
+    """Outbox rows to insert and to update for an event whose story fired ``fired``.
+
+    ``subscriptions`` maps a casefolded watchlist name to its active
+    (unpaused) subscriptions; ``existing`` are the event's outbox rows.
+    """
+    per_channel: dict[tuple[str, str], tuple[set[str], bool]] = {}
+    for name in fired:
+        for sub in subscriptions.get(name.casefold(), ()):
+            names, realtime = per_channel.get((sub.platform, sub.channel), (set(), False))
+            names.add(sub.watchlist)
+            per_channel[(sub.platform, sub.channel)] = (names, realtime or sub.mode == "realtime")
+    rows = {(r.platform, r.channel): r for r in existing}
+    inserts: list[NewRow] = []
+    updates: list[RowUpdate] = []
+    for (platform, channel), (names, realtime) in sorted(per_channel.items()):
+        row = rows.get((platform, channel))
+        if row is None:
+            mode: Mode = "realtime" if realtime else "digest"
+            inserts.append(NewRow(platform, channel, tuple(sorted(names)), mode))
+            continue
+        merged = tuple(sorted(set(row.watchlists) | names))
+        upgrade = realtime and row.mode == "digest" and row.sent_revision == 0 and not row.in_digest
+        updates.append(RowUpdate(row.id, merged, upgrade))
+    return inserts, updates
+
+
+def new_outlet(feed_url: str, other_feeds: Iterable[str]) -> bool:
+    """True when a story joining an event comes from a feed the event did not have."""
+    return feed_url not in set(other_feeds)

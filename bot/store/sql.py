@@ -1,0 +1,1034 @@
+"""The queries both backends share.
+
+:class:`SQLStore` holds every query that SQLite and PostgreSQL understand
+alike, written with ``?`` placeholders; a backend supplies the primitives
+(``_exec``, ``_all``, ``_one``, ``_execmany``, ``transaction``), its schema,
+its full-text lookup and the few spellings that differ (``FOR UPDATE SKIP
+LOCKED``, the lock that serialises ingest across processes).
+
+Portable spellings used throughout: ``INSERT … ON CONFLICT DO NOTHING`` and
+``RETURNING`` instead of ``INSERT OR IGNORE``/``lastrowid``; ``lower(x) =
+lower(?)`` for case-insensitive names; ``CASE`` instead of two-argument
+``MAX``; times as ISO text (see :mod:`bot.store.base`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.cluster import encode as encode_fingerprint
+from bot.core.models import FeedStatus, Match, Story, StoryHit, Subscription
+from bot.core.routing import ExistingRow, new_outlet, route
+from bot.core.seeding import seed_decision
+from bot.store.base import (
+    ClusterCandidateRow,
+    ClusterRule,
+    ClusterStories,
+    FeedRow,
+    NewStory,
+    OutboxRow,
+    PollResult,
+    from_iso,
+    iso,
+)
+
+Row = Mapping[str, Any]
+
+TABLES = (
+    "meta",
+    "feeds",
+    "clusters",
+    "stories",
+    "matches",
+    "story_bands",
+    "watchlists",
+    "subscriptions",
+    "digests",
+    "outbox",
+)
+"""Every table with data worth copying, parents before children."""
+
+
+def story_from_row(r: Row) -> Story:
+    return Story(
+        feed_url=r["feed_url"],
+        id=r["guid"],
+        url=r["url"],
+        title=r["title"],
+        text=r["text"],
+        published=from_iso(r["published"]),
+        outlet=r["outlet"],
+        teaser=bool(r["teaser"]),
+    )
+
+
+def _secs(td: timedelta | None) -> int | None:
+    return None if td is None else int(td.total_seconds())
+
+
+def _feed_from_row(r: Row) -> FeedRow:
+    def secs(v: int | None) -> timedelta | None:
+        return None if v is None else timedelta(seconds=v)
+
+    return FeedRow(
+        id=r["id"],
+        url=r["url"],
+        origin=r["origin"],
+        title=r["title"],
+        interval=secs(r["interval_s"]),
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        body_hash=r["body_hash"],
+        ttl=secs(r["ttl_s"]),
+        max_age=secs(r["max_age_s"]),
+        first_ok_at=from_iso(r["first_ok_at"]),
+        last_fetched_at=from_iso(r["last_fetched_at"]),
+        last_ok_at=from_iso(r["last_ok_at"]),
+        next_due_at=from_iso(r["next_due_at"]),
+        error=r["error"],
+        error_count=r["error_count"],
+        retry_after_at=from_iso(r["retry_after_at"]),
+    )
+
+
+def _sub_from_row(r: Row) -> Subscription:
+    return Subscription(
+        id=r["id"],
+        platform=r["platform"],
+        channel=r["channel"],
+        watchlist=r["watchlist"],
+        mode=r["mode"],
+        guild=r["guild"],
+        paused_reason=r["paused_reason"],
+        origin=r["origin"],
+    )
+
+
+def _outbox_from_row(r: Row, now: datetime) -> OutboxRow:
+    return OutboxRow(
+        id=r["id"],
+        platform=r["platform"],
+        channel=r["channel"],
+        cluster_id=r["cluster_id"],
+        mode=r["mode"],
+        watchlists=tuple(json.loads(r["watchlists"])),
+        revision=r["revision"],
+        sent_revision=r["sent_revision"],
+        message_ref=r["message_ref"],
+        posted_at=from_iso(r["posted_at"]),
+        created_at=from_iso(r["created_at"]) or now,
+        attempts=r["attempts"],
+        digest_id=r["digest_id"],
+        prior_claim=from_iso(r["prior_claim"]),
+    )
+
+
+def chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+_DUE_OUTBOX = (
+    "o.revision > o.sent_revision AND o.due_at <= ? "
+    "AND (o.claim_until IS NULL OR o.claim_until < ?) "
+    "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform = o.platform "
+    "AND s.channel = o.channel AND s.paused_reason = '')"
+)
+
+
+class SQLStore:
+    """Every query both backends share (see the module docstring)."""
+
+    description: str = ""
+    SKIP_LOCKED = ""
+    """Appended to the sub-select that picks rows to claim (PostgreSQL only)."""
+
+    # ------------------------------------------------------------ primitives
+
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+        raise NotImplementedError
+
+    async def _execmany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def _ingest_lock(self) -> None:
+        """Serialise cluster assignment across processes (inside a transaction)."""
+
+    async def _index_story(self, story_id: int, story: Story) -> None:
+        """Make a new story findable by lookup (a trigger does it on SQLite)."""
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ meta and leases
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        row = await self._one(
+            "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+            "expires_at = excluded.expires_at "
+            "WHERE leases.owner = excluded.owner OR leases.expires_at < ? RETURNING owner",
+            (name, owner, iso(now + ttl), iso(now)),
+        )
+        return row is not None
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        await self._exec("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # ------------------------------------------------------------ feeds
+
+    async def sync_config_feeds(
+        self, feeds: Iterable[tuple[str, timedelta | None, str]], now: datetime
+    ) -> None:
+        """Make the config's feeds (url, interval, title) present; drop config feeds
+        that left the config. Feeds added by users stay."""
+        wanted = {url: (interval, title) for url, interval, title in feeds}
+        async with self.transaction():
+            for r in await self._all("SELECT url, origin FROM feeds"):
+                if r["origin"] == "config" and r["url"] not in wanted:
+                    await self._exec("DELETE FROM feeds WHERE url = ?", (r["url"],))
+            for url, (interval, title) in wanted.items():
+                await self._exec(
+                    "INSERT INTO feeds (url, origin, title, interval_s, added_at, next_due_at) "
+                    "VALUES (?, 'config', ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+                    "origin = 'config', interval_s = excluded.interval_s, "
+                    "title = CASE WHEN excluded.title != '' THEN excluded.title "
+                    "ELSE feeds.title END",
+                    (url, title, _secs(interval), iso(now), iso(now)),
+                )
+
+    async def add_feed(self, url: str, now: datetime, origin: str = "user") -> FeedRow:
+        await self._exec(
+            "INSERT INTO feeds (url, origin, added_at, next_due_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (url) DO NOTHING",
+            (url, origin, iso(now), iso(now)),
+        )
+        feed = await self.feed(url)
+        assert feed is not None
+        return feed
+
+    async def remove_feed(self, url: str) -> bool:
+        return await self._exec("DELETE FROM feeds WHERE url = ?", (url,)) > 0
+
+    async def feed(self, url: str) -> FeedRow | None:
+        row = await self._one("SELECT * FROM feeds WHERE url = ?", (url,))
+        return None if row is None else _feed_from_row(row)
+
+    async def feeds(self) -> list[FeedRow]:
+        return [_feed_from_row(r) for r in await self._all("SELECT * FROM feeds ORDER BY url")]
+
+    async def claim_feeds(
+        self, now: datetime, owner: str, lease: timedelta, *, due_only: bool, limit: int | None
+    ) -> list[FeedRow]:
+        where = "(lease_until IS NULL OR lease_until < ?)"
+        params: list[Any] = [owner, iso(now + lease), iso(now)]
+        if due_only:
+            where += " AND (next_due_at IS NULL OR next_due_at <= ?)"
+            params.append(iso(now))
+        sql = f"SELECT id FROM feeds WHERE {where} ORDER BY next_due_at, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        async with self.transaction():
+            rows = await self._all(
+                "UPDATE feeds SET lease_owner = ?, lease_until = ? "
+                f"WHERE id IN ({sql}{self.SKIP_LOCKED}) RETURNING *",
+                params,
+            )
+        return sorted((_feed_from_row(r) for r in rows), key=lambda f: iso(f.next_due_at) or "")
+
+    async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
+        await self._execmany(
+            "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
+            "WHERE id = ? AND lease_owner = ?",
+            [(i, owner) for i in feed_ids],
+        )
+
+    async def next_feed_due(self, now: datetime) -> datetime | None:
+        """When the next feed falls due; a feed another process holds, when its lease ends."""
+        row = await self._one(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > ? "
+            "THEN lease_until ELSE next_due_at END) AS d FROM feeds",
+            (iso(now),),
+        )
+        return None if row is None else from_iso(row["d"])
+
+    async def feed_statuses(self) -> list[FeedStatus]:
+        rows = await self._all(
+            "SELECT f.*, (SELECT COUNT(*) FROM stories s WHERE s.feed_url = f.url) AS n "
+            "FROM feeds f ORDER BY f.url"
+        )
+        return [
+            FeedStatus(
+                url=r["url"],
+                title=r["title"],
+                last_fetched=from_iso(r["last_fetched_at"]),
+                last_ok=from_iso(r["last_ok_at"]),
+                next_due=from_iso(r["next_due_at"]),
+                error=r["error"],
+                error_count=r["error_count"],
+                stories=r["n"],
+                origin="user" if r["origin"] == "user" else "config",
+                warning=r["warning"],
+            )
+            for r in rows
+        ]
+
+    async def record_unchanged(
+        self,
+        feed_id: int,
+        now: datetime,
+        next_due: datetime,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        max_age: timedelta | None,
+    ) -> None:
+        await self._exec(
+            "UPDATE feeds SET last_fetched_at = ?, last_ok_at = ?, next_due_at = ?, "
+            "error = '', error_count = 0, retry_after_at = NULL, "
+            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
+            "max_age_s = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (iso(now), iso(now), iso(next_due), etag, last_modified, _secs(max_age), feed_id),
+        )
+
+    async def record_error(
+        self,
+        feed_id: int,
+        now: datetime,
+        next_due: datetime,
+        error: str,
+        retry_after_at: datetime | None = None,
+    ) -> None:
+        await self._exec(
+            "UPDATE feeds SET last_fetched_at = ?, next_due_at = ?, error = ?, "
+            "error_count = error_count + 1, retry_after_at = ?, "
+            "lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (iso(now), iso(next_due), error, iso(retry_after_at), feed_id),
+        )
+
+    # ------------------------------------------------------------ stories
+
+    async def known_guids(self, feed_url: str, guids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in chunks(list(guids), 500):
+            rows = await self._all(
+                f"SELECT guid FROM stories WHERE feed_url = ? AND guid IN ({marks(len(chunk))})",
+                (feed_url, *chunk),
+            )
+            known.update(r["guid"] for r in rows)
+        return known
+
+    async def known_dedup_keys(self, keys: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in chunks([k for k in keys if k], 500):
+            rows = await self._all(
+                f"SELECT dedup_key FROM stories WHERE dedup_key IN ({marks(len(chunk))})", chunk
+            )
+            known.update(r["dedup_key"] for r in rows)
+        return known
+
+    async def cluster_candidates(
+        self, bands: Sequence[int], since: datetime
+    ) -> list[ClusterCandidateRow]:
+        if not bands:
+            return []
+        rows = await self._all(
+            "SELECT DISTINCT s.id, s.cluster_id, s.fingerprint, "
+            "COALESCE(s.published, s.seen_at) AS t, s.feed_url, s.title "
+            "FROM story_bands b JOIN stories s ON s.id = b.story_id "
+            f"WHERE b.band IN ({marks(len(bands))}) AND b.seen_at >= ? "
+            "AND s.cluster_id IS NOT NULL",
+            (*bands, iso(since)),
+        )
+        return [
+            ClusterCandidateRow(
+                cluster_id=r["cluster_id"],
+                fingerprint=bytes(r["fingerprint"]),
+                published=from_iso(r["t"]) or since,
+                feed_url=r["feed_url"],
+                title=r["title"],
+            )
+            for r in rows
+            if r["fingerprint"] is not None
+        ]
+
+    async def save_poll(
+        self,
+        feed_id: int,
+        result: PollResult,
+        items: Sequence[NewStory],
+        now: datetime,
+        *,
+        digest_due: datetime | None = None,
+        cluster_rule: ClusterRule | None = None,
+        window_since: datetime | None = None,
+    ) -> list[int]:
+        """Store a poll's new stories and route their alerts, atomically.
+
+        With ``cluster_rule``, each story's event is chosen inside the
+        transaction, under the ingest lock, from the candidates stored before
+        this poll (a feed's stories of one poll are not clustered with each
+        other). Returns the ids of the outbox rows created or bumped. Stories
+        already stored (by a concurrent poll or an earlier run) are skipped whole.
+        """
+        touched: list[int] = []
+        async with self.transaction():
+            await self._ingest_lock()
+            if cluster_rule is not None:
+                since = window_since or now
+                for item in items:
+                    if item.fp is not None:
+                        cluster_rule(item, await self.cluster_candidates(item.bands, since))
+            subs = await self._subscriptions_by_watchlist()
+            for item in items:
+                touched.extend(await self._save_story(item, subs, now, digest_due or now))
+            await self._exec(
+                "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, "
+                "etag = ?, last_modified = ?, body_hash = ?, ttl_s = ?, max_age_s = ?, "
+                "last_fetched_at = ?, last_ok_at = ?, first_ok_at = COALESCE(first_ok_at, ?), "
+                "next_due_at = ?, error = '', error_count = 0, retry_after_at = NULL, "
+                "warning = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                (
+                    result.title,
+                    result.etag,
+                    result.last_modified,
+                    result.body_hash,
+                    _secs(result.ttl),
+                    _secs(result.max_age),
+                    iso(now),
+                    iso(now),
+                    iso(now),
+                    iso(result.next_due),
+                    result.warning,
+                    feed_id,
+                ),
+            )
+        return touched
+
+    async def _save_story(
+        self,
+        item: NewStory,
+        subs: dict[str, list[Subscription]],
+        now: datetime,
+        digest_due: datetime,
+    ) -> list[int]:
+        s = item.story
+        row = await self._one(
+            "INSERT INTO stories (feed_url, guid, url, title, text, published, "
+            "outlet, teaser, seen_at, dedup_key, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (
+                s.feed_url,
+                s.id,
+                s.url,
+                s.title,
+                s.text,
+                iso(s.published),
+                s.outlet,
+                int(s.teaser),
+                iso(now),
+                item.dedup_key,
+                encode_fingerprint(item.fp) if item.clustered and item.fp else None,
+            ),
+        )
+        if row is None:
+            return []
+        story_id = int(row["id"])
+        await self._index_story(story_id, s)
+        await self._execmany(
+            "INSERT INTO matches "
+            '(story_id, watchlist, term, form, field, start, "end") '
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
+                for m in item.matches
+            ],
+        )
+        if not item.clustered:
+            return []
+        cluster_id = item.cluster_id
+        joined = cluster_id is not None
+        if cluster_id is None:
+            c = await self._one(
+                "INSERT INTO clusters (created_at, updated_at) VALUES (?, ?) RETURNING id",
+                (iso(now), iso(now)),
+            )
+            assert c is not None
+            cluster_id = int(c["id"])
+        else:
+            await self._exec(
+                "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
+            )
+        await self._exec("UPDATE stories SET cluster_id = ? WHERE id = ?", (cluster_id, story_id))
+        await self._execmany(
+            "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)",
+            [(b, story_id, iso(now)) for b in item.bands],
+        )
+        touched: list[int] = []
+        if joined:
+            others = await self._all(
+                "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ? AND id != ?",
+                (cluster_id, story_id),
+            )
+            if new_outlet(s.feed_url, (r["feed_url"] for r in others)):
+                rows = await self._all(
+                    "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
+                    (cluster_id,),
+                )
+                touched.extend(int(r["id"]) for r in rows)
+        if item.alert:
+            touched.extend(
+                await self._route(
+                    cluster_id, [m.watchlist for m in item.matches], subs, now, digest_due
+                )
+            )
+        return touched
+
+    async def _subscriptions_by_watchlist(self) -> dict[str, list[Subscription]]:
+        out: dict[str, list[Subscription]] = {}
+        for r in await self._all("SELECT * FROM subscriptions WHERE paused_reason = ''"):
+            sub = _sub_from_row(r)
+            out.setdefault(sub.watchlist.casefold(), []).append(sub)
+        return out
+
+    async def _route(
+        self,
+        cluster_id: int,
+        fired: Sequence[str],
+        subs: dict[str, list[Subscription]],
+        now: datetime,
+        digest_due: datetime,
+    ) -> list[int]:
+        existing = [
+            ExistingRow(
+                id=r["id"],
+                platform=r["platform"],
+                channel=r["channel"],
+                watchlists=tuple(json.loads(r["watchlists"])),
+                mode=r["mode"],
+                sent_revision=r["sent_revision"],
+                in_digest=r["digest_id"] is not None,
+            )
+            for r in await self._all(
+                "SELECT id, platform, channel, watchlists, mode, sent_revision, digest_id "
+                "FROM outbox WHERE cluster_id = ?",
+                (cluster_id,),
+            )
+        ]
+        inserts, updates = route(sorted(set(fired)), subs, existing)
+        ids: list[int] = []
+        for u in updates:
+            await self._exec(
+                "UPDATE outbox SET watchlists = ? WHERE id = ?",
+                (json.dumps(list(u.watchlists)), u.id),
+            )
+            if u.to_realtime:
+                await self._exec(
+                    "UPDATE outbox SET mode = 'realtime', due_at = ? WHERE id = ?", (iso(now), u.id)
+                )
+            ids.append(u.id)
+        for n in inserts:
+            row = await self._one(
+                "INSERT INTO outbox (platform, channel, cluster_id, mode, watchlists, "
+                "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    n.platform,
+                    n.channel,
+                    cluster_id,
+                    n.mode,
+                    json.dumps(list(n.watchlists)),
+                    iso(now),
+                    iso(now if n.mode == "realtime" else digest_due),
+                ),
+            )
+            assert row is not None
+            ids.append(int(row["id"]))
+        return ids
+
+    async def story_count(self) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM stories")
+        return int(row["n"]) if row else 0
+
+    async def _hits(self, rows: Sequence[Row]) -> list[StoryHit]:
+        hits: list[StoryHit] = []
+        for r in rows:
+            ms = await self._all(
+                "SELECT DISTINCT watchlist, term FROM matches WHERE story_id = ? "
+                "ORDER BY watchlist, term",
+                (r["id"],),
+            )
+            hits.append(
+                StoryHit(
+                    story=story_from_row(r),
+                    watchlists=tuple(sorted({m["watchlist"] for m in ms})),
+                    terms=tuple(dict.fromkeys(m["term"] for m in ms)),
+                )
+            )
+        return hits
+
+    def _lookup_filters(
+        self, since: datetime | None, watchlist: str | None
+    ) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("COALESCE(s.published, s.seen_at) >= ?")
+            params.append(iso(since))
+        if watchlist:
+            where.append("s.id IN (SELECT story_id FROM matches WHERE lower(watchlist) = lower(?))")
+            params.append(watchlist)
+        return where, params
+
+    async def prune(self, now: datetime, *, keep: timedelta, window: timedelta) -> dict[str, int]:
+        """Drop what can no longer matter; return how many rows of each kind went.
+
+        - band keys older than the cluster window (no story can join them);
+        - stories published and first seen more than ``keep`` ago, with their
+          matches. Safe because ``keep`` > ``backfill``: if the feed still lists
+          such an item it is stored again but cannot alert. Undated stories keep
+          their row (their identity is all that stops a repeat) but lose their text.
+          Stories of an event still waiting in the outbox (a paused channel, a
+          platform without its token) stay, so the alert can still be built;
+        - delivered outbox rows older than ``keep``, sent digests, and clusters
+          left empty.
+        """
+        old = iso(now - keep)
+        counts: dict[str, int] = {}
+        async with self.transaction():
+            counts["bands"] = await self._exec(
+                "DELETE FROM story_bands WHERE seen_at < ?", (iso(now - window),)
+            )
+            counts["stories"] = await self._exec(
+                "DELETE FROM stories WHERE seen_at < ? AND published IS NOT NULL "
+                "AND published < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+                "WHERE o.cluster_id = stories.cluster_id AND o.revision > o.sent_revision)",
+                (old, old),
+            )
+            counts["emptied"] = await self._exec(
+                "UPDATE stories SET text = '' WHERE seen_at < ? AND published IS NULL "
+                "AND text != ''",
+                (old,),
+            )
+            counts["outbox"] = await self._exec(
+                "DELETE FROM outbox WHERE revision <= sent_revision AND created_at < ?", (old,)
+            )
+            counts["digests"] = await self._exec(
+                "DELETE FROM digests WHERE sent_at IS NOT NULL AND created_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.digest_id = digests.id)",
+                (old,),
+            )
+            counts["clusters"] = await self._exec(
+                "DELETE FROM clusters WHERE updated_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM stories s WHERE s.cluster_id = clusters.id) "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.cluster_id = clusters.id)",
+                (old,),
+            )
+        return counts
+
+    # ------------------------------------------------------------ outbox
+
+    async def claim_outbox(
+        self,
+        now: datetime,
+        owner: str,
+        lease: timedelta,
+        platforms: Sequence[str],
+        limit: int = 200,
+    ) -> list[OutboxRow]:
+        """Take the due rows of up to ``limit`` rows' channels, whole channels at a time.
+
+        A row whose earlier claim never recorded an outcome comes back with
+        ``prior_claim`` set (SQL reads the old ``claimed_at`` on the right-hand side).
+        """
+        if not platforms:
+            return []
+        t = iso(now)
+        pm = marks(len(platforms))
+        async with self.transaction():
+            rows = await self._all(
+                "UPDATE outbox SET claim_owner = ?, claim_until = ?, prior_claim = claimed_at, "
+                "claimed_at = ? WHERE id IN (SELECT o.id FROM outbox o WHERE "
+                f"{_DUE_OUTBOX} AND (o.platform, o.channel) IN (SELECT o.platform, o.channel "
+                f"FROM outbox o WHERE {_DUE_OUTBOX} AND o.platform IN ({pm}) "
+                f"ORDER BY o.due_at, o.id LIMIT ?){self.SKIP_LOCKED}) RETURNING *",
+                (owner, iso(now + lease), t, t, t, t, t, *platforms, limit),
+            )
+        out = [_outbox_from_row(r, now) for r in rows]
+        out.sort(key=lambda r: (iso(r.created_at) or "", r.id))
+        return out
+
+    async def waiting_outbox(self, now: datetime) -> dict[str, int]:
+        t = iso(now)
+        rows = await self._all(
+            f"SELECT o.platform, COUNT(*) AS n FROM outbox o WHERE {_DUE_OUTBOX} "
+            "GROUP BY o.platform",
+            (t, t),
+        )
+        return {r["platform"]: int(r["n"]) for r in rows}
+
+    async def pending_count(self) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE revision > sent_revision")
+        return int(row["n"]) if row else 0
+
+    async def mark_sent(
+        self, row_id: int, revision: int, ref: str, *, posted_at: datetime | None
+    ) -> None:
+        """Record a delivery. ``posted_at`` is set for a new message, None for an edit."""
+        await self._exec(
+            "UPDATE outbox SET sent_revision = CASE WHEN sent_revision > ? THEN sent_revision "
+            "ELSE ? END, message_ref = ?, posted_at = COALESCE(?, posted_at), attempts = 0, "
+            "last_error = '', claim_owner = NULL, claim_until = NULL, claimed_at = NULL "
+            "WHERE id = ?",
+            (revision, revision, ref, iso(posted_at), row_id),
+        )
+
+    async def mark_failed(self, row_ids: Sequence[int], error: str, retry_at: datetime) -> None:
+        await self._execmany(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+            "claim_owner = NULL, claim_until = NULL, claimed_at = NULL WHERE id = ?",
+            [(error, iso(retry_at), i) for i in row_ids],
+        )
+
+    async def release_outbox(self, row_ids: Sequence[int]) -> None:
+        await self._execmany(
+            "UPDATE outbox SET claim_owner = NULL, claim_until = NULL, claimed_at = NULL "
+            "WHERE id = ?",
+            [(i,) for i in row_ids],
+        )
+
+    async def start_digest(
+        self, platform: str, channel: str, row_ids: Sequence[int], now: datetime
+    ) -> tuple[int, str]:
+        key = "alertbot-d-" + uuid.uuid4().hex[:24]
+        async with self.transaction():
+            row = await self._one(
+                "INSERT INTO digests (platform, channel, key, created_at) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                (platform, channel, key, iso(now)),
+            )
+            assert row is not None
+            digest_id = int(row["id"])
+            await self._execmany(
+                "UPDATE outbox SET digest_id = ? WHERE id = ?", [(digest_id, i) for i in row_ids]
+            )
+        return digest_id, key
+
+    async def digest_keys(self, digest_ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in chunks(sorted(set(digest_ids)), 500):
+            rows = await self._all(
+                f"SELECT id, key FROM digests WHERE id IN ({marks(len(chunk))})", chunk
+            )
+            out.update((int(r["id"]), str(r["key"])) for r in rows)
+        return out
+
+    async def finish_digest(self, digest_id: int, ref: str, now: datetime) -> None:
+        async with self.transaction():
+            await self._exec(
+                "UPDATE digests SET sent_at = ?, message_ref = ? WHERE id = ?",
+                (iso(now), ref, digest_id),
+            )
+            # Later sources of a digest item are not re-announced: the digest
+            # message lists many events and cannot be edited for one.
+            await self._exec(
+                "UPDATE outbox SET sent_revision = revision, message_ref = ?, "
+                "posted_at = COALESCE(posted_at, ?), attempts = 0, last_error = '', "
+                "digest_id = NULL, claim_owner = NULL, claim_until = NULL, claimed_at = NULL "
+                "WHERE digest_id = ?",
+                ("digest:" + ref, iso(now), digest_id),
+            )
+
+    async def pause_channel(self, platform: str, channel: str, reason: str) -> int:
+        async with self.transaction():
+            await self._exec(
+                "UPDATE outbox SET claim_owner = NULL, claim_until = NULL, claimed_at = NULL "
+                "WHERE platform = ? AND channel = ? AND revision > sent_revision",
+                (platform, channel),
+            )
+            return await self._exec(
+                "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND channel = ?",
+                (reason or "delivery failed", platform, channel),
+            )
+
+    async def cluster_stories(self, cluster_id: int) -> ClusterStories:
+        rows = await self._all(
+            "SELECT * FROM stories WHERE cluster_id = ? ORDER BY seen_at, id", (cluster_id,)
+        )
+        stories = [story_from_row(r) for r in rows]
+        matches: dict[int, list[Match]] = {}
+        for i, r in enumerate(rows):
+            ms = await self._all(
+                'SELECT watchlist, term, form, field, start, "end" FROM matches '
+                "WHERE story_id = ? ORDER BY field, start",
+                (r["id"],),
+            )
+            matches[i] = [
+                Match(m["watchlist"], m["term"], m["form"], m["field"], m["start"], m["end"])
+                for m in ms
+            ]
+        return ClusterStories(cluster_id, stories, matches)
+
+    async def clusters_with_stories(self, cluster_ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in chunks(sorted(set(cluster_ids)), 500):
+            rows = await self._all(
+                "SELECT DISTINCT cluster_id FROM stories "
+                f"WHERE cluster_id IN ({marks(len(chunk))})",
+                chunk,
+            )
+            found.update(r["cluster_id"] for r in rows)
+        return found
+
+    # ------------------------------------------------------------ watchlists
+
+    async def watchlist_bodies(self) -> list[tuple[str, str]]:
+        rows = await self._all(
+            "SELECT name, body FROM watchlists WHERE origin != 'deleted' ORDER BY lower(name)"
+        )
+        return [(r["name"], r["body"]) for r in rows]
+
+    async def watchlist_body(self, name: str) -> tuple[str, str] | None:
+        row = await self._one(
+            "SELECT name, body FROM watchlists WHERE lower(name) = lower(?) "
+            "AND origin != 'deleted'",
+            (name,),
+        )
+        return None if row is None else (row["name"], row["body"])
+
+    async def seed_watchlists(
+        self, files: Iterable[tuple[str, str]], now: datetime
+    ) -> tuple[list[str], list[str]]:
+        """Seed (name, toml body) pairs from the watchlist folder (see core.seeding).
+
+        Returns the names inserted or updated, and a note for each file that is
+        not used, saying why and how to use it.
+        """
+        changed: list[str] = []
+        notes: list[str] = []
+        async with self.transaction():
+            for name, body in files:
+                digest = hashlib.sha256(body.encode()).hexdigest()
+                row = await self._one(
+                    "SELECT origin, seed_hash FROM watchlists WHERE lower(name) = lower(?)",
+                    (name,),
+                )
+                d = seed_decision(
+                    name,
+                    None if row is None else row["origin"],
+                    None if row is None else row["seed_hash"],
+                    digest,
+                )
+                if d.note:
+                    notes.append(d.note)
+                if d.action == "insert":
+                    await self._exec(
+                        "INSERT INTO watchlists (name, body, origin, seed_hash, updated_at) "
+                        "VALUES (?, ?, 'file', ?, ?)",
+                        (name, body, digest, iso(now)),
+                    )
+                    changed.append(name)
+                elif d.action == "update":
+                    await self._exec(
+                        "UPDATE watchlists SET body = ?, seed_hash = ?, updated_at = ? "
+                        "WHERE lower(name) = lower(?)",
+                        (body, digest, iso(now), name),
+                    )
+                    changed.append(name)
+                elif d.action == "note-only":
+                    await self._exec(  # say it once per file change
+                        "UPDATE watchlists SET seed_hash = ? WHERE lower(name) = lower(?)",
+                        (digest, name),
+                    )
+            if changed:
+                await self._bump_watchlists_version()
+        return changed, notes
+
+    async def put_watchlist(
+        self, name: str, body: str, now: datetime, *, rename_from: str = ""
+    ) -> None:
+        async with self.transaction():
+            if rename_from and rename_from.casefold() != name.casefold():
+                await self._exec(
+                    "DELETE FROM watchlists WHERE lower(name) = lower(?)", (rename_from,)
+                )
+            changed = await self._exec(
+                "UPDATE watchlists SET name = ?, body = ?, origin = 'edited', updated_at = ? "
+                "WHERE lower(name) = lower(?)",
+                (name, body, iso(now), name),
+            )
+            if not changed:
+                await self._exec(
+                    "INSERT INTO watchlists (name, body, origin, updated_at) "
+                    "VALUES (?, ?, 'edited', ?)",
+                    (name, body, iso(now)),
+                )
+            await self._bump_watchlists_version()
+
+    async def delete_watchlist(self, name: str) -> bool:
+        """Delete a watchlist and its subscriptions. One that came from a file is
+        kept as a tombstone, so the next start does not seed it back."""
+        async with self.transaction():
+            n = await self._exec(
+                "UPDATE watchlists SET origin = 'deleted', body = '' "
+                "WHERE lower(name) = lower(?) AND origin != 'deleted' AND seed_hash IS NOT NULL",
+                (name,),
+            )
+            if not n:
+                n = await self._exec(
+                    "DELETE FROM watchlists WHERE lower(name) = lower(?) AND origin != 'deleted'",
+                    (name,),
+                )
+            if n:
+                await self._exec(
+                    "DELETE FROM subscriptions WHERE lower(watchlist) = lower(?)", (name,)
+                )
+                await self._bump_watchlists_version()
+            return n > 0
+
+    async def _bump_watchlists_version(self) -> None:
+        await self._exec(
+            "INSERT INTO meta (key, value) VALUES ('watchlists_version', '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+        )
+
+    async def watchlists_version(self) -> int:
+        v = await self.get_meta("watchlists_version")
+        return int(v) if v else 0
+
+    # ------------------------------------------------------------ subscriptions
+
+    async def subscribe(
+        self,
+        platform: str,
+        channel: str,
+        watchlist: str,
+        *,
+        mode: str = "realtime",
+        guild: str = "",
+        origin: str = "chat",
+        now: datetime,
+    ) -> Subscription:
+        key = (platform, channel, watchlist)
+        where = "platform = ? AND channel = ? AND lower(watchlist) = lower(?)"
+        async with self.transaction():
+            n = await self._exec(
+                f"UPDATE subscriptions SET mode = ?, guild = ?, paused_reason = '' WHERE {where}",
+                (mode, guild, *key),
+            )
+            if not n:
+                await self._exec(
+                    "INSERT INTO subscriptions (platform, channel, guild, watchlist, mode, "
+                    "origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (platform, channel, guild, watchlist, mode, origin, iso(now)),
+                )
+            row = await self._one(f"SELECT * FROM subscriptions WHERE {where}", key)
+        assert row is not None
+        return _sub_from_row(row)
+
+    async def unsubscribe(self, platform: str, channel: str, watchlist: str) -> Subscription | None:
+        row = await self._one(
+            "DELETE FROM subscriptions WHERE platform = ? AND channel = ? "
+            "AND lower(watchlist) = lower(?) RETURNING *",
+            (platform, channel, watchlist),
+        )
+        return None if row is None else _sub_from_row(row)
+
+    async def subscriptions(
+        self, platform: str | None = None, channel: str | None = None
+    ) -> list[Subscription]:
+        sql = "SELECT * FROM subscriptions"
+        where: list[str] = []
+        params: list[Any] = []
+        if platform:
+            where.append("platform = ?")
+            params.append(platform)
+        if channel:
+            where.append("channel = ?")
+            params.append(channel)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY platform, channel, lower(watchlist)"
+        return [_sub_from_row(r) for r in await self._all(sql, params)]
+
+    async def sync_config_subscriptions(
+        self, subs: Iterable[tuple[str, str, str, str, str]], now: datetime
+    ) -> None:
+        """(platform, channel, watchlist, mode, guild) from the config: present, and
+        config-made ones that left the config removed. Chat-made ones stay."""
+        wanted = {(p, c, w.casefold()): (p, c, w, m, g) for p, c, w, m, g in subs}
+        where = "platform = ? AND channel = ? AND lower(watchlist) = lower(?)"
+        async with self.transaction():
+            for r in await self._all("SELECT * FROM subscriptions WHERE origin = 'config'"):
+                if (r["platform"], r["channel"], r["watchlist"].casefold()) not in wanted:
+                    await self._exec("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
+            for p, c, w, m, g in wanted.values():
+                n = await self._exec(
+                    f"UPDATE subscriptions SET mode = ? WHERE {where}", (m, p, c, w)
+                )
+                if not n:
+                    await self._exec(
+                        "INSERT INTO subscriptions (platform, channel, guild, watchlist, mode, "
+                        "origin, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)",
+                        (p, c, g, w, m, iso(now)),
+                    )
+
+    # ------------------------------------------------------------ moving between databases
+
+    async def columns(self, table: str) -> list[str]:
+        raise NotImplementedError
+
+    async def export_rows(self, table: str) -> tuple[list[str], list[tuple[object, ...]]]:
+        cols = await self.columns(table)
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        order = "name" if table == "watchlists" else "key" if table == "meta" else "1"
+        rows = await self._all(f"SELECT {quoted} FROM {table} ORDER BY {order}")
+        return cols, [tuple(r[c] for c in cols) for r in rows]
+
+    async def import_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+    ) -> None:
+        mine = set(await self.columns(table))
+        keep = [i for i, c in enumerate(columns) if c in mine]
+        cols = [columns[i] for i in keep]
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        sql = f"INSERT INTO {table} ({quoted}) VALUES ({marks(len(cols))})"
+        for chunk in chunks(list(rows), 1000):
+            await self._execmany(sql, [tuple(r[i] for i in keep) for r in chunk])
+
+    async def is_empty(self) -> bool:
+        for table in ("feeds", "stories", "outbox", "subscriptions"):
+            if await self._one(f"SELECT 1 AS x FROM {table} LIMIT 1") is not None:
+                return False
+        return True
