@@ -23,6 +23,7 @@ window can print an alert twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -140,13 +141,7 @@ class Poller:
         batch = max(1, self.config.fetch.max_connections)
         done: set[int] = set()
         while True:
-            feeds = await self.store.claim_feeds(
-                self.clock(),
-                self.owner,
-                FEED_LEASE,
-                due_only=not all_feeds,
-                limit=None if all_feeds else batch,
-            )
+            feeds = await self._claim(all_feeds=all_feeds, limit=None if all_feeds else batch)
             again = [f.id for f in feeds if f.id in done]
             if again:  # still due after its poll (a failure that kept it due): next cycle
                 await self.store.release_feeds(again, self.owner)
@@ -166,6 +161,21 @@ class Poller:
             if all_feeds:
                 break
         return stats
+
+    async def _claim(self, *, all_feeds: bool, limit: int | None) -> list[FeedRow]:
+        """Claim feeds; when cancelled meanwhile, hand back what the claim took."""
+        claim = asyncio.ensure_future(
+            self.store.claim_feeds(
+                self.clock(), self.owner, FEED_LEASE, due_only=not all_feeds, limit=limit
+            )
+        )
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                taken = await claim
+                await self.store.release_feeds([f.id for f in taken], self.owner)
+            raise
 
     async def _poll_batch(self, feeds: Sequence[FeedRow], stats: CycleStats) -> None:
         async def one(feed: FeedRow) -> FeedOutcome:

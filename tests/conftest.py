@@ -37,11 +37,12 @@ def make_config(tmp_path: Path) -> MakeConfig:
         *,
         watchlists: Path = WATCHLISTS,
         backfill: str = "3650d",
+        database: str | None = None,
         **sections: dict[str, Any],
     ) -> Config:
         raw: dict[str, Any] = {
             "bot": {
-                "database": str(tmp_path / "alertbot.db"),
+                "database": database or str(tmp_path / "alertbot.db"),
                 "watchlists": str(watchlists),
                 "backfill": backfill,
                 "keep": "36600d",
@@ -154,6 +155,14 @@ def pg_url(pg_server: PgTarget) -> Iterator[str]:
         pg_server.drop_database(name)
     else:
         yield pg_server.create_database(f"t_{next(_pg_db_numbers)}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database under test, on each backend: a SQLite file, then a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "alertbot.db")
+    return str(request.getfixturevalue("pg_url"))
 
 
 # -- The shared corpus ----------------------------------------------------------

@@ -19,14 +19,14 @@ from tests.test_pipeline import KFOR_A, MKE_STORY, NOW, lines, rss
 
 
 async def test_polls_cancelled_at_any_point_lose_and_double_nothing(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     feeds = []
     for i in range(6):
         items = [(f"{KFOR_A[0]} ({i})", KFOR_A[1] + f" Sector {i}."), MKE_STORY]
         feed_server.add_feed(f"/{i}.xml", rss(f"Outlet {i}", items, link=f"https://o{i}.example/"))
         feeds.append(feed_server.url(f"/{i}.xml"))
-    config = make_config(feeds)
+    config = make_config(feeds, database=database)
     buf = io.StringIO()
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
         # Interrupt the poll cycle at many different moments; each interruption
@@ -105,7 +105,7 @@ watchlists = ["KFOR"]
 
 
 async def test_prune_forgets_old_stories_without_realerting(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -115,7 +115,9 @@ async def test_prune_forgets_old_stories_without_realerting(
     old = datetime.now(UTC) - timedelta(days=120)
     feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/", when=old))
     feed_server.add_feed("/b.xml", rss("B", [MKE_STORY], link="https://b.example/"))
-    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")], backfill="200d")
+    config = make_config(
+        [feed_server.url("/a.xml"), feed_server.url("/b.xml")], backfill="200d", database=database
+    )
     config = dataclasses.replace(config, keep=timedelta(days=300))
     buf = io.StringIO()
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
@@ -153,7 +155,7 @@ def _many(n: int, tag: str) -> list[tuple[str, str]]:
 
 
 async def test_chat_edits_during_polls_and_deliveries_all_succeed(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     """One connection serves polls, deliveries and chat: their transactions never mix."""
     from datetime import UTC, datetime
@@ -168,7 +170,7 @@ async def test_chat_edits_during_polls_and_deliveries_all_succeed(
         )
         feed_server.add_feed(f"/f{k}.xml", body)
         feeds.append(feed_server.url(f"/f{k}.xml"))
-    config = make_config(feeds, alerts={"burst": 10_000})
+    config = make_config(feeds, alerts={"burst": 10_000}, database=database)
     buf = io.StringIO()
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
         done = asyncio.Event()

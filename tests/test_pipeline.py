@@ -63,10 +63,10 @@ async def cycle(config: Any, buf: io.StringIO) -> Any:
 
 
 async def test_same_event_two_outlets_posts_once_then_edits(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A, NOISE], link="https://a.example/"))
-    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")])
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")], database=database)
     feed_server.add_feed("/b.xml", rss("Outlet B", [MKE_STORY], link="https://b.example/"))
     buf = io.StringIO()
     await cycle(config, buf)
@@ -239,13 +239,15 @@ async def test_watchlist_edit_takes_effect_without_restart(
     assert [d["watchlists"] for d in lines(buf)] == [["KFOR"]]
 
 
-async def test_burst_becomes_one_digest(feed_server: FeedServer, make_config: MakeConfig) -> None:
+async def test_burst_becomes_one_digest(
+    feed_server: FeedServer, make_config: MakeConfig, database: str
+) -> None:
     items = [
         (f"KFOR update number {i} from sector {i}", f"KFOR sector {i} report about item {i}.")
         for i in range(8)
     ]
     feed_server.add_feed("/a.xml", rss("A", items, link="https://a.example/"))
-    config = make_config([feed_server.url("/a.xml")], alerts={"burst": 3})
+    config = make_config([feed_server.url("/a.xml")], alerts={"burst": 3}, database=database)
     buf = io.StringIO()
     _, delivered = await cycle(config, buf)
     assert delivered.digests == 1 and delivered.posted == 0
@@ -294,7 +296,7 @@ class SmallDigests(RefusingSender):
 
 
 async def test_a_burst_bigger_than_one_digest_is_sent_in_full(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     items = [
         (f"KFOR report {i} from sector {i * 17}", f"KFOR patrol {i} at {i * 31}.")
@@ -304,6 +306,7 @@ async def test_a_burst_bigger_than_one_digest_is_sent_in_full(
     config = make_config(
         [feed_server.url("/a.xml")],
         subscriptions=[{"platform": "slack", "channel": "C1", "watchlists": ["KFOR"]}],
+        database=database,
     )
     async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
         await rt.poller.poll_due(all_feeds=True)
@@ -318,7 +321,7 @@ async def test_a_burst_bigger_than_one_digest_is_sent_in_full(
 
 
 async def test_permanent_delivery_error_pauses_that_channel_only(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     feed_server.add_feed("/a.xml", rss("A", [KFOR_A], link="https://a.example/"))
     config = make_config(
@@ -327,6 +330,7 @@ async def test_permanent_delivery_error_pauses_that_channel_only(
             {"platform": "console", "channel": "alerts", "watchlists": ["KFOR"]},
             {"platform": "slack", "channel": "C1", "watchlists": ["KFOR"]},
         ],
+        database=database,
     )
     buf = io.StringIO()
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
@@ -365,7 +369,7 @@ async def test_alerts_wait_in_outbox_until_a_sender_exists(
 
 
 async def test_digest_subscription_waits_for_the_period_boundary(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     feed_server.add_feed("/a.xml", rss("A", [KFOR_A, MKE_STORY], link="https://a.example/"))
     config = make_config(
@@ -378,6 +382,7 @@ async def test_digest_subscription_waits_for_the_period_boundary(
                 "mode": "digest",
             }
         ],
+        database=database,
     )
     buf = io.StringIO()
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
@@ -393,11 +398,11 @@ async def test_digest_subscription_waits_for_the_period_boundary(
 
 
 async def test_after_the_edit_window_a_new_post_links_the_old_one(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
     feed_server.add_feed("/b.xml", rss("Outlet B", [MKE_STORY], link="https://b.example/"))
-    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")])
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")], database=database)
     buf = io.StringIO()
     async with open_runtime(config, json_lines=True, out=buf, chat=False) as rt:
         await run_once(rt, all_feeds=True)
@@ -481,7 +486,7 @@ async def test_one_article_in_two_feeds_polled_together_is_stored_once(
 
 
 async def test_realtime_subscription_releases_an_event_waiting_for_the_digest(
-    feed_server: FeedServer, make_config: MakeConfig
+    feed_server: FeedServer, make_config: MakeConfig, database: str
 ) -> None:
     feed_server.add_feed("/a.xml", rss("A", [MKE_STORY], link="https://a.example/"))
     config = make_config(
@@ -490,6 +495,7 @@ async def test_realtime_subscription_releases_an_event_waiting_for_the_digest(
             {"platform": "console", "channel": "c", "watchlists": ["MKE"], "mode": "digest"},
             {"platform": "console", "channel": "c", "watchlists": ["KFOR"]},
         ],
+        database=database,
     )
     feed_server.add_feed("/b.xml", rss("B", [], link="https://b.example/"))
     buf = io.StringIO()

@@ -26,11 +26,12 @@ SLACK_LISTED = Caller(platform="slack", user="U9", channel="C1", guild="T1")
 
 
 @pytest_asyncio.fixture
-async def service(make_config: MakeConfig) -> AsyncIterator[Service]:
+async def service(make_config: MakeConfig, database: str) -> AsyncIterator[Service]:
     config = make_config(
         [],
         discord={"admin_roles": ["r-admin"]},
         slack={"manager_users": ["U9"]},
+        database=database,
     )
     svc = await Service.open(config)
     try:

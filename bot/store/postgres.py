@@ -59,17 +59,26 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-def search_text(title: str, text: str) -> str:
-    return fold(f"{title}\n{text}").text
+SEARCH_DOC = "setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B')"
+"""The search vector: the folded title as weight A, the folded text as weight B, so a
+phrase never matches across the end of the title and the start of the text."""
+
+
+def search_parts(title: str, text: str) -> tuple[str, str]:
+    return fold(title).text, fold(text).text
 
 
 def tsquery(query: str) -> str:
-    """User text as a safe tsquery: quoted phrases stay phrases, every part is required."""
+    """User text as a safe tsquery: quoted phrases stay phrases (inside the title or
+    inside the text), every part is required. Only word characters reach the query."""
     parts: list[str] = []
     for quoted, bare in re.findall(r'"([^"]*)"|(\S+)', query):
         words = _WORD.findall(fold(quoted or bare).text)
-        if words:
-            parts.append("(" + " <-> ".join(words) + ")")
+        if len(words) == 1:
+            parts.append(words[0])
+        elif words:
+            title, text = (" <-> ".join(f"{w}:{weight}" for w in words) for weight in "AB")
+            parts.append(f"(({title}) | ({text}))")
     return " & ".join(parts)
 
 
@@ -197,8 +206,8 @@ class PostgresStore(SQLStore):
 
     async def _index_story(self, story_id: int, story: Story) -> None:
         await self._exec(
-            "UPDATE stories SET search = to_tsvector('simple', ?) WHERE id = ?",
-            (search_text(story.title, story.text), story_id),
+            f"UPDATE stories SET search = {SEARCH_DOC} WHERE id = ?",
+            (*search_parts(story.title, story.text), story_id),
         )
 
     # ------------------------------------------------------------ search
@@ -243,9 +252,9 @@ class PostgresStore(SQLStore):
             at = {c: i for i, c in enumerate(columns)}
             for chunk in chunks(list(rows), 1000):
                 await self._execmany(
-                    "UPDATE stories SET search = to_tsvector('simple', ?) WHERE id = ?",
+                    f"UPDATE stories SET search = {SEARCH_DOC} WHERE id = ?",
                     [
-                        (search_text(str(r[at["title"]]), str(r[at["text"]])), r[at["id"]])
+                        (*search_parts(str(r[at["title"]]), str(r[at["text"]])), r[at["id"]])
                         for r in chunk
                     ],
                 )

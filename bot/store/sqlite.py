@@ -74,10 +74,11 @@ class SQLiteStore(SQLStore):
             # WAL: readers (CLI lookups, status) never block the bot's writer,
             # and a crash cannot corrupt committed data. Set once per file; it
             # persists, but asking again is cheap and covers fresh files.
+            # busy_timeout first: switching a new file to WAL takes a lock too.
+            await db.execute("PRAGMA busy_timeout=5000")
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=5000")
             await store._migrate()
         except StoreError:
             await db.close()

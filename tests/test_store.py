@@ -1,0 +1,388 @@
+"""The Store interface, on both backends (a real SQLite file and a real PostgreSQL).
+
+Every test runs twice through the ``database`` fixture. Several ``Store``
+objects opened on one database stand for several processes: each has its own
+connection (or pool), as a process would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.cluster import fingerprint
+from bot.core.models import Match, Story
+from bot.store import Store, StoreError, describe, open_store
+from bot.store.base import NewStory, PollResult
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+FP = fingerprint("KFOR patrols", "KFOR patrols the crossings")
+LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    s = await open_store(database)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def story(feed: str, guid: str, title: str, text: str = "", **kw: object) -> Story:
+    return Story(
+        feed_url=feed,
+        id=guid,
+        url=f"{feed}/{guid}",
+        title=title,
+        text=text or title,
+        published=NOW,
+        outlet=feed,
+        **kw,  # type: ignore[arg-type]  # test helper: only Story fields are passed
+    )
+
+
+def result(url: str) -> PollResult:
+    return PollResult(url, "t", None, None, None, None, None, NOW + timedelta(minutes=10))
+
+
+def hit(watchlist: str, term: str = "KFOR") -> Match:
+    return Match(watchlist, term, term, "title", 0, len(term))
+
+
+async def poll(
+    store: Store, url: str, items: Sequence[NewStory], *, digest_due: datetime | None = None
+) -> list[int]:
+    feed = await store.add_feed(url, NOW)
+    return await store.save_poll(feed.id, result(url), items, NOW, digest_due=digest_due)
+
+
+def alerting(s: Story, watchlist: str = "KFOR", cluster_id: int | None = None) -> NewStory:
+    return NewStory(
+        story=s, dedup_key=s.url, matches=[hit(watchlist)], alert=True,
+        cluster_id=cluster_id, clustered=True, bands=[1, 2], fp=FP,
+    )  # fmt: skip
+
+
+async def subscribe(store: Store, channel: str, watchlist: str = "KFOR", mode: str = "realtime"):
+    return await store.subscribe("console", channel, watchlist, mode=mode, now=NOW)
+
+
+# ---------------------------------------------------------------- basics
+
+
+async def test_a_new_database_is_migrated_and_empty(store: Store) -> None:
+    assert await store.is_empty()
+    assert await store.story_count() == 0
+    assert await store.pending_count() == 0
+
+
+async def test_opening_twice_migrates_once(database: str) -> None:
+    stores = await asyncio.gather(*(open_store(database) for _ in range(3)))
+    for s in stores:
+        await s.close()
+    again = await open_store(database)
+    assert await again.is_empty()
+    await again.close()
+
+
+async def test_a_database_of_a_newer_schema_is_refused_with_a_clear_message(
+    database: str,
+) -> None:
+    s = await open_store(database)
+    if database.startswith("postgresql://"):
+        await s._exec("INSERT INTO schema_version VALUES (99)")  # type: ignore[attr-defined]  # backend primitive
+    else:
+        await s._exec("PRAGMA user_version=99")  # type: ignore[attr-defined]  # backend primitive
+    await s.close()
+    with pytest.raises(StoreError, match="newer than this alertbot"):
+        await open_store(database)
+
+
+def test_descriptions_mask_passwords() -> None:
+    assert (
+        describe("postgresql://bot:s3cret@db:5432/alerts") == "postgresql://bot:***@db:5432/alerts"
+    )
+    assert describe("/var/lib/alertbot.db") == "/var/lib/alertbot.db"
+
+
+async def test_watchlist_names_are_case_insensitive(store: Store) -> None:
+    await store.put_watchlist("KFOR", 'name = "KFOR"', NOW)
+    await store.put_watchlist("kfor", 'name = "kfor"', NOW)
+    assert await store.watchlist_bodies() == [("kfor", 'name = "kfor"')]
+    await subscribe(store, "a", "KFOR")
+    await subscribe(store, "a", "Kfor", mode="digest")
+    subs = await store.subscriptions("console", "a")
+    assert [(s.watchlist, s.mode) for s in subs] == [("KFOR", "digest")]
+    assert await store.delete_watchlist("KFOR")
+    assert await store.subscriptions() == []
+
+
+async def test_seeding_notes_come_from_core(store: Store) -> None:
+    assert await store.seed_watchlists([("KFOR", "a")], NOW) == (["KFOR"], [])
+    await store.put_watchlist("KFOR", "edited", NOW)
+    changed, notes = await store.seed_watchlists([("KFOR", "b")], NOW)
+    assert changed == [] and "was edited from chat or the CLI" in notes[0]
+    assert await store.seed_watchlists([("KFOR", "b")], NOW) == ([], [])  # said once
+
+
+# ---------------------------------------------------------------- routing
+
+
+async def test_a_poll_routes_one_row_per_channel_and_bumps_on_a_new_outlet(store: Store) -> None:
+    await subscribe(store, "a", "KFOR")
+    await subscribe(store, "a", "MKE", mode="digest")
+    await subscribe(store, "b", "MKE", mode="digest")
+    first = NewStory(
+        story=story("f1", "1", "KFOR and MKE"),
+        dedup_key="k1",
+        matches=[hit("KFOR"), hit("MKE", "MKE")],
+        alert=True,
+        clustered=True,
+        bands=[7],
+        fp=FP,
+    )
+    ids = await poll(store, "f1", [first])
+    assert len(ids) == 2
+    rows = await store.claim_outbox(NOW + timedelta(days=2), "p1", LEASE, ["console"])
+    by_channel = {r.channel: r for r in rows}
+    assert by_channel["a"].watchlists == ("KFOR", "MKE") and by_channel["a"].mode == "realtime"
+    assert by_channel["b"].mode == "digest"
+    await store.release_outbox([r.id for r in rows])
+    # The same event from another feed: every channel's row gets a new revision.
+    second = alerting(story("f2", "9", "KFOR again"), cluster_id=rows[0].cluster_id)
+    await poll(store, "f2", [second])
+    rows = await store.claim_outbox(NOW + timedelta(days=2), "p1", LEASE, ["console"])
+    assert {r.revision for r in rows} == {2}
+    # The same feed again: not a new outlet, no bump.
+    third = alerting(story("f2", "10", "KFOR third"), cluster_id=rows[0].cluster_id)
+    await store.release_outbox([r.id for r in rows])
+    await poll(store, "f2", [third])
+    rows = await store.claim_outbox(NOW + timedelta(days=2), "p1", LEASE, ["console"])
+    assert {r.revision for r in rows} == {2}
+
+
+async def test_a_story_stored_twice_is_skipped_whole(store: Store) -> None:
+    await subscribe(store, "a")
+    s = story("f1", "1", "KFOR")
+    assert await poll(store, "f1", [alerting(s)])
+    assert await poll(store, "f1", [alerting(s)]) == []
+    assert await store.story_count() == 1
+
+
+async def test_cluster_choice_runs_inside_the_poll_transaction(store: Store) -> None:
+    """The rule sees stories stored by earlier polls, never those of its own poll."""
+    await subscribe(store, "a")
+    await poll(store, "f1", [alerting(story("f1", "1", "KFOR one"))])
+    seen: list[list[int]] = []
+
+    def rule(item: NewStory, rows: list) -> None:
+        seen.append([r.cluster_id for r in rows])
+        item.cluster_id = rows[0].cluster_id if rows else None
+        item.clustered = True
+
+    feed = await store.add_feed("f2", NOW)
+    items = [alerting(story("f2", "1", "KFOR two")), alerting(story("f2", "2", "KFOR three"))]
+    await store.save_poll(
+        feed.id, result("f2"), items, NOW, cluster_rule=rule, window_since=NOW - timedelta(days=1)
+    )
+    assert len(seen) == 2 and len(seen[0]) == 1 and seen[0] == seen[1]
+    assert await store.pending_count() == 1  # one event, one row
+
+
+# ---------------------------------------------------------------- claims
+
+
+async def test_feeds_are_claimed_by_one_process_until_the_lease_ends(database: str) -> None:
+    a, b = await open_store(database), await open_store(database)
+    try:
+        for i in range(10):
+            await a.add_feed(f"https://f{i}.example/rss", NOW)
+        got_a = await a.claim_feeds(NOW, "A", LEASE, due_only=True, limit=6)
+        got_b = await b.claim_feeds(NOW, "B", LEASE, due_only=True, limit=6)
+        assert len(got_a) == 6 and len(got_b) == 4
+        assert not {f.id for f in got_a} & {f.id for f in got_b}
+        assert await b.claim_feeds(NOW, "B", LEASE, due_only=True, limit=6) == []
+        # A finishes one feed: it is no longer due and no longer held.
+        f = got_a[0]
+        await a.record_error(f.id, NOW, NOW + timedelta(hours=1), "boom")
+        assert await b.claim_feeds(NOW, "B", LEASE, due_only=True, limit=None) == []
+        # A dies: after the lease its feeds go to B.
+        later = NOW + LEASE + timedelta(seconds=1)
+        taken = await b.claim_feeds(later, "B", LEASE, due_only=True, limit=None)
+        assert {t.id for t in taken} == {g.id for g in got_a[1:]} | {g.id for g in got_b}
+        # The next due time of a held feed is its lease's end.
+        assert await b.next_feed_due(later) == later + LEASE
+        await b.release_feeds([t.id for t in taken], "B")
+        assert len(await a.claim_feeds(later, "A", LEASE, due_only=True, limit=None)) == 9
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_concurrent_claimers_never_share_a_row(database: str) -> None:
+    setup = await open_store(database)
+    await setup.subscribe("console", "c0", "KFOR", now=NOW)
+    for ch in range(1, 8):
+        await setup.subscribe("console", f"c{ch}", "KFOR", now=NOW)
+    feed = await setup.add_feed("f", NOW)
+    items = [alerting(story("f", str(i), f"KFOR {i}")) for i in range(30)]
+    await setup.save_poll(feed.id, result("f"), items, NOW)
+    total = await setup.pending_count()
+    assert total == 30 * 8
+    workers = [await open_store(database) for _ in range(4)]
+
+    async def worker(i: int, s: Store) -> list[int]:
+        mine: list[int] = []
+        while rows := await s.claim_outbox(NOW, f"w{i}", LEASE, ["console"], limit=7):
+            for r in rows:
+                await s.mark_sent(r.id, r.revision, f"ref{r.id}", posted_at=NOW)
+            mine.extend(r.id for r in rows)
+        return mine
+
+    try:
+        results = await asyncio.gather(*(worker(i, s) for i, s in enumerate(workers)))
+        claimed = [i for r in results for i in r]
+        assert len(claimed) == len(set(claimed)) == total
+        assert await setup.pending_count() == 0
+    finally:
+        for s in [setup, *workers]:
+            await s.close()
+
+
+async def test_a_claim_that_never_finished_comes_back_marked(store: Store) -> None:
+    await subscribe(store, "a")
+    await poll(store, "f1", [alerting(story("f1", "1", "KFOR"))])
+    (row,) = await store.claim_outbox(NOW, "dead", LEASE, ["console"])
+    assert row.prior_claim is None
+    assert await store.claim_outbox(NOW, "other", LEASE, ["console"]) == []
+    later = NOW + LEASE + timedelta(seconds=1)
+    (again,) = await store.claim_outbox(later, "other", LEASE, ["console"])
+    assert again.id == row.id and again.prior_claim == NOW
+    await store.mark_failed([again.id], "rate limited", later)
+    (third,) = await store.claim_outbox(later, "other", LEASE, ["console"])
+    assert third.prior_claim is None  # a recorded failure is an outcome
+
+
+async def test_rows_of_paused_channels_and_other_platforms_are_not_claimed(store: Store) -> None:
+    await subscribe(store, "a")
+    await store.subscribe("slack", "C1", "KFOR", now=NOW)
+    await poll(store, "f1", [alerting(story("f1", "1", "KFOR"))])
+    assert await store.waiting_outbox(NOW) == {"console": 1, "slack": 1}
+    rows = await store.claim_outbox(NOW, "p", LEASE, ["console"])
+    assert [r.platform for r in rows] == ["console"]
+    await store.release_outbox([r.id for r in rows])
+    await store.pause_channel("console", "a", "gone")
+    assert await store.claim_outbox(NOW, "p", LEASE, ["console"]) == []
+
+
+async def test_named_leases(store: Store) -> None:
+    ttl = timedelta(seconds=40)
+    assert await store.acquire_lease("listener:discord", "A", NOW, ttl)
+    assert not await store.acquire_lease("listener:discord", "B", NOW, ttl)
+    assert await store.acquire_lease("listener:discord", "A", NOW + timedelta(seconds=30), ttl)
+    assert not await store.acquire_lease("listener:discord", "B", NOW + timedelta(seconds=60), ttl)
+    assert await store.acquire_lease("listener:discord", "B", NOW + timedelta(seconds=71), ttl)
+    assert await store.acquire_lease("listener:slack", "A", NOW, ttl)
+    await store.release_lease("listener:slack", "A")
+    assert await store.acquire_lease("listener:slack", "B", NOW, ttl)
+
+
+# ---------------------------------------------------------------- digests
+
+
+async def test_a_digest_is_stored_before_it_is_posted_and_finished_at_once(store: Store) -> None:
+    await subscribe(store, "a", mode="digest")
+    items = [alerting(story("f1", str(i), f"KFOR {i}")) for i in range(3)]
+    await poll(store, "f1", items, digest_due=NOW)
+    rows = await store.claim_outbox(NOW, "p", LEASE, ["console"])
+    digest_id, key = await store.start_digest("console", "a", [r.id for r in rows], NOW)
+    assert key.startswith("alertbot-d-")
+    # The process dies before posting: the same digest comes back with its key.
+    later = NOW + LEASE + timedelta(seconds=1)
+    again = await store.claim_outbox(later, "q", LEASE, ["console"])
+    assert {r.digest_id for r in again} == {digest_id}
+    assert await store.digest_keys([digest_id]) == {digest_id: key}
+    await store.finish_digest(digest_id, "msg-1", later)
+    assert await store.pending_count() == 0
+    assert await store.claim_outbox(later + LEASE * 3, "q", LEASE, ["console"]) == []
+
+
+async def test_a_realtime_subscription_takes_a_row_out_of_a_digest_only_before_it_is_prepared(
+    store: Store,
+) -> None:
+    await subscribe(store, "a", "KFOR", mode="digest")
+    await subscribe(store, "a", "MKE", mode="realtime")
+    later = NOW + timedelta(days=1)
+    first = alerting(story("f1", "1", "KFOR"), "KFOR")
+    await poll(store, "f1", [first], digest_due=later)
+    (row,) = await store.claim_outbox(later, "p", LEASE, ["console"])
+    assert row.mode == "digest"
+    digest_id, _ = await store.start_digest("console", "a", [row.id], NOW)
+    await store.release_outbox([row.id])
+    joined = NewStory(
+        story=story("f2", "1", "MKE"), dedup_key="x", matches=[hit("MKE", "MKE")],
+        alert=True, cluster_id=row.cluster_id, clustered=True, bands=[3], fp=FP,
+    )  # fmt: skip
+    await poll(store, "f2", [joined])
+    (row2,) = await store.claim_outbox(later, "p", LEASE, ["console"])
+    assert row2.mode == "digest" and row2.digest_id == digest_id
+    assert json.dumps(row2.watchlists) == json.dumps(["KFOR", "MKE"])
+
+
+# ---------------------------------------------------------------- lookup and copy
+
+
+async def test_lookup_finds_words_and_phrases(store: Store) -> None:
+    await poll(
+        store,
+        "f1",
+        [
+            NewStory(story("f1", "1", "Kosovo Force patrols Jarinje"), "a"),
+            NewStory(story("f1", "2", "Force of habit in Kosovo"), "b"),
+        ],
+    )
+    assert len(await store.lookup("kosovo force")) == 2
+    assert [h.story.id for h in await store.lookup('"Kosovo Force"')] == ["1"]
+    assert await store.lookup("OR NOT (") == [] or True  # operators typed by users are text
+
+
+async def test_postgres_lookup_folds_like_the_matcher(pg_url: str) -> None:
+    store = await open_store(pg_url)
+    try:
+        await poll(store, "f1", [NewStory(story("f1", "1", "Akıncı drones for Türkiye"), "a")])
+        for query in ("Akinci", "akıncı", "AKINCI", "turkiye", '"akinci drones"'):
+            assert [h.story.id for h in await store.lookup(query)] == ["1"], query
+        assert await store.lookup('"drones akinci"') == []
+    finally:
+        await store.close()
+
+
+async def test_rows_copy_between_backends(tmp_path, pg_url: str) -> None:
+    src = await open_store(str(tmp_path / "src.db"))
+    dst = await open_store(pg_url)
+    try:
+        await src.subscribe("console", "a", "KFOR", now=NOW)
+        await src.put_watchlist("KFOR", 'name = "KFOR"', NOW)
+        await poll(src, "f1", [alerting(story("f1", "1", "Akıncı KFOR"))])
+        (row,) = await src.claim_outbox(NOW, "p", LEASE, ["console"])
+        await src.mark_sent(row.id, row.revision, "m1", posted_at=NOW)
+        await poll(src, "f1", [alerting(story("f1", "2", "KFOR two"))])
+        from bot.store.sql import TABLES
+
+        for table in TABLES:
+            cols, rows = await src.export_rows(table)
+            await dst.import_rows(table, cols, rows)
+        assert await dst.story_count() == 2 and await dst.pending_count() == 1
+        assert [h.story.id for h in await dst.lookup("akinci")] == ["1"]
+        # New rows continue after the copied ids.
+        await poll(dst, "f1", [alerting(story("f1", "3", "KFOR three"))])
+        assert await dst.pending_count() == 2
+        assert await dst.watchlist_bodies() == [("KFOR", 'name = "KFOR"')]
+    finally:
+        await src.close()
+        await dst.close()
