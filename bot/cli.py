@@ -37,7 +37,7 @@ from bot.service import (
     parse_watchlist_files,
     read_watchlist_files,
 )
-from bot.store import Store, StoreError, is_postgres, open_store
+from bot.store import Store, StoreError, describe, is_postgres, open_store
 
 log = logging.getLogger("alertbot")
 
@@ -51,6 +51,7 @@ examples:
   alertbot watchlist show KFOR
   alertbot feeds status
   alertbot subscriptions add --platform slack --channel C0123 --watchlist KFOR
+  alertbot db copy --to postgresql://alertbot@db.example/alertbot
 """
 
 
@@ -536,6 +537,48 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
     return _with_service(args, work)
 
 
+# ------------------------------------------------------------------ db
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from bot.store.sql import TABLES
+
+    config = _config(args)
+    _setup_logging(config.log_level, quiet=True)
+    target = args.to if is_postgres(args.to) else str(Path(args.to).resolve())
+    if target == config.database:
+        raise CliError("--to names the configured database itself; give another one")
+
+    async def main() -> int:
+        src = await open_store(config.database)
+        try:
+            dst = await open_store(target)
+            try:
+                if not await dst.is_empty():
+                    raise CliError(
+                        f"{describe(target)} already holds feeds, stories or subscriptions; "
+                        "copy only into an empty database (e.g. a new one made with createdb)"
+                    )
+                total = 0
+                async with dst.transaction():  # all or nothing
+                    for table in TABLES:
+                        columns, rows = await src.export_rows(table)
+                        await dst.import_rows(table, columns, rows)
+                        total += len(rows)
+                        print(f"{table}: {len(rows)} rows", file=sys.stderr)
+                print(
+                    f"copied {total} rows from {describe(config.database)} to "
+                    f"{describe(target)}; now set [bot] database (or ALERTBOT_DATABASE) to it"
+                )
+                return 0
+            finally:
+                await dst.close()
+        finally:
+            await src.close()
+
+    return asyncio.run(main())
+
+
 # ------------------------------------------------------------------ feeds
 
 
@@ -818,6 +861,25 @@ def build_parser() -> argparse.ArgumentParser:
                 help="realtime: an alert per story (default); digest: one message per "
                 "[alerts] digest_every (a day by default)",
             )
+
+    p = add("db", "the database: move to another one", cmd_db)
+    sb = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    q = sb.add_parser(
+        "copy",
+        help="copy everything into an empty database (stop the bot first)",
+        description="Copy feeds, stories, events, the outbox with its sent marks, "
+        "watchlists and subscriptions from the configured database into an empty one, "
+        "e.g. SQLite into PostgreSQL, so nothing is alerted again there. Stop every "
+        "alertbot process first; then point [bot] database (or ALERTBOT_DATABASE) at the "
+        "new one.",
+        parents=[common],
+    )
+    q.add_argument(
+        "--to",
+        required=True,
+        metavar="DATABASE",
+        help="postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME, or a new SQLite file path",
+    )
 
     for module in ("bot.chat.slack_cli", "bot.chat.discord_cli"):
         _register_platform(module, sub)

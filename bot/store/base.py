@@ -18,6 +18,7 @@ sort and compare correctly as text, and one set of SQL serves both.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -151,6 +152,9 @@ class Store(Protocol):
     """The database, for messages: a path, or a URL with the password masked."""
 
     async def close(self) -> None: ...
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """All or nothing: the statements of this task inside it commit together."""
+        ...
 
     # meta and leases
     async def get_meta(self, key: str) -> str | None: ...
