@@ -64,6 +64,8 @@ OUTBOX_LEASE = timedelta(minutes=3)
 """How long claimed outbox rows stay ours (a channel's rows are sent well within it)."""
 RECONCILE_MARGIN = timedelta(minutes=2)
 """Look this far before an unfinished claim began for the message it may have posted."""
+RECONCILE_RETRY = 60.0
+"""Seconds to wait when the platform cannot be asked what was posted."""
 MAX_DRAIN_ROUNDS = 20
 """Claims per drain: enough for a backlog, bounded so a drain always ends."""
 
@@ -572,9 +574,20 @@ class Deliverer:
         since = min(r.prior_claim for r in rows if r.prior_claim is not None) - RECONCILE_MARGIN
         try:
             found = await sender.find_posted(channel, set(keys.values()), since)
-        except Exception:  # cannot look: send (a double is better than a loss)
-            log.exception("%s %s: could not look for posted alerts", sender.platform, channel)
-            return rows
+        except DeliveryError as e:
+            if e.permanent:
+                raise
+            # Cannot look now (rate limit, network): wait rather than risk a double.
+            retry = now + timedelta(seconds=e.retry_after or RECONCILE_RETRY)
+            await self.store.defer_unsure([r.id for r in rows], retry)
+            log.warning(
+                "%s %s: cannot look for alerts posted before a restart (%s); trying at %s",
+                sender.platform,
+                channel,
+                e.reason,
+                retry.strftime("%H:%M:%S"),
+            )
+            return []
         done_digests: set[int] = set()
         left: list[OutboxRow] = []
         for r in rows:

@@ -728,6 +728,15 @@ class SQLStore:
             [(i,) for i in row_ids],
         )
 
+    async def defer_unsure(self, row_ids: Sequence[int], retry_at: datetime) -> None:
+        """Hand rows back for later, still marked as possibly sent (since their
+        earliest unfinished claim), so the next claimer looks before it sends."""
+        await self._execmany(
+            "UPDATE outbox SET due_at = ?, claim_owner = NULL, claim_until = NULL, "
+            "claimed_at = COALESCE(prior_claim, claimed_at) WHERE id = ?",
+            [(iso(retry_at), i) for i in row_ids],
+        )
+
     async def start_digest(
         self, platform: str, channel: str, row_ids: Sequence[int], now: datetime
     ) -> tuple[int, str]:

@@ -116,6 +116,10 @@ class FakeDiscordAPI:
 
     # ------------------------------------------------------------------ control
 
+    def forget_nonces(self) -> None:
+        """Discord de-duplicates a nonce for a few minutes only: pretend they passed."""
+        self._nonces.clear()
+
     def add_channel(
         self,
         channel_id: int,

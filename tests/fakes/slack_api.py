@@ -96,6 +96,10 @@ class FakeSlackAPI:
         """Calls for ``channel`` to methods starting with one of ``methods`` answer ``error``."""
         self._channel_errors[channel] = (error, methods)
 
+    def heal_channel(self, channel: str) -> None:
+        """Calls for ``channel`` succeed again."""
+        self._channel_errors.pop(channel, None)
+
     def advance(self, seconds: float) -> None:
         """Move the clock: the next message gets a ``ts`` ``seconds`` later."""
         self._ts += int(seconds * 1_000_000)
