@@ -27,7 +27,14 @@ from bot.chat.base import Sender
 from bot.chat.console import ConsoleSender
 from bot.config import Config
 from bot.feeds.fetch import Fetcher, create_session
-from bot.pipeline import CycleStats, Deliverer, DeliveryStats, Poller, process_owner
+from bot.pipeline import (
+    CycleStats,
+    Deliverer,
+    DeliveryStats,
+    Poller,
+    claims_kept,
+    process_owner,
+)
 from bot.service import Service
 from bot.store import open_store_retrying
 
@@ -128,9 +135,10 @@ async def _start_chat(
 
 async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats, DeliveryStats]:
     """One poll cycle over the due feeds, then deliver what is pending."""
-    stats = await rt.poller.poll_due(all_feeds=all_feeds)
-    delivered = await rt.deliverer.drain()
-    await prune(rt)
+    async with claims_kept(rt.service.store, rt.owner, rt.config.lease, rt.poller.clock):
+        stats = await rt.poller.poll_due(all_feeds=all_feeds)
+        delivered = await rt.deliverer.drain()
+        await prune(rt)
     log.info(
         "cycle: %d feeds polled (%d unchanged, %d errors), %d new stories, %d alerting; "
         "%d posted, %d edited, %d digests, %d waiting",
@@ -263,8 +271,9 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
             done.cancel()
             woken.cancel()
 
+    keeper = claims_kept(rt.service.store, rt.owner, rt.config.lease, rt.poller.clock)
     try:
-        async with asyncio.TaskGroup() as tg:
+        async with keeper, asyncio.TaskGroup() as tg:
             work = [tg.create_task(poll_loop()), tg.create_task(deliver_loop())]
             listeners = [tg.create_task(_hold_and_listen(rt, bot, stop)) for bot in rt.bots]
             log.info(

@@ -156,6 +156,9 @@ class Config:
     backfill: timedelta = timedelta(days=2)
     keep: timedelta = timedelta(days=90)
     """Stories older than this are pruned (see Store.prune for what is kept)."""
+    lease: timedelta = timedelta(minutes=1)
+    """How long claimed feeds and alerts stay claimed without renewal: a process
+    renews its claims while it lives; another takes them this long after it died."""
     feeds: tuple[FeedConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = FetchConfig()
@@ -179,7 +182,7 @@ class Config:
 
 _KNOWN: dict[str, set[str]] = {
     "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "discord", "slack"},
-    "bot": {"database", "watchlists", "backfill", "keep", "log_level"},
+    "bot": {"database", "watchlists", "backfill", "keep", "lease", "log_level"},
     "feeds": {"url", "interval", "title"},
     "subscriptions": {"platform", "channel", "watchlists", "mode", "guild"},
     "fetch": {
@@ -336,6 +339,10 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
     if keep <= backfill:
         # A pruned story that its feed still lists must be too old to alert again.
         r.err("bot.keep", "must be longer than bot.backfill (pruned stories must not alert again)")
+    lease = r.dur(bot, "lease", "bot.", timedelta(minutes=1))
+    if lease < timedelta(seconds=5):
+        r.err("bot.lease", "must be at least 5s (a live process renews its claims every lease/4)")
+        lease = timedelta(minutes=1)
     log_level = r.str_(bot, "log_level", "bot.", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.err("bot.log_level", f"expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -449,6 +456,8 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         burst=r.int_(at, "burst", "alerts.", a.burst, lo=1),
         digest_every=r.dur(at, "digest_every", "alerts.", a.digest_every),
     )
+    if alerts.digest_every < timedelta(seconds=1):
+        r.err("alerts.digest_every", 'must be at least 1s (e.g. "24h", one digest a day)')
 
     dt = r.table(raw, "discord")
     r.unknown(dt, "discord", "discord.")
@@ -484,6 +493,7 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         watchlists_dir=watchlists,
         backfill=backfill,
         keep=keep,
+        lease=lease,
         feeds=tuple(feeds),
         subscriptions=tuple(subs),
         fetch=fetch,

@@ -30,7 +30,7 @@ import os
 import secrets
 import socket
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,10 +58,6 @@ MAX_ARTICLE_FETCHES = 4
 
 PERMANENT_ERROR_WEIGHT = 16
 """Consecutive errors a permanent failure counts as (reaches the back-off cap)."""
-FEED_LEASE = timedelta(minutes=5)
-"""How long a claimed feed stays ours; a process that dies loses it after this."""
-OUTBOX_LEASE = timedelta(minutes=3)
-"""How long claimed outbox rows stay ours (a channel's rows are sent well within it)."""
 RECONCILE_MARGIN = timedelta(minutes=2)
 """Look this far before an unfinished claim began for the message it may have posted."""
 RECONCILE_RETRY = 60.0
@@ -96,6 +92,34 @@ class CycleStats:
     new_stories: int = 0
     alerts: int = 0
     outcomes: list[FeedOutcome] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def claims_kept(
+    store: Store, owner: str, lease: timedelta, clock: Callable[[], datetime] = utcnow
+) -> AsyncIterator[None]:
+    """Renew this process's feed and outbox claims every quarter lease while inside.
+
+    A live process keeps its claims however long a poll or a delivery takes; a
+    process that dies stops renewing, and its claims go to another process one
+    lease later.
+    """
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 4)
+            try:
+                await store.renew_claims(owner, clock() + lease)
+            except Exception:  # the next renewal may work; the lease covers a miss
+                log.warning("could not renew this process's claims", exc_info=True)
+
+    task = asyncio.ensure_future(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class Poller:
@@ -157,7 +181,7 @@ class Poller:
             except BaseException:
                 # Cancelled or failed mid-batch: hand back the feeds not finished
                 # (a finished one has no lease left), so they are not held for
-                # FEED_LEASE. Polling a feed again repeats nothing.
+                # [bot] lease. Polling a feed again repeats nothing.
                 await asyncio.shield(self.store.release_feeds([f.id for f in feeds], self.owner))
                 raise
             if all_feeds:
@@ -168,7 +192,7 @@ class Poller:
         """Claim feeds; when cancelled meanwhile, hand back what the claim took."""
         claim = asyncio.ensure_future(
             self.store.claim_feeds(
-                self.clock(), self.owner, FEED_LEASE, due_only=not all_feeds, limit=limit
+                self.clock(), self.owner, self.config.lease, due_only=not all_feeds, limit=limit
             )
         )
         try:
@@ -463,7 +487,7 @@ class Deliverer:
                 )
         for _ in range(MAX_DRAIN_ROUNDS):
             rows = await self.store.claim_outbox(
-                self.clock(), self.owner, OUTBOX_LEASE, sorted(self.senders), limit
+                self.clock(), self.owner, self.config.lease, sorted(self.senders), limit
             )
             if not rows:
                 break

@@ -715,14 +715,21 @@ forms = ["{TERM}"]
 
 
 def write_config(
-    folder: Path, database: str, feeds: FeedFiles, subs: list[Subscription], *, digest_every: str
+    folder: Path,
+    database: str,
+    feeds: FeedFiles,
+    subs: list[Subscription],
+    *,
+    digest_every: str,
+    lease: float,
 ) -> Path:
     watchlists = folder / "watchlists"
     watchlists.mkdir(parents=True, exist_ok=True)
     (watchlists / "zephyrion.toml").write_text(WATCHLIST, encoding="utf-8")
     q = json.dumps  # a TOML basic string, for paths and URLs
     parts = [
-        f"[bot]\ndatabase = {q(database)}\nwatchlists = {q(str(watchlists))}\n",
+        f"[bot]\ndatabase = {q(database)}\nwatchlists = {q(str(watchlists))}\n"
+        f'lease = "{lease:g}s"\n',
         f'[alerts]\ndigest_every = {q(digest_every)}\nedit_window = "7d"\nfetch_articles = false\n',
     ]
     for f in feeds.feeds:
@@ -777,7 +784,7 @@ async def run_chaos(
     backend: str,
     duration: float = 23.0,
     min_kills: int = 20,
-    lease: float = 15.0,
+    lease: float = 8.0,
     drain_within: float | None = None,
     digest_every: str = "8s",
     seed: int | None = None,
@@ -786,8 +793,8 @@ async def run_chaos(
     """Write events for ``duration`` s while killing workers, drain with one, analyse.
 
     ``fork`` None: forked workers unless ``CHAOS_SPAWN=exec`` (see :class:`Workers`).
-    ``lease``: the workers' feed and outbox leases, in seconds (see
-    :func:`shorten_leases`; 0 keeps the bot's own). ``drain_within``: how long
+    ``lease``: ``[bot] lease`` of the workers, in seconds (a killed worker's claims
+    go to another worker this long after its last renewal). ``drain_within``: how long
     after the last kill one worker may take to deliver the rest (default: the
     lease plus 15 s, two digest periods' worth).
     """
@@ -808,10 +815,10 @@ async def run_chaos(
         for s in SUBSCRIPTIONS:
             if s.platform == "discord":
                 discord.add_channel(int(s.channel), DISCORD_GUILD)
-        config = write_config(folder, database, feeds, SUBSCRIPTIONS, digest_every=digest_every)
+        config = write_config(
+            folder, database, feeds, SUBSCRIPTIONS, digest_every=digest_every, lease=lease
+        )
         env = worker_env(slack, discord)
-        if lease:
-            env[LEASE_ENV] = str(lease)
         pool = Workers(config, env, folder / "logs", fork=fork)
         async with pool:
             for slot in range(workers):
@@ -886,8 +893,7 @@ async def run_chaos(
     report.kills = pool.kills
     report.notes.insert(
         0,
-        f"seed={seed} (CHAOS_SEED={seed} repeats the schedule); "
-        + (f"feed and outbox leases shortened to {lease:g}s" if lease else "the bot's own leases"),
+        f"seed={seed} (CHAOS_SEED={seed} repeats the schedule); " + f"[bot] lease = {lease:g}s",
     )
     report.notes.insert(
         1,
@@ -981,29 +987,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-LEASE_ENV = "CHAOS_LEASE_SECONDS"
-
-
-def shorten_leases() -> None:
-    """Test only: the bot's feed and outbox leases last ``$CHAOS_LEASE_SECONDS``.
-
-    A killed worker's claimed feeds and outbox rows are taken over when their
-    lease expires (minutes in production): too long for a test of seconds.
-    """
-    seconds = os.environ.get(LEASE_ENV, "")
-    if not seconds:
-        return
-    from datetime import timedelta
-
-    import bot.pipeline
-
-    for name in ("FEED_LEASE", "OUTBOX_LEASE"):
-        if hasattr(bot.pipeline, name):
-            setattr(bot.pipeline, name, timedelta(seconds=float(seconds)))
-        else:
-            print(f"CHAOS: bot.pipeline has no {name}; not shortened", file=sys.stderr, flush=True)
-
-
 def zygote() -> None:
     """Import the bot once, then fork workers on request (see :class:`Workers`).
 
@@ -1049,7 +1032,6 @@ def zygote() -> None:
             os.dup2(null, 0)
             os.close(null)
             _random.seed()
-            shorten_leases()
             code = bot.cli.main(spec["argv"])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
@@ -1094,5 +1076,4 @@ if __name__ == "__main__":
     else:
         from bot.cli import main
 
-        shorten_leases()
         sys.exit(main(sys.argv[1:]))

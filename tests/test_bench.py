@@ -39,3 +39,26 @@ def test_bench_without_feeds_says_what_it_needs(bench: str, tmp_path: Path) -> N
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"bench/{bench}: needs a folder of *.xml feeds; not found at {missing}" in done.stderr
+
+
+def test_scale_bench_smoke_run() -> None:
+    """bench/scale.py --quick: 200 feeds, real workers; PostgreSQL rows only where it can
+    start a server, the SQLite row always; the corpus or its synthetic stand-in (untimed)."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    lines = out.splitlines()
+    header = next((line.split() for line in lines if line.startswith("backend ")), [])
+    for column in ("backend", "workers", "cycle", "wall_s", "cpu_s", "feeds/s", "stories"):
+        assert column in header, out
+    assert "peak_rss_mb" in header and "ratio_wall_vs_1" in header, out
+    feeds = header.index("feeds")
+    sqlite = [r for r in (line.split() for line in lines) if r[:2] == ["sqlite", "1"]]
+    assert [r[2] for r in sqlite[:2]] == ["cold", "warm"], out
+    assert [r[feeds] for r in sqlite[:2]] == ["200", "200"], out  # every feed polled, twice
+    assert "machine:" in out

@@ -23,11 +23,12 @@ the outbox; the others get SIGTERM. Judged from what the fakes recorded:
 * the database has no undelivered outbox row left, no worker exited on its own,
   and no worker tried to reach beyond loopback.
 
-Test-only settings, so that the run fits in about 40 s: the workers' feed and
-outbox leases are 15 s instead of minutes (a killed worker's claims must expire
-within the test), and each worker is forked from a process that imported the
-bot once (a fresh interpreter spends most of a worker's life between kills on
-imports); ``CHAOS_SPAWN=exec`` starts each as a new interpreter instead.
+Settings chosen so that the run fits in about 40 s: ``[bot] lease = "8s"``
+instead of a minute (a killed worker's claims must go to another within the
+test; live workers renew theirs every 2 s), and each worker is forked from a
+process that imported the bot once (a fresh interpreter spends most of a
+worker's life between kills on imports); ``CHAOS_SPAWN=exec`` starts each as a
+new interpreter instead.
 ``CHAOS_SEED=n`` repeats a schedule of events and kills (process timing differs).
 The worker logs stay in the test's tmp_path (``logs/worker<slot>.<start>.log``).
 """

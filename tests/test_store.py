@@ -386,3 +386,36 @@ async def test_rows_copy_between_backends(tmp_path, pg_url: str) -> None:
     finally:
         await src.close()
         await dst.close()
+
+
+async def test_processes_starting_together_seed_and_subscribe_once(database: str) -> None:
+    """Read-then-write transactions of several processes on a fresh database never collide."""
+    stores = [await open_store(database) for _ in range(4)]
+
+    async def start(s: Store) -> None:
+        await s.seed_watchlists([("KFOR", "a"), ("MKE", "b")], NOW)
+        await s.sync_config_feeds([("https://f.example/rss", None, "F")], NOW)
+        await s.sync_config_subscriptions([("console", "a", "KFOR", "realtime", "")], NOW)
+        await s.subscribe("console", "b", "MKE", now=NOW)
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(start(s) for s in stores))
+        assert [n for n, _ in await stores[0].watchlist_bodies()] == ["KFOR", "MKE"]
+        assert len(await stores[0].subscriptions()) == 2
+        assert len(await stores[0].feeds()) == 1
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_claims_are_renewed_while_the_owner_lives(store: Store) -> None:
+    await store.add_feed("https://f.example/rss", NOW)
+    await subscribe(store, "a")
+    await poll(store, "f1", [alerting(story("f1", "1", "KFOR"))])
+    assert len(await store.claim_feeds(NOW, "A", LEASE, due_only=True, limit=None)) == 1
+    rows = await store.claim_outbox(NOW, "A", LEASE, ["console"])
+    assert await store.renew_claims("A", NOW + LEASE * 3) == 1 + len(rows)
+    past_first_lease = NOW + LEASE + timedelta(seconds=1)
+    assert await store.claim_feeds(past_first_lease, "B", LEASE, due_only=True, limit=None) == []
+    assert await store.claim_outbox(past_first_lease, "B", LEASE, ["console"]) == []

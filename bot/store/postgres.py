@@ -3,8 +3,9 @@
 For operators who outgrow one process or one machine: any number of
 ``alertbot run`` share one database. Claims use ``FOR UPDATE SKIP LOCKED``,
 so two processes never take the same due feed or outbox row; cluster
-assignment takes a transaction-scoped advisory lock, so two processes cannot
-both start a new event for one story; migrations run once under a
+assignment (and seeding, and the other read-then-write transactions) takes a
+transaction-scoped advisory lock, so two processes cannot both start a new
+event for one story or seed one watchlist twice; migrations run once under a
 session advisory lock however many processes start at once.
 
 Lookup folds diacritics and typography exactly like the matcher (Akinci finds
@@ -32,8 +33,9 @@ from bot.store.sql import Row, SQLStore, chunks
 
 MIGRATION_LOCK = 7_452_001
 """Advisory lock key held while migrating."""
-INGEST_LOCK = 7_452_002
-"""Advisory lock key held (per transaction) while a poll's stories join events."""
+WRITE_LOCK = 7_452_002
+"""Advisory lock key held (per transaction) by transactions that read, then write on
+what they read: a poll's stories joining events, watchlist seeding, upserts."""
 POOL_MAX = 8
 CONNECT_TIMEOUT = 10.0
 
@@ -201,8 +203,8 @@ class PostgresStore(SQLStore):
             finally:
                 self._tx.reset(token)
 
-    async def _ingest_lock(self) -> None:
-        await self._exec("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
+    async def _write_lock(self) -> None:
+        await self._exec("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     async def _index_story(self, story_id: int, story: Story) -> None:
         await self._exec(

@@ -171,8 +171,10 @@ class SQLStore:
     def transaction(self) -> AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
-    async def _ingest_lock(self) -> None:
-        """Serialise cluster assignment across processes (inside a transaction)."""
+    async def _write_lock(self) -> None:
+        """Serialise, across processes, transactions that read and then write on
+        what they read (cluster choice, seeding, upserts): inside a transaction.
+        SQLite's BEGIN IMMEDIATE already holds the file's write lock."""
 
     async def _index_story(self, story_id: int, story: Story) -> None:
         """Make a new story findable by lookup (a trigger does it on SQLite)."""
@@ -215,6 +217,7 @@ class SQLStore:
         that left the config. Feeds added by users stay."""
         wanted = {url: (interval, title) for url, interval, title in feeds}
         async with self.transaction():
+            await self._write_lock()
             for r in await self._all("SELECT url, origin FROM feeds"):
                 if r["origin"] == "config" and r["url"] not in wanted:
                     await self._exec("DELETE FROM feeds WHERE url = ?", (r["url"],))
@@ -267,6 +270,16 @@ class SQLStore:
                 params,
             )
         return sorted((_feed_from_row(r) for r in rows), key=lambda f: iso(f.next_due_at) or "")
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        """Extend every feed and outbox claim ``owner`` holds; return how many."""
+        async with self.transaction():
+            n = await self._exec(
+                "UPDATE feeds SET lease_until = ? WHERE lease_owner = ?", (iso(until), owner)
+            )
+            return n + await self._exec(
+                "UPDATE outbox SET claim_until = ? WHERE claim_owner = ?", (iso(until), owner)
+            )
 
     async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
         await self._execmany(
@@ -405,7 +418,7 @@ class SQLStore:
         """
         touched: list[int] = []
         async with self.transaction():
-            await self._ingest_lock()
+            await self._write_lock()
             if cluster_rule is not None:
                 since = window_since or now
                 for item in items:
@@ -847,6 +860,7 @@ class SQLStore:
         changed: list[str] = []
         notes: list[str] = []
         async with self.transaction():
+            await self._write_lock()
             for name, body in files:
                 digest = hashlib.sha256(body.encode()).hexdigest()
                 row = await self._one(
@@ -888,6 +902,7 @@ class SQLStore:
         self, name: str, body: str, now: datetime, *, rename_from: str = ""
     ) -> None:
         async with self.transaction():
+            await self._write_lock()
             if rename_from and rename_from.casefold() != name.casefold():
                 await self._exec(
                     "DELETE FROM watchlists WHERE lower(name) = lower(?)", (rename_from,)
@@ -909,6 +924,7 @@ class SQLStore:
         """Delete a watchlist and its subscriptions. One that came from a file is
         kept as a tombstone, so the next start does not seed it back."""
         async with self.transaction():
+            await self._write_lock()
             n = await self._exec(
                 "UPDATE watchlists SET origin = 'deleted', body = '' "
                 "WHERE lower(name) = lower(?) AND origin != 'deleted' AND seed_hash IS NOT NULL",
@@ -952,6 +968,7 @@ class SQLStore:
         key = (platform, channel, watchlist)
         where = "platform = ? AND channel = ? AND lower(watchlist) = lower(?)"
         async with self.transaction():
+            await self._write_lock()
             n = await self._exec(
                 f"UPDATE subscriptions SET mode = ?, guild = ?, paused_reason = '' WHERE {where}",
                 (mode, guild, *key),
@@ -999,6 +1016,7 @@ class SQLStore:
         wanted = {(p, c, w.casefold()): (p, c, w, m, g) for p, c, w, m, g in subs}
         where = "platform = ? AND channel = ? AND lower(watchlist) = lower(?)"
         async with self.transaction():
+            await self._write_lock()
             for r in await self._all("SELECT * FROM subscriptions WHERE origin = 'config'"):
                 if (r["platform"], r["channel"], r["watchlist"].casefold()) not in wanted:
                     await self._exec("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
