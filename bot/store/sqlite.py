@@ -47,6 +47,10 @@ def quote_fts(query: str) -> str:
     return " ".join(phrases)
 
 
+OPEN_RETRIES = (0.05, 0.2, 0.5, 1.0)
+"""Pauses between quick retries of an open that met a lock (seconds)."""
+
+
 class SQLiteStore(SQLStore):
     """The SQLite backend. Open with ``await SQLiteStore.open(path)``."""
 
@@ -61,6 +65,19 @@ class SQLiteStore(SQLStore):
 
     @classmethod
     async def open(cls, path: Path | str) -> SQLiteStore:
+        """Open (and migrate) the file. SQLite answers "locked" at once, without
+        waiting out busy_timeout, when two connections would otherwise deadlock
+        (several processes opening a new file together): a few quick retries
+        cover that; a lock held longer is :class:`StoreUnavailable`."""
+        for pause in OPEN_RETRIES:
+            try:
+                return await cls._open(path)
+            except StoreUnavailable:
+                await asyncio.sleep(pause)
+        return await cls._open(path)
+
+    @classmethod
+    async def _open(cls, path: Path | str) -> SQLiteStore:
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
