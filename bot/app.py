@@ -177,7 +177,14 @@ async def _listen(bot: Any) -> None:
         log.exception("%s stopped listening for commands; delivery goes on", type(bot).__name__)
 
 
-async def _hold_and_listen(rt: Runtime, bot: Any, stop: asyncio.Event) -> None:
+async def hold_and_listen(
+    rt: Runtime,
+    bot: Any,
+    stop: asyncio.Event,
+    *,
+    lease: timedelta = LISTENER_LEASE,
+    renew: float = LISTENER_RENEW,
+) -> None:
     """Listen for a platform's commands while this process holds its lease.
 
     One process at a time holds each chat connection; the others wait and try
@@ -187,11 +194,11 @@ async def _hold_and_listen(rt: Runtime, bot: Any, stop: asyncio.Event) -> None:
     store = rt.service.store
     name = "listener:" + type(bot).__name__.removesuffix("Bot").lower()
     clock = rt.poller.clock
-    retry = LISTENER_RENEW
+    retry = renew
     waiting_logged = False
     while not stop.is_set():
         try:
-            held = await store.acquire_lease(name, rt.owner, clock(), LISTENER_LEASE)
+            held = await store.acquire_lease(name, rt.owner, clock(), lease)
         except Exception:
             log.exception("%s: could not read the lease; trying again", name)
             held = False
@@ -199,17 +206,17 @@ async def _hold_and_listen(rt: Runtime, bot: Any, stop: asyncio.Event) -> None:
             if not waiting_logged:
                 log.info("%s: another process holds this connection; standing by", name)
                 waiting_logged = True
-            await _wait(stop, LISTENER_RENEW)
+            await _wait(stop, renew)
             continue
         waiting_logged = False
         log.info("roles: this process holds %s", name)
         listener = asyncio.create_task(_listen(bot))
         try:
             while not stop.is_set() and not listener.done():
-                await asyncio.wait({listener}, timeout=LISTENER_RENEW)
+                await asyncio.wait({listener}, timeout=renew)
                 if listener.done() or stop.is_set():
                     break
-                if not await store.acquire_lease(name, rt.owner, clock(), LISTENER_LEASE):
+                if not await store.acquire_lease(name, rt.owner, clock(), lease):
                     log.warning("%s: lease lost to another process; stopping to listen", name)
                     break
         finally:
@@ -275,7 +282,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     try:
         async with keeper, asyncio.TaskGroup() as tg:
             work = [tg.create_task(poll_loop()), tg.create_task(deliver_loop())]
-            listeners = [tg.create_task(_hold_and_listen(rt, bot, stop)) for bot in rt.bots]
+            listeners = [tg.create_task(hold_and_listen(rt, bot, stop)) for bot in rt.bots]
             log.info(
                 "roles: %s polls feeds and delivers alerts%s",
                 rt.owner,
