@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
+from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path above
 from bot.core.cluster import (  # noqa: E402  # the repo root must be on sys.path first
     DEFAULT_THRESHOLD,
     Candidate,
@@ -49,25 +49,6 @@ from bot.core.cluster import (  # noqa: E402  # the repo root must be on sys.pat
 from bot.core.fold import fold  # noqa: E402  # the repo root must be on sys.path first
 
 DATA = ROOT / "tests" / "data" / "clusters.tsv"
-CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
-
-
-def require_corpus(folder: Path) -> None:
-    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
-    if any(folder.glob("*.xml")):
-        return
-    what = (
-        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
-        if folder == CORPUS
-        else "a folder of *.xml feeds"
-    )
-    found = "no *.xml files in" if folder.is_dir() else "not found at"
-    print(
-        f"bench/cluster.py: needs {what}; {found} {folder} "
-        "(--corpus DIR reads another folder, e.g. config/samples)",
-        file=sys.stderr,
-    )
-    raise SystemExit(2)
 
 
 Story = tuple[str, str, str, datetime]  # title, text, outlet, published
@@ -288,7 +269,7 @@ def main() -> None:
     args = ap.parse_args()
     sweep()  # needs only the labelled set bundled in tests/data
     sys.stdout.flush()
-    require_corpus(args.corpus)  # parts 2 to 4 read the corpus
+    require_corpus(args.corpus, "cluster.py")  # parts 2 to 4 read the corpus
     corpus = corpus_stories(args.corpus, args.files)
     if not corpus:
         print("\nno stories in the chosen feed files: speed part skipped")

@@ -31,33 +31,14 @@ import feedparser
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
+from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path above
 from bot.core.matching import compile_matcher  # noqa: E402  (needs the path set above)
 from bot.core.models import Term, Watchlist  # noqa: E402
 from bot.core.watchlist import parse_watchlist  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
 TAG = re.compile(r"<[^>]*>")
 WORD = re.compile(r"[A-Za-z]{4,12}")
 BASELINE_BUDGET_S = 6.0  # time the baseline may take per size before we sample
-
-
-def require_corpus(folder: Path) -> None:
-    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
-    if any(folder.glob("*.xml")):
-        return
-    what = (
-        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
-        if folder == CORPUS
-        else "a folder of *.xml feeds"
-    )
-    found = "no *.xml files in" if folder.is_dir() else "not found at"
-    print(
-        f"bench/match.py: needs {what}; {found} {folder} "
-        "(--corpus DIR reads another folder, e.g. config/samples)",
-        file=sys.stderr,
-    )
-    raise SystemExit(2)
 
 
 def load_stories(corpus: Path, limit: int | None) -> list[tuple[str, str]]:
@@ -156,7 +137,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.xml feeds")
     args = parser.parse_args()
-    require_corpus(args.corpus)
+    require_corpus(args.corpus, "match.py")
     sizes = [10, 30] if args.quick else [100, 1_000, 10_000]
     stories = load_stories(args.corpus, 60 if args.quick else None)
     budget = 0.5 if args.quick else BASELINE_BUDGET_S

@@ -29,31 +29,12 @@ from urllib.parse import urljoin
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench.corpus import CORPUS, require_corpus  # needs the path above
 from bot.core.text import canonical_url, html_to_text, one_line  # imported after the sys.path line
 from bot.feeds.parse import ParsedFeed, ParseError, parse_feed  # imported after the sys.path line
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
 FEED_URL = "https://feeds.example.org/{name}"
 """Every file is parsed as if fetched from here (relative links resolve against it)."""
-
-
-def require_corpus(folder: Path) -> None:
-    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
-    if any(folder.glob("*.xml")):
-        return
-    what = (
-        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
-        if folder == CORPUS
-        else "a folder of *.xml feeds"
-    )
-    found = "no *.xml files in" if folder.is_dir() else "not found at"
-    print(
-        f"bench/parse.py: needs {what}; {found} {folder} "
-        "(--corpus DIR reads another folder, e.g. config/samples)",
-        file=sys.stderr,
-    )
-    raise SystemExit(2)
 
 
 def corpus_files(folder: Path, quick: bool) -> list[Path]:
@@ -134,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="the three smallest files (smoke test)")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.xml feeds")
     args = ap.parse_args(argv)
-    require_corpus(args.corpus)
+    require_corpus(args.corpus, "parse.py")
     files = corpus_files(args.corpus, args.quick)
     bodies = [(p.name, p.read_bytes()) for p in files]
     size = sum(len(b) for _, b in bodies)

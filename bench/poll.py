@@ -26,26 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
-
-
-def require_corpus(folder: Path) -> None:
-    """Exit with status 2 and say what is missing when ``folder`` holds no ``*.xml`` feed."""
-    if any(folder.glob("*.xml")):
-        return
-    what = (
-        "../shared/corpus/realfeeds (the shared corpus beside the repo)"
-        if folder == CORPUS
-        else "a folder of *.xml feeds"
-    )
-    found = "no *.xml files in" if folder.is_dir() else "not found at"
-    print(
-        f"bench/poll.py: needs {what}; {found} {folder} "
-        "(--corpus DIR reads another folder, e.g. config/samples)",
-        file=sys.stderr,
-    )
-    raise SystemExit(2)
-
+from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path above
 
 SERVER = r"""
 import asyncio, sys
@@ -106,7 +87,7 @@ async def main() -> None:
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.xml feeds")
     args = ap.parse_args()
     n = 20 if args.quick else args.feeds
-    require_corpus(args.corpus)
+    require_corpus(args.corpus, "poll.py")
 
     import logging
 
