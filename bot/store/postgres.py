@@ -20,13 +20,12 @@ import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from bot.core.fold import fold
-from bot.core.models import Story, StoryHit
+from bot.core.models import Story
 from bot.store.base import StoreError, StoreUnavailable
 from bot.store.schema import POSTGRES_MIGRATIONS
 from bot.store.sql import Row, SQLStore, chunks
@@ -214,26 +213,10 @@ class PostgresStore(SQLStore):
 
     # ------------------------------------------------------------ search
 
-    async def lookup(
-        self,
-        query: str,
-        *,
-        since: datetime | None = None,
-        watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]:
-        """Stories whose folded title or text contain every word of ``query`` (newest first)."""
-        where, params = self._lookup_filters(since, watchlist)
+    def _text_match(self, query: str) -> tuple[str, str] | None:
+        """Folded like the matcher: Akinci finds Akıncı."""
         q = tsquery(query)
-        if q:
-            where.insert(0, "s.search @@ to_tsquery('simple', ?)")
-            params.insert(0, q)
-        sql = "SELECT s.* FROM stories s"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY COALESCE(s.published, s.seen_at) DESC, s.id DESC LIMIT ?"
-        params.append(limit)
-        return await self._hits(await self._all(sql, params))
+        return None if not q else ("s.search @@ to_tsquery('simple', ?)", q)
 
     # ------------------------------------------------------------ moving between databases
 

@@ -611,18 +611,37 @@ class SQLStore:
             )
         return hits
 
-    def _lookup_filters(
-        self, since: datetime | None, watchlist: str | None
-    ) -> tuple[list[str], list[Any]]:
+    def _text_match(self, query: str) -> tuple[str, str] | None:
+        """The engine's full-text condition on ``s`` for ``query`` and its parameter,
+        or None when the query has no words."""
+        raise NotImplementedError
+
+    async def lookup(
+        self,
+        query: str,
+        *,
+        since: datetime | None = None,
+        watchlist: str | None = None,
+        limit: int = 10,
+    ) -> list[StoryHit]:
+        """Stories whose title or text contain every word of ``query`` (newest first)."""
         where: list[str] = []
         params: list[Any] = []
+        if (match := self._text_match(query)) is not None:
+            where.append(match[0])
+            params.append(match[1])
         if since is not None:
             where.append("COALESCE(s.published, s.seen_at) >= ?")
             params.append(iso(since))
         if watchlist:
             where.append("s.id IN (SELECT story_id FROM matches WHERE lower(watchlist) = lower(?))")
             params.append(watchlist)
-        return where, params
+        sql = "SELECT s.* FROM stories s"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY COALESCE(s.published, s.seen_at) DESC, s.id DESC LIMIT ?"
+        params.append(limit)
+        return await self._hits(await self._all(sql, params))
 
     async def prune(self, now: datetime, *, keep: timedelta, window: timedelta) -> dict[str, int]:
         """Drop what can no longer matter; return how many rows of each kind went.

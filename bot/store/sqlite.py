@@ -18,13 +18,11 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 import aiosqlite
 
-from bot.core.models import StoryHit
 from bot.store.base import StoreError, StoreUnavailable
 from bot.store.schema import MIGRATIONS
 from bot.store.sql import Row, SQLStore
@@ -224,26 +222,11 @@ class SQLiteStore(SQLStore):
 
     # ------------------------------------------------------------------ search
 
-    async def lookup(
-        self,
-        query: str,
-        *,
-        since: datetime | None = None,
-        watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]:
-        """Stories whose title or text contain every word of ``query`` (newest first)."""
-        where, params = self._lookup_filters(since, watchlist)
+    def _text_match(self, query: str) -> tuple[str, str] | None:
         fts = quote_fts(query)
-        if fts:
-            where.insert(0, "s.id IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?)")
-            params.insert(0, fts)
-        sql = "SELECT s.* FROM stories s"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY COALESCE(s.published, s.seen_at) DESC, s.id DESC LIMIT ?"
-        params.append(limit)
-        return await self._hits(await self._all(sql, params))
+        if not fts:
+            return None
+        return "s.id IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?)", fts
 
     async def columns(self, table: str) -> list[str]:
         return [r["name"] for r in await self._all(f"PRAGMA table_info({table})")]
