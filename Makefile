@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/scale.py
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python
