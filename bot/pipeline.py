@@ -641,6 +641,19 @@ class Deliverer:
     async def _send(
         self, work: Coroutine[Any, Any, None], rows: Sequence[OutboxRow], stats: DeliveryStats
     ) -> None:
+        # Right before the platform call: are these rows still ours? A process
+        # stalled past its lease may have lost them to another, which then sends.
+        mine = await self.store.confirm_claims(
+            [r.id for r in rows], self.owner, self.clock() + self.config.lease
+        )
+        if len(mine) < len(rows):
+            work.close()
+            log.warning(
+                "%d alerts were taken over by another process while this one stalled; "
+                "leaving them to it",
+                len(rows) - len(mine),
+            )
+            return
         try:
             await work
         except DeliveryError as e:

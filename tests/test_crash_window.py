@@ -9,7 +9,6 @@ both database backends.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,7 +85,6 @@ async def crash_then_recover(config: Any, platform: str, sender: Any) -> tuple[A
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlackAPI]:
     async with FakeSlackAPI() as api:
-        api.advance(time.time() - api.now())  # message ts on today's clock
         yield api
 
 

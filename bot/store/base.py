@@ -244,6 +244,12 @@ class Store(Protocol):
         platforms: Sequence[str],
         limit: int = 200,
     ) -> list[OutboxRow]: ...
+    async def confirm_claims(
+        self, row_ids: Sequence[int], owner: str, until: datetime
+    ) -> set[int]:
+        """Of ``row_ids``, those ``owner`` still holds, their leases extended to ``until``."""
+        ...
+
     async def waiting_outbox(self, now: datetime) -> dict[str, int]:
         """Due rows per platform (for warnings about platforms without a token)."""
         ...

@@ -721,6 +721,17 @@ class SQLStore:
         out.sort(key=lambda r: (iso(r.created_at) or "", r.id))
         return out
 
+    async def confirm_claims(
+        self, row_ids: Sequence[int], owner: str, until: datetime
+    ) -> set[int]:
+        """Of ``row_ids``, those ``owner`` still holds, their leases extended to ``until``."""
+        rows = await self._all(
+            f"UPDATE outbox SET claim_until = ? WHERE id IN ({marks(len(row_ids))}) "
+            "AND claim_owner = ? RETURNING id",
+            (iso(until), *row_ids, owner),
+        )
+        return {int(r["id"]) for r in rows}
+
     async def waiting_outbox(self, now: datetime) -> dict[str, int]:
         t = iso(now)
         rows = await self._all(

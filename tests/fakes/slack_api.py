@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +76,9 @@ class FakeSlackAPI:
         self._rate_limits: dict[str, list[int]] = {}
         self._channel_errors: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._revoked: set[str] = set()
-        self._ts = 1_700_000_000_000_100
+        # Message ts on today's clock, as Slack's are: the bot compares them with
+        # its own times (conversations.history ``oldest``).
+        self._ts = int(time.time() * 1_000_000)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
