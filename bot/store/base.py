@@ -244,9 +244,7 @@ class Store(Protocol):
         platforms: Sequence[str],
         limit: int = 200,
     ) -> list[OutboxRow]: ...
-    async def confirm_claims(
-        self, row_ids: Sequence[int], owner: str, until: datetime
-    ) -> set[int]:
+    async def confirm_claims(self, row_ids: Sequence[int], owner: str, until: datetime) -> set[int]:
         """Of ``row_ids``, those ``owner`` still holds, their leases extended to ``until``."""
         ...
 

@@ -721,9 +721,7 @@ class SQLStore:
         out.sort(key=lambda r: (iso(r.created_at) or "", r.id))
         return out
 
-    async def confirm_claims(
-        self, row_ids: Sequence[int], owner: str, until: datetime
-    ) -> set[int]:
+    async def confirm_claims(self, row_ids: Sequence[int], owner: str, until: datetime) -> set[int]:
         """Of ``row_ids``, those ``owner`` still holds, their leases extended to ``until``."""
         rows = await self._all(
             f"UPDATE outbox SET claim_until = ? WHERE id IN ({marks(len(row_ids))}) "
