@@ -336,7 +336,7 @@ class Poller:
 
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
-            item.cluster_id = clustering.choose_cluster(
+            linked = clustering.linked_clusters(
                 item.fp,
                 item.story.published or now,
                 feed.url,
@@ -353,9 +353,12 @@ class Poller:
                 threshold=threshold,
                 window=window,
             )
-            # Only events that can reach a channel are indexed: a story that
-            # fires no watchlist matters only as a new source of one that did.
-            item.clustered = item.cluster_id is not None or item.alert
+            # Every story recent enough to alert belongs to an event, alerting or
+            # not: a story that fires no watchlist can still be a source of, or a
+            # bridge between, events that did, whichever arrives first.
+            item.cluster_id = linked[0] if linked else None
+            item.merges = tuple(linked[1:])
+            item.clustered = True
 
         result = PollResult(
             url=feed.url,

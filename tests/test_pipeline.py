@@ -88,9 +88,11 @@ async def test_same_event_two_outlets_posts_once_then_edits(
     await cycle(config, buf2)
     second = lines(buf2)
     assert [d["action"] for d in second] == ["edit"], second
-    assert second[0]["title"] == KFOR_A[0]
-    assert [s["outlet"] for s in second[0]["sources"]] == ["Outlet A", "Outlet B"]
-    assert second[0]["sources"][1]["url"] == "https://b.example/1"
+    # B's item (second in its feed) is dated a minute before A's: the earliest
+    # published report leads the alert, whichever was polled first.
+    assert second[0]["title"] == KFOR_B[0]
+    assert [s["outlet"] for s in second[0]["sources"]] == ["Outlet B", "Outlet A"]
+    assert second[0]["sources"][0]["url"] == "https://b.example/1"
 
     # A third cycle and a restart send nothing: nothing is doubled.
     buf3 = io.StringIO()
@@ -416,7 +418,8 @@ async def test_after_the_edit_window_a_new_post_links_the_old_one(
         assert delivered.posted == 1 and delivered.edited == 0
     docs = lines(buf)
     assert [d["action"] for d in docs] == ["post", "post", "post"]
-    assert [s["outlet"] for s in docs[-1]["sources"]] == ["Outlet A", "Outlet B"]
+    # B's report is dated a minute earlier than A's: it leads.
+    assert [s["outlet"] for s in docs[-1]["sources"]] == ["Outlet B", "Outlet A"]
 
 
 def teaser_rss(title: str, link: str, description: str) -> bytes:

@@ -422,3 +422,97 @@ def choose_cluster(
         if best is None or key < best:
             best = key
     return None if best is None else best[3]
+
+
+def links(
+    fp: Fingerprint,
+    published: datetime,
+    feed_url: str,
+    candidate: Candidate,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    window: timedelta = DEFAULT_WINDOW,
+) -> bool:
+    """Whether two stories report one event: the pairwise rule of ``choose_cluster``.
+
+    Symmetric in the two stories (the bar depends on the gap and on whether they share
+    a feed, the scores are symmetric), so the events built from it do not depend on
+    which story came first.
+    """
+    gap = abs(candidate.published - published)
+    if gap > window:
+        return False
+    same_feed = candidate.feed_url == feed_url
+    content = _content_similarity(fp, candidate.fingerprint)
+    score = (
+        content if same_feed else _combine(content, _title_similarity(fp, candidate.fingerprint))
+    )
+    return score > 0.0 and score >= bar(threshold, gap, same_feed=same_feed)
+
+
+CANDIDATES_PER_EVENT = 3
+"""Stories of one event compared with a new story, at most (those sharing the most keys)."""
+MAX_CANDIDATES = 60
+"""Stories compared with a new story, at most, over all events."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A stored story that shares band keys with a new one (before its fingerprint is read)."""
+
+    story_id: int
+    cluster_id: int
+    shared: int
+    """How many band keys the two share: near copies share most of them."""
+
+
+def pick_candidates(
+    hits: Iterable[Hit],
+    *,
+    per_event: int = CANDIDATES_PER_EVENT,
+    limit: int = MAX_CANDIDATES,
+) -> list[int]:
+    """The stories worth comparing with a new story, best first.
+
+    An event's stories are ranked by shared keys, and only its ``per_event`` best are
+    kept: a story that links to one of them joins the event, so comparing it with the
+    other 197 copies of a wire story adds nothing. Events are then ranked by their
+    best story, and at most ``limit`` stories are compared in all. The ranking depends
+    only on the keys and ids, never on arrival order.
+    """
+    per: dict[int, list[Hit]] = {}
+    for h in hits:
+        per.setdefault(h.cluster_id, []).append(h)
+    kept: list[Hit] = []
+    for group in per.values():
+        group.sort(key=lambda h: (-h.shared, h.story_id))
+        kept.extend(group[:per_event])
+    kept.sort(key=lambda h: (-h.shared, h.cluster_id, h.story_id))
+    return [h.story_id for h in kept[:limit]]
+
+
+def linked_clusters(
+    fp: Fingerprint,
+    published: datetime,
+    feed_url: str,
+    candidates: Iterable[Candidate],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    window: timedelta = DEFAULT_WINDOW,
+) -> list[int]:
+    """Every event the new story links to (any of its compared stories passes
+    :func:`links`), lowest id first.
+
+    One event: the story joins it. Several: the story bridges them and they become one
+    event (the lowest id, the oldest, stays). Events are thus the connected groups of
+    the "reports the same event" relation over the stories of the window (single
+    linkage), the same whatever order the stories arrive in. An event already known to
+    link is not compared again.
+    """
+    found: set[int] = set()
+    for c in candidates:
+        if c.cluster_id in found:
+            continue
+        if links(fp, published, feed_url, c, threshold=threshold, window=window):
+            found.add(c.cluster_id)
+    return sorted(found)

@@ -89,6 +89,8 @@ class NewStory:
     """Route to subscribers (false for backfill and for stories no watchlist fired on)."""
     cluster_id: int | None = None
     """An existing cluster this story joins; None = start a new one (when clustered)."""
+    merges: Sequence[int] = ()
+    """Other clusters the story bridges: they merge into ``cluster_id``."""
     clustered: bool = False
     """Joins or starts a cluster (and is indexed for candidate lookups)."""
     bands: Sequence[int] = ()
@@ -186,7 +188,7 @@ class Store(Protocol):
 
     async def next_feed_due(self, now: datetime) -> datetime | None: ...
     async def cluster_candidates(
-        self, bands: Sequence[int], since: datetime
+        self, bands: Sequence[int], since: datetime, exclude: Iterable[int] = ()
     ) -> list[ClusterCandidateRow]: ...
     async def feed_statuses(self) -> list[FeedStatus]: ...
     async def record_unchanged(

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.cluster import Hit, pick_candidates
 from bot.core.cluster import encode as encode_fingerprint
 from bot.core.models import FeedStatus, Match, Story, StoryHit, Subscription
-from bot.core.routing import ExistingRow, new_outlet, route
+from bot.core.routing import EventRow, ExistingRow, merge_rows, new_outlet, route
 from bot.core.seeding import seed_decision
 from bot.store.base import (
     ClusterCandidateRow,
@@ -37,6 +39,8 @@ from bot.store.base import (
     from_iso,
     iso,
 )
+
+log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 
@@ -373,18 +377,33 @@ class SQLStore:
         return known
 
     async def cluster_candidates(
-        self, bands: Sequence[int], since: datetime
+        self, bands: Sequence[int], since: datetime, exclude: Iterable[int] = ()
     ) -> list[ClusterCandidateRow]:
+        """Recent stories that share a band key with ``bands``, a bounded few per
+        event (``bot.core.cluster.pick_candidates``), best first; stories of
+        ``exclude`` (ids) are not candidates."""
+        skip = set(exclude)
         if not bands:
             return []
-        rows = await self._all(
-            "SELECT DISTINCT s.id, s.cluster_id, s.fingerprint, "
-            "COALESCE(s.published, s.seen_at) AS t, s.feed_url, s.title "
+        hits = await self._all(
+            "SELECT s.id, s.cluster_id, COUNT(*) AS shared "
             "FROM story_bands b JOIN stories s ON s.id = b.story_id "
             f"WHERE b.band IN ({marks(len(bands))}) AND b.seen_at >= ? "
-            "AND s.cluster_id IS NOT NULL",
+            "AND s.cluster_id IS NOT NULL AND s.fingerprint IS NOT NULL "
+            "GROUP BY s.id, s.cluster_id",
             (*bands, iso(since)),
         )
+        chosen = pick_candidates(
+            Hit(r["id"], r["cluster_id"], r["shared"]) for r in hits if r["id"] not in skip
+        )
+        if not chosen:
+            return []
+        rows = await self._all(
+            "SELECT id, cluster_id, fingerprint, COALESCE(published, seen_at) AS t, "
+            f"feed_url, title FROM stories WHERE id IN ({marks(len(chosen))})",
+            chosen,
+        )
+        by_id = {r["id"]: r for r in rows}
         return [
             ClusterCandidateRow(
                 cluster_id=r["cluster_id"],
@@ -393,8 +412,8 @@ class SQLStore:
                 feed_url=r["feed_url"],
                 title=r["title"],
             )
-            for r in rows
-            if r["fingerprint"] is not None
+            for i in chosen
+            if (r := by_id.get(i)) is not None and r["fingerprint"] is not None
         ]
 
     async def save_poll(
@@ -413,20 +432,24 @@ class SQLStore:
         With ``cluster_rule``, each story's event is chosen inside the
         transaction, under the ingest lock, from the candidates stored before
         this poll (a feed's stories of one poll are not clustered with each
-        other). Returns the ids of the outbox rows created or bumped. Stories
-        already stored (by a concurrent poll or an earlier run) are skipped whole.
+        other), and the story is stored before the next one chooses, so a
+        story that merges two events is seen by the next. Returns the ids of
+        the outbox rows created or bumped. Stories already stored (by a
+        concurrent poll or an earlier run) are skipped whole.
         """
         touched: list[int] = []
         async with self.transaction():
             await self._write_lock()
-            if cluster_rule is not None:
-                since = window_since or now
-                for item in items:
-                    if item.fp is not None:
-                        cluster_rule(item, await self.cluster_candidates(item.bands, since))
+            since = window_since or now
             subs = await self._subscriptions_by_watchlist()
+            this_poll: list[int] = []
             for item in items:
-                touched.extend(await self._save_story(item, subs, now, digest_due or now))
+                if cluster_rule is not None and item.fp is not None:
+                    rows = await self.cluster_candidates(item.bands, since, this_poll)
+                    cluster_rule(item, rows)
+                touched.extend(
+                    await self._save_story(item, subs, now, digest_due or now, this_poll)
+                )
             await self._exec(
                 "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, "
                 "etag = ?, last_modified = ?, body_hash = ?, ttl_s = ?, max_age_s = ?, "
@@ -456,7 +479,9 @@ class SQLStore:
         subs: dict[str, list[Subscription]],
         now: datetime,
         digest_due: datetime,
+        stored: list[int],
     ) -> list[int]:
+        """Store one story; its id is appended to ``stored``."""
         s = item.story
         row = await self._one(
             "INSERT INTO stories (feed_url, guid, url, title, text, published, "
@@ -479,6 +504,7 @@ class SQLStore:
         if row is None:
             return []
         story_id = int(row["id"])
+        stored.append(story_id)
         await self._index_story(story_id, s)
         await self._execmany(
             "INSERT INTO matches "
@@ -510,7 +536,10 @@ class SQLStore:
             [(b, story_id, iso(now)) for b in item.bands],
         )
         touched: list[int] = []
-        if joined:
+        merges = sorted(set(item.merges) - {cluster_id})
+        if merges:
+            touched.extend(await self._merge_clusters(cluster_id, merges, now))
+        elif joined:
             others = await self._all(
                 "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ? AND id != ?",
                 (cluster_id, story_id),
@@ -528,6 +557,56 @@ class SQLStore:
                 )
             )
         return touched
+
+    async def _merge_clusters(
+        self, survivor: int, merged: Sequence[int], now: datetime
+    ) -> list[int]:
+        """Move the stories of ``merged`` into ``survivor`` and their outbox rows as
+        ``bot.core.routing.merge_rows`` says; returns the kept rows' ids."""
+        ids = [survivor, *merged]
+        await self._exec(
+            f"UPDATE stories SET cluster_id = ? WHERE cluster_id IN ({marks(len(merged))})",
+            (survivor, *merged),
+        )
+        rows = await self._all(
+            "SELECT id, platform, channel, cluster_id, watchlists, mode, sent_revision, "
+            f"digest_id FROM outbox WHERE cluster_id IN ({marks(len(ids))})",
+            ids,
+        )
+        plan = merge_rows(
+            survivor,
+            [
+                EventRow(
+                    id=r["id"],
+                    platform=r["platform"],
+                    channel=r["channel"],
+                    cluster_id=r["cluster_id"],
+                    watchlists=tuple(json.loads(r["watchlists"])),
+                    mode=r["mode"],
+                    sent_revision=r["sent_revision"],
+                    in_digest=r["digest_id"] is not None,
+                )
+                for r in rows
+            ],
+        )
+        if plan.retire:
+            await self._exec(
+                "UPDATE outbox SET sent_revision = revision, "
+                f"last_error = ? WHERE id IN ({marks(len(plan.retire))})",
+                (f"merged into event {survivor}", *plan.retire),
+            )
+        for u in plan.keep:
+            await self._exec(
+                "UPDATE outbox SET cluster_id = ?, watchlists = ?, revision = revision + 1 "
+                "WHERE id = ?",
+                (survivor, json.dumps(list(u.watchlists)), u.id),
+            )
+            if u.to_realtime:
+                await self._exec(
+                    "UPDATE outbox SET mode = 'realtime', due_at = ? WHERE id = ?", (iso(now), u.id)
+                )
+        log.info("events %s merged into %d (a story links them)", list(merged), survivor)
+        return [u.id for u in plan.keep]
 
     async def _subscriptions_by_watchlist(self) -> dict[str, list[Subscription]]:
         out: dict[str, list[Subscription]] = {}
@@ -834,7 +913,9 @@ class SQLStore:
 
     async def cluster_stories(self, cluster_id: int) -> ClusterStories:
         rows = await self._all(
-            "SELECT * FROM stories WHERE cluster_id = ? ORDER BY seen_at, id", (cluster_id,)
+            "SELECT * FROM stories WHERE cluster_id = ? "
+            "ORDER BY COALESCE(published, seen_at), seen_at, id",
+            (cluster_id,),
         )
         stories = [story_from_row(r) for r in rows]
         matches: dict[int, list[Match]] = {}
