@@ -15,12 +15,16 @@ from bot.core.cluster import (
     DEFAULT_THRESHOLD,
     SIZE,
     Candidate,
+    Hit,
     bands,
     choose_cluster,
     decode,
     encode,
     features,
     fingerprint,
+    linked_clusters,
+    links,
+    pick_candidates,
     similarity,
     story_features,
 )
@@ -343,3 +347,36 @@ def test_same_feed_ignores_the_title_route():
     assert choose_cluster(b, T0 + timedelta(hours=1), "https://b.example/feed", cand) == 1
     # … but within the feed only the title+lead words count, and they differ.
     assert choose_cluster(b, T0 + timedelta(hours=1), "https://a.example/feed", cand) is None
+
+
+def test_a_story_links_to_every_event_it_matches_in_any_order():
+    a = _story(*SALE_A)
+    copy = _story("Kosovo buys Bayraktar TB2 drones in first Balkan deal", SALE_A[1])
+    other = _story(*SALE_B)
+    cands = [
+        Candidate(9, a, T0, "https://a.example/feed", SALE_A[0]),
+        Candidate(4, copy, T0, "https://c.example/feed", "x"),
+        Candidate(6, other, T0, "https://d.example/feed", SALE_B[0]),
+    ]
+    for order in (cands, cands[::-1]):
+        assert linked_clusters(a, T0, "https://b.example/feed", order) == [4, 9]
+    assert linked_clusters(a, T0, "https://b.example/feed", []) == []
+
+
+def test_the_link_rule_is_symmetric():
+    a = _story(*SALE_A)
+    copy = _story("Kosovo buys Bayraktar TB2 drones in first Balkan deal", SALE_A[1])
+    for gap in (timedelta(hours=1), timedelta(hours=20), timedelta(hours=40)):
+        ab = links(copy, T0 + gap, "https://b/", Candidate(0, a, T0, "https://a/", ""))
+        ba = links(a, T0, "https://a/", Candidate(0, copy, T0 + gap, "https://b/", ""))
+        assert ab == ba
+
+
+def test_candidates_are_bounded_per_event_and_overall():
+    # 200 copies of one wire story in one event, and 3 other events.
+    hits = [Hit(i, 1, 60) for i in range(200)] + [Hit(1000 + i, 2 + i, 5) for i in range(3)]
+    picked = pick_candidates(hits, per_event=3, limit=60)
+    assert picked == [0, 1, 2, 1000, 1001, 1002]
+    assert pick_candidates(reversed(hits), per_event=3, limit=60) == picked
+    many = [Hit(i, i, 1) for i in range(500)]
+    assert len(pick_candidates(many, per_event=3, limit=60)) == 60
