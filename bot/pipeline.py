@@ -336,23 +336,22 @@ class Poller:
 
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
+            published = item.story.published or now
+            candidates = [
+                clustering.Candidate(
+                    r.cluster_id,
+                    clustering.decode(r.fingerprint),
+                    r.published,
+                    r.feed_url,
+                    r.title,
+                )
+                for r in rows
+            ]
             linked = clustering.linked_clusters(
-                item.fp,
-                item.story.published or now,
-                feed.url,
-                [
-                    clustering.Candidate(
-                        r.cluster_id,
-                        clustering.decode(r.fingerprint),
-                        r.published,
-                        r.feed_url,
-                        r.title,
-                    )
-                    for r in rows
-                ],
-                threshold=threshold,
-                window=window,
+                item.fp, published, feed.url, candidates, threshold=threshold, window=window
             )
+            if clustering.near_copy(item.fp, published, candidates, window=window):
+                item.bands = ()  # its original is indexed with the same keys
             # Every story recent enough to alert belongs to an event, alerting or
             # not: a story that fires no watchlist can still be a source of, or a
             # bridge between, events that did, whichever arrives first.

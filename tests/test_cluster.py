@@ -380,3 +380,26 @@ def test_candidates_are_bounded_per_event_and_overall():
     assert pick_candidates(reversed(hits), per_event=3, limit=60) == picked
     many = [Hit(i, i, 1) for i in range(500)]
     assert len(pick_candidates(many, per_event=3, limit=60)) == 60
+
+
+def _through_events(path: Path) -> tuple[float, float, int]:
+    """Precision and real recall of the pairs when every story of the set goes through
+    the event builder in publication order (what a reader sees: joins through others
+    count)."""
+    from bench.cluster import events, load_pairs
+
+    stories, pairs = load_pairs(path)
+    ids = sorted(stories, key=lambda sid: (stories[sid][3], sid))
+    ev = dict(zip(ids, events([stories[sid] for sid in ids]), strict=True))
+    tp = sum(1 for label, _, a, b, _ in pairs if label and ev[a] == ev[b])
+    fp = sum(1 for label, _, a, b, _ in pairs if not label and ev[a] == ev[b])
+    real = [ev[a] == ev[b] for label, kind, a, b, _ in pairs if label and kind == "real"]
+    return tp / (tp + fp), sum(real) / len(real), len(pairs)
+
+
+def test_events_raise_recall_without_losing_precision_on_both_sets():
+    precision, real_recall, _ = _through_events(DATA)
+    assert precision >= 0.98 and real_recall >= 0.70, (precision, real_recall)
+    precision, real_recall, n = _through_events(ROOT / "tests" / "data" / "clusters_more.tsv")
+    assert n >= 150
+    assert precision >= 0.98 and real_recall >= 0.80, (precision, real_recall)

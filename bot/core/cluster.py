@@ -450,6 +450,28 @@ def links(
     return score > 0.0 and score >= bar(threshold, gap, same_feed=same_feed)
 
 
+COPY_SIMILARITY = 0.9
+"""Estimated title+lead Jaccard from which a story is a near copy of another."""
+
+
+def near_copy(
+    fp: Fingerprint,
+    published: datetime,
+    candidates: Iterable[Candidate],
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+) -> bool:
+    """Whether the story is a near copy of a compared story within the window (a wire
+    story carried by many feeds). A near copy joins its original's event and adds no
+    band keys the original lacks, so the store does not index it: the 200th copy then
+    meets one indexed story, not 199."""
+    return any(
+        abs(c.published - published) <= window
+        and _content_similarity(fp, c.fingerprint) >= COPY_SIMILARITY
+        for c in candidates
+    )
+
+
 CANDIDATES_PER_EVENT = 3
 """Stories of one event compared with a new story, at most (those sharing the most keys)."""
 MAX_CANDIDATES = 60
