@@ -151,8 +151,7 @@ def load_more(corpus: Path) -> dict[str, list[dict[str, str]]]:
             continue
         rows = []
         for e in feedparser.parse(str(path)).entries:
-            row = first.entry_row(e, OUTLETS[prefix])
-            rows.append(row)
+            rows.append(first.entry_row(e, OUTLETS[prefix]))
         entries[prefix] = rows
     return entries
 
@@ -191,7 +190,7 @@ def main() -> None:
     def members(name: str) -> list[str]:
         return old_members.get(name, []) + new_members.get(name, [])
 
-    for name, ids in new_members.items():
+    for name in new_members:
         group = members(name)
         for i, a in enumerate(group):
             for b in group[i + 1 :]:
