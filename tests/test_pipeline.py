@@ -192,10 +192,10 @@ async def test_backfill_stores_old_items_without_alerting(
     service = await Service.open(config)
     try:
         me = Caller(platform="console", user="t", channel="alerts")
-        hits = await service.lookup(me, "Jarinje")
+        hits = (await service.lookup(me, "Jarinje")).hits
         assert [h.story.title for h in hits] == [KFOR_A[0]]
         assert hits[0].watchlists == ("KFOR",)
-        assert await service.lookup(me, "Jarinje", since="7d") == []
+        assert (await service.lookup(me, "Jarinje", since="7d")).total == 0
     finally:
         await service.close()
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from bot.core.models import FeedStatus, Match, Mode, Platform, Story, StoryHit, Subscription
+from bot.core.lookup import LookupPage
+from bot.core.models import FeedStatus, Match, Mode, Platform, Story, Subscription
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -231,8 +232,11 @@ class Store(Protocol):
         *,
         since: datetime | None = None,
         watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]: ...
+        alerted_only: bool = True,
+        page: int = 1,
+        per_page: int = 10,
+        now: datetime | None = None,
+    ) -> LookupPage: ...
     async def prune(
         self, now: datetime, *, keep: timedelta, window: timedelta
     ) -> dict[str, int]: ...

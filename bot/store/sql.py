@@ -20,11 +20,21 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.cluster import Hit, pick_candidates
 from bot.core.cluster import encode as encode_fingerprint
+from bot.core.lookup import (
+    PER_PAGE,
+    RANKED,
+    LookupPage,
+    Scored,
+    clamp_page,
+    page_ids,
+    rank,
+)
 from bot.core.models import FeedStatus, Match, Story, StoryHit, Subscription
 from bot.core.routing import EventRow, ExistingRow, merge_rows, new_outlet, route
 from bot.core.seeding import seed_decision
@@ -41,6 +51,19 @@ from bot.store.base import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """An engine's full-text match: ``FROM`` clause (stories as ``s``), condition,
+    relevance expression (higher is better) and their parameters."""
+
+    source: str
+    condition: str
+    condition_params: tuple[Any, ...]
+    relevance: str
+    relevance_params: tuple[Any, ...] = ()
+
 
 Row = Mapping[str, Any]
 
@@ -690,9 +713,8 @@ class SQLStore:
             )
         return hits
 
-    def _text_match(self, query: str) -> tuple[str, str] | None:
-        """The engine's full-text condition on ``s`` for ``query`` and its parameter,
-        or None when the query has no words."""
+    def _search(self, query: str) -> Search | None:
+        """The engine's full-text match for ``query`` (None when it has no words)."""
         raise NotImplementedError
 
     async def lookup(
@@ -701,26 +723,54 @@ class SQLStore:
         *,
         since: datetime | None = None,
         watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]:
-        """Stories whose title or text contain every word of ``query`` (newest first)."""
+        alerted_only: bool = True,
+        page: int = 1,
+        per_page: int = PER_PAGE,
+        now: datetime | None = None,
+    ) -> LookupPage:
+        """A page of the stories whose title or text hold every word of ``query``,
+        ranked by ``bot.core.lookup.rank``, with the true total. ``alerted_only``:
+        only stories that fired a watchlist."""
+        page, per_page = clamp_page(page, per_page)
+        search = self._search(query) if query.strip() else None
+        source, relevance, rel_params = "stories s", "0", []
         where: list[str] = []
         params: list[Any] = []
-        if (match := self._text_match(query)) is not None:
-            where.append(match[0])
-            params.append(match[1])
+        if search is not None:
+            source, relevance = search.source, search.relevance
+            rel_params = list(search.relevance_params)
+            where.append(search.condition)
+            params.extend(search.condition_params)
         if since is not None:
             where.append("COALESCE(s.published, s.seen_at) >= ?")
             params.append(iso(since))
         if watchlist:
             where.append("s.id IN (SELECT story_id FROM matches WHERE lower(watchlist) = lower(?))")
             params.append(watchlist)
-        sql = "SELECT s.* FROM stories s"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY COALESCE(s.published, s.seen_at) DESC, s.id DESC LIMIT ?"
-        params.append(limit)
-        return await self._hits(await self._all(sql, params))
+        elif alerted_only:
+            where.append("EXISTS (SELECT 1 FROM matches m WHERE m.story_id = s.id)")
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        count = await self._one(f"SELECT COUNT(*) AS n FROM {source}{cond}", params)
+        total = int(count["n"]) if count else 0
+        rows = await self._all(
+            f"SELECT s.id AS id, COALESCE(s.published, s.seen_at) AS t, {relevance} AS rel "
+            f"FROM {source}{cond} ORDER BY rel DESC, t DESC, s.id DESC LIMIT ?",
+            [*rel_params, *params, RANKED],
+        )
+        ranked = rank(
+            (
+                Scored(r["id"], float(r["rel"] or 0.0), from_iso(r["t"]) or datetime.min)
+                for r in rows
+            ),
+            now or datetime.now(tz=UTC),
+        )
+        ids = page_ids(ranked, page, per_page)
+        hits: list[StoryHit] = []
+        if ids:
+            got = await self._all(f"SELECT * FROM stories WHERE id IN ({marks(len(ids))})", ids)
+            by_id = {r["id"]: r for r in got}
+            hits = await self._hits([by_id[i] for i in ids if i in by_id])
+        return LookupPage(tuple(hits), total, page, per_page)
 
     async def prune(self, now: datetime, *, keep: timedelta, window: timedelta) -> dict[str, int]:
         """Drop what can no longer matter; return how many rows of each kind went.
