@@ -472,6 +472,8 @@ class Deliverer:
         self.senders = dict(senders)
         self.clock = clock
         self.owner = owner or process_owner()
+        self._places: dict[tuple[str, str], str] = {}
+        """(platform, channel) → place already stored by this process."""
         self._warned: set[str] = set()
 
     async def drain(self, *, limit: int = 200) -> DeliveryStats:
@@ -687,6 +689,21 @@ class Deliverer:
         ref = await sender.post(channel, alert, key=post_key(row))
         await self.store.mark_sent(row.id, row.revision, ref, posted_at=now)
         stats.posted += 1
+        await self._keep_place(sender, channel)
+
+    async def _keep_place(self, sender: Sender, channel: str) -> None:
+        """Store where the channel lives (Discord: its guild) once the sender knows,
+        so a later process can link this channel's old posts."""
+        place = sender.place(channel)
+        key = (sender.platform, channel)
+        if place is None or self._places.get(key) == place:
+            return
+        try:
+            await self.store.set_channel_place(sender.platform, channel, place)
+        except Exception:  # only links to earlier posts need it; never fail a delivery
+            log.warning("could not store where channel %s lives", channel, exc_info=True)
+            return
+        self._places[key] = place
 
     async def _new_digests(
         self,
@@ -728,6 +745,7 @@ class Deliverer:
         ref = await sender.post_digest(channel, alerts, key=key)
         await self.store.finish_digest(digest_id, ref, now)
         stats.digests += 1
+        await self._keep_place(sender, channel)
 
     async def _update(
         self, sender: Sender, channel: str, row: OutboxRow, now: datetime, stats: DeliveryStats
@@ -749,7 +767,8 @@ class Deliverer:
             stats.edited += 1
             return
         # Too old to edit: post anew, linking the earlier message.
-        alert = await self._alert(row, previous_url=sender.permalink(channel, ref))
+        place = await self.store.channel_place(sender.platform, channel)
+        alert = await self._alert(row, previous_url=sender.permalink(channel, ref, place))
         new_ref = await sender.post(channel, alert, key=repost_key(row))
         await self.store.mark_sent(row.id, row.revision, new_ref, posted_at=now)
         stats.posted += 1

@@ -278,7 +278,10 @@ class RefusingSender:
     def digest_fit(self, alerts: list[Alert]) -> int:
         return len(alerts)
 
-    def permalink(self, channel: str, ref: str) -> str | None:
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
+        return None
+
+    def place(self, channel: str) -> str | None:
         return None
 
 

@@ -192,7 +192,8 @@ class DiscordSender:
     def __init__(self, client: discord.Client) -> None:
         self.client = client
         self._guild_of: dict[str, str] = {}
-        """Channel → guild id, learned once per channel, for permalinks."""
+        """Channel → guild id, learned on the first post to a channel (the deliverer
+        stores it, see :meth:`place`), for permalinks."""
 
     async def post(self, channel: str, alert: Alert, *, key: str) -> str:
         return await self._post(channel, [render.alert_embed(alert, key=key)], key)
@@ -310,8 +311,11 @@ class DiscordSender:
             after = max(int(m["id"]) for m in page)
         return found
 
-    def permalink(self, channel: str, ref: str) -> str | None:
-        guild = self._guild_of.get(channel)
+    def place(self, channel: str) -> str | None:
+        return self._guild_of.get(channel)
+
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
+        guild = place or self._guild_of.get(channel)
         if guild is None:
             cached = self.client.get_channel(int(channel)) if channel.isdigit() else None
             g = getattr(cached, "guild", None)

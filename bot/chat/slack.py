@@ -632,7 +632,10 @@ class SlackSender:
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
 
-    def permalink(self, channel: str, ref: str) -> str | None:
+    def place(self, channel: str) -> str | None:
+        return None  # a Slack permalink needs only the workspace URL (auth.test)
+
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
         if not self.workspace_url or not re.fullmatch(r"\d+\.\d+", ref):
             return None
         return f"{self.workspace_url.rstrip('/')}/archives/{channel}/p{ref.replace('.', '')}"

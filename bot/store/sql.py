@@ -78,6 +78,7 @@ TABLES = (
     "subscriptions",
     "digests",
     "outbox",
+    "channel_places",
 )
 """Every table with data worth copying, parents before children."""
 
@@ -980,6 +981,20 @@ class SQLStore:
                 for m in ms
             ]
         return ClusterStories(cluster_id, stories, matches)
+
+    async def set_channel_place(self, platform: str, channel: str, place: str) -> None:
+        await self._exec(
+            "INSERT INTO channel_places (platform, channel, place) VALUES (?, ?, ?) "
+            "ON CONFLICT (platform, channel) DO UPDATE SET place = excluded.place",
+            (platform, channel, place),
+        )
+
+    async def channel_place(self, platform: str, channel: str) -> str | None:
+        row = await self._one(
+            "SELECT place FROM channel_places WHERE platform = ? AND channel = ?",
+            (platform, channel),
+        )
+        return str(row["place"]) if row else None
 
     async def clusters_with_stories(self, cluster_ids: Sequence[int]) -> set[int]:
         found: set[int] = set()
