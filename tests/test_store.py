@@ -482,3 +482,30 @@ async def test_claims_are_renewed_while_the_owner_lives(store: Store) -> None:
     past_first_lease = NOW + LEASE + timedelta(seconds=1)
     assert await store.claim_feeds(past_first_lease, "B", LEASE, due_only=True, limit=None) == []
     assert await store.claim_outbox(past_first_lease, "B", LEASE, ["console"]) == []
+
+
+async def test_an_older_sqlite_database_is_reindexed_folded_and_stemmed(tmp_path) -> None:
+    """A database made before lookup folded and stemmed: migration 3 rebuilds the index."""
+    import sqlite3
+
+    from bot.store.schema import MIGRATIONS
+    from bot.store.sqlite import split_sql
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        for stmt in split_sql(script):
+            con.execute(stmt)
+    con.execute("PRAGMA user_version=2")
+    con.execute(
+        "INSERT INTO stories (feed_url, guid, url, title, text, outlet, seen_at) "
+        "VALUES ('f', '1', 'u', 'Akıncı drones over Priština', 'Text.', 'o', '2026-01-01')"
+    )
+    con.close()
+    store = await open_store(str(path))
+    try:
+        for query in ("akinci", "drone", "pristina"):
+            found = await store.lookup(query, alerted_only=False)
+            assert [h.story.id for h in found.hits] == ["1"], query
+    finally:
+        await store.close()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.core.models import StoryHit
 
@@ -85,6 +85,10 @@ class LookupPage:
 
 def recency_boost(when: datetime, now: datetime) -> float:
     """1 for an old story, up to 2 for one of now (half the extra every half-life)."""
+    if when.tzinfo is None:  # stored times are UTC; an old row may lack the offset
+        when = when.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     age: float = max((now - when) / RECENCY_HALF_LIFE, 0.0)
     return 1.0 + float(2.0 ** (-age))
 

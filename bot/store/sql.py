@@ -51,6 +51,7 @@ from bot.store.base import (
 )
 
 log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -760,7 +761,7 @@ class SQLStore:
         )
         ranked = rank(
             (
-                Scored(r["id"], float(r["rel"] or 0.0), from_iso(r["t"]) or datetime.min)
+                Scored(r["id"], float(r["rel"] or 0.0), from_iso(r["t"]) or EPOCH)
                 for r in rows
             ),
             now or datetime.now(tz=UTC),
