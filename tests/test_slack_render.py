@@ -252,3 +252,19 @@ def test_digest_fit_is_exactly_what_one_message_shows() -> None:
     assert "not shown" not in str(blocks)
     _, blocks = r.digest_message(many)
     assert f"{80 - n} more not shown" in str(blocks)
+
+
+def test_lookup_snippets_are_the_lede_not_the_photo_credit():
+    story = Story(
+        "https://f.example/rss",
+        "1",
+        "https://n.example/1",
+        "Kosovo buys Bayraktar TB2",
+        "Photo: Ministry of Defence\nKosovo has bought Bayraktar TB2 drones from Baykar, "
+        "the defence minister said on Monday.",
+        NOW,
+        "Out",
+    )
+    _, blocks = r.hits_reply("tb2", LookupPage((StoryHit(story),), 1, 1, 10), {"query": "tb2"})
+    text = blocks[1]["text"]["text"]
+    assert "Kosovo has bought" in text and "Photo:" not in text

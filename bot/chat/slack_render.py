@@ -38,6 +38,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
+from bot.core.summarize import summarize
 from bot.core.text import redact_url
 
 Block = dict[str, Any]
@@ -395,7 +396,9 @@ def hits_reply(query: str, found: LookupPage, state: dict[str, Any]) -> tuple[st
             break
         title = cut(s.title or s.url or "(untitled)", TITLE_CHARS)
         head = f"*{link(s.url, title)}*" if safe_url(s.url) else bold(title)
-        snippet = esc(cut(s.text, 280))
+        # The summary's lede, not the raw text: photo credits and page chrome go.
+        summary = summarize(s.title, s.text, (), budget=280)
+        snippet = esc(cut("".join(span.text for span in summary.spans), 280))
         blocks.append(section(f"{head}\n{snippet}" if snippet else head))
         meta = [link(s.url, cut(s.outlet or s.url, SOURCE_LABEL_CHARS)) if s.outlet else ""]
         if s.published:
