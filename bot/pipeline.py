@@ -352,11 +352,14 @@ class Poller:
             )
             if clustering.near_copy(item.fp, published, candidates, window=window):
                 item.bands = ()  # its original is indexed with the same keys
-            # Every story recent enough to alert belongs to an event, alerting or
-            # not: a story that fires no watchlist can still be a source of, or a
-            # bridge between, events that did, whichever arrives first.
-            item.cluster_id = linked[0] if linked else None
-            item.merges = tuple(linked[1:])
+            # Every story recent enough to alert is indexed, alerting or not: a
+            # story that fires no watchlist can still be a source of, or a bridge
+            # between, events that did, whichever arrives first. (A lone one gets
+            # an event only when a story links to it.)
+            events = sorted(e for e in linked if e > 0)
+            item.cluster_id = events[0] if events else None
+            item.merges = tuple(events[1:])
+            item.singles = tuple(sorted(-e for e in linked if e < 0))
             item.clustered = True
 
         result = PollResult(

@@ -108,12 +108,13 @@ async def events_after(config_db: str, paths: list[Path], make_config: MakeConfi
         for p in paths:  # one poll per feed, in the order given
             await rt.poller.poll_feed(feeds[str(p)])
         rows = await store._all(  # type: ignore[attr-defined]  # read back for the test
-            "SELECT guid, cluster_id FROM stories WHERE cluster_id IS NOT NULL"
+            "SELECT guid, cluster_id, id FROM stories"
         )
         pending = await store.pending_count()
     groups: dict[int, set[str]] = {}
-    for r in rows:
-        groups.setdefault(r["cluster_id"], set()).add(r["guid"])
+    for r in rows:  # a lone story that fired nothing has no event row: its own group
+        key = r["cluster_id"] if r["cluster_id"] is not None else -r["id"]
+        groups.setdefault(key, set()).add(r["guid"])
     return {frozenset(g) for g in groups.values()}, pending
 
 

@@ -559,3 +559,30 @@ async def test_an_edit_that_became_a_new_post_restarts_the_edit_window(
         await Deliverer(store, config, {"slack": sender}, clock=lambda: much_later).drain()
     assert sender.posts[0].startswith("alertbot-")
     assert sender.posts[1:] == ["edit-of-p1", "edit-of-p2"]
+
+
+UNNAMED_B = (
+    "NATO mission increases patrols at northern crossings as roads are blocked",
+    "The NATO-led mission has stepped up patrols around the Jarinje and Bernjak crossings in "
+    "northern Kosovo after trucks blocked the roads overnight, a spokesperson for the mission "
+    "said on Tuesday. The mission said it was in contact with police on both sides and called "
+    "for calm; traffic resumed by mid-morning, local officials said.",
+)
+
+
+async def test_an_outlet_polled_before_the_alert_is_listed_too(
+    feed_server: FeedServer, make_config: MakeConfig, database: str
+) -> None:
+    """Outlet B's report names no watched term and is polled first; when A's report
+    fires KFOR, the alert lists both (the order of polling does not matter)."""
+    feed_server.add_feed("/b.xml", rss("Outlet B", [UNNAMED_B], link="https://b.example/"))
+    feed_server.add_feed("/a.xml", rss("Outlet A", [], link="https://a.example/"))
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")], database=database)
+    buf = io.StringIO()
+    await cycle(config, buf)
+    assert lines(buf) == []
+    feed_server.set_body("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
+    await cycle(config, buf)
+    [post] = lines(buf)
+    assert post["action"] == "post" and post["title"] == KFOR_A[0]
+    assert {s["outlet"] for s in post["sources"]} == {"Outlet A", "Outlet B"}

@@ -73,6 +73,7 @@ class FeedRow:
 @dataclass(frozen=True, slots=True)
 class ClusterCandidateRow:
     cluster_id: int
+    """The candidate's event: its cluster id, or -(story id) for a story in no event yet."""
     fingerprint: bytes
     published: datetime
     feed_url: str
@@ -92,8 +93,12 @@ class NewStory:
     """An existing cluster this story joins; None = start a new one (when clustered)."""
     merges: Sequence[int] = ()
     """Other clusters the story bridges: they merge into ``cluster_id``."""
+    singles: Sequence[int] = ()
+    """Stories in no event yet that the story links to: they join its event."""
     clustered: bool = False
-    """Joins or starts a cluster (and is indexed for candidate lookups)."""
+    """Indexed for candidate lookups (fingerprint and band keys stored). It is in an
+    event when it alerts, joins a cluster or links a story: a lone story that fired
+    nothing gets none until another links to it."""
     bands: Sequence[int] = ()
     fp: tuple[int, ...] | None = None
     """The decoded fingerprint, for stories recent enough to alert."""
@@ -229,6 +234,7 @@ class Store(Protocol):
     async def set_channel_place(self, platform: str, channel: str, place: str) -> None:
         """Remember where a chat channel lives (Discord: its guild id)."""
         ...
+
     async def channel_place(self, platform: str, channel: str) -> str | None: ...
     async def lookup(
         self,

@@ -51,7 +51,14 @@ from bot.store.base import (
 )
 
 log = logging.getLogger(__name__)
+CANDIDATE_ROWS = 500
+"""Stories sharing band keys with a new one read back at most (most shared first)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def event_of(story_id: int, cluster_id: int | None) -> int:
+    """A candidate's event: its cluster, or -id for a story in no event yet."""
+    return cluster_id if cluster_id is not None else -story_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,35 +417,32 @@ class SQLStore:
         skip = set(exclude)
         if not bands:
             return []
-        hits = await self._all(
-            "SELECT s.id, s.cluster_id, COUNT(*) AS shared "
-            "FROM story_bands b JOIN stories s ON s.id = b.story_id "
-            f"WHERE b.band IN ({marks(len(bands))}) AND b.seen_at >= ? "
-            "AND s.cluster_id IS NOT NULL AND s.fingerprint IS NOT NULL "
-            "GROUP BY s.id, s.cluster_id",
-            (*bands, iso(since)),
-        )
-        chosen = pick_candidates(
-            Hit(r["id"], r["cluster_id"], r["shared"]) for r in hits if r["id"] not in skip
-        )
-        if not chosen:
-            return []
+        # One statement: the stories sharing keys, most shared first, at most
+        # CANDIDATE_ROWS of them; pick_candidates keeps a few per event.
         rows = await self._all(
-            "SELECT id, cluster_id, fingerprint, COALESCE(published, seen_at) AS t, "
-            f"feed_url, title FROM stories WHERE id IN ({marks(len(chosen))})",
-            chosen,
+            "SELECT s.id, s.cluster_id, s.fingerprint, COALESCE(s.published, s.seen_at) AS t, "
+            "s.feed_url, s.title, h.shared FROM ("
+            "SELECT story_id, COUNT(*) AS shared FROM story_bands "
+            f"WHERE band IN ({marks(len(bands))}) AND seen_at >= ? GROUP BY story_id "
+            "ORDER BY shared DESC, story_id LIMIT ?"
+            ") h JOIN stories s ON s.id = h.story_id WHERE s.fingerprint IS NOT NULL",
+            (*bands, iso(since), CANDIDATE_ROWS),
         )
-        by_id = {r["id"]: r for r in rows}
+        by_id = {r["id"]: r for r in rows if r["id"] not in skip}
+        # A story in no event yet (it fired nothing and linked nothing) stands for
+        # its own event, numbered -id.
+        chosen = pick_candidates(
+            Hit(r["id"], event_of(r["id"], r["cluster_id"]), r["shared"]) for r in by_id.values()
+        )
         return [
             ClusterCandidateRow(
-                cluster_id=r["cluster_id"],
-                fingerprint=bytes(r["fingerprint"]),
-                published=from_iso(r["t"]) or since,
-                feed_url=r["feed_url"],
-                title=r["title"],
+                cluster_id=event_of(i, by_id[i]["cluster_id"]),
+                fingerprint=bytes(by_id[i]["fingerprint"]),
+                published=from_iso(by_id[i]["t"]) or since,
+                feed_url=by_id[i]["feed_url"],
+                title=by_id[i]["title"],
             )
             for i in chosen
-            if (r := by_id.get(i)) is not None and r["fingerprint"] is not None
         ]
 
     async def save_poll(
@@ -542,8 +546,16 @@ class SQLStore:
         )
         if not item.clustered:
             return []
+        await self._execmany(
+            "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)",
+            [(b, story_id, iso(now)) for b in item.bands],
+        )
         cluster_id = item.cluster_id
+        singles = sorted(set(item.singles))
+        if cluster_id is None and not singles and not item.alert:
+            return []  # alone, and it fired nothing: no event until a story links to it
         joined = cluster_id is not None
+        before: set[str] = set()
         if cluster_id is None:
             c = await self._one(
                 "INSERT INTO clusters (created_at, updated_at) VALUES (?, ?) RETURNING id",
@@ -555,21 +567,33 @@ class SQLStore:
             await self._exec(
                 "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
             )
-        await self._exec("UPDATE stories SET cluster_id = ? WHERE id = ?", (cluster_id, story_id))
-        await self._execmany(
-            "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)",
-            [(b, story_id, iso(now)) for b in item.bands],
+            before = {
+                r["feed_url"]
+                for r in await self._all(
+                    "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ?", (cluster_id,)
+                )
+            }
+        members = [story_id, *singles]
+        await self._exec(
+            f"UPDATE stories SET cluster_id = ? WHERE id IN ({marks(len(members))})",
+            (cluster_id, *members),
         )
         touched: list[int] = []
         merges = sorted(set(item.merges) - {cluster_id})
         if merges:
             touched.extend(await self._merge_clusters(cluster_id, merges, now))
         elif joined:
-            others = await self._all(
-                "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ? AND id != ?",
-                (cluster_id, story_id),
-            )
-            if new_outlet(s.feed_url, (r["feed_url"] for r in others)):
+            added = {s.feed_url}
+            if singles:
+                added |= {
+                    r["feed_url"]
+                    for r in await self._all(
+                        "SELECT DISTINCT feed_url FROM stories "
+                        f"WHERE id IN ({marks(len(singles))})",
+                        singles,
+                    )
+                }
+            if any(new_outlet(f, before) for f in added):
                 rows = await self._all(
                     "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
                     (cluster_id,),
@@ -760,10 +784,7 @@ class SQLStore:
             [*rel_params, *params, RANKED],
         )
         ranked = rank(
-            (
-                Scored(r["id"], float(r["rel"] or 0.0), from_iso(r["t"]) or EPOCH)
-                for r in rows
-            ),
+            (Scored(r["id"], float(r["rel"] or 0.0), from_iso(r["t"]) or EPOCH) for r in rows),
             now or datetime.now(tz=UTC),
         )
         ids = page_ids(ranked, page, per_page)
