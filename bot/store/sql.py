@@ -535,15 +535,16 @@ class SQLStore:
         story_id = int(row["id"])
         stored.append(story_id)
         await self._index_story(story_id, s)
-        await self._execmany(
-            "INSERT INTO matches "
-            '(story_id, watchlist, term, form, field, start, "end") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
-                for m in item.matches
-            ],
-        )
+        if item.matches:  # most stories fire nothing: no statement for them
+            await self._execmany(
+                "INSERT INTO matches "
+                '(story_id, watchlist, term, form, field, start, "end") '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
+                    for m in item.matches
+                ],
+            )
         if not item.clustered:
             return []
         await self._execmany(
