@@ -7,11 +7,23 @@ stores, so a later source of the same cluster can edit that message.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.core.models import Alert, Platform
+from bot.core.schedule import reconnect_delay
+
+log = logging.getLogger(__name__)
+
+RECONNECT_BASE = 1.0
+"""Seconds before the first retry of a chat connection that failed."""
+RECONNECT_CAP = 60.0
+"""Longest wait between tries at a chat connection (before jitter)."""
 
 
 class DeliveryError(Exception):
@@ -75,3 +87,96 @@ class Sender(Protocol):
         would, so the rows wait instead of being posted twice.
         """
         ...
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Counters of one chat connection (the Discord gateway, the Slack socket)."""
+
+    connects: int = 0
+    """Sessions opened: an IDENTIFY or a new socket."""
+    resumes: int = 0
+    """Sessions taken up again after a drop (Discord RESUME)."""
+    drops: int = 0
+    """Live connections that went away (closed, op 7/op 9, Slack ``disconnect``)."""
+    failures: int = 0
+    """Tries to connect that failed."""
+    outages: int = 0
+    """Times the connection could not be made again at once (one warning each)."""
+
+
+class Supervisor:
+    """State, back-off and logging of one supervised chat connection.
+
+    The platform's loop reports what happened: :meth:`connected`, :meth:`dropped`
+    (a live connection went away; try again at once) and :meth:`failed` (a try
+    failed; it returns how long to wait). An outage (the first failure after
+    being up, or at start) is logged once as a warning, its end once as info;
+    the tries in between only at debug level.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base: float = RECONNECT_BASE,
+        cap: float = RECONNECT_CAP,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.base = base
+        self.cap = cap
+        self.stats = ConnectionStats()
+        self.up = False
+        self._rng = rng
+        self._clock = clock
+        self._failures = 0
+        self._down_since: float | None = None
+
+    def connected(self, *, resumed: bool = False) -> None:
+        if resumed:
+            self.stats.resumes += 1
+        else:
+            self.stats.connects += 1
+        if self._down_since is not None:
+            log.info(
+                "%s: connected again after %.0f s (%d failed tries)",
+                self.name,
+                self._clock() - self._down_since,
+                self._failures,
+            )
+        self.up = True
+        self._failures = 0
+        self._down_since = None
+
+    def dropped(self, reason: str) -> None:
+        """A live connection went away; the caller reconnects at once."""
+        self.stats.drops += 1
+        self.up = False
+        log.info("%s: %s; reconnecting", self.name, reason)
+
+    def failed(self, reason: str, *, at_least: float = 0.0) -> float:
+        """A try failed: count it, log the outage once, return the seconds to wait."""
+        self.stats.failures += 1
+        self.up = False
+        self._failures += 1
+        delay = max(
+            reconnect_delay(self._failures, base=self.base, cap=self.cap, jitter=self._rng()),
+            at_least,
+        )
+        if self._down_since is None:
+            self._down_since = self._clock()
+            self.stats.outages += 1
+            log.warning(
+                "%s: cannot connect (%s); retrying with back-off up to %.0f s, "
+                "alerts still go out over the REST API meanwhile",
+                self.name,
+                reason,
+                max(self.cap, at_least),
+            )
+        else:
+            log.debug(
+                "%s: try %d failed (%s); next in %.1f s", self.name, self._failures, reason, delay
+            )
+        return delay
