@@ -35,6 +35,7 @@ from tests.fakes.discord_api import (
 )
 from tests.fakes.discord_gateway import FakeDiscordGateway
 from tests.fakes.feedserver import FeedServer, make_rss
+from tests.fakes.slack_api import TEAM_ID, FakeSlackAPI
 
 GUILD = 111111111111111111
 CHANNEL = 222222222222222222
@@ -280,3 +281,113 @@ async def test_discord_resumes_after_a_drop_and_an_op_7_and_identifies_after_op_
         stats = bot.connection.stats
         assert (stats.connects, stats.resumes, stats.drops) == (2, 2, 3)
         assert d.gateway.most_live == 1
+
+
+# --------------------------------------------------------------------------- Slack
+
+SLACK_TOKEN = "xoxb-test-token"
+ADMIN = "UADMIN"
+NOBODY = "UNOBODY"
+
+
+@dataclass
+class Slack:
+    api: FakeSlackAPI
+    feeds: FeedServer
+    config: Config
+    asked: int = 0
+
+    async def ask(self, text: str, *, user: str = ADMIN) -> str:
+        """``/alertbot TEXT`` over the live socket; return what the asker sees."""
+        self.asked += 1
+        name = f"r{self.asked}"
+        ack = await self.api.slash_command(
+            {
+                "team_id": TEAM_ID,
+                "channel_id": "CSOCK",
+                "user_id": user,
+                "command": "/alertbot",
+                "text": text,
+                "api_app_id": "A0APP",
+                "response_url": self.api.response_url(name),
+                "trigger_id": f"1.2.{self.asked}",
+            }
+        )
+        assert set(ack.args) == {"envelope_id"}  # acked at once, the answer follows
+        (reply,) = await self.api.wait_for(f"response:{name}", within=10)
+        assert reply.args["response_type"] == "ephemeral"
+        return reply_text(reply.args)
+
+
+def reply_text(reply: dict[str, Any]) -> str:
+    return json.dumps(reply, ensure_ascii=False)
+
+
+@pytest.fixture
+async def slack(tmp_path: Path) -> AsyncIterator[Slack]:
+    async with FakeSlackAPI() as api, FeedServer() as feeds:
+        api.users[ADMIN] = {"is_admin": True}
+        api.users[NOBODY] = {"is_admin": False}
+        env = {
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_APP_TOKEN": "xapp-test",
+            "ALERTBOT_SLACK_API_URL": api.base_url,
+        }
+        subs = [{"platform": "slack", "channel": "CALERTS", "watchlists": ["KFOR"]}]
+        yield Slack(api, feeds, write_config(tmp_path, env, [feeds.url("/wire.xml")], subs))
+
+
+async def test_every_slack_command_is_answered_through_the_socket(slack: Slack) -> None:
+    s = slack
+    async with open_runtime(s.config, out=io.StringIO()) as rt, serving(rt):
+        quick(rt)
+        assert "subscribe" in await s.ask("help", user=NOBODY)
+        assert "now gets" in await s.ask("subscribe MKE digest")
+        assert "MKE" in await s.ask("subscriptions", user=NOBODY)
+        assert "MKE" in await s.ask("unsubscribe MKE")
+        await s.ask("lookup KFOR", user=NOBODY)
+        assert "KFOR" in await s.ask("watchlist list", user=NOBODY)
+        assert "Kosovo Force" in await s.ask("watchlist show KFOR", user=NOBODY)
+        # The permission check: users.info says who is a workspace admin.
+        refused = await s.ask("watchlist create Drones", user=NOBODY)
+        assert "admin" in refused.lower() and "Created" not in refused
+        assert "Created" in await s.ask("watchlist create Drones")
+        assert "Added term" in await s.ask("watchlist add-term Drones TB2 TB2")
+        assert "now also matches" in await s.ask("watchlist add-form Drones TB2 TB-2")
+        assert "no longer matches" in await s.ask("watchlist remove-form Drones TB2 TB-2")
+        assert "Removed term" in await s.ask("watchlist remove-term Drones TB2")
+        assert "Deleted watchlist" in await s.ask("watchlist delete Drones")
+        assert "wire.xml" in await s.ask("feeds list", user=NOBODY)
+        await s.ask("feeds status", user=NOBODY)
+        new = s.feeds.url("/new.xml")
+        assert "Added <" in await s.ask(f"feeds add {new}")
+        assert "Removed" in await s.ask(f"feeds remove {new}")
+        [bot] = rt.bots
+        assert bot.connection.stats.connects == 1 and s.api.most_live_sockets == 1
+
+
+async def test_slack_opens_a_new_socket_after_disconnect_and_retries_a_failed_start(
+    slack: Slack,
+) -> None:
+    s = slack
+    s.feeds.add_feed(
+        "/wire.xml",
+        make_rss(
+            "Wire", [("KFOR patrols the border", "KFOR troops.")], published=datetime.now(UTC)
+        ),
+    )
+    s.api.fail("apps.connections.open", times=2)  # the first two tries fail
+    async with open_runtime(s.config, out=io.StringIO()) as rt, serving(rt):
+        quick(rt)
+        [bot] = rt.bots
+        # Delivery goes on over the Web API while the socket is not there yet.
+        await s.api.wait_for("chat.postMessage", within=15)
+        await s.api.wait_sockets(lambda: s.api.live_sockets == 1)
+        assert bot.connection.stats.failures == 2 and bot.connection.stats.outages == 1
+        assert "subscribe" in await s.ask("help")
+        # Slack's ``disconnect``: a new socket, and a command answered on it.
+        await s.api.socket_disconnect()
+        await s.api.wait_sockets(lambda: s.api.socket_opens == 2 and s.api.live_sockets == 1)
+        assert "subscribe" in await s.ask("help")
+        assert len(s.api.calls_to("apps.connections.open")) == 4
+        assert s.api.most_live_sockets == 1

@@ -46,7 +46,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import slack_render as render
-from bot.chat.base import DeliveryError
+from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
 from bot.config import Config, SlackConfig
 from bot.core.models import Alert, Platform
 from bot.service import Caller, CommandError
@@ -69,6 +69,15 @@ HISTORY_PAGE = 200
 """Messages asked for per ``conversations.history`` page (Slack may answer fewer)."""
 HISTORY_PAGES = 5
 """At most this many pages are read per :meth:`SlackSender.find_posted` call."""
+SOCKET_CONNECT_TIMEOUT = 30.0
+"""Seconds one try at Socket Mode may take (``apps.connections.open`` and the socket)."""
+SOCKET_PING = 10.0
+"""Seconds between slack-sdk's pings on the socket."""
+SOCKET_GRACE = 30.0
+"""Seconds the socket may stay down while slack-sdk reconnects by itself; then we
+tear the client down and start again with our back-off."""
+SOCKET_CHECK = 1.0
+"""Seconds between looks at the socket's health."""
 EVENT_TYPES = frozenset({"alertbot_alert", "alertbot_digest"})
 """Metadata event types of the messages the sender posts."""
 
@@ -715,10 +724,15 @@ class SlackBot:
         pace: float = PACE_SECONDS,
         # All interfaces by default: in HTTP mode Slack must reach the endpoint from outside.
         host: str = "0.0.0.0",
+        reconnect_base: float = RECONNECT_BASE,
+        reconnect_cap: float = RECONNECT_CAP,
     ):
         self.config = config
         self.service = service
         self.host = host
+        self.connection = Supervisor("Slack socket", base=reconnect_base, cap=reconnect_cap)
+        self.socket_grace = SOCKET_GRACE
+        self.socket_ping = SOCKET_PING
         secrets = config.secrets
         if not secrets.slack_bot_token:
             raise ValueError(
@@ -825,17 +839,7 @@ class SlackBot:
         """Listen for commands until cancelled."""
         secrets = self.config.secrets
         if secrets.slack_app_token:
-            # Imported here: Socket Mode pulls in its websocket client only when used.
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            api = secrets.slack_api_url or DEFAULT_API_URL
-            self._socket = AsyncSocketModeHandler(
-                self.app,
-                secrets.slack_app_token,
-                web_client=AsyncWebClient(base_url=api if api.endswith("/") else api + "/"),
-            )
-            await self._socket.connect_async()
-            log.info("slack: Socket Mode connected")
+            await self._hold_socket(secrets.slack_app_token)
         elif secrets.slack_signing_secret:
             await self.start_http()
         else:
@@ -844,6 +848,73 @@ class SlackBot:
                 "alerts are sent but /alertbot commands are not received"
             )
         await asyncio.Event().wait()  # until cancelled; close() cleans up
+
+    async def _hold_socket(self, app_token: str) -> None:
+        """Keep one Socket Mode connection up until cancelled; never give up.
+
+        slack-sdk reconnects by itself after a ``disconnect`` message or a
+        closed socket, but it retries a failed socket every few seconds for
+        ever on the same (expired) URL, and a failed ``apps.connections.open``
+        at start ends ``connect()``. So each try here is bounded: a new
+        client, a fresh URL, the socket; while it runs, a look every
+        :data:`SOCKET_CHECK` s counts slack-sdk's own reconnects, and a socket
+        that stays down past :attr:`socket_grace` is torn down and tried again
+        with capped, jittered back-off (``self.connection``).
+        """
+        # Imported here: Socket Mode pulls in its websocket client only when used.
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        api = self.config.secrets.slack_api_url or DEFAULT_API_URL
+        while True:
+            # slack-sdk's Socket Mode client is untyped: Any keeps mypy strict elsewhere.
+            handler: Any = AsyncSocketModeHandler(
+                self.app,
+                app_token,
+                web_client=AsyncWebClient(base_url=api if api.endswith("/") else api + "/"),
+                ping_interval=self.socket_ping,
+            )
+            self._socket = handler
+            client: Any = handler.client
+            try:
+                try:
+                    async with asyncio.timeout(SOCKET_CONNECT_TIMEOUT):
+                        client.wss_uri = await client.issue_new_wss_url()
+                        await client.connect()
+                except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as e:
+                    reason = str(e).strip() or type(e).__name__
+                    await asyncio.sleep(self.connection.failed(reason))
+                    continue
+                self.connection.connected()
+                log.info("slack: Socket Mode connected")
+                await self._watch_socket(client)
+            finally:
+                self._socket = None
+                await handler.close_async()
+
+    async def _watch_socket(self, client: Any) -> None:
+        """Return when the socket has been down longer than :attr:`socket_grace`."""
+        session = client.current_session
+        down_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SOCKET_CHECK)
+            if client.current_session is not session and await client.is_connected():
+                # slack-sdk opened a new socket (after ``disconnect`` or a close).
+                session = client.current_session
+                self.connection.dropped("Slack closed the socket or asked to reconnect")
+                self.connection.connected()
+                down_since = None
+                continue
+            if await client.is_connected():
+                down_since = None
+                continue
+            if down_since is None:
+                down_since = loop.time()
+            elif loop.time() - down_since >= self.socket_grace:
+                self.connection.dropped(
+                    f"the socket stayed down for {self.socket_grace:.0f} s; starting afresh"
+                )
+                return
 
     async def close(self) -> None:
         if self._socket is not None:
