@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 from bot.chat.base import Sender
 from bot.chat.console import ConsoleSender
 from bot.config import Config
+from bot.core.schedule import reconnect_delay
 from bot.feeds.fetch import Fetcher, create_session
 from bot.pipeline import (
     CycleStats,
@@ -51,9 +53,11 @@ PRUNE_EVERY = 3600.0
 DELIVERY_TICK = 15.0
 """At most this long between outbox drains (retries, digests coming due)."""
 LISTENER_LEASE = timedelta(seconds=40)
-"""A chat connection's lease; another process takes over this long after its holder died."""
+"""A chat connection's lease, or ``[bot] lease`` when that is shorter; another process
+takes over this long after its holder died (plus one renewal period)."""
 LISTENER_RENEW = 10.0
-"""Seconds between renewals of a held lease, and between tries to take a free one."""
+"""Seconds between renewals of a held lease, and between tries to take a free one
+(a quarter of the lease)."""
 LISTENER_RETRY_MAX = 300.0
 """Longest pause before a listener that stopped by itself is started again."""
 DATABASE_WAIT = 60.0
@@ -69,6 +73,10 @@ class Runtime:
     bots: list[Any] = field(default_factory=list)
     owner: str = ""
     """This process's name on its leases."""
+    listener_lease: timedelta = LISTENER_LEASE
+    """How long a chat connection's lease lasts (shorter in tests)."""
+    listener_renew: float = LISTENER_RENEW
+    """Seconds between renewals of a held chat-connection lease."""
 
 
 @asynccontextmanager
@@ -88,6 +96,7 @@ async def open_runtime(
             try:
                 if chat:
                     await _start_chat(config, service, senders, bots)
+                listener_lease = min(config.lease, LISTENER_LEASE)
                 yield Runtime(
                     config=config,
                     service=service,
@@ -95,6 +104,8 @@ async def open_runtime(
                     deliverer=Deliverer(store, config, senders, owner=owner),
                     bots=bots,
                     owner=owner,
+                    listener_lease=listener_lease,
+                    listener_renew=listener_lease.total_seconds() / 4,
                 )
             finally:
                 for bot in reversed(bots):
@@ -170,11 +181,19 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 
 
 async def _listen(bot: Any) -> None:
-    """Run a platform's command listener; if it dies, alerts still go out over REST."""
+    """Run a platform's command listener; if it dies, alerts still go out over REST.
+
+    The platforms' ``serve()`` reconnect by themselves and never return; this
+    catches what they did not foresee (a bug, a malformed payload), and
+    :func:`hold_and_listen` starts them again.
+    """
     try:
         await bot.serve()
     except Exception:
-        log.exception("%s stopped listening for commands; delivery goes on", type(bot).__name__)
+        log.exception(
+            "%s stopped listening for commands; delivery goes on, listening starts again",
+            type(bot).__name__,
+        )
 
 
 async def hold_and_listen(
@@ -189,12 +208,15 @@ async def hold_and_listen(
 
     One process at a time holds each chat connection; the others wait and try
     again every few seconds, so one of them takes over within a minute after
-    the holder dies. A listener that stops by itself is started again with back-off.
+    the holder dies. A listener that stops by itself is started again after a
+    jittered back-off (``renew`` doubling up to :data:`LISTENER_RETRY_MAX`; a
+    listener that ran that long starts the count afresh).
     """
     store = rt.service.store
     name = "listener:" + type(bot).__name__.removesuffix("Bot").lower()
     clock = rt.poller.clock
-    retry = renew
+    loop = asyncio.get_running_loop()
+    stops = 0
     waiting_logged = False
     while not stop.is_set():
         try:
@@ -210,6 +232,7 @@ async def hold_and_listen(
             continue
         waiting_logged = False
         log.info("roles: this process holds %s", name)
+        started = loop.time()
         listener = asyncio.create_task(_listen(bot))
         try:
             while not stop.is_set() and not listener.done():
@@ -227,8 +250,11 @@ async def hold_and_listen(
             with contextlib.suppress(Exception):
                 await store.release_lease(name, rt.owner)
             return
-        await _wait(stop, retry)
-        retry = min(retry * 2, LISTENER_RETRY_MAX)
+        stops = 1 if loop.time() - started >= LISTENER_RETRY_MAX else stops + 1
+        await _wait(
+            stop,
+            reconnect_delay(stops, base=renew, cap=LISTENER_RETRY_MAX, jitter=random.random()),
+        )
 
 
 async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
@@ -282,7 +308,12 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     try:
         async with keeper, asyncio.TaskGroup() as tg:
             work = [tg.create_task(poll_loop()), tg.create_task(deliver_loop())]
-            listeners = [tg.create_task(hold_and_listen(rt, bot, stop)) for bot in rt.bots]
+            listeners = [
+                tg.create_task(
+                    hold_and_listen(rt, bot, stop, lease=rt.listener_lease, renew=rt.listener_renew)
+                )
+                for bot in rt.bots
+            ]
             log.info(
                 "roles: %s polls feeds and delivers alerts%s",
                 rt.owner,

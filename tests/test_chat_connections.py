@@ -14,15 +14,19 @@ import asyncio
 import contextlib
 import io
 import json
-from collections.abc import AsyncIterator
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import Runtime, open_runtime, serve
+from bot.chat.discord import DiscordBot
 from bot.config import Config, parse_config
 from tests.fakes.discord_api import (
     MANAGE_CHANNELS,
@@ -41,6 +45,7 @@ GUILD = 111111111111111111
 CHANNEL = 222222222222222222
 USER = 333333333333333333
 EPHEMERAL = 64
+ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-token"
 KFOR = 'name = "KFOR"\n[[terms]]\nname = "KFOR"\nforms = ["KFOR", "Kosovo Force"]\n'
 MKE = 'name = "MKE"\n[[terms]]\nname = "MKE"\nforms = ["MKE"]\n'
@@ -48,14 +53,20 @@ MEMBER = VIEW_CHANNEL | SEND_MESSAGES
 
 
 def write_config(
-    tmp_path: Path, env: dict[str, str], feeds: list[str], subscriptions: list[dict[str, Any]]
+    tmp_path: Path,
+    env: dict[str, str],
+    feeds: list[str],
+    subscriptions: list[dict[str, Any]],
 ) -> Config:
     wl = tmp_path / "watchlists"
     wl.mkdir(exist_ok=True)
     (wl / "kfor.toml").write_text(KFOR, encoding="utf-8")
     (wl / "mke.toml").write_text(MKE, encoding="utf-8")
     raw = {
-        "bot": {"database": str(tmp_path / "alertbot.db"), "watchlists": "watchlists"},
+        "bot": {
+            "database": str(tmp_path / "alertbot.db"),
+            "watchlists": "watchlists",
+        },
         "fetch": {"allow_private": True, "connect_timeout": 2.0, "read_timeout": 2.0},
         "alerts": {"fetch_articles": False},
         "feeds": [{"url": u, "interval": "1m"} for u in feeds],
@@ -68,8 +79,14 @@ def quick(rt: Runtime) -> None:
     """Shorten the back-off of every chat connection (seconds instead of a minute)."""
     for bot in rt.bots:
         bot.connection.base, bot.connection.cap = 0.2, 1.0
-        if hasattr(bot, "identify_wait"):
-            bot.identify_wait = (0.1, 0.3)
+        if isinstance(bot, DiscordBot):
+            bot.client.identify_wait = (0.1, 0.3)
+
+
+async def until(condition: Callable[[], bool], seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 -- the state belongs to the bot, no event
+            await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
@@ -88,11 +105,11 @@ async def serving(rt: Runtime) -> AsyncIterator[asyncio.Event]:
 
 
 @dataclass
-class Discord:
+class DiscordUser:
+    """Someone in the guild's channel, using slash commands."""
+
     api: FakeDiscordAPI
     gateway: FakeDiscordGateway
-    feeds: FeedServer
-    config: Config
 
     async def ask(
         self, command: str, options: dict[str, str] | None = None, *, permissions: int = MEMBER
@@ -132,6 +149,12 @@ class Discord:
 
 def text_of(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False)
+
+
+@dataclass
+class Discord(DiscordUser):
+    feeds: FeedServer
+    config: Config
 
 
 @pytest.fixture
@@ -221,8 +244,13 @@ async def test_every_discord_command_is_answered_through_the_gateway(discord: Di
         assert d.gateway.heartbeats >= 1
 
 
-async def test_discord_gateway_down_at_start_then_up(discord: Discord) -> None:
-    """Unreachable at start: polling and delivery go on; it connects when the gateway is up."""
+async def test_discord_gateway_down_at_start_then_up(
+    discord: Discord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unreachable at start: polling and delivery go on; it connects when the gateway is up.
+
+    The outage is logged once (a warning), and its end once, however many tries."""
+    caplog.set_level(logging.INFO, logger="bot.chat.base")
     d = discord
     d.feeds.add_feed(
         "/wire.xml",
@@ -245,6 +273,9 @@ async def test_discord_gateway_down_at_start_then_up(discord: Discord) -> None:
         a = await d.ask("help")
         assert "/subscribe" in text_of(a)
         assert bot.connection.stats.connects == 1 and bot.connection.up
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.chat.base"]
+    assert sum("cannot connect" in m for m in said) == 1
+    assert sum("connected again" in m for m in said) == 1
 
 
 OUTAGE = 3.0
@@ -291,10 +322,10 @@ NOBODY = "UNOBODY"
 
 
 @dataclass
-class Slack:
+class SlackUser:
+    """Someone in a Slack channel, using ``/alertbot``."""
+
     api: FakeSlackAPI
-    feeds: FeedServer
-    config: Config
     asked: int = 0
 
     async def ask(self, text: str, *, user: str = ADMIN) -> str:
@@ -321,6 +352,19 @@ class Slack:
 
 def reply_text(reply: dict[str, Any]) -> str:
     return json.dumps(reply, ensure_ascii=False)
+
+
+@dataclass
+class Slack:
+    api: FakeSlackAPI
+    feeds: FeedServer
+    config: Config
+
+    def __post_init__(self) -> None:
+        self.user = SlackUser(self.api)
+
+    async def ask(self, text: str, *, user: str = ADMIN) -> str:
+        return await self.user.ask(text, user=user)
 
 
 @pytest.fixture
@@ -389,5 +433,178 @@ async def test_slack_opens_a_new_socket_after_disconnect_and_retries_a_failed_st
         await s.api.socket_disconnect()
         await s.api.wait_sockets(lambda: s.api.socket_opens == 2 and s.api.live_sockets == 1)
         assert "subscribe" in await s.ask("help")
+        await until(lambda: bot.connection.stats.drops == 1, 5)
+        assert bot.connection.stats.connects == 2
         assert len(s.api.calls_to("apps.connections.open")) == 4
         assert s.api.most_live_sockets == 1
+
+
+# --------------------------------------------------------------------------- two processes
+
+LEASE = timedelta(seconds=2)
+RENEW = 0.3
+
+
+async def test_two_runtimes_hold_one_session_per_platform_and_the_other_takes_over(
+    tmp_path: Path,
+) -> None:
+    """Two runtimes on one database stand for two ``alertbot run``; A's death is a
+    cancelled ``serve()`` that releases nothing, so B waits for the lease to run out."""
+    async with (
+        FakeDiscordAPI() as api,
+        FakeDiscordGateway(guilds={GUILD: [CHANNEL]}, token=TOKEN) as gateway,
+        FakeSlackAPI() as sapi,
+        FeedServer() as feeds,
+    ):
+        api.add_channel(CHANNEL, GUILD)
+        sapi.users[ADMIN] = {"is_admin": True}
+        env = {
+            "DISCORD_TOKEN": TOKEN,
+            "ALERTBOT_DISCORD_API_URL": api.base,
+            "ALERTBOT_DISCORD_GATEWAY_URL": gateway.url,
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_APP_TOKEN": "xapp-test",
+            "ALERTBOT_SLACK_API_URL": sapi.base_url,
+        }
+        config = write_config(tmp_path, env, [feeds.url("/wire.xml")], [])
+        d = Discord(api, gateway, feeds, config)
+        s = Slack(sapi, feeds, config)
+        out = io.StringIO()
+        async with open_runtime(config, out=out) as a, open_runtime(config, out=out) as b:
+            for rt in (a, b):
+                quick(rt)
+                rt.listener_lease, rt.listener_renew = LEASE, RENEW
+            stop_a, stop_b = asyncio.Event(), asyncio.Event()
+            task_a = asyncio.create_task(serve(a, stop_a))
+            await gateway.wait_live()
+            await sapi.wait_sockets(lambda: sapi.live_sockets == 1)
+            task_b = asyncio.create_task(serve(b, stop_b))
+            try:
+                await asyncio.sleep(LEASE.total_seconds() * 1.5)  # A renews; B stands by
+                assert len(gateway.identifies) == 1 and gateway.most_live == 1
+                assert sapi.socket_opens == 1
+                assert "/subscribe" in text_of(await d.ask("help"))
+                assert "subscribe" in await s.ask("help")
+                assert all(bot.connection.stats.connects == 0 for bot in b.bots)
+                # A dies holding both leases.
+                task_a.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task_a
+                took = asyncio.get_running_loop().time()
+                # Within a lease, a renewal and the 1 s resolution of stored times.
+                within = LEASE.total_seconds() + RENEW + 3
+                await gateway.wait_for(
+                    lambda: len(gateway.identifies) == 2 and bool(gateway.live), within=within
+                )
+                await sapi.wait_sockets(
+                    lambda: sapi.socket_opens == 2 and sapi.live_sockets == 1, within=within
+                )
+                took = asyncio.get_running_loop().time() - took
+                assert took < 60
+                assert "/subscribe" in text_of(await d.ask("help"))
+                assert "subscribe" in await s.ask("help")
+                assert all(bot.connection.stats.connects == 1 for bot in b.bots)
+                assert gateway.most_live == 1 and sapi.most_live_sockets == 1
+            finally:
+                stop_b.set()
+                async with asyncio.timeout(30):
+                    await task_b
+
+
+async def test_kill_the_holding_alertbot_run_and_the_other_answers_within_a_minute(
+    tmp_path: Path,
+) -> None:
+    """Two real ``alertbot run`` processes (behind the chaos harness's loopback guard)
+    on one SQLite file with ``[bot] lease = "5s"``: SIGKILL the one holding the
+    connections; the other opens them and answers."""
+    wl = tmp_path / "watchlists"
+    wl.mkdir()
+    (wl / "kfor.toml").write_text(KFOR, encoding="utf-8")
+    (tmp_path / "alertbot.toml").write_text(
+        '[bot]\ndatabase = "alertbot.db"\nwatchlists = "watchlists"\nlease = "5s"\n',
+        encoding="utf-8",
+    )
+    async with (
+        FakeDiscordAPI() as api,
+        FakeDiscordGateway(guilds={GUILD: [CHANNEL]}, token=TOKEN) as gateway,
+        FakeSlackAPI() as sapi,
+    ):
+        api.add_channel(CHANNEL, GUILD)
+        sapi.users[ADMIN] = {"is_admin": True}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DISCORD_", "SLACK_", "ALERTBOT_"))
+            and not k.lower().endswith("_proxy")
+        }
+        env.update(
+            DISCORD_TOKEN=TOKEN,
+            ALERTBOT_DISCORD_API_URL=api.base,
+            ALERTBOT_DISCORD_GATEWAY_URL=gateway.url,
+            SLACK_BOT_TOKEN=SLACK_TOKEN,
+            SLACK_APP_TOKEN="xapp-test",
+            ALERTBOT_SLACK_API_URL=sapi.base_url,
+            PYTHONUNBUFFERED="1",
+        )
+        d, s = DiscordUser(api, gateway), SlackUser(sapi)
+        procs: list[asyncio.subprocess.Process] = []
+
+        async def start(name: str) -> asyncio.subprocess.Process:
+            with (tmp_path / f"{name}.log").open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "tests.chaos_support",
+                    "run",
+                    "--config",
+                    str(tmp_path / "alertbot.toml"),
+                    cwd=ROOT,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+            procs.append(proc)
+            return proc
+
+        def log_of(name: str) -> str:
+            return (tmp_path / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+
+        try:
+            a = await start("a")
+            await gateway.wait_live(within=30)
+            await sapi.wait_sockets(lambda: sapi.live_sockets == 1, within=30)
+            await start("b")
+            async with asyncio.timeout(30):
+                while "standing by" not in log_of("b"):  # noqa: ASYNC110 -- polling a file
+                    await asyncio.sleep(0.1)
+            await asyncio.sleep(2)  # a few renewals: A keeps both, B stands by
+            assert len(gateway.identifies) == 1 and sapi.socket_opens == 1
+            assert "/subscribe" in text_of(await d.ask("help"))
+            assert "subscribe" in await s.ask("help")
+            a.kill()
+            await a.wait()
+            killed = asyncio.get_running_loop().time()
+            await gateway.wait_for(
+                lambda: len(gateway.identifies) == 2 and bool(gateway.live), within=60
+            )
+            await sapi.wait_sockets(
+                lambda: sapi.socket_opens == 2 and sapi.live_sockets == 1, within=60
+            )
+            took = asyncio.get_running_loop().time() - killed
+            assert took < 60, f"took over after {took:.1f} s"
+            assert "/subscribe" in text_of(await d.ask("help"))
+            assert "subscribe" in await s.ask("help")
+            assert gateway.most_live == 1 and sapi.most_live_sockets == 1
+            assert "CHAOS-GUARD" not in log_of("a") + log_of("b")
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.terminate()
+            for proc in procs:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(20):
+                        await proc.wait()
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()

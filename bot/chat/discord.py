@@ -75,8 +75,8 @@ HISTORY_PAGES = 5
 CONNECT_TIMEOUT = 60.0
 """Seconds one try at the gateway may take (socket, HELLO, IDENTIFY/RESUME sent)."""
 IDENTIFY_WAIT = (1.0, 5.0)
-"""After an invalid session (op 9), wait this long (a random point in it) before a
-new IDENTIFY, as Discord asks."""
+"""Before every IDENTIFY but the first (after an invalid session, op 9), wait a
+random time in this range, as Discord asks."""
 FATAL_CLOSES = {
     4004: "Discord rejected DISCORD_TOKEN (4004 Authentication failed): reset the token "
     "in the Developer Portal → your application → Bot",
@@ -432,6 +432,18 @@ def payload_hash(payload: list[dict[str, Any]]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
+class GatewayClient(discord.Client):
+    """discord.py's client, waiting 1–5 s at random before a new IDENTIFY (as
+    Discord advises after an invalid session) instead of a fixed 5 s."""
+
+    identify_wait: tuple[float, float] = IDENTIFY_WAIT
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            low, high = self.identify_wait
+            await asyncio.sleep(low + (high - low) * random.random())
+
+
 class DiscordBot:
     """The Discord side of the app: REST login, sender, commands, gateway.
 
@@ -453,17 +465,17 @@ class DiscordBot:
         self.config = config
         self.service = service
         self.defer_after = defer_after
-        self.identify_wait = identify_wait
         self.connection = Supervisor("Discord gateway", base=reconnect_base, cap=reconnect_cap)
         # No privileged intents: slash commands arrive as interactions, and the
         # guilds intent only keeps channels cached for permalinks.
         intents = discord.Intents.none()
         intents.guilds = True
-        self.client = discord.Client(
+        self.client = GatewayClient(
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
         )
+        self.client.identify_wait = identify_wait
         self.tree = AlertTree(self.client)
         _add_commands(self.tree, self)
         self.sender = DiscordSender(self.client)
@@ -517,8 +529,8 @@ class DiscordBot:
         it will not retry. Here a failed try waits with capped, jittered
         back-off (``self.connection``); a drop that Discord lets us resume
         (close 4000/1006, op 7, op 9 with ``d: true``) RESUMEs at once; an
-        invalid session (op 9) IDENTIFYs afresh after 1–5 s. REST delivery is
-        untouched throughout.
+        invalid session (op 9) IDENTIFYs afresh after 1–5 s
+        (:class:`GatewayClient`). REST delivery is untouched throughout.
         """
         client = self.client
         session: str | None = None
@@ -547,11 +559,9 @@ class DiscordBot:
                 while True:
                     await live.poll_event()
             except ReconnectWebSocket as e:
-                if not e.resume:
+                if not e.resume:  # the IDENTIFY waits in GatewayClient.before_identify_hook
                     session = sequence = resume_url = None
                     self.connection.dropped("the gateway invalidated the session")
-                    low, high = self.identify_wait
-                    await asyncio.sleep(low + (high - low) * random.random())
                     continue
                 if live is not None and live.session_id is not None:
                     session, sequence, resume_url = live.session_id, live.sequence, live.gateway
