@@ -491,13 +491,13 @@ async def test_two_runtimes_hold_one_session_per_platform_and_the_other_takes_ov
                 with contextlib.suppress(asyncio.CancelledError):
                     await task_a
                 took = asyncio.get_running_loop().time()
-                # Within a lease, a renewal and the 1 s resolution of stored times.
-                within = LEASE.total_seconds() + RENEW + 3
+                # Typically within a lease, a renewal and the 1 s resolution of stored
+                # times (about 3 s); generous bounds for a loaded machine.
                 await gateway.wait_for(
-                    lambda: len(gateway.identifies) == 2 and bool(gateway.live), within=within
+                    lambda: len(gateway.identifies) == 2 and bool(gateway.live), within=30
                 )
                 await sapi.wait_sockets(
-                    lambda: sapi.socket_opens == 2 and sapi.live_sockets == 1, within=within
+                    lambda: sapi.socket_opens == 2 and sapi.live_sockets == 1, within=30
                 )
                 took = asyncio.get_running_loop().time() - took
                 assert took < 60

@@ -24,6 +24,9 @@ RECONNECT_BASE = 1.0
 """Seconds before the first retry of a chat connection that failed."""
 RECONNECT_CAP = 60.0
 """Longest wait between tries at a chat connection (before jitter)."""
+STABLE_AFTER = 10.0
+"""Seconds a chat connection must stay up before a drop is reconnected at once
+and its back-off forgotten."""
 
 
 class DeliveryError(Exception):
@@ -109,10 +112,13 @@ class Supervisor:
     """State, back-off and logging of one supervised chat connection.
 
     The platform's loop reports what happened: :meth:`connected`, :meth:`dropped`
-    (a live connection went away; try again at once) and :meth:`failed` (a try
-    failed; it returns how long to wait). An outage (the first failure after
-    being up, or at start) is logged once as a warning, its end once as info;
-    the tries in between only at debug level.
+    (a live connection went away) and :meth:`failed` (a try failed); the last
+    two return how long to wait before the next try. A connection that had been
+    up for :data:`STABLE_AFTER` seconds is reconnected at once after a drop and
+    its back-off starts afresh; one that drops sooner counts as a failed try, so
+    a server that accepts and then closes every connection is not hammered.
+    An outage (the first failed try after being up, or at start) is logged once
+    as a warning, its end once as info; the tries in between at debug level.
     """
 
     def __init__(
@@ -132,7 +138,17 @@ class Supervisor:
         self._rng = rng
         self._clock = clock
         self._failures = 0
+        """Failed tries since the connection was last up and stable (drives the back-off)."""
+        self._up_since: float | None = None
         self._down_since: float | None = None
+        self._outage_tries = 0
+
+    def _settle(self) -> None:
+        """Forget past failures once the connection has been up long enough."""
+        if self._up_since is not None and self._clock() - self._up_since >= STABLE_AFTER:
+            self._failures = 0
+        self.up = False
+        self._up_since = None
 
     def connected(self, *, resumed: bool = False) -> None:
         if resumed:
@@ -144,23 +160,29 @@ class Supervisor:
                 "%s: connected again after %.0f s (%d failed tries)",
                 self.name,
                 self._clock() - self._down_since,
-                self._failures,
+                self._outage_tries,
             )
         self.up = True
-        self._failures = 0
+        self._up_since = self._clock()
         self._down_since = None
+        self._outage_tries = 0
 
-    def dropped(self, reason: str) -> None:
-        """A live connection went away; the caller reconnects at once."""
+    def dropped(self, reason: str) -> float:
+        """A live connection went away: seconds to wait before reconnecting (often 0)."""
         self.stats.drops += 1
-        self.up = False
-        log.info("%s: %s; reconnecting", self.name, reason)
+        stable = self._up_since is not None and self._clock() - self._up_since >= STABLE_AFTER
+        if stable:
+            self._settle()
+            log.info("%s: %s; reconnecting", self.name, reason)
+            return 0.0
+        return self.failed(f"{reason} soon after connecting")
 
     def failed(self, reason: str, *, at_least: float = 0.0) -> float:
         """A try failed: count it, log the outage once, return the seconds to wait."""
+        self._settle()
         self.stats.failures += 1
-        self.up = False
         self._failures += 1
+        self._outage_tries += 1
         delay = max(
             reconnect_delay(self._failures, base=self.base, cap=self.cap, jitter=self._rng()),
             at_least,

@@ -561,11 +561,18 @@ class DiscordBot:
             except ReconnectWebSocket as e:
                 if not e.resume:  # the IDENTIFY waits in GatewayClient.before_identify_hook
                     session = sequence = resume_url = None
-                    self.connection.dropped("the gateway invalidated the session")
+                    await asyncio.sleep(
+                        self.connection.dropped("the gateway invalidated the session")
+                    )
                     continue
-                if live is not None and live.session_id is not None:
+                if live is None:  # closed before HELLO: a failed try, not a drop
+                    await asyncio.sleep(self.connection.failed("the gateway closed at once"))
+                    continue
+                if live.session_id is not None:
                     session, sequence, resume_url = live.session_id, live.sequence, live.gateway
-                self.connection.dropped("the gateway closed or asked for a reconnect")
+                await asyncio.sleep(
+                    self.connection.dropped("the gateway closed or asked for a reconnect")
+                )
             except discord.ConnectionClosed as e:
                 reason = FATAL_CLOSES.get(e.code or 0)
                 if reason is None:  # e.g. 1000 from a gateway that shuts down

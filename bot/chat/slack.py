@@ -900,6 +900,8 @@ class SlackBot:
             await asyncio.sleep(SOCKET_CHECK)
             if client.current_session is not session and await client.is_connected():
                 # slack-sdk opened a new socket (after ``disconnect`` or a close).
+                # Its own reconnect is at once: the back-off only decides whether
+                # this counts as a failed try (a socket that lasted under STABLE_AFTER).
                 session = client.current_session
                 self.connection.dropped("Slack closed the socket or asked to reconnect")
                 self.connection.connected()
@@ -911,8 +913,10 @@ class SlackBot:
             if down_since is None:
                 down_since = loop.time()
             elif loop.time() - down_since >= self.socket_grace:
-                self.connection.dropped(
-                    f"the socket stayed down for {self.socket_grace:.0f} s; starting afresh"
+                await asyncio.sleep(
+                    self.connection.dropped(
+                        f"the socket stayed down for {self.socket_grace:.0f} s; starting afresh"
+                    )
                 )
                 return
 
