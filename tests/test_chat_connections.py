@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +303,15 @@ async def test_discord_resumes_after_a_drop_and_an_op_7_and_identifies_after_op_
         await d.gateway.reconnect()
         await d.gateway.wait_for(lambda: len(d.gateway.resumes) == 2 and bool(d.gateway.live))
         assert "/subscribe" in text_of(await d.ask("help"))
+        # The gateway goes away; a command sent meanwhile is replayed on RESUME.
+        await d.gateway.stop()
+        missed = interaction_payload(
+            "help", guild_id=GUILD, channel_id=CHANNEL, user_id=USER, permissions=MEMBER
+        )
+        d.gateway.miss(missed)
+        await d.gateway.start()
+        await d.gateway.wait_for(lambda: len(d.gateway.resumes) >= 3 and bool(d.gateway.live))
+        await d.api.wait_for(lambda rs: any(missed["token"] in r.path for r in rs), within=10)
         # Op 9 (not resumable): a fresh IDENTIFY, a new session.
         await d.gateway.invalidate()
         await d.gateway.wait_for(lambda: len(d.gateway.identifies) == 2 and bool(d.gateway.live))
@@ -310,7 +319,8 @@ async def test_discord_resumes_after_a_drop_and_an_op_7_and_identifies_after_op_
         assert d.gateway.live[-1].session.id != first
         assert "/subscribe" in text_of(await d.ask("help"))
         stats = bot.connection.stats
-        assert (stats.connects, stats.resumes, stats.drops) == (2, 2, 3)
+        assert (stats.connects, stats.resumes, stats.drops) == (2, 3, 4)
+        assert stats.failures >= 1  # the tries while the gateway was gone
         assert d.gateway.most_live == 1
 
 
@@ -441,75 +451,6 @@ async def test_slack_opens_a_new_socket_after_disconnect_and_retries_a_failed_st
 
 # --------------------------------------------------------------------------- two processes
 
-LEASE = timedelta(seconds=2)
-RENEW = 0.3
-
-
-async def test_two_runtimes_hold_one_session_per_platform_and_the_other_takes_over(
-    tmp_path: Path,
-) -> None:
-    """Two runtimes on one database stand for two ``alertbot run``; A's death is a
-    cancelled ``serve()`` that releases nothing, so B waits for the lease to run out."""
-    async with (
-        FakeDiscordAPI() as api,
-        FakeDiscordGateway(guilds={GUILD: [CHANNEL]}, token=TOKEN) as gateway,
-        FakeSlackAPI() as sapi,
-        FeedServer() as feeds,
-    ):
-        api.add_channel(CHANNEL, GUILD)
-        sapi.users[ADMIN] = {"is_admin": True}
-        env = {
-            "DISCORD_TOKEN": TOKEN,
-            "ALERTBOT_DISCORD_API_URL": api.base,
-            "ALERTBOT_DISCORD_GATEWAY_URL": gateway.url,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_APP_TOKEN": "xapp-test",
-            "ALERTBOT_SLACK_API_URL": sapi.base_url,
-        }
-        config = write_config(tmp_path, env, [feeds.url("/wire.xml")], [])
-        d = Discord(api, gateway, feeds, config)
-        s = Slack(sapi, feeds, config)
-        out = io.StringIO()
-        async with open_runtime(config, out=out) as a, open_runtime(config, out=out) as b:
-            for rt in (a, b):
-                quick(rt)
-                rt.listener_lease, rt.listener_renew = LEASE, RENEW
-            stop_a, stop_b = asyncio.Event(), asyncio.Event()
-            task_a = asyncio.create_task(serve(a, stop_a))
-            await gateway.wait_live()
-            await sapi.wait_sockets(lambda: sapi.live_sockets == 1)
-            task_b = asyncio.create_task(serve(b, stop_b))
-            try:
-                await asyncio.sleep(LEASE.total_seconds() * 1.5)  # A renews; B stands by
-                assert len(gateway.identifies) == 1 and gateway.most_live == 1
-                assert sapi.socket_opens == 1
-                assert "/subscribe" in text_of(await d.ask("help"))
-                assert "subscribe" in await s.ask("help")
-                assert all(bot.connection.stats.connects == 0 for bot in b.bots)
-                # A dies holding both leases.
-                task_a.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task_a
-                took = asyncio.get_running_loop().time()
-                # Typically within a lease, a renewal and the 1 s resolution of stored
-                # times (about 3 s); generous bounds for a loaded machine.
-                await gateway.wait_for(
-                    lambda: len(gateway.identifies) == 2 and bool(gateway.live), within=30
-                )
-                await sapi.wait_sockets(
-                    lambda: sapi.socket_opens == 2 and sapi.live_sockets == 1, within=30
-                )
-                took = asyncio.get_running_loop().time() - took
-                assert took < 60
-                assert "/subscribe" in text_of(await d.ask("help"))
-                assert "subscribe" in await s.ask("help")
-                assert all(bot.connection.stats.connects == 1 for bot in b.bots)
-                assert gateway.most_live == 1 and sapi.most_live_sockets == 1
-            finally:
-                stop_b.set()
-                async with asyncio.timeout(30):
-                    await task_b
-
 
 async def test_kill_the_holding_alertbot_run_and_the_other_answers_within_a_minute(
     tmp_path: Path,
@@ -576,9 +517,9 @@ async def test_kill_the_holding_alertbot_run_and_the_other_answers_within_a_minu
             await sapi.wait_sockets(lambda: sapi.live_sockets == 1, within=30)
             await start("b")
             async with asyncio.timeout(30):
-                while "standing by" not in log_of("b"):  # noqa: ASYNC110 -- polling a file
+                while log_of("b").count("standing by") < 2:  # noqa: ASYNC110 -- polling a file
                     await asyncio.sleep(0.1)
-            await asyncio.sleep(2)  # a few renewals: A keeps both, B stands by
+            await asyncio.sleep(1.5)  # a renewal: A keeps both, B stands by
             assert len(gateway.identifies) == 1 and sapi.socket_opens == 1
             assert "/subscribe" in text_of(await d.ask("help"))
             assert "subscribe" in await s.ask("help")

@@ -14,7 +14,8 @@ each message ending in a ``Z_SYNC_FLUSH``):
   then RESUMED; an unknown session → op 9 (not resumable).
 
 A test drives it: :meth:`interaction` dispatches INTERACTION_CREATE into the
-live session (a slash command as Discord would deliver it); :meth:`drop`
+live session (a slash command as Discord would deliver it), :meth:`miss` keeps
+one for a session whose client is away (replayed on RESUME); :meth:`drop`
 closes the socket (code 4000 by default, resumable), :meth:`reconnect` sends op 7,
 :meth:`invalidate` op 9; :meth:`stop` makes the gateway unreachable (the port
 closes) and :meth:`start` opens it again on the same port. :attr:`identifies`
@@ -133,6 +134,15 @@ class FakeDiscordGateway:
         """Deliver an INTERACTION_CREATE (a slash command) to the live session."""
         sock = await self.wait_live(within=within)
         await self._dispatch(sock, "INTERACTION_CREATE", payload)
+
+    def miss(self, payload: dict[str, Any]) -> None:
+        """An INTERACTION_CREATE that happens while no client is connected: kept in
+        the newest session, to be replayed when it RESUMEs (as Discord does)."""
+        assert not self.live, "a client is connected: use interaction()"
+        session = list(self.sessions.values())[-1]
+        session.seq += 1
+        msg = {"op": DISPATCH, "t": "INTERACTION_CREATE", "s": session.seq, "d": payload}
+        session.events.append(msg)
 
     async def drop(self, code: int = 4000) -> Session:
         """Close the live socket as a network or gateway failure would; its session stays."""
