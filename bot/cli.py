@@ -21,11 +21,15 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from bot import logs
 from bot.config import (
+    CONFIG_ENV,
     DEFAULT_CONFIG,
     Config,
     ConfigError,
     FetchConfig,
+    config_candidates,
+    find_config,
     load_config,
     parse_duration,
 )
@@ -43,6 +47,7 @@ log = logging.getLogger("alertbot")
 
 EXAMPLES = """\
 examples:
+  alertbot init ~/alertbot           write a starter config, watchlists, samples
   alertbot run                       poll and alert until stopped (Ctrl-C)
   alertbot run --once --json         one cycle; one JSON line per delivery
   alertbot check                     validate the config and watchlists
@@ -77,6 +82,35 @@ def _config_given(args: argparse.Namespace) -> bool:
     return not isinstance(args.config, _ImplicitConfig)
 
 
+def _config_path(args: argparse.Namespace) -> Path | None:
+    """``--config``, else ALERTBOT_CONFIG, else the first default location that
+    exists; None when there is none (only ``try`` can do without)."""
+    if _config_given(args) or Path(args.config).is_file():
+        return Path(args.config)
+    return None
+
+
+def _resolve_config(args: argparse.Namespace) -> None:
+    """Without ``--config``: ALERTBOT_CONFIG (as if given), else the first default
+    location that exists (still implicit: ``try`` may do without one)."""
+    if not hasattr(args, "config") or _config_given(args):
+        return
+    env = os.environ.get(CONFIG_ENV, "").strip()
+    if env:
+        args.config = env
+    elif (found := find_config()) is not None:
+        args.config = _ImplicitConfig(found)
+
+
+def _no_config_message() -> str:
+    looked = ", ".join(str(p) for p in config_candidates())
+    return (
+        f"no config file found (looked for {looked}). Write a starter config with "
+        f"`alertbot init` (or `alertbot init DIR`), then pass --config PATH or set "
+        f"{CONFIG_ENV}=PATH"
+    )
+
+
 def _plural(n: int, word: str, plural: str = "") -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
@@ -87,21 +121,16 @@ def _without_prefix(text: str, url: str) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def _setup_logging(level: str, quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else getattr(logging, level, logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    # Library chatter stays out of the operator's way unless asked for.
-    for noisy in ("aiosqlite", "discord", "slack_bolt", "slack_sdk", "trafilatura", "htmldate"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _setup_logging(level: str, quiet: bool = False, fmt: str = "text") -> None:
+    logs.setup(level, quiet=quiet, fmt=fmt)
 
 
 def _config(args: argparse.Namespace) -> Config:
+    path = _config_path(args)
+    if path is None:
+        raise CliError(_no_config_message())
     try:
-        return load_config(args.config)
+        return load_config(path)
     except ConfigError as e:
         raise CliError("configuration errors:\n  " + "\n  ".join(e.problems)) from None
 
@@ -149,7 +178,29 @@ def _when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M") if dt else "-"
 
 
-# ------------------------------------------------------------------ run / check / try
+# ------------------------------------------------------------------ init / run / check / try
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bot.config import user_config_dir
+    from bot.starter import InitError, init
+
+    folder = Path(args.dir) if args.dir else user_config_dir()
+    try:
+        written = init(folder, force=args.force)
+    except InitError as e:
+        raise CliError(str(e)) from None
+    print(f"wrote {_plural(len(written.files), 'file')} into {folder}:")
+    for path in written.files:
+        print(f"  {path}")
+    config = written.config
+    print(
+        "\nnext:\n"
+        f"  alertbot run --once --config {config}      poll the sample feeds once\n"
+        f"  export {CONFIG_ENV}={config.resolve()}   use it without --config\n"
+        f"  then edit {config}: real [[feeds]], your watchlists, Discord/Slack subscriptions"
+    )
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -215,6 +266,8 @@ def _report_problems(problems: list[str]) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     problems: list[str] = []
+    if _config_path(args) is None:
+        return _report_problems([_no_config_message()])
     try:
         config = load_config(args.config)
     except ConfigError as e:
@@ -265,7 +318,7 @@ def _try_inputs(args: argparse.Namespace) -> tuple[Path, FetchConfig]:
     """The watchlist folder and fetch limits for ``try``, which also works without a
     config: then ``--watchlists`` or ./watchlists supplies the watchlists."""
     config: Config | None = None
-    if _config_given(args) or Path(args.config).exists():
+    if _config_path(args) is not None:
         config = _config(args)
     limits = config.fetch if config else FetchConfig()
     # Either the config or the flag may allow private addresses.
@@ -280,8 +333,8 @@ def _try_inputs(args: argparse.Namespace) -> tuple[Path, FetchConfig]:
         folder = Path("watchlists")
         if not folder.is_dir():
             raise CliError(
-                f"no config at {args.config} and no watchlists folder; "
-                "pass --config or --watchlists"
+                "no config file and no ./watchlists folder: pass --config PATH or "
+                f"--watchlists DIR (or set {CONFIG_ENV}, or run `alertbot init`)"
             )
     return folder, limits
 
@@ -718,7 +771,7 @@ def _config_option(parser: argparse.ArgumentParser, help_: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    _config_option(common, f"configuration file (default: {DEFAULT_CONFIG})")
+    _config_option(common, f"configuration file (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG})")
     parser = argparse.ArgumentParser(
         prog="alertbot",
         description="Watchlist alerts from RSS/Atom feeds into Discord, Slack and the console.",
@@ -729,7 +782,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=IMPLICIT_CONFIG,
         metavar="PATH",
-        help=f"configuration file (default: {DEFAULT_CONFIG}); may also follow the command",
+        help=f"configuration file (default: ${CONFIG_ENV}, else the first found of "
+        f"{DEFAULT_CONFIG}, ./alertbot.toml, ~/.config/alertbot/alertbot.toml); "
+        "may also follow the command",
     )
     parser.add_argument(
         "--version", action="version", version=f"alertbot {_version()}", help="print the version"
@@ -742,6 +797,15 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     json_help = "print one JSON document"
+
+    p = add("init", "write a starter config, watchlists and sample feeds into a folder", cmd_init)
+    p.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR",
+        help="the folder (default: $XDG_CONFIG_HOME/alertbot, i.e. ~/.config/alertbot)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite files that are already there")
 
     p = add("run", "run the bot: poll feeds, alert channels, answer commands", cmd_run)
     p.add_argument("--once", action="store_true", help="one poll cycle, deliver, exit")
@@ -908,6 +972,7 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _resolve_config(args)
     try:
         return int(args.func(args))
     except CliError as e:

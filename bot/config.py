@@ -17,6 +17,34 @@ from typing import Any
 from bot.core.models import PLATFORMS, Mode, Platform
 
 DEFAULT_CONFIG = Path("config/alertbot.toml")
+CONFIG_ENV = "ALERTBOT_CONFIG"
+"""Names the config file when ``--config`` is absent."""
+
+
+def user_config_dir(env: dict[str, str] | None = None) -> Path:
+    """Where ``alertbot init`` writes by default: ``$XDG_CONFIG_HOME/alertbot``
+    (``~/.config/alertbot``)."""
+    env = dict(os.environ) if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "alertbot"
+
+
+def config_candidates(env: dict[str, str] | None = None) -> list[Path]:
+    """Where a config is looked for when neither ``--config`` nor ALERTBOT_CONFIG
+    names one, first found wins: a checkout's ``config/alertbot.toml``, an
+    ``alertbot.toml`` in the current folder, then the user's config folder."""
+    return [DEFAULT_CONFIG, Path("alertbot.toml"), user_config_dir(env) / "alertbot.toml"]
+
+
+def find_config(env: dict[str, str] | None = None) -> Path | None:
+    """The config to use when ``--config`` is absent: ALERTBOT_CONFIG, else the
+    first of ``config_candidates`` that exists (None when none does)."""
+    env = dict(os.environ) if env is None else env
+    named = env.get(CONFIG_ENV, "").strip()
+    if named:
+        return Path(named)
+    return next((p for p in config_candidates(env) if p.is_file()), None)
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -308,7 +336,10 @@ def load_config(path: Path | str = DEFAULT_CONFIG, env: dict[str, str] | None = 
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            [f"{path}: file not found (copy config/alertbot.example.toml or pass --config PATH)"]
+            [
+                f"{path}: file not found (write a starter config with `alertbot init DIR`, "
+                "or pass --config PATH)"
+            ]
         ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{path}: not valid TOML: {e}"]) from None
