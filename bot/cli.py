@@ -16,10 +16,10 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import logs
 from bot.config import (
@@ -42,6 +42,9 @@ from bot.service import (
     read_watchlist_files,
 )
 from bot.store import Store, StoreError, describe, is_postgres, open_store
+
+if TYPE_CHECKING:
+    from bot.pipeline import CycleStats, DeliveryStats
 
 log = logging.getLogger("alertbot")
 
@@ -206,18 +209,24 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import open_runtime, run_once, serve
 
+    if args.all and not args.once:
+        raise CliError("--all works only with --once (one cycle over every feed)", 2)
     config = _config(args)
-    _setup_logging(config.log_level)
+    if args.metrics is not None:
+        config = dataclasses.replace(
+            config, metrics=dataclasses.replace(config.metrics, listen=args.metrics)
+        )
+    _setup_logging(config.log_level, fmt=args.log_format or config.log_format)
 
     async def main() -> int:
         async with open_runtime(config, json_lines=args.json) as rt:
-            if args.once:
-                stats, _ = await run_once(rt, all_feeds=args.all)
-                if stats.feeds == 0:
-                    await _explain_idle_cycle(rt.service.store, all_feeds=args.all)
-                return 0 if stats.errors < max(stats.feeds, 1) or stats.feeds == 0 else 1
-            await serve(rt)
-            return 0
+            if not args.once:
+                await serve(rt)
+                return 0
+            stats, delivered = await run_once(rt, all_feeds=args.all)
+            if stats.feeds == 0:
+                await _explain_idle_cycle(rt.service.store, all_feeds=args.all)
+            return _once_status(stats, delivered, rt.problems)
 
     from bot.chat.base import DeliveryError
 
@@ -227,6 +236,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     except (RuntimeError, DeliveryError) as e:  # a chat login refused: say why, no traceback
         raise CliError(str(e)) from None
+
+
+def _once_status(stats: CycleStats, delivered: DeliveryStats, problems: list[str]) -> int:
+    """``run --once`` fails (1) when its cycle could not do its job, and says why."""
+    reasons: list[str] = []
+    if stats.feeds and stats.errors == stats.feeds:
+        reasons.append(f"no feed could be polled ({_plural(stats.errors, 'error')}; see above)")
+    if problems:
+        reasons.append(f"{_plural(len(problems), 'config problem')} (see above)")
+    if delivered.failed:
+        reasons.append(
+            f"{_plural(delivered.failed, 'alert')} could not be delivered (retried later)"
+        )
+    if delivered.paused:
+        reasons.append(f"delivery paused for {', '.join(delivered.paused)}")
+    if delivered.waiting:
+        reasons.append(
+            f"{_plural(delivered.waiting, 'alert')} waiting for a platform with no token set"
+        )
+    for reason in reasons:
+        log.error("run --once: %s", reason)
+    return 1 if reasons else 0
 
 
 async def _explain_idle_cycle(store: Store, *, all_feeds: bool) -> None:
@@ -682,6 +713,18 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             f = await service.feed_add(_operator(), args.url)
             print(f"added {f.url}: it is polled on the next cycle")
             return 0
+        if op == "retry":
+            if bool(args.url) == args.all:
+                raise CliError("name one feed URL, or pass --all for every failing feed", 2)
+            retried = await service.feed_retry(_operator(), None if args.all else args.url)
+            if not retried:
+                print("no feed is failing: nothing to retry")
+            now = datetime.now(UTC)
+            for f in retried:
+                later = f.next_due is not None and f.next_due > now + timedelta(seconds=1)
+                when = f"at {_when(f.next_due)} UTC (the server asked to wait)" if later else "now"
+                print(f"{f.url}: back-off cleared; polled {when}")
+            return 0
         await service.feed_remove(_operator(), args.url)
         print(f"removed {args.url}")
         return 0
@@ -811,6 +854,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one poll cycle, deliver, exit")
     p.add_argument("--all", action="store_true", help="with --once: poll every feed, due or not")
     p.add_argument("--json", action="store_true", help="console alerts as one JSON object per line")
+    p.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus) and /healthz there, e.g. 127.0.0.1:9464 "
+        "(overrides [metrics] listen)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text: dated lines (default); json: one JSON object per line "
+        "(overrides [bot] log_format)",
+    )
 
     add("check", "validate the config and watchlists; exit 1 on any error", cmd_check)
 
@@ -902,6 +957,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("url", help="the feed's http:// or https:// URL")
     q = fd.add_parser("remove", help="stop polling a feed added with feeds add", parents=[common])
     q.add_argument("url", help="the feed's URL, exactly as feeds list shows it")
+    q = fd.add_parser(
+        "retry",
+        help="clear a failing feed's back-off: poll it on the next cycle",
+        description="Clear the error back-off of one feed, or of every failing feed with "
+        "--all, so a running bot polls it on its next look (within 30 s). A Retry-After "
+        "the server sent is still honoured.",
+        parents=[common],
+    )
+    q.add_argument("url", nargs="?", help="the feed's URL, exactly as feeds list shows it")
+    q.add_argument("--all", action="store_true", help="every feed that is failing")
 
     platform_help = "the chat platform"
     channel_help = "the platform's channel id"

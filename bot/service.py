@@ -162,7 +162,8 @@ HELP: tuple[HelpEntry, ...] = (
 
 _NEEDS: dict[str, dict[str, str]] = {
     "admin": {
-        "discord": "the Manage Server permission or an admin role from the bot's config",
+        "discord": "a role or user id in the bot's [discord] admin_roles / admin_users "
+        "(or Manage Server in a server listed in [discord] guilds)",
         "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
     },
     "manager": {
@@ -255,6 +256,9 @@ class Service:
         self.config = config
         self.clock = clock
         self._seeded: tuple[tuple[str, int, int], ...] | None = None
+        self.problems: list[str] = []
+        """What is wrong in the config or the watchlist files as last read: invalid
+        files, subscriptions naming a watchlist that does not exist."""
 
     @classmethod
     async def open(
@@ -285,10 +289,12 @@ class Service:
         for s in self.config.subscriptions:
             for name in s.watchlists:
                 if name.casefold() not in known:
-                    warnings.append(
+                    problem = (
                         f"{self.config.path}: subscriptions: channel {s.channel!r} names "
                         f"watchlist {name!r}, which does not exist (skipped)"
                     )
+                    warnings.append(problem)
+                    self.problems.append(problem)
                     continue
                 subs.append((s.platform, s.channel, name, s.mode, s.guild))
         await self.store.sync_config_subscriptions(subs, now)
@@ -319,6 +325,7 @@ class Service:
             return []
         self._seeded = signature
         found, problems = await asyncio.to_thread(read_watchlist_files, self.config.watchlists_dir)
+        self.problems = list(problems)
         changed, notes = await self.store.seed_watchlists(
             [(w.name, body) for w, body in found], self.clock()
         )
@@ -356,16 +363,19 @@ class Service:
         """The platform's own admin right (Discord Manage Server, Slack admin).
 
         Watchlists and feeds are shared by every server the bot is in, so on
-        Discord, when ``[discord] guilds`` names the trusted servers, Manage
-        Server anywhere else confers no bot-admin rights.
+        Discord, Manage Server confers bot-admin rights only in the servers that
+        ``[discord] guilds`` names as trusted. Without that list, anyone who can
+        invite the bot to a server of their own would have Manage Server there:
+        then only ``admin_roles`` / ``admin_users`` edit what every server shares.
         """
         if not c.is_admin:
             return False
-        trusted = self.config.discord.guilds
-        return c.platform != "discord" or not trusted or c.guild in trusted
+        return c.platform != "discord" or c.guild in self.config.discord.guilds
 
     def _manages(self, c: Caller) -> bool:
-        return self._is_admin(c) or c.manages_channel or self._listed(c, "manager")
+        # A platform admin (Manage Server) manages the channels of their own server,
+        # trusted or not; subscriptions are per channel, nothing shared.
+        return self._is_admin(c) or c.is_admin or c.manages_channel or self._listed(c, "manager")
 
     def _need_admin(self, c: Caller, action: str) -> None:
         if not self._is_admin(c):
@@ -638,6 +648,18 @@ class Service:
                 f"{url} comes from the bot's config file ({self.config.path}); remove it there."
             )
         await self.store.remove_feed(url)
+
+    async def feed_retry(self, caller: Caller, url: str | None) -> list[FeedStatus]:
+        """Poll ``url`` (None: every failing feed) on the next cycle, back-off cleared."""
+        self._need_admin(caller, "retry feeds")
+        urls: list[str] | None = None
+        if url is not None:
+            url = url.strip().strip("<>")
+            if await self.store.feed(url) is None:
+                raise CommandError(f"{url} is not polled: see feeds list for the exact URLs.")
+            urls = [url]
+        done = set(await self.store.retry_feeds(urls, self.clock()))
+        return [f for f in await self.store.feed_statuses() if f.url in done]
 
     def help(self) -> list[HelpEntry]:
         return list(HELP)

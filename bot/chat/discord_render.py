@@ -47,7 +47,7 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
-from bot.core.text import redact_url
+from bot.core.text import redact_url, without_userinfo
 from bot.service import HelpEntry
 
 Embed = dict[str, Any]
@@ -172,6 +172,7 @@ def safe_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
+    url = without_userinfo(url)
     return quote(url, safe=":/?#@!$&+,;=%~-._*'") if re.search(r"[()<>\[\]|`\\\"^{}]", url) else url
 
 

@@ -37,7 +37,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
-from bot.core.text import redact_url
+from bot.core.text import redact_url, without_userinfo
 
 Block = dict[str, Any]
 
@@ -86,6 +86,7 @@ def safe_url(url: str) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
+    url = without_userinfo(url)
     return "".join(_url_char(c) for c in url).replace("&", "&amp;")
 
 

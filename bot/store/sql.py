@@ -351,6 +351,25 @@ class SQLStore:
             (iso(now), iso(next_due), error, iso(retry_after_at), feed_id),
         )
 
+    async def retry_feeds(self, urls: Sequence[str] | None, now: datetime) -> list[str]:
+        """Clear the error back-off of ``urls`` (None: of every failing feed) and make
+        them due now, unless a server's Retry-After still runs (kept: it asked).
+        Returns the URLs made due now."""
+        where = "error_count > 0"
+        params: tuple[Any, ...] = ()
+        if urls is not None:
+            if not urls:
+                return []
+            where = f"url IN ({marks(len(urls))})"
+            params = tuple(urls)
+        t = iso(now)
+        rows = await self._all(
+            f"UPDATE feeds SET error_count = 0, next_due_at = CASE WHEN retry_after_at > ? "
+            f"THEN retry_after_at ELSE ? END WHERE {where} RETURNING url",
+            (t, t, *params),
+        )
+        return sorted(str(r["url"]) for r in rows)
+
     # ------------------------------------------------------------ stories
 
     async def known_guids(self, feed_url: str, guids: Sequence[str]) -> set[str]:
@@ -742,6 +761,17 @@ class SQLStore:
     async def pending_count(self) -> int:
         row = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE revision > sent_revision")
         return int(row["n"]) if row else 0
+
+    async def outbox_backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Rows not delivered yet, and when the oldest of those already due was made."""
+        row = await self._one(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN due_at <= ? THEN created_at END) AS oldest "
+            "FROM outbox WHERE revision > sent_revision",
+            (iso(now),),
+        )
+        if row is None:
+            return 0, None
+        return int(row["n"]), from_iso(row["oldest"])
 
     async def mark_sent(
         self, row_id: int, revision: int, ref: str, *, posted_at: datetime | None
