@@ -30,6 +30,7 @@ from bot.chat.base import Sender
 from bot.chat.console import ConsoleSender
 from bot.config import Config, parse_listen
 from bot.feeds.fetch import Fetcher, create_session
+from bot.health import FeedHealthWatch
 from bot.metrics import HealthServer, Metrics, watch_loop_lag
 from bot.pipeline import (
     CycleStats,
@@ -79,6 +80,8 @@ class Runtime:
     """Config problems found at start (e.g. a subscription naming no watchlist)."""
     health: HealthServer | None = None
     """The /metrics and /healthz listener while ``serve`` runs with one."""
+    feed_health: FeedHealthWatch | None = None
+    """Tells channels when a feed their alerts come from breaks or recovers."""
 
 
 @asynccontextmanager
@@ -99,14 +102,19 @@ async def open_runtime(
             try:
                 if chat:
                     await _start_chat(config, service, senders, bots)
+                poller = Poller(store, config, fetcher, owner=owner)
                 yield Runtime(
                     config=config,
                     service=service,
-                    poller=Poller(store, config, fetcher, owner=owner),
+                    poller=poller,
                     deliverer=Deliverer(store, config, senders, owner=owner),
                     bots=bots,
                     owner=owner,
                     problems=problems,
+                    # The poller's clock, looked up each time (tests move it).
+                    feed_health=FeedHealthWatch(
+                        store, config, senders, owner=owner, clock=lambda: poller.clock()
+                    ),
                 )
             finally:
                 for bot in reversed(bots):
@@ -153,6 +161,7 @@ async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats,
         rt.metrics.record_cycle(stats, time.monotonic() - started)
         delivered = await rt.deliverer.drain()
         rt.metrics.record_delivery(delivered)
+        await _feed_health(rt, force=True)
         await prune(rt)
     log.info(
         "cycle: %d feeds polled (%d unchanged, %d errors), %d new stories, %d alerting; "
@@ -168,6 +177,17 @@ async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats,
         delivered.waiting,
     )
     return stats, delivered
+
+
+async def _feed_health(rt: Runtime, *, force: bool = False) -> None:
+    """Assess the feeds and send the notices that are due (never fatal)."""
+    if rt.feed_health is None:
+        return
+    try:
+        await rt.feed_health.check(force=force)
+        await rt.feed_health.deliver(rt.config.lease)
+    except Exception:  # the notices wait in the database for the next try
+        log.exception("feed health notices failed; trying again later")
 
 
 async def prune(rt: Runtime) -> None:
@@ -293,6 +313,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
                 started = time.monotonic()
                 stats = await rt.poller.poll_due()
                 rt.metrics.record_cycle(stats, time.monotonic() - started)
+                await _feed_health(rt)
                 if stats.alerts or stats.new_stories:
                     wake.set()
                 due = await rt.service.store.next_feed_due(rt.poller.clock())

@@ -176,6 +176,15 @@ def safe_url(url: str | None) -> str | None:
     return quote(url, safe=":/?#@!$&+,;=%~-._*'") if re.search(r"[()<>\[\]|`\\\"^{}]", url) else url
 
 
+NOTICE_CHARS = 1900
+"""A notice is plain message content (2000 at most), with room to spare."""
+
+
+def notice_content(text: str) -> str:
+    """A bot notice as inert message content: escaped, cut to fit, with a marker."""
+    return "⚠️ " + escape_clip(text, NOTICE_CHARS)
+
+
 def clip(text: str, limit: int) -> str:
     """Cut already-safe text to ``limit`` (Discord units), ending with "…" when cut."""
     if measure(text) <= limit:

@@ -569,6 +569,11 @@ class SlackSender:
         text, blocks = render.alert_message(alert)
         return await self._post(channel, text, blocks, render.metadata(alert.cluster_id, key))
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        body, blocks = render.notice_message(text)
+        meta = {"event_type": "alertbot_notice", "event_payload": {"key": key}}
+        return await self._post(channel, body, blocks, meta)
+
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         text, blocks = render.alert_message(alert)
 

@@ -337,6 +337,16 @@ def lines_blocks(
     return blocks
 
 
+NOTICE_CHARS = 1500
+
+
+def notice_message(text: str) -> tuple[str, list[Block]]:
+    """A bot notice (a feed broke or came back): the whole text is feed-controlled
+    in part (titles, URLs), so all of it is escaped; cut to fit."""
+    body = esc(cut(text, NOTICE_CHARS))
+    return body, [section(":warning: " + body)]
+
+
 def message_reply(text: str) -> tuple[str, list[Block]]:
     """A one-line reply; ``text`` is our own mrkdwn (callers escape what they insert)."""
     return text, [section(text[:SECTION_TEXT_LIMIT])]
