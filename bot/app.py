@@ -40,7 +40,7 @@ from bot.pipeline import (
     claims_kept,
     process_owner,
 )
-from bot.service import Service
+from bot.service import Service, fetching_probe
 from bot.store import open_store_retrying
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ async def open_runtime(
         problems = list(service.problems)
         async with create_session(config.fetch) as session:
             fetcher = Fetcher(session, config.fetch)
+            service.feed_probe = fetching_probe(fetcher)  # feeds add fetches the URL once
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
             bots: list[Any] = []
             try:

@@ -681,6 +681,41 @@ def _feed_json(f: FeedStatus) -> dict[str, Any]:
     }
 
 
+async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
+    """``feeds add`` and ``feeds import``: each URL fetched once unless --no-check."""
+    from bot.feeds.fetch import Fetcher, create_session
+    from bot.service import fetching_probe
+
+    urls: list[str] = []
+    if args.feeds_command == "import":
+        from bot.feeds.opml import OpmlError, read_opml
+
+        path = Path(args.file)
+        try:
+            urls = [f.url for f in read_opml(path.read_bytes())]
+        except OSError as e:
+            raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
+        except OpmlError as e:
+            raise CliError(f"{path}: {e}") from None
+    async with create_session(service.config.fetch) as session:
+        if not args.no_check:
+            service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
+        if args.feeds_command == "add":
+            f = await service.feed_add(_operator(), args.url)
+            print(f"added {f.url}: it is polled on the next cycle")
+            return 0
+        if not args.no_check:
+            print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
+        added, known = await service.feeds_import(_operator(), urls, check=not args.no_check)
+    for url in added:
+        print(f"added {url}")
+    print(
+        f"{_plural(len(added), 'feed')} added, {len(known)} already polled; "
+        "new feeds are polled on the next cycle"
+    )
+    return 0
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
     op = args.feeds_command
 
@@ -709,10 +744,16 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             if op == "status":
                 print(f"{_plural(len(feeds), 'feed')}, {bad} with errors")
             return 0
-        if op == "add":
-            f = await service.feed_add(_operator(), args.url)
-            print(f"added {f.url}: it is polled on the next cycle")
+        if op == "export":
+            from bot.config import is_http_url
+            from bot.feeds.opml import OpmlFeed, write_opml
+
+            # Local file feeds mean nothing to another machine's reader.
+            feeds = [f for f in await service.feeds() if is_http_url(f.url)]
+            sys.stdout.write(write_opml([OpmlFeed(f.url, f.title) for f in feeds]))
             return 0
+        if op in ("add", "import"):
+            return await _feeds_add(service, args)
         if op == "retry":
             if bool(args.url) == args.all:
                 raise CliError("name one feed URL, or pass --all for every failing feed", 2)
@@ -729,7 +770,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         print(f"removed {args.url}")
         return 0
 
-    return _with_service(args, work, prepare=op not in ("list", "status"))
+    return _with_service(args, work, prepare=op not in ("list", "status", "export"))
 
 
 # ------------------------------------------------------------------ subscriptions
@@ -953,8 +994,28 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("list", "the feeds"), ("status", "the feeds and their health")):
         q = fd.add_parser(name, help=what, parents=[common])
         q.add_argument("--json", action="store_true", help=json_help)
-    q = fd.add_parser("add", help="poll another feed (public http/https)", parents=[common])
+    no_check_help = "add without fetching first (e.g. a feed that is down right now)"
+    q = fd.add_parser(
+        "add",
+        help="poll another feed (public http/https); it is fetched once first",
+        parents=[common],
+    )
     q.add_argument("url", help="the feed's http:// or https:// URL")
+    q.add_argument("--no-check", action="store_true", help=no_check_help)
+    q = fd.add_parser(
+        "import",
+        help="add the feeds of an OPML file (all or none; each fetched once first)",
+        description="Add every feed of an OPML file exported from another reader. "
+        "Folders mean nothing here; feeds already polled are skipped. Every URL is "
+        "checked like feeds add; if any cannot be added, none is.",
+        parents=[common],
+    )
+    q.add_argument("file", metavar="FILE.opml", help="the OPML file")
+    q.add_argument("--no-check", action="store_true", help=no_check_help)
+    q = fd.add_parser(
+        "export", help="print every feed as OPML (for other readers)", parents=[common]
+    )
+    q.add_argument("--opml", action="store_true", help="OPML 2.0 (the default and only format)")
     q = fd.add_parser("remove", help="stop polling a feed added with feeds add", parents=[common])
     q.add_argument("url", help="the feed's URL, exactly as feeds list shows it")
     q = fd.add_parser(

@@ -448,14 +448,6 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         if not url:
             r.err(where + "url", 'missing: every [[feeds]] needs url = "https://…" or a file path')
             continue
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme and not is_http_url(url):
-            r.err(
-                where + "url",
-                f"{url!r}: only http:// and https:// feeds can be fetched, not {scheme}:// "
-                "(a typo? a local file is a plain path, without a scheme)",
-            )
-            continue
         if url in seen_urls:
             r.err(where + "url", f"{url} is listed twice")
         seen_urls.add(url)

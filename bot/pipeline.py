@@ -247,7 +247,7 @@ class Poller:
         now = self.clock()
         validators = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
-            if feed.url.lower().startswith(("http://", "https://")):
+            if "://" in feed.url:  # a URL (other schemes are refused there, by name)
                 got = await self.fetcher.fetch(feed.url, validators)
             else:
                 got = await self.fetcher.fetch_file(self.config.resolve(feed.url), validators)

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,8 @@ from bot.core.watchlist import (
     validate_name,
     validate_watchlist,
 )
-from bot.feeds.fetch import FetchError, check_url
+from bot.feeds.fetch import Fetcher, FetchError, check_url
+from bot.feeds.probe import ProbeError, probe_feed
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,9 @@ HELP: tuple[HelpEntry, ...] = (
 )
 
 
+IMPORT_PROBES = 8
+"""Feeds fetched at once while an import checks them."""
+
 _NEEDS: dict[str, dict[str, str]] = {
     "admin": {
         "discord": "a role or user id in the bot's [discord] admin_roles / admin_users "
@@ -256,6 +260,9 @@ class Service:
         self.config = config
         self.clock = clock
         self._seeded: tuple[tuple[str, int, int], ...] | None = None
+        self.feed_probe: Callable[[str], Awaitable[str]] | None = None
+        """Fetches a URL once and raises ``CommandError`` unless it is a feed
+        (set where a fetcher exists: the running bot, the CLI)."""
         self.problems: list[str] = []
         """What is wrong in the config or the watchlist files as last read: invalid
         files, subscriptions naming a watchlist that does not exist."""
@@ -634,8 +641,59 @@ class Service:
         url = canonical_url(url)  # HTTPS://EXAMPLE.org/rss is example.org's feed too
         if await self.store.feed(url) is not None:
             raise CommandError(f"{url} is already polled.")
+        if self.feed_probe is not None:
+            await self.feed_probe(url)
         await self.store.add_feed(url, self.clock(), origin="user")
         return next(f for f in await self.store.feed_statuses() if f.url == url)
+
+    async def feeds_import(
+        self, caller: Caller, urls: Sequence[str], *, check: bool = True
+    ) -> tuple[list[str], list[str]]:
+        """Add every new URL of ``urls``, all or none; return (added, already polled).
+
+        Every URL is checked like ``feed_add`` (and fetched once when ``check`` and a
+        probe is set) before any is added; one bad URL refuses the whole import,
+        naming every bad one."""
+        self._need_admin(caller, "add feeds")
+        problems: list[str] = []
+        fresh: list[str] = []
+        known: list[str] = []
+        for raw in urls:
+            try:
+                url = canonical_url(
+                    check_url(raw.strip(), allow_private=self.config.fetch.allow_private)
+                )
+            except FetchError as e:
+                problems.append(str(e))
+                continue
+            if url in fresh or url in known:
+                continue
+            (known if await self.store.feed(url) is not None else fresh).append(url)
+        if check and self.feed_probe is not None and fresh:
+            probe = self.feed_probe
+            limit = asyncio.Semaphore(IMPORT_PROBES)
+
+            async def one(url: str) -> str | None:
+                async with limit:
+                    try:
+                        await probe(url)
+                    except CommandError as e:
+                        return str(e)
+                    return None
+
+            problems += [p for p in await asyncio.gather(*(one(u) for u in fresh)) if p]
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+            raise CommandError(
+                f"{len(problems)} of {len(urls)} feeds cannot be added; nothing was imported:"
+                f"\n  {shown}{more}"
+            )
+        now = self.clock()
+        async with self.store.transaction():  # all or none
+            for url in fresh:
+                await self.store.add_feed(url, now, origin="user")
+        return fresh, known
 
     async def feed_remove(self, caller: Caller, url: str) -> None:
         self._need_admin(caller, "remove feeds")
@@ -663,6 +721,18 @@ class Service:
 
     def help(self) -> list[HelpEntry]:
         return list(HELP)
+
+
+def fetching_probe(fetcher: Fetcher) -> Callable[[str], Awaitable[str]]:
+    """A ``Service.feed_probe`` that fetches the URL once with ``fetcher``."""
+
+    async def probe(url: str) -> str:
+        try:
+            return await probe_feed(fetcher, url)
+        except ProbeError as e:
+            raise CommandError(str(e)) from None
+
+    return probe
 
 
 def _case(value: str) -> CaseRule:

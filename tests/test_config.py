@@ -173,19 +173,3 @@ def test_a_file_feed_may_poll_every_second_an_http_feed_every_minute(tmp_path: P
     assert "feeds[0].interval: must be at least 1m for an http(s) feed, got '30s'" in text
     assert "feeds[1].interval: must be at least 1m for an http(s) feed, got '1s'" in text
     assert "feeds[2].interval: must be at least 1s for a file feed, got '0.5s'" in text
-
-
-def test_a_feed_url_with_another_scheme_is_named_not_taken_for_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "c.toml"
-    path.write_text(
-        '[[feeds]]\nurl = "htp://a.example/rss"\n[[feeds]]\nurl = "ftp://b.example/rss"\n',
-        encoding="utf-8",
-    )
-    with pytest.raises(ConfigError) as info:
-        load_config(path, env={})
-    first, second = info.value.problems
-    assert first == (
-        f"{path}: feeds[0].url: 'htp://a.example/rss': only http:// and https:// feeds can be "
-        "fetched, not htp:// (a typo? a local file is a plain path, without a scheme)"
-    )
-    assert "not ftp://" in second

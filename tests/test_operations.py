@@ -305,3 +305,13 @@ def test_metrics_count_what_the_cycle_returns(make_config: MakeConfig) -> None:
     ):
         assert line in text, line
     assert dataclasses.is_dataclass(stats)
+
+
+async def test_a_mistyped_scheme_is_named_not_taken_for_a_missing_file(tmp_path: Path) -> None:
+    from tests.test_cli import write_config
+
+    config = write_config(tmp_path, ["htp://a.example/rss"])
+    code, _, err = await alertbot("run", "--once", "--config", str(config))
+    assert code == 1
+    assert "htp://a.example/rss: only http:// and https:// feeds can be fetched, not htp:" in err
+    assert "no such file" not in err
