@@ -692,7 +692,7 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
 
         path = Path(args.file)
         try:
-            urls = [f.url for f in read_opml(path.read_bytes())]
+            urls = [f.url for f in read_opml(await asyncio.to_thread(path.read_bytes))]
         except OSError as e:
             raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
         except OpmlError as e:
