@@ -57,6 +57,7 @@ def write_config(
     env: dict[str, str],
     feeds: list[str],
     subscriptions: list[dict[str, Any]],
+    **sections: dict[str, Any],
 ) -> Config:
     wl = tmp_path / "watchlists"
     wl.mkdir(exist_ok=True)
@@ -71,6 +72,7 @@ def write_config(
         "alerts": {"fetch_articles": False},
         "feeds": [{"url": u, "interval": "1m"} for u in feeds],
         "subscriptions": subscriptions,
+        **sections,
     }
     return parse_config(raw, tmp_path / "alertbot.toml", env)
 
@@ -171,7 +173,9 @@ async def discord(tmp_path: Path) -> AsyncIterator[Discord]:
             "ALERTBOT_DISCORD_GATEWAY_URL": gateway.url,
         }
         subs = [{"platform": "discord", "channel": str(CHANNEL), "watchlists": ["KFOR"]}]
-        config = write_config(tmp_path, env, [feeds.url("/wire.xml")], subs)
+        # Manage Server makes an admin only in the guilds the config trusts.
+        trusted = {"guilds": [str(GUILD)]}
+        config = write_config(tmp_path, env, [feeds.url("/wire.xml")], subs, discord=trusted)
         yield Discord(api, gateway, feeds, config)
 
 
@@ -235,6 +239,7 @@ async def test_every_discord_command_is_answered_through_the_gateway(discord: Di
         assert "wire.xml" in text_of(a)
         a = await d.ask("feeds status")
         assert "Feed status" in text_of(a)
+        d.feeds.add_feed("/new.xml", make_rss("New"))  # feeds add fetches it once
         new = d.feeds.url("/new.xml")
         a = await d.ask("feeds add", {"url": new}, permissions=admin)
         assert "Added feed" in text_of(a)
@@ -268,11 +273,19 @@ async def test_discord_gateway_down_at_start_then_up(
         await asyncio.sleep(OUTAGE)
         assert bot.connection.stats.failures >= 2 and bot.connection.stats.outages == 1
         assert not bot.connection.up
+        sample = rt.metrics.registry.get_sample_value
+        discord_ = {"platform": "discord"}
+        assert sample("alertbot_chat_connected", discord_) == 0
+        failures = sample("alertbot_chat_connection_events_total", discord_ | {"event": "failure"})
+        assert failures == bot.connection.stats.failures
+        assert sample("alertbot_chat_reconnects_total", discord_) == failures
+        assert sample("alertbot_chat_connection_events_total", discord_ | {"event": "outage"}) == 1
         await d.gateway.start()
         await d.gateway.wait_live(within=5)
         a = await d.ask("help")
         assert "/subscribe" in text_of(a)
         assert bot.connection.stats.connects == 1 and bot.connection.up
+        assert sample("alertbot_chat_connected", discord_) == 1
     said = [r.getMessage() for r in caplog.records if r.name == "bot.chat.base"]
     assert sum("cannot connect" in m for m in said) == 1
     assert sum("connected again" in m for m in said) == 1
@@ -413,6 +426,7 @@ async def test_every_slack_command_is_answered_through_the_socket(slack: Slack) 
         assert "Deleted watchlist" in await s.ask("watchlist delete Drones")
         assert "wire.xml" in await s.ask("feeds list", user=NOBODY)
         await s.ask("feeds status", user=NOBODY)
+        s.feeds.add_feed("/new.xml", make_rss("New"))  # feeds add fetches it once
         new = s.feeds.url("/new.xml")
         assert "Added <" in await s.ask(f"feeds add {new}")
         assert "Removed" in await s.ask(f"feeds remove {new}")

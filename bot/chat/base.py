@@ -67,6 +67,12 @@ class Sender(Protocol):
         """Post several alerts as one message (a burst or a digest subscription)."""
         ...
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        """Post a short plain-text notice from the bot itself (a feed broke or
+        recovered); ``text`` may hold feed titles and URLs, so it is escaped like
+        feed text. Returns the message reference."""
+        ...
+
     def digest_fit(self, alerts: list[Alert]) -> int:
         """How many of ``alerts`` (from the first) fit in one digest message; ≥ 1."""
         ...
@@ -134,6 +140,10 @@ class Supervisor:
         self.base = base
         self.cap = cap
         self.stats = ConnectionStats()
+        self.observer: Callable[[str, bool], None] | None = None
+        """Told every event (``connect``, ``resume``, ``drop``, ``failure``,
+        ``outage``, ``stop``) and whether the connection is up after it: the
+        metrics hook."""
         self.up = False
         self._rng = rng
         self._clock = clock
@@ -149,6 +159,16 @@ class Supervisor:
             self._failures = 0
         self.up = False
         self._up_since = None
+
+    def _tell(self, event: str) -> None:
+        if self.observer is not None:
+            self.observer(event, self.up)
+
+    def stopped(self) -> None:
+        """This process let go of the connection (stop, or the lease went elsewhere)."""
+        self.up = False
+        self._up_since = None
+        self._tell("stop")
 
     def connected(self, *, resumed: bool = False) -> None:
         if resumed:
@@ -166,6 +186,7 @@ class Supervisor:
         self._up_since = self._clock()
         self._down_since = None
         self._outage_tries = 0
+        self._tell("resume" if resumed else "connect")
 
     def dropped(self, reason: str) -> float:
         """A live connection went away: seconds to wait before reconnecting (often 0)."""
@@ -174,7 +195,9 @@ class Supervisor:
         if stable:
             self._settle()
             log.info("%s: %s; reconnecting", self.name, reason)
+            self._tell("drop")
             return 0.0
+        self._tell("drop")
         return self.failed(f"{reason} soon after connecting")
 
     def failed(self, reason: str, *, at_least: float = 0.0) -> float:
@@ -187,9 +210,11 @@ class Supervisor:
             reconnect_delay(self._failures, base=self.base, cap=self.cap, jitter=self._rng()),
             at_least,
         )
+        self._tell("failure")
         if self._down_since is None:
             self._down_since = self._clock()
             self.stats.outages += 1
+            self._tell("outage")
             log.warning(
                 "%s: cannot connect (%s); retrying with back-off up to %.0f s, "
                 "alerts still go out over the REST API meanwhile",

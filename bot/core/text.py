@@ -394,6 +394,19 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, "…@" + host, parts.path, parts.query, parts.fragment))
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` dropped: a feed's link must not carry
+    credentials into chat (nor lure readers with ``https://bank.com@evil.example``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
 def story_id(guid: str | None, link: str | None, title: str, published: str | None) -> str:
     """A story's stable id within its feed.
 
