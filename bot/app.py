@@ -269,16 +269,36 @@ async def hold_and_listen(
             continue
         waiting_logged = False
         log.info("roles: this process holds %s", name)
-        started = loop.time()
+        started = renewed = loop.time()
         listener = asyncio.create_task(_listen(bot))
         try:
             while not stop.is_set() and not listener.done():
                 await asyncio.wait({listener}, timeout=renew)
                 if listener.done() or stop.is_set():
                     break
-                if not await store.acquire_lease(name, rt.owner, clock(), lease):
+                attempt = loop.time()  # the new expiry counts from here
+                try:
+                    still = await store.acquire_lease(name, rt.owner, clock(), lease)
+                except Exception as e:  # the database is busy or away: not a reason to die
+                    if loop.time() - renewed + renew < lease.total_seconds():
+                        log.warning(
+                            "%s: could not renew the lease (%s); keeping the connection "
+                            "while the lease lasts",
+                            name,
+                            e,
+                        )
+                        continue
+                    log.warning(
+                        "%s: could not renew the lease (%s) before it ran out; "
+                        "stopping to listen so that no two processes do",
+                        name,
+                        e,
+                    )
+                    break
+                if not still:
                     log.warning("%s: lease lost to another process; stopping to listen", name)
                     break
+                renewed = attempt
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
