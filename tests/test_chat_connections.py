@@ -563,3 +563,21 @@ async def test_kill_the_holding_alertbot_run_and_the_other_answers_within_a_minu
                 if proc.returncode is None:
                     proc.kill()
                     await proc.wait()
+
+
+async def test_a_dead_socket_url_is_given_up_for_a_fresh_one(slack: Slack) -> None:
+    """slack-sdk alone would retry a refused socket URL for ever; each of our tries
+    is bounded and asks ``apps.connections.open`` for a new URL."""
+    s = slack
+    s.api.dead_socket_urls(1)
+    async with open_runtime(s.config, out=io.StringIO()) as rt:
+        quick(rt)
+        [bot] = rt.bots
+        bot.socket_connect_timeout = 1.0
+        bot.socket_ping = 0.3  # slack-sdk waits this long between its own tries
+        async with serving(rt):
+            await s.api.wait_sockets(lambda: s.api.live_sockets == 1, within=15)
+            assert "subscribe" in await s.ask("help")
+            assert s.api.dead_url_tries >= 2  # slack-sdk did retry the dead URL
+            assert len(s.api.calls_to("apps.connections.open")) == 2
+            assert bot.connection.stats.failures == 1

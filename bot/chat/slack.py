@@ -738,6 +738,7 @@ class SlackBot:
         self.connection = Supervisor("Slack socket", base=reconnect_base, cap=reconnect_cap)
         self.socket_grace = SOCKET_GRACE
         self.socket_ping = SOCKET_PING
+        self.socket_connect_timeout = SOCKET_CONNECT_TIMEOUT
         secrets = config.secrets
         if not secrets.slack_bot_token:
             raise ValueError(
@@ -891,7 +892,7 @@ class SlackBot:
             client: Any = handler.client
             try:
                 try:
-                    async with asyncio.timeout(SOCKET_CONNECT_TIMEOUT):
+                    async with asyncio.timeout(self.socket_connect_timeout):
                         client.wss_uri = await client.issue_new_wss_url()
                         await client.connect()
                 except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as e:

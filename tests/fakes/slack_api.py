@@ -12,6 +12,8 @@ bot uses like Slack does, and misbehaves on demand:
   e.g. ``methods=("conversations.history",)`` with ``missing_scope``;
 * ``fake.fail("apps.connections.open", "internal_error", times=2)``: the next
   calls of that method answer ``{"ok": false, "error": …}``;
+* ``fake.dead_socket_urls(1)``: the next Socket Mode URL handed out is dead (its
+  upgrade answers 410 however often it is tried, as an expired URL would);
 * ``fake.revoke("xoxb-…")``: every call with that token answers ``token_revoked``.
 
 Posted messages are kept with their metadata (:attr:`FakeSlackAPI.messages`;
@@ -90,6 +92,9 @@ class FakeSlackAPI:
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self.most_live_sockets = 0
+        self._urls = 0
+        self._dead_urls = 0
+        self.dead_url_tries = 0
         self._envelopes = 0
         self.port = 0
 
@@ -100,6 +105,10 @@ class FakeSlackAPI:
 
     def fail(self, method: str, error: str = "internal_error", *, times: int = 1) -> None:
         self._failing[method] = (error, [times])
+
+    def dead_socket_urls(self, times: int = 1) -> None:
+        """The next ``times`` URLs from ``apps.connections.open`` refuse the socket for good."""
+        self._dead_urls = times
 
     def fail_channel(
         self,
@@ -230,7 +239,10 @@ class FakeSlackAPI:
         )
         return ack
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if "dead" in request.query:  # an expired URL: refused however often it is tried
+            self.dead_url_tries += 1
+            return web.Response(status=410, text="expired")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_json({"type": "hello", "num_connections": 1})
@@ -318,7 +330,11 @@ class FakeSlackAPI:
         return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
 
     def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        self._urls += 1
+        if self._dead_urls > 0:
+            self._dead_urls -= 1
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?dead={self._urls}"}
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?n={self._urls}"}
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
