@@ -581,3 +581,22 @@ async def test_a_dead_socket_url_is_given_up_for_a_fresh_one(slack: Slack) -> No
             assert s.api.dead_url_tries >= 2  # slack-sdk did retry the dead URL
             assert len(s.api.calls_to("apps.connections.open")) == 2
             assert bot.connection.stats.failures == 1
+
+
+async def test_a_refused_token_is_an_error_tried_again_at_the_cap_not_a_dead_bot(
+    discord: Discord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Close 4004 (Authentication failed): said as an error with what to do; the bot
+    keeps delivering and tries again at the back-off cap, so a fixed token works."""
+    d = discord
+    d.gateway.token = "another-token"
+    async with open_runtime(d.config, out=io.StringIO()) as rt, serving(rt):
+        quick(rt)
+        [bot] = rt.bots
+        await d.gateway.wait_for(lambda: len(d.gateway.identifies) >= 1)
+        await until(lambda: bot.connection.stats.failures >= 1, 5)
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any("4004" in m and "Developer Portal" in m for m in errors)
+        d.gateway.token = TOKEN  # the operator fixed it
+        await d.gateway.wait_live(within=10)
+        assert "/subscribe" in text_of(await d.ask("help"))
