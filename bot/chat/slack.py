@@ -868,9 +868,9 @@ class SlackBot:
         """Keep one Socket Mode connection up until cancelled; never give up.
 
         slack-sdk reconnects by itself after a ``disconnect`` message or a
-        closed socket, but it retries a failed socket every few seconds for
-        ever on the same (expired) URL, and a failed ``apps.connections.open``
-        at start ends ``connect()``. So each try here is bounded: a new
+        closed socket, but its ``connect()`` retries every ping interval for
+        ever, without back-off, and once it has a URL it keeps trying that one
+        (an expired URL never works again). So each try here is bounded: a new
         client, a fresh URL, the socket; while it runs, a look every
         :data:`SOCKET_CHECK` s counts slack-sdk's own reconnects, and a socket
         that stays down past :attr:`socket_grace` is torn down and tried again
