@@ -23,6 +23,10 @@ The rule, in order:
    ``MAX_RETRY_AFTER`` (7 days) are clamped: a typo on the server must not
    retire a feed for ever.
 
+The same module answers a smaller question for chat connections:
+:func:`reconnect_delay`, how long to wait before the next try at the Discord
+gateway or the Slack socket (1 s doubling to a cap, jittered into 50–100 %).
+
 Known misses: back-off is per feed, not per host, so many failing feeds of one
 host each back off on their own; the ``ttl`` of RSS is minutes and is converted
 by the parser, not here.
