@@ -600,8 +600,12 @@ class DiscordBot:
                 discord.GatewayNotFound,
                 discord.HTTPException,
             ) as e:
-                if live is not None and live.session_id is not None:
-                    session, sequence, resume_url = live.session_id, live.sequence, live.gateway
+                if live is not None:
+                    if live.session_id is not None:
+                        session, sequence, resume_url = live.session_id, live.sequence, live.gateway
+                    # Stops its heartbeat thread; 4000 keeps the session resumable.
+                    with contextlib.suppress(Exception):
+                        await live.close(code=4000)
                 await asyncio.sleep(self.connection.failed(_describe(e)))
 
     async def close(self) -> None:
