@@ -442,7 +442,7 @@ async def test_every_slack_command_is_answered_through_the_socket(slack: Slack) 
 
 
 async def test_slack_opens_a_new_socket_after_disconnect_and_retries_a_failed_start(
-    slack: Slack,
+    slack: Slack, caplog: pytest.LogCaptureFixture
 ) -> None:
     s = slack
     s.feeds.add_feed(
@@ -459,6 +459,8 @@ async def test_slack_opens_a_new_socket_after_disconnect_and_retries_a_failed_st
         await s.api.wait_for("chat.postMessage", within=15)
         await s.api.wait_sockets(lambda: s.api.live_sockets == 1)
         assert bot.connection.stats.failures == 2 and bot.connection.stats.outages == 1
+        loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len([m for m in loud if "internal_error" in m]) == 1  # once per outage
         assert "subscribe" in await s.ask("help")
         # Slack's ``disconnect``: a new socket, and a command answered on it.
         await s.api.socket_disconnect()
@@ -572,9 +574,12 @@ async def test_kill_the_holding_alertbot_run_and_the_other_answers_within_a_minu
                     await proc.wait()
 
 
-async def test_a_dead_socket_url_is_given_up_for_a_fresh_one(slack: Slack) -> None:
+async def test_a_dead_socket_url_is_given_up_for_a_fresh_one(
+    slack: Slack, caplog: pytest.LogCaptureFixture
+) -> None:
     """slack-sdk alone would retry a refused socket URL for ever; each of our tries
-    is bounded and asks ``apps.connections.open`` for a new URL."""
+    is bounded and asks ``apps.connections.open`` for a new URL. slack-sdk's error
+    per retry becomes debug; the outage is one warning that says why."""
     s = slack
     s.api.dead_socket_urls(1)
     async with open_runtime(s.config, out=io.StringIO()) as rt:
@@ -588,6 +593,10 @@ async def test_a_dead_socket_url_is_given_up_for_a_fresh_one(slack: Slack) -> No
             assert s.api.dead_url_tries >= 2  # slack-sdk did retry the dead URL
             assert len(s.api.calls_to("apps.connections.open")) == 2
             assert bot.connection.stats.failures == 1
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    [outage] = [m for m in loud if "connect" in m.lower()]
+    assert outage.startswith("Slack socket: cannot connect (no socket within 1 s: ")
+    assert "410" in outage  # slack-sdk's own words: the URL is gone
 
 
 async def test_a_refused_token_is_an_error_tried_again_at_the_cap_not_a_dead_bot(

@@ -713,6 +713,31 @@ class _Ids:
     url: str = ""
 
 
+class _SocketLog(logging.Handler):
+    """Where slack-sdk's Socket Mode client logs: every record goes on at DEBUG
+    (under ``bot.chat.slack.socket``), and the last error is kept as the reason
+    :class:`~bot.chat.base.Supervisor` gives, once per outage. Without it the
+    client logs an ERROR with a traceback every few seconds while Slack is away."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last_error = ""
+        self._out = logging.getLogger("bot.chat.slack.socket")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            self.last_error = message
+        self._out.debug("slack-sdk: %s", message, exc_info=record.exc_info)
+
+    def logger(self) -> logging.Logger:
+        # Not registered with logging.getLogger: one per bot, gone with it.
+        sdk = logging.Logger("bot.chat.slack.sdk", logging.DEBUG)
+        sdk.propagate = False
+        sdk.addHandler(self)
+        return sdk
+
+
 class SlackBot:
     """The Slack side of the bot: Web API sender plus the command listener.
 
@@ -880,11 +905,14 @@ class SlackBot:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         api = self.config.secrets.slack_api_url or DEFAULT_API_URL
+        sdk_log = _SocketLog()
         while True:
+            sdk_log.last_error = ""
             # slack-sdk's Socket Mode client is untyped: Any keeps mypy strict elsewhere.
             handler: Any = AsyncSocketModeHandler(
                 self.app,
                 app_token,
+                logger=sdk_log.logger(),
                 web_client=AsyncWebClient(base_url=api if api.endswith("/") else api + "/"),
                 ping_interval=self.socket_ping,
             )
@@ -897,6 +925,9 @@ class SlackBot:
                         await client.connect()
                 except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as e:
                     reason = str(e).strip() or type(e).__name__
+                    if isinstance(e, TimeoutError) and sdk_log.last_error:
+                        reason = f"no socket within {self.socket_connect_timeout:.0f} s: "
+                        reason += sdk_log.last_error.splitlines()[0]
                     await asyncio.sleep(self.connection.failed(reason))
                     continue
                 self.connection.connected()
