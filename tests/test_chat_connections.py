@@ -250,7 +250,7 @@ async def test_discord_gateway_down_at_start_then_up(
     """Unreachable at start: polling and delivery go on; it connects when the gateway is up.
 
     The outage is logged once (a warning), and its end once, however many tries."""
-    caplog.set_level(logging.INFO, logger="bot.chat.base")
+    caplog.set_level(logging.INFO)
     d = discord
     d.feeds.add_feed(
         "/wire.xml",
@@ -284,6 +284,8 @@ async def test_discord_gateway_down_at_start_then_up(
     said = [r.getMessage() for r in caplog.records if r.name == "bot.chat.base"]
     assert sum("cannot connect" in m for m in said) == 1
     assert sum("connected again" in m for m in said) == 1
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING and "gateway" in r.name]
+    assert loud == []  # nothing from discord.py's gateway per try
 
 
 OUTAGE = 3.0
