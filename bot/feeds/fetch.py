@@ -205,14 +205,20 @@ AddressPolicy = Callable[[IPAddress], bool]
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-def is_public_address(addr: IPAddress) -> bool:
-    """True for globally routable unicast addresses; IPv4 embedded in IPv6 is unwrapped."""
+def _unwrap(addr: IPAddress) -> IPAddress:
+    """The IPv4 address inside a mapped, 6to4 or NAT64 IPv6 address; else ``addr``."""
     if isinstance(addr, ipaddress.IPv6Address):
         embedded = addr.ipv4_mapped or addr.sixtofour
         if embedded is None and addr in _NAT64:
             embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
         if embedded is not None:
-            return is_public_address(embedded)
+            return embedded
+    return addr
+
+
+def is_public_address(addr: IPAddress) -> bool:
+    """True for globally routable unicast addresses; IPv4 embedded in IPv6 is unwrapped."""
+    addr = _unwrap(addr)
     return not (
         addr.is_private
         or addr.is_loopback
@@ -238,12 +244,7 @@ _METADATA: Final = tuple(
 def is_metadata_address(addr: IPAddress) -> bool:
     """A cloud instance-metadata address (credentials live there): never fetched,
     even with ``allow_private``, which is meant for intranet feeds."""
-    if isinstance(addr, ipaddress.IPv6Address):
-        embedded = addr.ipv4_mapped or addr.sixtofour
-        if embedded is None and addr in _NAT64:
-            embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-        if embedded is not None:
-            return is_metadata_address(embedded)
+    addr = _unwrap(addr)
     return any(addr.version == n.version and addr in n for n in _METADATA)
 
 
