@@ -254,6 +254,12 @@ def test_digest_fit_is_exactly_what_one_message_shows() -> None:
     assert f"{80 - n} more not shown" in str(blocks)
 
 
+def test_links_drop_credentials() -> None:
+    assert r.safe_url("https://user:pass@a.example/x?q=1") == "https://a.example/x?q=1"
+    assert r.safe_url("https://bank.example@evil.example/login") == "https://evil.example/login"
+    assert r.link("https://u:p@a.example/", "A") == "<https://a.example/|A>"
+
+
 def test_lookup_snippets_are_the_lede_not_the_photo_credit():
     story = Story(
         "https://f.example/rss",
