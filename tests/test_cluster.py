@@ -13,6 +13,7 @@ import pytest
 from bot.core.cluster import (
     BANDS,
     DEFAULT_THRESHOLD,
+    MAX_BRIDGE,
     SIZE,
     Candidate,
     Hit,
@@ -403,3 +404,20 @@ def test_events_raise_recall_without_losing_precision_on_both_sets():
     precision, real_recall, n = _through_events(ROOT / "tests" / "data" / "clusters_more.tsv")
     assert n >= 150
     assert precision >= 0.98 and real_recall >= 0.80, (precision, real_recall)
+
+
+def test_a_template_story_joins_only_its_best_match():
+    """Numbered patrol reports of one template: the new report links to all of them,
+    but it is no bridge; it joins the one with its own number."""
+
+    def report(n: int) -> tuple[int, ...]:
+        return _story(
+            f"KFOR patrol number {n} near crossing {n * 7}",
+            f"KFOR said patrol {n} went to village {n * 13} and checkpoint {n * 31}.",
+        )
+
+    cands = [Candidate(10 + n, report(n), T0, "https://a.example/feed", "") for n in range(6)]
+    new = report(3)
+    assert sum(links(new, T0, "https://b.example/feed", c) for c in cands) > MAX_BRIDGE
+    assert linked_clusters(new, T0, "https://b.example/feed", cands) == [13]
+    assert linked_clusters(new, T0, "https://b.example/feed", cands[::-1]) == [13]

@@ -58,7 +58,9 @@ recall 0.704 at precision 0.992 (pairs alone: 0.519, 0.992); on the second set,
 ``tests/data/clusters_more.tsv`` from ``realfeeds-more`` (201 pairs, labelled after the
 rule was chosen), real recall 0.815 at precision 1.000 (pairs alone: 0.679). The cost of
 single linkage is chaining: over the whole corpus the previews of the Iran talks now join
-all the talks' reports, not only some.
+all the talks' reports, not only some. A story that links more than :data:`MAX_BRIDGE`
+events is taken for a template (numbered reports, quake notices) and joins only its best
+match, so one mirrored template feed does not chain all its items into one event.
 
 Comparisons are bounded: the store hands back at most :data:`CANDIDATES_PER_EVENT`
 stories per event (those sharing the most band keys) and :data:`MAX_CANDIDATES` in all
@@ -542,6 +544,11 @@ def pick_candidates(
     return [h.story_id for h in kept[:limit]]
 
 
+MAX_BRIDGE = 3
+"""A story that links more events than this is a template (numbered patrol reports,
+quake notices, scores), not a bridge: it joins only the one it matches best."""
+
+
 def linked_clusters(
     fp: Fingerprint,
     published: datetime,
@@ -557,13 +564,26 @@ def linked_clusters(
     One event: the story joins it. Several: the story bridges them and they become one
     event (the lowest id, the oldest, stays). Events are thus the connected groups of
     the "reports the same event" relation over the stories of the window (single
-    linkage), the same whatever order the stories arrive in. An event already known to
-    link is not compared again.
+    linkage), the same whatever order the stories arrive in. A story that links more
+    than :data:`MAX_BRIDGE` events joins only its best match, ranked as in
+    ``choose_cluster`` (then the order can matter; such a story is a template that
+    would otherwise chain unrelated events into one).
     """
-    found: set[int] = set()
+    best: dict[int, tuple[float, float, datetime, int]] = {}
     for c in candidates:
-        if c.cluster_id in found:
+        gap = abs(c.published - published)
+        if gap > window:
             continue
-        if links(fp, published, feed_url, c, threshold=threshold, window=window):
-            found.add(c.cluster_id)
-    return sorted(found)
+        same_feed = c.feed_url == feed_url
+        content = _content_similarity(fp, c.fingerprint)
+        score = (
+            content if same_feed else _combine(content, _title_similarity(fp, c.fingerprint))
+        )
+        if score <= 0.0 or score < bar(threshold, gap, same_feed=same_feed):
+            continue
+        key = (-score, -content, c.published, c.cluster_id)
+        if c.cluster_id not in best or key < best[c.cluster_id]:
+            best[c.cluster_id] = key
+    if len(best) > MAX_BRIDGE:
+        return [min(best.values())[3]]
+    return sorted(best)
