@@ -522,6 +522,10 @@ class Deliverer:
 
     async def _alert(self, row: OutboxRow, previous_url: str | None = None) -> Alert:
         cs = await self.store.cluster_stories(row.cluster_id)
+        if not cs.stories:
+            # Merged into another event (a story bridged them) after this row was
+            # claimed, or pruned: the merge retired the row; nothing to send.
+            raise DeliveryError(f"event {row.cluster_id} has no stories (merged or pruned)")
         return build_alert(
             row.cluster_id,
             cs.stories,
@@ -721,8 +725,16 @@ class Deliverer:
         stats: DeliveryStats,
     ) -> None:
         """As many digest messages as it takes; each is stored before it is posted."""
-        pending = list(rows)
-        alerts = [await self._alert(r) for r in pending]
+        pending: list[OutboxRow] = []
+        alerts: list[Alert] = []
+        for r in rows:
+            try:
+                alerts.append(await self._alert(r))
+            except DeliveryError as e:  # its event merged into another meanwhile
+                log.info("outbox row %d: %s; dropped", r.id, e.reason)
+                await self.store.mark_sent(r.id, r.revision, r.message_ref or "gone", posted_at=None)
+                continue
+            pending.append(r)
         while pending:
             n = max(1, sender.digest_fit(alerts))
             chunk = pending[:n]
