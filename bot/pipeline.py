@@ -732,7 +732,8 @@ class Deliverer:
                 alerts.append(await self._alert(r))
             except DeliveryError as e:  # its event merged into another meanwhile
                 log.info("outbox row %d: %s; dropped", r.id, e.reason)
-                await self.store.mark_sent(r.id, r.revision, r.message_ref or "gone", posted_at=None)
+                ref = r.message_ref or "gone"
+                await self.store.mark_sent(r.id, r.revision, ref, posted_at=None)
                 continue
             pending.append(r)
         while pending:
