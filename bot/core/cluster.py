@@ -576,9 +576,7 @@ def linked_clusters(
             continue
         same_feed = c.feed_url == feed_url
         content = _content_similarity(fp, c.fingerprint)
-        score = (
-            content if same_feed else _combine(content, _title_similarity(fp, c.fingerprint))
-        )
+        score = content if same_feed else _combine(content, _title_similarity(fp, c.fingerprint))
         if score <= 0.0 or score < bar(threshold, gap, same_feed=same_feed):
             continue
         key = (-score, -content, c.published, c.cluster_id)
