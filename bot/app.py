@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
 
-from bot.chat.base import Sender
+from bot.chat.base import DeliveryError, Sender
 from bot.chat.console import ConsoleSender
 from bot.config import Config, parse_listen
 from bot.core.schedule import reconnect_delay
@@ -109,9 +109,10 @@ async def open_runtime(
             service.feed_probe = fetching_probe(fetcher)  # feeds add fetches the URL once
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
             bots: list[Any] = []
+            logins: list[asyncio.Task[None]] = []
             try:
                 if chat:
-                    await _start_chat(config, service, senders, bots)
+                    await _start_chat(config, service, senders, bots, logins)
                 poller = Poller(store, config, fetcher, owner=owner)
                 listener_lease = min(config.lease, LISTENER_LEASE)
                 yield Runtime(
@@ -130,6 +131,10 @@ async def open_runtime(
                     ),
                 )
             finally:
+                for task in logins:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
                 for bot in reversed(bots):
                     with contextlib.suppress(Exception):
                         await bot.close()
@@ -137,33 +142,105 @@ async def open_runtime(
         await service.close()
 
 
+LOGIN_RETRY_BASE = 5.0
+"""Seconds before the second try at a chat login that failed at start."""
+LOGIN_RETRY_CAP = 300.0
+"""Longest wait between tries at a chat login."""
+
+
+def _login_refused(e: BaseException) -> bool:
+    """A login the platform refused for good (a wrong token): retrying cannot help."""
+    return isinstance(e, RuntimeError) or (isinstance(e, DeliveryError) and e.permanent)
+
+
+def _why(e: BaseException) -> str:
+    return str(e).strip() or type(e).__name__
+
+
 async def _start_chat(
-    config: Config, service: Service, senders: dict[str, Sender], bots: list[Any]
+    config: Config,
+    service: Service,
+    senders: dict[str, Sender],
+    bots: list[Any],
+    logins: list[asyncio.Task[None]],
 ) -> None:
     """Log in to each platform whose token is set (REST/Web API only; enough to send).
 
-    Each bot joins ``bots`` before it logs in, so the caller closes it even if
-    the login fails.
+    A refused token stops here, with the reason. A platform that cannot be
+    reached (down, timing out, answering 5xx) does not: polling goes on, its
+    alerts wait in the outbox, and a task in ``logins`` keeps trying with
+    back-off, adding the platform's sender once it is in. Each bot joins
+    ``bots`` before it logs in, so the caller closes it even if the login fails.
     """
     s = config.secrets
     if s.discord_token:
         from bot.chat.discord import DiscordBot  # imported only when used: it is heavy
 
-        bot = DiscordBot(config, service)
+        bot: Any = DiscordBot(config, service)
         bots.append(bot)  # closed on the way out even when its login fails
-        await bot.start()
-        senders["discord"] = bot.sender
-        log.info("Discord: logged in")
+        await _first_login(bot, "discord", "Discord", senders, logins)
     if s.slack_bot_token:
         from bot.chat.slack import SlackBot
 
         sbot = SlackBot(config, service)
         bots.append(sbot)
-        await sbot.start()
-        senders["slack"] = sbot.sender
-        log.info("Slack: authenticated")
+        await _first_login(sbot, "slack", "Slack", senders, logins)
     if not bots:
         log.info("no chat tokens set (DISCORD_TOKEN, SLACK_BOT_TOKEN): alerts go to the console")
+
+
+async def _first_login(
+    bot: Any, platform: str, name: str, senders: dict[str, Sender], logins: list[asyncio.Task[None]]
+) -> None:
+    bot.logged_in = asyncio.Event()
+    try:
+        await bot.start()
+    except Exception as e:
+        if _login_refused(e):
+            raise
+        log.warning(
+            "%s: cannot log in (%s); feeds are still polled and %s alerts wait in the "
+            "outbox; retrying with back-off up to %.0f s",
+            name,
+            _why(e),
+            name,
+            LOGIN_RETRY_CAP,
+        )
+        logins.append(asyncio.create_task(_log_in_later(bot, platform, name, senders)))
+        return
+    senders[platform] = bot.sender
+    bot.logged_in.set()
+    log.info("%s: logged in", name)
+
+
+async def _log_in_later(bot: Any, platform: str, name: str, senders: dict[str, Sender]) -> None:
+    """Try a failed login again, with back-off and jitter, until it works (or is refused)."""
+    started = time.monotonic()
+    failures = 1
+    while True:
+        await asyncio.sleep(
+            reconnect_delay(
+                failures, base=LOGIN_RETRY_BASE, cap=LOGIN_RETRY_CAP, jitter=random.random()
+            )
+        )
+        try:
+            await bot.start()
+        except Exception as e:
+            if _login_refused(e):
+                log.error("%s: login refused: %s; its alerts wait in the outbox", name, _why(e))
+                return
+            failures += 1
+            log.debug("%s: login try %d failed: %s", name, failures, _why(e))
+            continue
+        senders[platform] = bot.sender
+        bot.logged_in.set()
+        log.info(
+            "%s: logged in after %d failed tries (%.0f s); delivering its waiting alerts",
+            name,
+            failures,
+            time.monotonic() - started,
+        )
+        return
 
 
 async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats, DeliveryStats]:
@@ -211,6 +288,15 @@ async def prune(rt: Runtime) -> None:
         log.info("pruned: %s", ", ".join(f"{n} {what}" for what, n in counts.items() if n))
 
 
+async def _first_of(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
 async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
@@ -255,6 +341,10 @@ async def hold_and_listen(
     loop = asyncio.get_running_loop()
     stops = 0
     waiting_logged = False
+    logged_in: asyncio.Event | None = getattr(bot, "logged_in", None)
+    if logged_in is not None and not logged_in.is_set():
+        # Its REST login failed at start and is being retried: listen once it works.
+        await _first_of(logged_in, stop)
     while not stop.is_set():
         try:
             held = await store.acquire_lease(name, rt.owner, clock(), lease)

@@ -288,6 +288,51 @@ async def test_discord_gateway_down_at_start_then_up(
     assert loud == []  # nothing from discord.py's gateway per try
 
 
+async def test_discord_refusing_logins_at_start_keeps_polling_and_delivers_later(
+    discord: Discord, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord's REST API down at start (503): run keeps polling with the alert waiting
+    in the outbox, says so once, logs in when Discord is back, then delivers and listens."""
+    import bot.app
+
+    monkeypatch.setattr(bot.app, "LOGIN_RETRY_BASE", 0.2)
+    monkeypatch.setattr(bot.app, "LOGIN_RETRY_CAP", 0.5)
+    caplog.set_level(logging.INFO)
+    d = discord
+    d.feeds.add_feed(
+        "/wire.xml",
+        make_rss(
+            "Wire", [("KFOR patrols the border", "KFOR troops.")], published=datetime.now(UTC)
+        ),
+    )
+    d.api.unavailable = True
+    async with open_runtime(d.config, out=io.StringIO()) as rt, serving(rt):
+        quick(rt)
+        assert len(rt.bots) == 1
+        assert "discord" not in rt.deliverer.senders
+        await until(lambda: rt.metrics.last_poll_at is not None, 15)
+        assert await rt.service.store.pending_count() == 1, "the alert waits in the outbox"
+        await asyncio.sleep(1.5)  # several failed tries
+        assert d.api.messages(CHANNEL) == []
+        d.api.unavailable = False
+        await d.api.wait_for(lambda _: bool(d.api.messages(CHANNEL)), within=15)
+        [msg] = d.api.messages(CHANNEL)
+        assert "KFOR patrols the border" in text_of(msg)
+        await d.gateway.wait_live(within=10)
+        assert "/subscribe" in text_of(await d.ask("help"))
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.app"]
+    assert sum(m.startswith("Discord: cannot log in (") for m in said) == 1, said
+    assert sum(m.startswith("Discord: logged in after ") for m in said) == 1, said
+
+
+async def test_a_refused_token_at_start_is_one_clear_error(discord: Discord) -> None:
+    d = discord
+    d.api.token_ok = False
+    with pytest.raises(RuntimeError, match="Discord rejected DISCORD_TOKEN"):
+        async with open_runtime(d.config, out=io.StringIO()):
+            pass
+
+
 OUTAGE = 3.0
 """Seconds the gateway stays unreachable in the test above (the issue's 20 s,
 shortened: what matters is several failed tries, then a connection)."""
