@@ -498,12 +498,19 @@ class SQLStore:
             since = window_since or now
             subs = await self._subscriptions_by_watchlist()
             this_poll: list[int] = []
+            # Band keys go in once, after the poll's stories: they are never
+            # candidates for each other, and one statement beats one per story.
+            keys: list[tuple[int, int, str | None]] = []
             for item in items:
                 if cluster_rule is not None and item.fp is not None:
                     rows = await self.cluster_candidates(item.bands, since, this_poll)
                     cluster_rule(item, rows)
                 touched.extend(
-                    await self._save_story(item, subs, now, digest_due or now, this_poll)
+                    await self._save_story(item, subs, now, digest_due or now, this_poll, keys)
+                )
+            if keys:
+                await self._execmany(
+                    "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)", keys
                 )
             await self._exec(
                 "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, "
@@ -535,8 +542,10 @@ class SQLStore:
         now: datetime,
         digest_due: datetime,
         stored: list[int],
+        keys: list[tuple[int, int, str | None]],
     ) -> list[int]:
-        """Store one story; its id is appended to ``stored``."""
+        """Store one story; its id is appended to ``stored``, its band keys to ``keys``
+        (the caller inserts them)."""
         s = item.story
         row = await self._one(
             "INSERT INTO stories (feed_url, guid, url, title, text, published, "
@@ -573,10 +582,7 @@ class SQLStore:
             )
         if not item.clustered:
             return []
-        await self._execmany(
-            "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)",
-            [(b, story_id, iso(now)) for b in item.bands],
-        )
+        keys.extend((b, story_id, iso(now)) for b in item.bands)
         cluster_id = item.cluster_id
         singles = sorted(set(item.singles))
         if cluster_id is None and not singles and not item.alert:
