@@ -1,0 +1,202 @@
+"""Quality of what chat would show: every corpus entry through parse → match → summary.
+
+Not a speed benchmark: it counts defects a reader would notice, one count per rule
+(an entry can break several rules), and prints random summaries to read.
+
+Rules (each is checked on what reaches chat: the summary, the title, the outlet):
+
+- ``invisible``: a zero-width, soft hyphen, BOM, bidi control or other format
+  character (Unicode category Cf) in the summary, title or outlet name.
+- ``cut``: a summary made from the story's text that ends without sentence-final
+  punctuation and without "…", or whose "…" follows part of a word.
+- ``bullet_or_heading``: a summary that starts with a bullet, a list number
+  ("1- ", "2) ") or a heading line of the text (a short line without final
+  punctuation) run into the next sentence.
+- ``repeats_title``: a summary that is the title, or starts with it.
+- ``caption_or_credit``: a photo/video caption or credit pattern in the summary
+  ("Photo: …", "(AP Photo/…)", "Getty Images", "FILE - ", "The Brief …", "Watch: …").
+- ``outlet_generic``: an outlet name that is a section or noise ("World", "RSS",
+  "… Search Records Found 1000", "Category World", "feed"), or empty.
+- ``hit_not_shown``: a watched term hit in the story's text but no sentence with
+  that hit is in the summary.
+
+Watchlist: the shipped watchlists plus the names from issue 12 (Iran, Ukraine,
+NATO, Trump), so ``hit_not_shown`` has hits to look at.
+
+Run: ``python bench/quality.py`` (``--corpus DIR`` once or more for other folders,
+``--seed N`` for another sample, ``--examples N`` to list defects per rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import unicodedata
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path above
+from bot.core.matching import compile_matcher  # noqa: E402
+from bot.core.models import Match, Story, Summary, Term, Watchlist  # noqa: E402
+from bot.core.summarize import summarize  # noqa: E402
+from bot.core.watchlist import parse_watchlist  # noqa: E402
+from bot.feeds.parse import ParseError, parse_feed  # noqa: E402
+
+CORPORA = [CORPUS, CORPUS.parent / "realfeeds-more"]
+RULES = (
+    "invisible",
+    "cut",
+    "bullet_or_heading",
+    "repeats_title",
+    "caption_or_credit",
+    "outlet_generic",
+    "hit_not_shown",
+)
+ISSUE_NAMES = Watchlist(
+    name="issue12",
+    terms=tuple(Term(name=n, forms=(n,)) for n in ("Iran", "Ukraine", "NATO", "Trump")),
+)
+
+_FINAL = re.compile(r"""[.!?…。！？।؟]["'”’»)\]]*$""")
+_BULLET = re.compile(r"^(?:[•·▪◦►▶■□●○➤✓✔*#>|–—-]|\d{1,2}\s?[-.)]\s)")
+_CAPTION = re.compile(
+    r"""\b(?:photo|image|picture|video|graphic|illustration)s?\s*(?:credit\s*)?:
+      | \((?:ap|afp|reuters|getty|photo|image|picture|file)\s*(?:photo|images?|/|:|by)
+      | \bgetty\s+images\b | \bap\s+photo\b | \bfile\s+photo\b | \bphoto\s+by\b
+      | \bphoto\s+credit\b | \bimage\s+credit\b | \bcredit\s*: | (?:^|\s)FILE\s*[-–—]\s
+      | ^the\s+brief\b | ^watch\s*: | ^video\s*: | ^listen\s*: | \bclick\s+to\s+enlarge\b
+      | /(?:reuters|afp|ap|anadolu|epa|getty\s+images)\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_GENERIC_WORDS = """world news latest home homepage rss feed feeds blog articles posts stories
+    headlines tech technology politics business sport sports science health
+    entertainment opinion topics section all main international national local
+    us uk europe asia africa americas updates everything top comments"""
+_GENERIC = frozenset(_GENERIC_WORDS.split())
+_NOISE = re.compile(
+    r"records\s+found|\bsearch\b|\bcategory\b|\bfeed\b|\brss\b|^comments\s+on\b|[-–—|:>»]\s*$",
+    re.IGNORECASE,
+)
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.split()).casefold()
+
+
+def invisible(s: str) -> bool:
+    return any(unicodedata.category(c) == "Cf" and c != "\u200d" for c in s)
+
+
+def outlet_generic(name: str) -> bool:
+    words = re.findall(r"\w+", name.casefold())
+    if not words:
+        return True
+    if all(w in _GENERIC for w in words):
+        return True
+    return _NOISE.search(name) is not None
+
+
+def defects(story: Story, summary: Summary, matches: list[Match]) -> list[str]:
+    """The rules this entry breaks (see the module docstring)."""
+    found: list[str] = []
+    text = summary.text
+    if invisible(text) or invisible(story.title) or invisible(story.outlet):
+        found.append("invisible")
+    from_title = _norm(text) == _norm(story.title)
+    if text and not from_title:
+        if not _FINAL.search(text):
+            found.append("cut")
+        elif text.endswith("…"):
+            word = re.search(r"(\w+)\W*…$", text)
+            # The word before "…" must be whole in the source text.
+            if word and not re.search(
+                re.escape(word.group(1)) + r"(?!\w)", story.text, re.IGNORECASE
+            ):
+                found.append("cut")
+    lines = [ln.strip() for ln in story.text.splitlines() if ln.strip()]
+    heading = bool(lines) and (
+        _norm(text).startswith(_norm(lines[0]) + " ")
+        and not _FINAL.search(lines[0])
+        and len(lines[0].split()) < 15
+    )
+    if text and (_BULLET.match(text) or heading):
+        found.append("bullet_or_heading")
+    if story.title and text and _norm(text).startswith(_norm(story.title)):
+        found.append("repeats_title")
+    if _CAPTION.search(text):
+        found.append("caption_or_credit")
+    if outlet_generic(story.outlet):
+        found.append("outlet_generic")
+    shown = {_norm(s.text) for s in summary.spans if s.highlight}
+    for term in {m.term for m in matches if m.field == "text"}:
+        hits = {_norm(story.text[m.start : m.end]) for m in matches if m.term == term}
+        if not hits & shown and not any(m.term == term and m.field == "title" for m in matches):
+            found.append("hit_not_shown")
+            break
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--corpus", type=Path, action="append", help="folder of *.xml feeds")
+    ap.add_argument("--seed", type=int, default=12, help="seed of the sample of summaries")
+    ap.add_argument("--sample", type=int, default=20, help="summaries to print")
+    ap.add_argument("--examples", type=int, default=0, help="defective entries to list per rule")
+    ap.add_argument("--budget", type=int, default=600, help="summary characters ([alerts])")
+    args = ap.parse_args(argv)
+    folders: list[Path] = args.corpus or CORPORA
+    for folder in folders:
+        require_corpus(folder, "quality.py")
+    lists = [ISSUE_NAMES]
+    for p in sorted((ROOT / "watchlists").glob("*.toml")):
+        lists.append(parse_watchlist(p.read_text(encoding="utf-8"), str(p)))
+    matcher = compile_matcher(lists)
+
+    counts: Counter[str] = Counter()
+    examples: dict[str, list[str]] = defaultdict(list)
+    rows: list[tuple[str, Story, Summary]] = []
+    errors = 0
+    for folder in folders:
+        for path in sorted(folder.glob("*.xml")):
+            try:
+                parsed = parse_feed(path.read_bytes(), str(path))
+            except ParseError:
+                errors += 1
+                continue
+            for story in parsed.stories:
+                matches = matcher.match(story.title, story.text)
+                summary = summarize(story.title, story.text, matches, budget=args.budget)
+                rows.append((path.name, story, summary))
+                for rule in defects(story, summary, matches):
+                    counts[rule] += 1
+                    examples[rule].append(
+                        f"{folder.name}/{path.name} [{story.outlet}] {story.title[:60]!r}: "
+                        f"{summary.text[:160]!r}"
+                    )
+    total = len(rows)
+    print(
+        f"entries {total} from {sum(1 for f in folders for _ in f.glob('*.xml'))} files "
+        f"({errors} unreadable)"
+    )
+    for rule in RULES:
+        print(f"defect {rule:<18} {counts[rule]:>5}  ({100 * counts[rule] / max(total, 1):.1f}%)")
+    print(f"defect {'any':<18} {sum(counts.values()):>5}  (entries × rules)")
+    if args.examples:
+        for rule in RULES:
+            for line in examples[rule][: args.examples]:
+                print(f"  {rule}: {line}")
+    rng = random.Random(args.seed)
+    print(f"\n{min(args.sample, total)} random summaries (seed {args.seed}):")
+    for _name, story, summary in rng.sample(rows, min(args.sample, total)):
+        print(f"- [{story.outlet}] {story.title[:100]}")
+        print(f"  {summary.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
