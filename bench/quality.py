@@ -7,12 +7,15 @@ Rules (each is checked on what reaches chat: the summary, the title, the outlet)
 
 - ``invisible``: a zero-width, soft hyphen, BOM, bidi control or other format
   character (Unicode category Cf) in the summary, title or outlet name.
-- ``cut``: a summary made from the story's text that ends without sentence-final
-  punctuation and without "…", or whose "…" follows part of a word.
+- ``cut``: a summary that ends mid-sentence without "…" (a phrase without a final
+  stop after full sentences, or one ending on a connecting word or a comma, or one
+  over 200 characters), or whose "…" follows part of a word of the source text. A
+  phrase that ends without a stop but is whole ("…, and more") is not counted.
 - ``bullet_or_heading``: a summary that starts with a bullet, a list number
   ("1- ", "2) ") or a heading line of the text (a short line without final
   punctuation) run into the next sentence.
-- ``repeats_title``: a summary that is the title, or starts with it.
+- ``repeats_title``: a summary that is the title, or opens with it as a sentence or
+  heading of its own (not "Eternal Return was newly added", a sentence about it).
 - ``caption_or_credit``: a photo/video caption or credit pattern in the summary
   ("Photo: …", "(AP Photo/…)", "Getty Images", "FILE - ", "The Brief …", "Watch: …").
 - ``outlet_generic``: an outlet name that is a section or noise ("World", "RSS",
@@ -63,8 +66,12 @@ ISSUE_NAMES = Watchlist(
 
 _FINAL = re.compile(r"""[.!?…。！？।؟]["'”’»)\]]*$""")
 _BULLET = re.compile(r"^(?:[•·▪◦►▶■□●○➤✓✔*#>|–—-]|\d{1,2}\s?[-.)]\s)")
+_CONNECTIVE_WORDS = """a an the and or but nor of to in on at by for from with as into
+    about after before over under between than that which who this these those its his
+    her their our your is are was were be been has have had will would can could"""
+_CONNECTIVES = frozenset(_CONNECTIVE_WORDS.split())
 _CAPTION = re.compile(
-    r"""\b(?:photo|image|picture|video|graphic|illustration)s?\s*(?:credit\s*)?:
+    r"""(?:^|\()\s*(?:photo|image|picture|video|graphic|illustration)s?\s*(?:credit\s*)?:
       | \((?:ap|afp|reuters|getty|photo|image|picture|file)\s*(?:photo|images?|/|:|by)
       | \bgetty\s+images\b | \bap\s+photo\b | \bfile\s+photo\b | \bphoto\s+by\b
       | \bphoto\s+credit\b | \bimage\s+credit\b | \bcredit\s*: | (?:^|\s)FILE\s*[-–—]\s
@@ -101,6 +108,39 @@ def outlet_generic(name: str) -> bool:
     return _NOISE.search(name) is not None
 
 
+def cut_short(summary: str, source: str) -> bool:
+    """Ends mid-sentence without "…", or with "…" right after part of a word."""
+    if summary.endswith(("…", "...")):
+        word = re.search(r"(\w+)\W*(?:…|\.\.\.)$", summary)
+        # The word before "…" must be whole in the source text.
+        return bool(word) and not re.search(
+            re.escape(word.group(1)) + r"(?!\w)", source, re.IGNORECASE
+        )
+    if _FINAL.search(summary):
+        return False
+    last = re.split(r"(?<=[a-z0-9)][.!?…])\s+(?=[A-Z“\"‘])", summary)[-1]
+    # A phrase without a final stop is a sentence cut short when it follows full
+    # sentences, ends on a connecting word or mark, or runs on.
+    tail = re.search(r"(\w+)\W*$", last)
+    return (
+        last != summary
+        or last.rstrip()[-1:] in ",;:–—-(/&"
+        or (tail is not None and tail.group(1).casefold() in _CONNECTIVES)
+        or len(last) > 200
+    )
+
+
+def title_first(summary: str, title: str) -> bool:
+    """The summary is the title, or opens with it as a sentence or heading of its own."""
+    s, t = _norm(summary), _norm(title)
+    if s == t or s.rstrip(".") == t:
+        return True
+    if not s.startswith(t):
+        return False
+    rest = summary.strip()[len(" ".join(title.split())) :]
+    return bool(re.match(r"\s*[.:!?|–—-]|\s+[A-Z“\"‘]", rest))
+
+
 def defects(story: Story, summary: Summary, matches: list[Match]) -> list[str]:
     """The rules this entry breaks (see the module docstring)."""
     found: list[str] = []
@@ -108,16 +148,8 @@ def defects(story: Story, summary: Summary, matches: list[Match]) -> list[str]:
     if invisible(text) or invisible(story.title) or invisible(story.outlet):
         found.append("invisible")
     from_title = _norm(text) == _norm(story.title)
-    if text and not from_title:
-        if not _FINAL.search(text):
-            found.append("cut")
-        elif text.endswith("…"):
-            word = re.search(r"(\w+)\W*…$", text)
-            # The word before "…" must be whole in the source text.
-            if word and not re.search(
-                re.escape(word.group(1)) + r"(?!\w)", story.text, re.IGNORECASE
-            ):
-                found.append("cut")
+    if text and not from_title and cut_short(text, story.text):
+        found.append("cut")
     lines = [ln.strip() for ln in story.text.splitlines() if ln.strip()]
     heading = bool(lines) and (
         _norm(text).startswith(_norm(lines[0]) + " ")
@@ -126,7 +158,7 @@ def defects(story: Story, summary: Summary, matches: list[Match]) -> list[str]:
     )
     if text and (_BULLET.match(text) or heading):
         found.append("bullet_or_heading")
-    if story.title and text and _norm(text).startswith(_norm(story.title)):
+    if story.title and text and title_first(text, story.title):
         found.append("repeats_title")
     if _CAPTION.search(text):
         found.append("caption_or_credit")
@@ -176,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     counts[rule] += 1
                     examples[rule].append(
                         f"{folder.name}/{path.name} [{story.outlet}] {story.title[:60]!r}: "
-                        f"{summary.text[:160]!r}"
+                        f"{summary.text[:70]!r} … {summary.text[-110:]!r}"
                     )
     total = len(rows)
     print(

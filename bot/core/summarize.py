@@ -61,14 +61,23 @@ paragraph without final punctuation (a caption-like first line) is dropped.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.models import Match, Span, Summary
 from bot.core.text import strip_feed_furniture
 
-__all__ = ["BANNER_CHARS", "LINE_CHARS", "is_furniture", "split_sentences", "summarize"]
+__all__ = [
+    "BANNER_CHARS",
+    "LINE_CHARS",
+    "is_chrome",
+    "is_furniture",
+    "main_text",
+    "repeats_title",
+    "split_sentences",
+    "story_lines",
+    "summarize",
+]
 
 BANNER_CHARS = 120
 LINE_CHARS = 120
@@ -143,6 +152,37 @@ _DATE_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
+# WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
+_SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
+# A photo or video credit standing alone: "(Image credit: Kevin Frayer)", "(AP Photo/…)".
+_CREDIT = (
+    r"\(\s*(?:(?:AP|AFP|EPA|Reuters|Getty\s+Images|Anadolu|Xinhua|File)\b[^()]{0,80}"
+    r"|(?:photo|image|picture|video|illustration)s?\s*(?:credit|courtesy|by)?\s*[:/][^()]{0,80}"
+    r"|(?:photo\s+)?credit\s*:[^()]{0,80})\)"
+)
+_CREDIT_LINE = re.compile(r"^\s*" + _CREDIT + r"\s*$", re.IGNORECASE)
+_CREDIT_TAIL = re.compile(r"\s*" + _CREDIT + r"\s*$", re.IGNORECASE)
+# A label that opens a line of a video card or a teaser: "FULL VIDEO: https://…",
+# "Watch:", "*Update* :", "TL;DR", "EXCLUSIVE:" — trimmed from a sentence's start; a line
+# that is only a label (and a link) is chrome.
+_LABEL = (
+    r"[*_]*(?:(?:watch\s+)?(?:the\s+)?full\s+video|watch(?:\s+now)?|video|listen|podcast|"
+    r"update[ds]?|tl;\s?dr|exclusive|breaking(?:\s+news)?|live|analysis|opinion)[*_]*"
+    r"(?:\s*:\s*|\s+(?=https?://))(?:(?:https?://|www\.|\w+\.(?:com|be)/)\S+\s*)?"
+)
+_LEAD_LABEL = re.compile(_LABEL, re.IGNORECASE)
+_LABEL_ONLY = re.compile(_LABEL + r"\s*", re.IGNORECASE)
+# Sentence-final punctuation, closing quotes and brackets allowed after it.
+_PROSE_END = re.compile(r"[.!?…。！？।؟]+[\"'”’»)\]]*$")
+_TRUNCATED_END = re.compile(r"(?:…|\.\.\.)[\"'”’»)\]]*$")
+# A bullet or list number opening a line: "• ", "1- ", "2) ", "## ".
+_LIST_MARK = re.compile(r"(?:[•·▪◦►▶■□●○➤✓✔*#>|–—-]+\s*|\d{1,2}\s?[-.)]\s+)(?=\S)")
+# Words a sentence cut off by a feed typically ends on.
+_CONNECTIVE_WORDS = """a an the and or but nor of to in on at by for from with as into onto
+    about after before over under between than that which who whom whose this these those its his
+    her their our your my is are was were be been has have had will would can could
+    should may might must not so if while when where"""
+_CONNECTIVES = frozenset(_CONNECTIVE_WORDS.split())
 _WORDS = re.compile(r"\w+(?:['’.-]\w+)*")
 _FINAL = re.compile(r"[.!?…。！？।؟:;\"”’»)]\s*$")
 
@@ -165,24 +205,35 @@ def _is_byline(s: str) -> bool:
     return 1 <= len(words) <= 6 and all(w[0].isupper() for w in words)
 
 
-def is_furniture(line: str) -> bool:
-    """True when ``line`` is page or feed furniture rather than article text.
-
-    See the module docstring for the rule and its known misses.
-    """
+def is_chrome(line: str) -> bool:
+    """True when ``line`` is page chrome: furniture by pattern, a caption credit, a
+    shortcode. Unlike :func:`is_furniture` it does not judge a line by its shape, so a
+    short list item ("Bayraktar TB2 drones") is not chrome."""
     s = line.strip()
     if not s or not any(ch.isalnum() for ch in s):
         return True
-    if _ANCHORED.match(s) or _is_byline(s):
+    if _SHORTCODES.fullmatch(s) or _CREDIT_LINE.match(s):
+        return True
+    bare = s.lstrip("([{ ")
+    if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
         return True
     if len(s) < BANNER_CHARS and _BANNER.search(s):
         return True
     words = _WORDS.findall(s)
     if not _DATE_TOKEN.sub("", " ".join(words)).strip(" ,.:-–—/"):
         return True  # nothing but date and time words
-    if len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2:
-        return True  # "Home | World | Europe": items between separators
-    return len(words) < 5 and not _FINAL.search(s)
+    return len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2  # "Home | World | Europe"
+
+
+def is_furniture(line: str) -> bool:
+    """True when ``line`` is page or feed furniture rather than article text.
+
+    See the module docstring for the rule and its known misses.
+    """
+    if is_chrome(line):
+        return True
+    s = line.strip()
+    return len(_WORDS.findall(s)) < 5 and not _FINAL.search(s)
 
 
 # ------------------------------------------------------------------- sentences
@@ -203,6 +254,10 @@ _DATELINE = re.compile(
     r"[A-ZÀ-ÞĀ-Ž][A-ZÀ-ÞĀ-Ž .'-]{2,40}(?:,\s[A-Z][\w .'-]{1,30})?(?:\s\([\w .]{1,20}\))?"
     r"\s?[—–-]{1,2}\s+"
 )
+
+
+# "LONDON: ", "GAZA CITY: " (Dawn, The News): capitals and a colon before the lede.
+_COLON_DATELINE = re.compile(r"[A-ZÀ-ÞĀ-Ž][A-ZÀ-ÞĀ-Ž .'-]{2,30}:\s+(?=[A-Z\"“‘])")
 
 
 _WINDOW = 64
@@ -264,6 +319,83 @@ def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None
         out.append((start, end))
 
 
+# ------------------------------------------------------------------- the story
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def repeats_title(line: str, title: str) -> bool:
+    """Whether ``line`` is the headline again: the same words (case, punctuation and
+    spacing aside), or, for a line that does not end a sentence, four fifths of them."""
+    a, b = _words(line), _words(title)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if _PROSE_END.search(line.strip()) or min(len(a), len(b)) < 2:
+        return False
+    if a[: len(b)] == b:
+        # The headline and a subtitle after a dash or colon ("IPv4 vs IPv6 - the
+        # evolution of…"), not a sentence about it ("Onward was newly added").
+        words = list(re.finditer(r"\w+", line))
+        rest = line[words[len(b) - 1].end() :].lstrip()
+        return len(a) > len(b) and rest[:1] in ("-", "–", "—", ":", "|", "(")
+    if min(len(a), len(b)) < 3:
+        return False
+    shared = len(set(a) & set(b))
+    return shared / max(len(set(a)), len(set(b))) >= 0.8
+
+
+def _is_prose(line: str) -> bool:
+    """A paragraph of the story: its first sentence ends like one and has 4+ words."""
+    spans = split_sentences(line)
+    if not spans:
+        return False
+    a, b = spans[0]
+    first = line[a:b]
+    if len(spans) == 1 and _TRUNCATED_END.search(first):
+        return len(_WORDS.findall(first)) >= 4  # a teaser line cut with "…"
+    return bool(_PROSE_END.search(first)) and len(_WORDS.findall(first)) >= 4
+
+
+def story_lines(title: str, text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the lines of ``text`` that are the story, in order.
+
+    Dropped: lines that are chrome (:func:`is_chrome`, judged whole when shorter than
+    :data:`LINE_CHARS`), the headline repeated, and every line before the lede — the
+    first line that reads as prose (:func:`_is_prose`). What precedes it on a news
+    page is a video card ("The Brief October 24, 2025 / Trump says…"), sub-headline
+    bullets, a section heading or a caption. Without any prose line nothing is
+    dropped for coming first.
+    """
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        start, pos = pos, pos + len(raw)
+        line = raw.strip()
+        if not line:
+            continue
+        a = start + raw.index(line[0])
+        b = a + len(line)
+        if (len(line) < LINE_CHARS and is_chrome(line)) or _SHORTCODES.fullmatch(line):
+            continue
+        if not lines and repeats_title(line, title):
+            continue  # the headline at the top of the body
+        lines.append((a, b))
+    lede = next((n for n, (a, b) in enumerate(lines) if _is_prose(text[a:b])), 0)
+    return lines[lede:]
+
+
+def main_text(title: str, text: str) -> str:
+    """The story's own text: feed tails cut, chrome lines and what precedes the lede
+    dropped (:func:`story_lines`), lines joined with ``"\\n"``. Watchlists match this,
+    so a caption or a video card before the article cannot fire one."""
+    body = strip_feed_furniture(text)
+    return "\n".join(body[a:b] for a, b in story_lines(title, body))
+
+
 # ------------------------------------------------------------------- summary
 
 
@@ -271,10 +403,10 @@ def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None
 class _Piece:
     start: int
     end: int
-
-
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    fragment: bool = False
+    """Cut at its end (the text's last sentence cut by the feed, or a window): "…" after."""
+    opens: bool = False
+    """Starts inside its sentence (a window around a hit): "…" before."""
 
 
 def _clean(text: str) -> str:
@@ -289,6 +421,8 @@ def _build(
     for n, piece in enumerate(pieces):
         if n:
             spans.append(Span(" "))
+        if piece.opens:
+            spans.append(Span(ELLIPSIS))
         cuts = sorted(
             (max(a, piece.start), min(b, piece.end))
             for a, b in marks
@@ -304,6 +438,8 @@ def _build(
             pos = b
         if pos < piece.end:
             spans.append(Span(_clean(source[pos : piece.end])))
+        if piece.fragment and not _TRUNCATED_END.search(source[piece.start : piece.end]):
+            spans.append(Span(ELLIPSIS))
     merged = _merge(spans)
     if sum(len(s.text) for s in merged) > budget:
         merged = _cut(merged, budget)
@@ -344,70 +480,169 @@ def _cut(spans: list[Span], budget: int) -> list[Span]:
     while out and not out[-1].text.strip():
         out.pop()
     if out and not out[-1].highlight:
-        out[-1] = Span(out[-1].text.rstrip(" ,;:—–-"))
+        out[-1] = Span(out[-1].text.rstrip(" ,;:—–-…").rstrip("."))
     out.append(Span(ELLIPSIS))
     return _merge(out)
 
 
+def _looks_cut(sentence: str) -> bool:
+    """A last sentence without final punctuation that a feed cut short: it ends on a
+    connecting word or mark ("…dizziness, and"), or runs on past 200 characters."""
+    s = sentence.rstrip()
+    if not s or _PROSE_END.search(s):
+        return False
+    if s[-1] in ",;:–—-(/&":
+        return True
+    last = re.search(r"(\w+)\W*$", s)
+    return (last is not None and last.group(1).casefold() in _CONNECTIVES) or len(s) > 200
+
+
+def _trim(text: str, a: int, b: int, marks: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """A sentence's start moved past a dateline, list mark or label, and its end before a
+    trailing photo credit — never past a watched name."""
+
+    def free(x: int, y: int) -> bool:
+        return not any(ma < y and mb > x for ma, mb in marks)
+
+    for pattern in (_LIST_MARK, _LEAD_LABEL):
+        m = pattern.match(text, a, b)
+        if m and m.end() < b and free(a, m.end()):
+            a = m.end()
+    m = _DATELINE.match(text, a, b)
+    # Only a place with a comma or an agency in brackets is a dateline; "NATO —" alone
+    # may be the subject of the sentence. "LONDON: " (capitals and a colon) is one too.
+    if m and m.end() < b and ("," in m.group() or "(" in m.group()) and free(a, m.end()):
+        a = m.end()
+    else:
+        m = _COLON_DATELINE.match(text, a, b)
+        if m and m.end() < b and free(a, m.end()):
+            a = m.end()
+    m = _CREDIT_TAIL.search(text, a, b)
+    if m and m.start() > a and free(m.start(), b):
+        b = m.start()
+    return a, b
+
+
+def _sentences(title: str, text: str, marks: Sequence[tuple[int, int]]) -> list[_Piece]:
+    """The story's sentences, furniture and headline repeats out, edges trimmed."""
+    out: list[_Piece] = []
+    for la, lb in story_lines(title, text):
+        line = text[la:lb]
+        if len(line) < LINE_CHARS and is_furniture(line) and not _is_prose(line):
+            continue  # a short furniture line goes whole; longer ones sentence by sentence
+        for a, b in split_sentences(line):
+            a, b = a + la, b + la
+            if is_furniture(text[a:b]) and not _PROSE_END.search(text[a:b]):
+                continue
+            if is_chrome(text[a:b]) or (not out and repeats_title(text[a:b], title)):
+                continue  # furniture, or the headline repeated at the top of the body
+            a, b = _trim(text, a, b, marks)
+            if any(ch.isalnum() for ch in text[a:b]):
+                out.append(_Piece(a, b))
+    if out:
+        last = out[-1]
+        sentence = text[last.start : last.end]
+        # The text's last sentence, cut by the feed: "…to its knees. A blockade of…" or
+        # "…symptoms like headaches, dizziness, and" (no mark at all).
+        cut_mark = _TRUNCATED_END.search(sentence) is not None
+        if cut_mark or _looks_cut(sentence) or (len(out) > 1 and not _PROSE_END.search(sentence)):
+            end = last.end
+            if not cut_mark:
+                # Unmarked: the last word may itself be cut ("toxin fr"); drop it, unless
+                # a watched name is there.
+                space = text.rfind(" ", last.start, last.end)
+                tail_marked = any(mb > space for _, mb in marks if last.start <= mb <= last.end)
+                if space > last.start and not tail_marked:
+                    end = space
+                end = last.start + len(text[last.start : end].rstrip(" ,;:—–-(/&"))
+            out[-1] = _Piece(last.start, max(end, last.start + 1), fragment=True)
+    return out
+
+
 def summarize(title: str, text: str, matches: Sequence[Match], *, budget: int = 600) -> Summary:
-    """A short extractive summary of a story with the watched names highlighted."""
+    """A short extractive summary of a story with the watched names highlighted.
+
+    Empty when the text holds nothing but the title, chrome or furniture: the alert
+    shows the title itself, and a summary never repeats it.
+    """
     budget = max(budget, 20)
     body_len = len(text)
     stripped = strip_feed_furniture(text)
     if text.startswith(stripped):
         body_len = len(stripped)  # the tail is cut; offsets before it stay valid
-    sentences: list[_Piece] = []
-    pos = 0
-    for line in text[:body_len].splitlines(keepends=True):
-        line_start = pos
-        pos += len(line)
-        if len(line) < LINE_CHARS and is_furniture(line):
-            continue  # a short furniture line goes whole; longer ones sentence by sentence
-        for a, b in split_sentences(line):
-            a, b = a + line_start, b + line_start
-            if is_furniture(text[a:b]) or _same(text[a:b], title):
-                continue  # furniture, or the headline repeated at the top of the body
-            m = _DATELINE.match(text, a, b)
-            # Only a place with a comma or an agency in brackets is a dateline; "NATO —"
-            # alone may be the subject of the sentence.
-            if m and m.end() < b and ("," in m.group() or "(" in m.group()):
-                a = m.end()
-            sentences.append(_Piece(a, b))
-
-    text_marks = sorted(
-        {(m.start, m.end) for m in matches if m.field == "text" and 0 <= m.start < m.end}
-    )
-    if sentences:
-        chosen = _choose(sentences, text_marks, budget)
-        return Summary(_build(text, chosen, text_marks, budget))
-
-    title_marks = sorted(
-        {(m.start, m.end) for m in matches if m.field == "title" and 0 <= m.start < m.end}
-    )
-    t = title.strip()
-    if not t:
+    text_matches = [m for m in matches if m.field == "text" and 0 <= m.start < m.end <= body_len]
+    marks = sorted({(m.start, m.end) for m in text_matches})
+    sentences = _sentences(title, text[:body_len], marks)
+    if not sentences:
         return Summary(())
-    start = title.index(t)
-    return Summary(_build(title, [_Piece(start, start + len(t))], title_marks, budget))
+    in_title = {m.term for m in matches if m.field == "title"}
+    chosen = _choose(text, sentences, text_matches, budget, in_title)
+    return Summary(_build(text, chosen, marks, budget))
 
 
-def _choose(sentences: list[_Piece], marks: list[tuple[int, int]], budget: int) -> list[_Piece]:
+def _choose(
+    text: str,
+    sentences: list[_Piece],
+    matches: Sequence[Match],
+    budget: int,
+    in_title: frozenset[str] | set[str] = frozenset(),
+) -> list[_Piece]:
+    """The lead, then the first sentence naming each term (so every term's hit is shown,
+    also one deep in an article body; terms the title does not show come first), then
+    other naming sentences, while they fit."""
+
     def size(p: _Piece) -> int:
-        return p.end - p.start  # an upper bound: whitespace runs only shrink
+        return p.end - p.start + (1 if p.fragment else 0)  # an upper bound
 
-    starts = [a for a, _ in marks]  # sorted, as ``marks`` is
+    def names(p: _Piece, term: str | None = None) -> bool:
+        return any(p.start <= m.start < p.end and (term is None or m.term == term) for m in matches)
 
-    def named(p: _Piece) -> bool:
-        i = bisect_left(starts, p.start)
-        return i < len(starts) and starts[i] < p.end
+    def whole(p: _Piece) -> bool:
+        return not p.fragment and _PROSE_END.search(text[p.start : p.end]) is not None
 
     lead = sentences[0]
     chosen = [lead]
     used = size(lead)
+    terms = list(dict.fromkeys(m.term for m in sorted(matches, key=lambda m: m.start)))
+    terms.sort(key=lambda t: t in in_title)  # stable: text order within each group
+    for term in terms:
+        if any(names(p, term) for p in chosen):
+            continue
+        # A whole sentence naming the term, else a heading, list item or cut sentence.
+        naming = [p for p in sentences if names(p, term)]
+        first = next((p for p in naming if whole(p)), naming[0] if naming else None)
+        if first is not None and used + 1 + size(first) <= budget:
+            chosen.append(first)
+            used += 1 + size(first)
+        elif first is not None:
+            hits = [m for m in matches if m.term == term]
+            window = _window(text, first, hits, budget - used - 3)
+            if window is not None:
+                chosen.append(window)
+                used += 3 + size(window)
     for p in sentences[1:]:
-        if named(p) and used + 1 + size(p) <= budget:
+        if p not in chosen and whole(p) and names(p) and used + 1 + size(p) <= budget:
             chosen.append(p)
             used += 1 + size(p)
-    if len(chosen) == 1 and len(sentences) > 1 and used + 1 + size(sentences[1]) <= budget:
-        chosen.append(sentences[1])
-    return chosen
+    # Context for a lone lead: the next whole sentence, not a heading, a list item or an
+    # introduction to a list ("…has the following 4 parts:").
+    rest = [p for p in sentences[1:] if whole(p)]
+    if len(chosen) == 1 and rest and used + 1 + size(rest[0]) <= budget:
+        chosen.append(rest[0])
+    return sorted(chosen, key=lambda p: p.start)
+
+
+def _window(text: str, piece: _Piece, matches: Sequence[Match], room: int) -> _Piece | None:
+    """The whole words of ``piece`` around its first hit that fit ``room`` (with "…")."""
+    hit = next((m for m in sorted(matches, key=lambda m: m.start) if m.start >= piece.start), None)
+    if hit is None or room < (hit.end - hit.start) + 40:
+        return None
+    start = max(piece.start, hit.start - (room - (hit.end - hit.start)) // 3)
+    if start > piece.start:
+        start = min(hit.start, text.find(" ", start) + 1 or hit.start)
+    end = min(piece.end, start + room - 2)
+    if end < piece.end:
+        space = text.rfind(" ", hit.end, end + 1)
+        end = space if space > hit.end else max(end, hit.end)
+        end = start + len(text[start:end].rstrip(" ,;:—–-"))
+    return _Piece(start, end, fragment=end < piece.end, opens=start > piece.start)

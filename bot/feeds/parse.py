@@ -45,6 +45,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from bot.core.models import Story
+from bot.core.summarize import main_text
 from bot.core.text import (
     canonical_url,
     html_to_text,
@@ -52,7 +53,6 @@ from bot.core.text import (
     one_line,
     plain_text,
     story_id,
-    strip_feed_furniture,
 )
 
 __all__ = ["TEXT_CHARS", "TITLE_CHARS", "ParseError", "ParsedFeed", "parse_feed"]
@@ -489,7 +489,7 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
             id=story_id(guid, url, item_title, raw_date),
             url=url,
             title=item_title,
-            text=strip_feed_furniture(raw_text),
+            text=main_text(item_title, raw_text),
             published=_json_date(raw_date or "", now),
             outlet=name,
             teaser=is_teaser(raw_text, title=item_title),
@@ -515,7 +515,7 @@ def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | No
         id=story_id(guid, url, title, raw_date),
         url=url,
         title=title,
-        text=strip_feed_furniture(raw_text),
+        text=main_text(title, raw_text),
         published=_published(entry, now),
         outlet=outlet,
         teaser=is_teaser(raw_text, title=title),
