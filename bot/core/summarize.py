@@ -117,6 +117,7 @@ _ANCHORED = re.compile(
       | subscribe\b | sign\s+(?:up|in)\b | log\s*in\b | register\b | skip\s+to\b
       | click\s+here\b | tap\s+here\b | listen\s+to\s+this\b
       | (?:updated|published|posted|last\s+modified)\s*(?::|on\b|at\b|\d)
+      | (?:published|printed|appeared)\s+in\s+\S.{0,60}\b\d{4}\s*$
       | continue\s+reading\b | the\s+post\s+.*\s+appeared\s+first\s+on\b
       | home\s*(?:[|›»>/•·]|$)
     )""",
