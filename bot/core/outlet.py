@@ -21,6 +21,9 @@ Feed titles often name a section or carry noise: "World" (The Washington Post),
    the holder in its copyright line, the page's ``og:site_name``), else the domain
    (``washingtonpost.com``).
 
+Once an article page is read (teasers only), :func:`page_outlet` puts the page's
+own site name in place of a bare domain.
+
 Known misses: a generic title in another language ("Mundo", "Welt") is kept, as the
 word list is English; a site whose domain is unlike its name ("NYT" at nytimes.com)
 is recognised only through the other rules.
@@ -34,7 +37,7 @@ from urllib.parse import urlsplit
 
 from bot.core.text import strip_invisible
 
-__all__ = ["domain_of", "is_generic_name", "outlet_name"]
+__all__ = ["domain_of", "is_generic_name", "outlet_name", "page_outlet"]
 
 _GENERIC_WORDS = """world news latest home homepage front page rss feed feeds atom blog articles
     article posts post stories story headlines headline top tech technology politics
@@ -145,3 +148,12 @@ def outlet_name(title: str, site_url: str, alternates: Iterable[str] = ()) -> st
         if usable and "@" not in name and "://" not in name and len(name) <= MAX_NAME_CHARS:
             return name
     return domain
+
+
+def page_outlet(outlet: str, url: str, site_name: str) -> str:
+    """The outlet once the article page is read: the page's own site name replaces a
+    bare domain (what :func:`outlet_name` falls back to); any other name stays."""
+    name = _clean(site_name)
+    if outlet != domain_of(url) or not name or is_generic_name(name) or _tagline(name):
+        return outlet
+    return name[:MAX_NAME_CHARS]
