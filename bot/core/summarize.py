@@ -578,6 +578,13 @@ def summarize(title: str, text: str, matches: Sequence[Match], *, budget: int = 
         return Summary(())
     in_title = {m.term for m in matches if m.field == "title"}
     chosen = _choose(text, sentences, text_matches, budget, in_title)
+    last = chosen[-1]
+    if text[last.start : last.end].endswith(":") and last.end - last.start > 1:
+        # "…a simple command:" introduces what the summary does not show.
+        chosen[-1] = _Piece(last.start, last.end - 1, fragment=True, opens=last.opens)
+    elif len(chosen) > 1 and not _PROSE_END.search(text[last.start : last.end]):
+        # A heading or list item chosen for its hit ends the summary: the story goes on.
+        chosen[-1] = _Piece(last.start, last.end, fragment=True, opens=last.opens)
     return Summary(_build(text, chosen, marks, budget))
 
 
