@@ -2,25 +2,47 @@
 
 The rule
 --------
-1. Feed tails ("The post … appeared first on …", "Continue reading") are cut with
-   :func:`bot.core.text.strip_feed_furniture`; the text is split into lines
-   (paragraphs); a line shorter than :data:`LINE_CHARS` that :func:`is_furniture`
-   flags is dropped whole.
-2. The remaining lines are split into sentences (:func:`split_sentences`); sentences
-   that are furniture themselves ("Share on Facebook" glued into a one-line feed
-   body) or repeat the title are dropped too, and a leading wire dateline
-   ("PRISTINA, Kosovo (AP) — ") is trimmed from a sentence.
-3. The summary is the first sentence (the lead) plus every sentence that contains a
-   text match, in text order, added while the total stays within ``budget``
-   characters; sentences that do not fit are skipped whole, never cut. When only the
-   lead is chosen, the sentence after it is added if it fits, so the reader gets two
-   sentences of context. A lead longer than the budget on its own is cut at a word
+1. The story (:func:`story_lines`, also :func:`main_text`, which parsing stores as the
+   story's text so watchlists match only it): feed tails ("The post … appeared first
+   on …", "Continue reading") are cut with :func:`bot.core.text.strip_feed_furniture`;
+   the text is split into lines (paragraphs); a line shorter than :data:`LINE_CHARS`
+   that :func:`is_chrome` flags is dropped whole, and so is a line of shortcodes; a
+   first line that repeats the headline (:func:`repeats_title`: same words in any
+   case, or for a line without a final stop four fifths of them, or the headline and
+   a subtitle after a dash or colon) is dropped; then every line before the **lede**
+   — the first line whose first sentence ends with ``. ! ? …`` and has four words or
+   more — is dropped: on news pages that is a video card ("The Brief October 24,
+   2025" / "Trump says…, and more"), sub-headline bullets, a section heading, a
+   caption. Without such a line nothing is dropped for coming first.
+2. For the summary, lines shorter than :data:`LINE_CHARS` that :func:`is_furniture`
+   flags (chrome, or fewer than five words without a final stop) are dropped too;
+   the rest is split into sentences (:func:`split_sentences`); sentences that are
+   chrome ("Share on Facebook" glued into a one-line feed body) or furniture
+   without a final stop are dropped. A sentence loses, at its start, a list mark
+   ("• ", "1- ", "## "), a label ("FULL VIDEO: https://…", "Watch:", "TL;DR"), a
+   wire dateline ("PRISTINA, Kosovo (AP) — ", "LONDON: "), and at its end a photo
+   credit ("(AP Photo/…)", "(Image credit: …)") — never across a watched name.
+3. The text's last sentence is **cut by its feed** when it ends with "…" or "...",
+   ends without a final stop on a connecting word or mark ("…dizziness, and"), runs
+   on past 200 characters without one, or lacks a final stop after other sentences.
+   It is then shown only when it is the lead or names a term, and ends with "…";
+   without the feed's own mark its last word (maybe cut: "toxin fr") is dropped
+   first. So a teaser ends at its last full sentence, or with "…" after a whole word.
+4. The summary is the first sentence (the lead); then, for each term hit in the text
+   (terms the title does not show first), the first whole sentence naming it (else a
+   heading or cut sentence naming it), or when it does not fit, a window of whole
+   words around the hit with "…" on the cut sides — so every term's hit is shown,
+   also one deep in an article body; then the other whole sentences that name a
+   term, in text order, while the total stays within ``budget`` characters. When only
+   the lead is chosen, the next whole sentence (not a heading, list item or a line
+   ending in ":") is added if it fits. A summary that would end on ":" or on a
+   heading ends with "…". A lead longer than the budget on its own is cut at a word
    boundary and ends with "…". Sentences are joined by one space; whitespace runs
    become one space.
-4. The text of each text match (``Match.field == "text"``) inside a chosen sentence is
+5. The text of each text match (``Match.field == "text"``) inside a chosen sentence is
    a highlighted :class:`Span`; a cut never splits a highlighted name.
-5. If nothing is left (no text, or only furniture), the title is the summary, with
-   its own matches highlighted.
+6. If nothing is left (no text, only the title, chrome or furniture), the summary is
+   empty: the alert shows the title, and a summary never just repeats it.
 
 The result depends only on the arguments: same input, same summary.
 
@@ -39,9 +61,9 @@ Trump said") stays one sentence; an abbreviation missing from the list followed 
 capitalised word splits; text whose sentences lack final punctuation (some
 languages, lists) becomes one long sentence and is cut at a word.
 
-Furniture
----------
-:func:`is_furniture` is true for a line that is, in order of the checks:
+Furniture and chrome
+--------------------
+:func:`is_chrome` is true for a line that is, in order of the checks:
 empty or punctuation only; a sharing/social prompt ("Share on Facebook", "Follow us
 on X", "Share this article"); a cookie, newsletter, subscription, sign-up or login
 banner; a "Related posts / Read also / More from / You may also like" list heading;
@@ -49,11 +71,19 @@ a byline ("By John Smith", "Reporting by …") or a photo credit ("Photo: …", 
 credit", "Getty Images", "AP Photo/…", "Reuters/…"); "Advertisement", "Sponsored";
 "All rights reserved" / "©"; "Click here"; a date or time alone ("February 17,
 2026", "Updated 3 hours ago", "17.02.2026 14:05"); a menu (two or more separators
-such as ``|``, ``›``, ``•``, ``»`` between short items); or a line without sentence
-shape: fewer than five words and no final punctuation ("Most Read", "World News").
+such as ``|``, ``›``, ``•``, ``»`` between short items); a credit alone in brackets
+("(Image credit: Kevin Frayer)"); WordPress shortcodes ("[time-brightcove …]"); a
+label alone ("FULL VIDEO: https://…"); "Published in Dawn, February 17th, 2026".
+:func:`is_furniture` is also true for a line without sentence shape: fewer than five
+words and no final punctuation ("Most Read", "World News") — not chrome, as a short
+list item ("Bayraktar TB2 drones") is still the story's text for matching.
 Keyword checks for banners apply to lines shorter than :data:`BANNER_CHARS`
 characters, so an article sentence that mentions a newsletter survives.
-Known misses: furniture written as a full sentence ("Our journalism depends on
+Known misses: chrome inside a line longer than :data:`LINE_CHARS` (a caption glued
+to a paragraph) is left out of the summary but still matched; a story whose lede
+has fewer than four words, or whose feed text has no sentence ending in a stop
+before a heading it should keep, loses what precedes the first prose line;
+furniture written as a full sentence ("Our journalism depends on
 readers like you, so please consider supporting us today.") passes; a short real
 paragraph without final punctuation (a caption-like first line) is dropped.
 """
