@@ -182,6 +182,7 @@ _DATE_TOKEN = re.compile(
     r"hours?|hrs?|days?|weeks?|on|at|today|yesterday|last|modified|read|min|h)\b",
     re.IGNORECASE,
 )
+_WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
 # WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
 _SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
@@ -236,6 +237,17 @@ def _is_byline(s: str) -> bool:
     return 1 <= len(words) <= 6 and all(w[0].isupper() for w in words)
 
 
+def _date_only(words: list[str]) -> bool:
+    """Every word is a date or time token (the loop stops at the first that is not)."""
+    for word in words:
+        if _DATE_TOKEN.fullmatch(word):
+            continue  # "17th", "a.m", "Wednesday"
+        for piece in _WORD_PARTS.split(word):  # "17.02.2026"
+            if piece and not _DATE_TOKEN.fullmatch(piece):
+                return False
+    return True
+
+
 def is_chrome(line: str) -> bool:
     """True when ``line`` is page chrome: furniture by pattern, a caption credit, a
     shortcode. Unlike :func:`is_furniture` it does not judge a line by its shape, so a
@@ -251,7 +263,9 @@ def is_chrome(line: str) -> bool:
     if len(s) < BANNER_CHARS and _BANNER.search(s):
         return True
     words = _WORDS.findall(s)
-    if not _DATE_TOKEN.sub("", " ".join(words)).strip(" ,.:-–—/"):
+    # A date alone is a few words ("Wednesday, February 17, 2026 at 14:05 GMT"); the
+    # check is the costliest here, so longer lines skip it.
+    if len(words) <= 12 and _date_only(words):
         return True  # nothing but date and time words
     return len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2  # "Home | World | Europe"
 
