@@ -2,8 +2,9 @@
 
 Every lifetime is opened here, in nested ``async with``/``try`` blocks, and
 closed in reverse. SIGINT/SIGTERM stop scheduling new work; the poll or send
-in flight finishes (or, past a grace period, is cancelled, which rolls its
-transaction back so the work stays pending in the database).
+in flight finishes (or, past a few seconds' grace, is cancelled, which rolls its
+transaction back so the work stays pending in the database). A second signal
+exits at once.
 
 Several processes may share one database. Each polls the feeds and sends the
 outbox rows it claims; the chat connections that receive commands (the
@@ -16,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,8 +28,10 @@ from typing import Any, TextIO
 
 from bot.chat.base import Sender
 from bot.chat.console import ConsoleSender
-from bot.config import Config
+from bot.config import Config, parse_listen
 from bot.feeds.fetch import Fetcher, create_session
+from bot.health import FeedHealthWatch
+from bot.metrics import HealthServer, Metrics, watch_loop_lag
 from bot.pipeline import (
     CycleStats,
     Deliverer,
@@ -35,13 +40,14 @@ from bot.pipeline import (
     claims_kept,
     process_owner,
 )
-from bot.service import Service
+from bot.service import Service, fetching_probe
 from bot.store import open_store_retrying
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 20.0
-"""Seconds the work in flight may take to finish after a stop signal."""
+SHUTDOWN_GRACE = 4.0
+"""Seconds the work in flight may take to finish after a stop signal; then it is
+cancelled (its transaction rolls back, its claims are handed back)."""
 IDLE_POLL_CHECK = 30.0
 """At most this long between looks at which feeds are due (new feeds, edits)."""
 ERROR_PAUSE = 30.0
@@ -69,6 +75,13 @@ class Runtime:
     bots: list[Any] = field(default_factory=list)
     owner: str = ""
     """This process's name on its leases."""
+    metrics: Metrics = field(default_factory=Metrics)
+    problems: list[str] = field(default_factory=list)
+    """Config problems found at start (e.g. a subscription naming no watchlist)."""
+    health: HealthServer | None = None
+    """The /metrics and /healthz listener while ``serve`` runs with one."""
+    feed_health: FeedHealthWatch | None = None
+    """Tells channels when a feed their alerts come from breaks or recovers."""
 
 
 @asynccontextmanager
@@ -81,20 +94,28 @@ async def open_runtime(
     owner = process_owner()
     try:
         await service.prepare()
+        problems = list(service.problems)
         async with create_session(config.fetch) as session:
             fetcher = Fetcher(session, config.fetch)
+            service.feed_probe = fetching_probe(fetcher)  # feeds add fetches the URL once
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
             bots: list[Any] = []
             try:
                 if chat:
                     await _start_chat(config, service, senders, bots)
+                poller = Poller(store, config, fetcher, owner=owner)
                 yield Runtime(
                     config=config,
                     service=service,
-                    poller=Poller(store, config, fetcher, owner=owner),
+                    poller=poller,
                     deliverer=Deliverer(store, config, senders, owner=owner),
                     bots=bots,
                     owner=owner,
+                    problems=problems,
+                    # The poller's clock, looked up each time (tests move it).
+                    feed_health=FeedHealthWatch(
+                        store, config, senders, owner=owner, clock=lambda: poller.clock()
+                    ),
                 )
             finally:
                 for bot in reversed(bots):
@@ -136,8 +157,12 @@ async def _start_chat(
 async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats, DeliveryStats]:
     """One poll cycle over the due feeds, then deliver what is pending."""
     async with claims_kept(rt.service.store, rt.owner, rt.config.lease, rt.poller.clock):
+        started = time.monotonic()
         stats = await rt.poller.poll_due(all_feeds=all_feeds)
+        rt.metrics.record_cycle(stats, time.monotonic() - started)
         delivered = await rt.deliverer.drain()
+        rt.metrics.record_delivery(delivered)
+        await _feed_health(rt, force=True)
         await prune(rt)
     log.info(
         "cycle: %d feeds polled (%d unchanged, %d errors), %d new stories, %d alerting; "
@@ -153,6 +178,17 @@ async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats,
         delivered.waiting,
     )
     return stats, delivered
+
+
+async def _feed_health(rt: Runtime, *, force: bool = False) -> None:
+    """Assess the feeds and send the notices that are due (never fatal)."""
+    if rt.feed_health is None:
+        return
+    try:
+        await rt.feed_health.check(force=force)
+        await rt.feed_health.deliver(rt.config.lease)
+    except Exception:  # the notices wait in the database for the next try
+        log.exception("feed health notices failed; trying again later")
 
 
 async def prune(rt: Runtime) -> None:
@@ -231,6 +267,16 @@ async def hold_and_listen(
         retry = min(retry * 2, LISTENER_RETRY_MAX)
 
 
+def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    """The first SIGINT/SIGTERM stops gently; a second one exits at once."""
+    if stop.is_set():
+        log.warning("%s again: exiting now", sig.name)
+        logging.shutdown()
+        os._exit(128 + sig.value)
+    log.info("%s: stopping (send it again to exit at once)", sig.name)
+    stop.set()
+
+
 async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     """Poll and deliver until ``stop`` is set (or SIGINT/SIGTERM arrives)."""
     stop = stop or asyncio.Event()
@@ -238,9 +284,23 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, _on_signal, stop, sig)
             installed.append(sig)
     wake = asyncio.Event()
+    health: HealthServer | None = None
+    if rt.config.metrics.listen:
+        host, port = parse_listen(rt.config.metrics.listen)
+        health = HealthServer(
+            rt.metrics, rt.service.store, stale=rt.config.metrics.stale, clock=rt.poller.clock
+        )
+        try:
+            await health.start(host, port)
+        except OSError as e:
+            raise RuntimeError(
+                f"cannot serve metrics on {rt.config.metrics.listen}: {e.strerror or e} "
+                "(pick another [metrics] listen / --metrics HOST:PORT)"
+            ) from None
+    rt.health = health
 
     async def poll_loop() -> None:
         pruned_at = 0.0
@@ -251,7 +311,10 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
                     await prune(rt)
                     pruned_at = loop.time()
                 await rt.service.reseed()  # watchlist file edits take effect live
+                started = time.monotonic()
                 stats = await rt.poller.poll_due()
+                rt.metrics.record_cycle(stats, time.monotonic() - started)
+                await _feed_health(rt)
                 if stats.alerts or stats.new_stories:
                     wake.set()
                 due = await rt.service.store.next_feed_due(rt.poller.clock())
@@ -268,7 +331,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
         while not stop.is_set():
             wake.clear()
             try:
-                await rt.deliverer.drain()
+                rt.metrics.record_delivery(await rt.deliverer.drain())
             except Exception:  # pending alerts stay in the outbox for the next try
                 log.exception("delivery failed; trying again in %.0f s", ERROR_PAUSE)
                 await _wait(stop, ERROR_PAUSE)
@@ -282,6 +345,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     try:
         async with keeper, asyncio.TaskGroup() as tg:
             work = [tg.create_task(poll_loop()), tg.create_task(deliver_loop())]
+            lag = tg.create_task(watch_loop_lag(rt.metrics, stop))
             listeners = [tg.create_task(hold_and_listen(rt, bot, stop)) for bot in rt.bots]
             log.info(
                 "roles: %s polls feeds and delivers alerts%s",
@@ -292,7 +356,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
             async def stopper() -> None:
                 await stop.wait()
                 log.info("stopping: finishing the work in flight (up to %.0f s)", SHUTDOWN_GRACE)
-                for t in listeners:
+                for t in [*listeners, lag]:
                     t.cancel()
                 _, pending = await asyncio.wait(work, timeout=SHUTDOWN_GRACE)
                 for t in pending:
@@ -302,4 +366,6 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if health is not None:
+            await health.close()
     log.info("stopped")

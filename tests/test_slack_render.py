@@ -263,3 +263,9 @@ def test_bidi_overrides_and_invisible_characters_never_reach_slack() -> None:
     for ch in hidden:
         assert ch not in ours, f"U+{ord(ch):04X} reached Slack"
     assert "deal was chaired." in payload and "Balkan Insight" in payload
+
+
+def test_links_drop_credentials() -> None:
+    assert r.safe_url("https://user:pass@a.example/x?q=1") == "https://a.example/x?q=1"
+    assert r.safe_url("https://bank.example@evil.example/login") == "https://evil.example/login"
+    assert r.link("https://u:p@a.example/", "A") == "<https://a.example/|A>"

@@ -52,6 +52,12 @@ class Sender(Protocol):
         """Post several alerts as one message (a burst or a digest subscription)."""
         ...
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        """Post a short plain-text notice from the bot itself (a feed broke or
+        recovered); ``text`` may hold feed titles and URLs, so it is escaped like
+        feed text. Returns the message reference."""
+        ...
+
     def digest_fit(self, alerts: list[Alert]) -> int:
         """How many of ``alerts`` (from the first) fit in one digest message; ≥ 1."""
         ...

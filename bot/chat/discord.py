@@ -202,6 +202,17 @@ class DiscordSender:
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        cid = _snowflake(channel)
+        params = handle_message_parameters(
+            content=render.notice_content(text), allowed_mentions=NO_MENTIONS, nonce=nonce_for(key)
+        )
+        try:
+            data = await self.client.http.send_message(cid, params=params)
+        except Exception as e:
+            raise delivery_error(e, channel) from e
+        return str(data["id"])
+
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         cid = _snowflake(channel)
         params = handle_message_parameters(

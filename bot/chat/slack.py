@@ -569,6 +569,11 @@ class SlackSender:
         text, blocks = render.alert_message(alert)
         return await self._post(channel, text, blocks, render.metadata(alert.cluster_id, key))
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        body, blocks = render.notice_message(text)
+        meta = {"event_type": "alertbot_notice", "event_payload": {"key": key}}
+        return await self._post(channel, body, blocks, meta)
+
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         text, blocks = render.alert_message(alert)
 
@@ -804,6 +809,12 @@ class SlackBot:
         path = self.config.slack.http_path
 
         async def handle(request: web.Request) -> web.Response:
+            # bolt's signature check calls int() on this header and answers a
+            # non-numeric one with a 500; an unsigned request is a 401.
+            stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+            if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+                log.warning("slack: request without a valid timestamp refused (401)")
+                return web.Response(status=401, text="invalid request timestamp")
             bolt_resp = await self.app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_resp)
 

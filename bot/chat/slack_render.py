@@ -39,7 +39,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
-from bot.core.text import redact_url, strip_invisible
+from bot.core.text import redact_url, strip_invisible, without_userinfo
 
 Block = dict[str, Any]
 
@@ -90,6 +90,7 @@ def safe_url(url: str) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
+    url = without_userinfo(url)
     return "".join(_url_char(c) for c in url).replace("&", "&amp;")
 
 
@@ -340,6 +341,16 @@ def lines_blocks(
     if chunk:
         blocks.append(section("\n".join(chunk)))
     return blocks
+
+
+NOTICE_CHARS = 1500
+
+
+def notice_message(text: str) -> tuple[str, list[Block]]:
+    """A bot notice (a feed broke or came back): the whole text is feed-controlled
+    in part (titles, URLs), so all of it is escaped; cut to fit."""
+    body = esc(cut(text, NOTICE_CHARS))
+    return body, [section(":warning: " + body)]
 
 
 def message_reply(text: str) -> tuple[str, list[Block]]:
