@@ -91,6 +91,7 @@ paragraph without final punctuation (a caption-like first line) is dropped.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -546,8 +547,12 @@ def _trim(text: str, a: int, b: int, marks: Sequence[tuple[int, int]]) -> tuple[
     """A sentence's start moved past a dateline, list mark or label, and its end before a
     trailing photo credit — never past a watched name."""
 
+    # Only the marks starting inside [a, b) can be in the way (a sentence's edges are
+    # never inside a name): a binary search keeps this cheap for long texts.
+    near = marks[bisect_left(marks, (a, -1)) : bisect_left(marks, (b, -1))]
+
     def free(x: int, y: int) -> bool:
-        return not any(ma < y and mb > x for ma, mb in marks)
+        return not any(ma < y and mb > x for ma, mb in near)
 
     for pattern in (_LIST_MARK, _LEAD_LABEL):
         m = pattern.match(text, a, b)
@@ -646,8 +651,21 @@ def _choose(
     def size(p: _Piece) -> int:
         return p.end - p.start + (1 if p.fragment else 0)  # an upper bound
 
+    ordered = sorted(matches, key=lambda m: m.start)
+    starts = [m.start for m in ordered]
+
+    def terms_in(p: _Piece) -> set[str]:
+        # Binary search: an article of thousands of sentences and hits stays linear-ish.
+        return {m.term for m in ordered[bisect_left(starts, p.start) : bisect_left(starts, p.end)]}
+
+    named_by = [terms_in(p) for p in sentences]
+    by_piece = {id(p): t for p, t in zip(sentences, named_by, strict=True)}
+
     def names(p: _Piece, term: str | None = None) -> bool:
-        return any(p.start <= m.start < p.end and (term is None or m.term == term) for m in matches)
+        found = by_piece.get(id(p))
+        if found is None:
+            found = terms_in(p)
+        return bool(found) if term is None else term in found
 
     def whole(p: _Piece) -> bool:
         return not p.fragment and _PROSE_END.search(text[p.start : p.end]) is not None
@@ -655,13 +673,13 @@ def _choose(
     lead = sentences[0]
     chosen = [lead]
     used = size(lead)
-    terms = list(dict.fromkeys(m.term for m in sorted(matches, key=lambda m: m.start)))
+    terms = list(dict.fromkeys(m.term for m in ordered))
     terms.sort(key=lambda t: t in in_title)  # stable: text order within each group
     for term in terms:
         if any(names(p, term) for p in chosen):
             continue
         # A whole sentence naming the term, else a heading, list item or cut sentence.
-        naming = [p for p in sentences if names(p, term)]
+        naming = [p for p, found in zip(sentences, named_by, strict=True) if term in found]
         first = next((p for p in naming if whole(p)), naming[0] if naming else None)
         if first is not None and used + 1 + size(first) <= budget:
             chosen.append(first)
