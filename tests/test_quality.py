@@ -328,3 +328,26 @@ def test_quality_bench_smoke_run() -> None:
     for rule in ("invisible", "cut", "bullet_or_heading", "repeats_title", "outlet_generic"):
         assert f"defect {rule}" in out
     assert "3 random summaries (seed 12):" in out
+
+
+def test_a_title_only_story_alerts_with_its_title_and_no_summary_everywhere() -> None:
+    from bot.chat import discord_render, slack_render
+    from bot.core.alerts import build_alert
+    from bot.core.render import render_console
+
+    title = "KFOR steps up patrols\u202e in the north"
+    s = Story(
+        "f", "1", "https://a.example/1", title, "KFOR steps up patrols in the north", None, "A"
+    )
+    matches = compile_matcher([Watchlist("KFOR", (Term("KFOR", ("KFOR",)),))]).match(
+        s.title, s.text
+    )
+    alert = build_alert(1, [s], {0: matches}, ["KFOR"])
+    assert alert.summary.spans == ()
+    embed = discord_render.alert_embed(alert)
+    assert "description" not in embed and embed["title"] == "KFOR steps up patrols in the north"
+    _, blocks = slack_render.alert_message(alert)
+    assert len([b for b in blocks if b["type"] == "section"]) == 1  # the title, no summary
+    assert "\u202e" not in str(blocks)
+    console = render_console(alert, action="post", channel="c")
+    assert console.count("KFOR steps up patrols") == 1 and "\u202e" not in console
