@@ -253,7 +253,8 @@ def _once_status(stats: CycleStats, delivered: DeliveryStats, problems: list[str
         reasons.append(f"delivery paused for {', '.join(delivered.paused)}")
     if delivered.waiting:
         reasons.append(
-            f"{_plural(delivered.waiting, 'alert')} waiting for a platform with no token set"
+            f"{_plural(delivered.waiting, 'alert')} waiting for a platform that is not "
+            "connected (no token set, or its login failed)"
         )
     for reason in reasons:
         log.error("run --once: %s", reason)

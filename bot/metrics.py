@@ -107,6 +107,13 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        self.chat_events = Counter(
+            "alertbot_chat_connection_events",
+            "Chat command connection events, by platform and event "
+            "(connect, resume, drop, failure, outage, stop)",
+            ["platform", "event"],
+            registry=r,
+        )
         self.last_poll_at: float | None = None
         """Monotonic time of the last finished poll pass (for /healthz)."""
 
@@ -136,6 +143,13 @@ class Metrics:
                 self.alerts.labels(state).inc(n)
         for seconds in stats.latencies:
             self.latency.observe(seconds)
+
+    def record_chat(self, platform: str, event: str, up: bool) -> None:
+        """An event of a platform's command connection (see ``bot.chat.base.Supervisor``)."""
+        self.chat_connected.labels(platform).set(1 if up else 0)
+        self.chat_events.labels(platform, event).inc()
+        if event in ("drop", "failure"):  # each is followed by another try
+            self.chat_reconnects.labels(platform).inc()
 
     async def refresh_outbox(self, store: Store, now: datetime) -> None:
         depth, oldest = await store.outbox_backlog(now)

@@ -468,14 +468,16 @@ class Deliverer:
         self,
         store: Store,
         config: Config,
-        senders: Mapping[str, Sender],
+        senders: dict[str, Sender],
         *,
         clock: Callable[[], datetime] = utcnow,
         owner: str = "",
     ):
         self.store = store
         self.config = config
-        self.senders = dict(senders)
+        # The same dict the runtime holds: a platform whose login failed at start
+        # gets its sender added there once the login works.
+        self.senders = senders
         self.clock = clock
         self.owner = owner or process_owner()
         self._warned: set[str] = set()
@@ -489,7 +491,8 @@ class Deliverer:
             if platform not in self._warned:
                 self._warned.add(platform)
                 log.warning(
-                    "%d alerts wait for %s: set its token in the environment to deliver them",
+                    "%d alerts wait for %s: it is not connected (set its token in the "
+                    "environment, or see its login error above)",
                     n,
                     platform,
                 )

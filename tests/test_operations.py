@@ -170,7 +170,7 @@ async def test_run_once_fails_when_it_could_not_do_its_job(
     )
     code, _, err = await alertbot("run", "--once", "--config", str(waiting))
     assert code == 1
-    assert "run --once: 1 alert waiting for a platform with no token set" in err
+    assert "run --once: 1 alert waiting for a platform that is not connected" in err
 
     fine = write_config(tmp_path / "fine", [str(SAMPLES / "adriatic-wire.xml")], name="fine.toml")
     code, _, err = await alertbot("run", "--once", "--config", str(fine))
