@@ -12,8 +12,9 @@ Rules (each is checked on what reaches chat: the summary, the title, the outlet)
   over 200 characters), or whose "…" follows part of a word of the source text. A
   phrase that ends without a stop but is whole ("…, and more") is not counted.
 - ``bullet_or_heading``: a summary that starts with a bullet, a list number
-  ("1- ", "2) ") or a heading line of the text (a short line without final
-  punctuation) run into the next sentence.
+  ("1- ", "2) ") or a heading line of the text (a line of under 15 words without
+  final punctuation, other than a sentence of six words or more ending in ":")
+  run into the next sentence.
 - ``repeats_title``: a summary that is the title, or opens with it as a sentence or
   heading of its own (not "Eternal Return was newly added", a sentence about it).
 - ``caption_or_credit``: a photo/video caption or credit pattern in the summary
@@ -152,10 +153,13 @@ def defects(story: Story, summary: Summary, matches: list[Match]) -> list[str]:
     if text and not from_title and cut_short(text, story.text):
         found.append("cut")
     lines = [ln.strip() for ln in story.text.splitlines() if ln.strip()]
+    # A heading: a short first line without a final stop, run into the next one; a
+    # sentence of six words or more that introduces what follows with ":" is not one.
     heading = bool(lines) and (
         _norm(text).startswith(_norm(lines[0]) + " ")
         and not _FINAL.search(lines[0])
         and len(lines[0].split()) < 15
+        and not (lines[0].endswith(":") and len(lines[0].split()) >= 6)
     )
     if text and (_BULLET.match(text) or heading):
         found.append("bullet_or_heading")

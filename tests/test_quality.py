@@ -351,3 +351,15 @@ def test_a_title_only_story_alerts_with_its_title_and_no_summary_everywhere() ->
     assert "\u202e" not in str(blocks)
     console = render_console(alert, action="post", channel="c")
     assert console.count("KFOR steps up patrols") == 1 and "\u202e" not in console
+
+
+def test_a_short_first_sentence_or_an_introduction_to_code_is_still_the_lede() -> None:
+    text = "Humans invent technology. It eases their lives. Then it becomes their lives."
+    assert main_text("Cycles", text) == text
+    code = (
+        "Here is a bit of simple sql, which gives different answers on different engines:\n"
+        "drop table if exists x\n"
+        "Postgres is right here, and the others are wrong."
+    )
+    assert main_text("Error messages", code) == code  # the introduction is kept
+    assert summarize("Error messages", code, []).text.startswith("Here is a bit of simple sql")

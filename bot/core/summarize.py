@@ -10,8 +10,9 @@ The rule
    first line that repeats the headline (:func:`repeats_title`: same words in any
    case, or for a line without a final stop four fifths of them, or the headline and
    a subtitle after a dash or colon) is dropped; then every line before the **lede**
-   — the first line whose first sentence ends with ``. ! ? …`` and has four words or
-   more — is dropped: on news pages that is a video card ("The Brief October 24,
+   — the first line of four words or more whose first sentence, or whole text, ends
+   with ``. ! ? …`` (or that introduces what follows with a colon, six words or
+   more) — is dropped: on news pages that is a video card ("The Brief October 24,
    2025" / "Trump says…, and more"), sub-headline bullets, a section heading, a
    caption. Without such a line nothing is dropped for coming first.
 2. For the summary, lines shorter than :data:`LINE_CHARS` that :func:`is_furniture`
@@ -395,15 +396,20 @@ def repeats_title(line: str, title: str) -> bool:
 
 
 def _is_prose(line: str) -> bool:
-    """A paragraph of the story: its first sentence ends like one and has 4+ words."""
+    """A paragraph of the story: four words or more, and its first sentence or the
+    whole line ends like a sentence — or, with six words or more, introduces what
+    follows with a colon ("…piece of Emacs Lisp I now have in my init file:")."""
+    words = len(_WORDS.findall(line))
+    if words < 4:
+        return False
+    s = line.rstrip()
+    if _PROSE_END.search(s) or (s.endswith(":") and words >= 6):
+        return True
     spans = split_sentences(line)
     if not spans:
         return False
     a, b = spans[0]
-    first = line[a:b]
-    if len(spans) == 1 and _TRUNCATED_END.search(first):
-        return len(_WORDS.findall(first)) >= 4  # a teaser line cut with "…"
-    return bool(_PROSE_END.search(first)) and len(_WORDS.findall(first)) >= 4
+    return b < len(s) and bool(_PROSE_END.search(line[a:b]))
 
 
 def story_lines(title: str, text: str) -> list[tuple[int, int]]:
