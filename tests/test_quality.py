@@ -363,3 +363,18 @@ def test_a_short_first_sentence_or_an_introduction_to_code_is_still_the_lede() -
     )
     assert main_text("Error messages", code) == code  # the introduction is kept
     assert summarize("Error messages", code, []).text.startswith("Here is a bit of simple sql")
+
+
+@needs_corpus
+def test_every_term_of_a_long_time_article_is_shown_in_its_summary() -> None:
+    # TIME's full-text feed: "Ukraine" first appears thousands of characters in.
+    s = story("realfeeds-more/9f9555d69283aeda.xml", "NATO May Not Survive the Trump Era")
+    names = Watchlist("issue", tuple(Term(n, (n,)) for n in ("Ukraine", "NATO", "Trump")))
+    matches = compile_matcher([names]).match(s.title, s.text)
+    first_ukraine = min(m.start for m in matches if m.term == "Ukraine")
+    assert first_ukraine > 2_000
+    summary = summarize(s.title, s.text, matches, budget=600)
+    assert len(summary.text) <= 600
+    assert summary.text.startswith("Europe was anxious after World War I.")
+    # Ukraine, named only deep in the body, is shown; NATO and Trump are in the title.
+    assert "Ukraine" in {x.text for x in summary.spans if x.highlight}
