@@ -169,6 +169,29 @@ _BANNER = re.compile(
     )\b|©""",
     re.IGNORECASE | re.VERBOSE,
 )
+# Every match of _BANNER contains one of these (casefolded).
+_BANNER_HINTS = (
+    "cookie",
+    "privacy",
+    "terms",
+    "newsletter",
+    "subscri",
+    "sign",
+    "log",
+    "rights",
+    "click",
+    "advertis",
+    "getty",
+    "photo",
+    "share",
+    "follow",
+    "like",
+    "appeared",
+    "unlimited",
+    "already",
+    "accept",
+    "©",
+)
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -262,12 +285,14 @@ def is_chrome(line: str) -> bool:
     bare = s.lstrip("([{ ")
     if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
         return True
-    if len(s) < BANNER_CHARS and _BANNER.search(s):
-        return True
-    words = _WORDS.findall(s)
-    # A date alone is a few words ("Wednesday, February 17, 2026 at 14:05 GMT"); the
-    # check is the costliest here, so longer lines skip it.
-    if len(words) <= 12 and _date_only(words):
+    if len(s) < BANNER_CHARS:
+        # Substring tests first: the banner regex costs ten times more, and every
+        # short line of every parsed story comes through here.
+        low = s.casefold()
+        if any(t in low for t in _BANNER_HINTS) and _BANNER.search(s):
+            return True
+    # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
+    if len(s) <= 80 and _date_only(_WORDS.findall(s)):
         return True  # nothing but date and time words
     return len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2  # "Home | World | Europe"
 
