@@ -40,11 +40,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
 from bot.core.models import Story
+from bot.core.outlet import outlet_name
+from bot.core.summarize import main_text
 from bot.core.text import (
     canonical_url,
     html_to_text,
@@ -52,7 +54,6 @@ from bot.core.text import (
     one_line,
     plain_text,
     story_id,
-    strip_feed_furniture,
 )
 
 __all__ = ["TEXT_CHARS", "TITLE_CHARS", "ParseError", "ParsedFeed", "parse_feed"]
@@ -311,6 +312,18 @@ def _body_text(entry: Any) -> str:
     return "" if best is None else _text_of(best, TEXT_CHARS)
 
 
+def _feed_names(feed: Any) -> list[str]:
+    """Other names a feed gives its site, best first: its image's title, its publisher,
+    its copyright line (``bot.core.outlet`` takes the holder out of it)."""
+    names: list[str] = []
+    image = feed.get("image")
+    if isinstance(image, dict):
+        names.append(image.get("title") or "")
+    names.append(feed.get("publisher") or "")
+    names.append(feed.get("rights") or "")
+    return [one_line(n, limit=OUTLET_CHARS) for n in names if isinstance(n, str) and n]
+
+
 def _http_url(link: object, base: str) -> str:
     if not isinstance(link, str) or not link.strip():
         return ""
@@ -320,13 +333,6 @@ def _http_url(link: object, base: str) -> str:
         return ""
     url = canonical_url(absolute)
     return url if url.lower().startswith(("http://", "https://")) else ""
-
-
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 def parse_feed(
@@ -340,7 +346,8 @@ def parse_feed(
     """Parse one fetched feed body into stories.
 
     ``content_type`` is the HTTP ``Content-Type`` (it carries the charset);
-    ``outlet`` overrides the outlet name (default: feed title, else host name);
+    ``outlet`` overrides the outlet name (default: the site's name from the feed title
+    and metadata, else its domain: ``bot.core.outlet.outlet_name``);
     ``now`` (aware UTC) enables the check against dates in the future. Raises
     ``ParseError`` (and nothing else) for a body that is empty, HTML, JSON, XML
     without feed structure, broken without entries, or hostile; ``ValueError`` only
@@ -405,7 +412,9 @@ def _build(
     link = _http_url(feed.get("link"), base)
     if not base:
         base = link
-    name = one_line(outlet, limit=OUTLET_CHARS) or title or _host(link) or _host(feed_url)
+    name = one_line(outlet, limit=OUTLET_CHARS) or outlet_name(
+        title, link or feed_url, _feed_names(feed)
+    )
     stories: list[Story] = []
     seen: set[str] = set()
     for entry in entries:
@@ -462,7 +471,15 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
     base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
     link = _http_url(doc.get("home_page_url"), base)
     title = one_line(plain_text(_json_str(doc.get("title")), limit=OUTLET_CHARS))
-    name = one_line(outlet, limit=OUTLET_CHARS) or title or _host(link) or _host(feed_url)
+    authors = doc.get("authors") or [doc.get("author")]
+    author_names = [
+        one_line(_json_str(a.get("name")), limit=OUTLET_CHARS)
+        for a in (authors if isinstance(authors, list) else [])
+        if isinstance(a, dict)
+    ]
+    name = one_line(outlet, limit=OUTLET_CHARS) or outlet_name(
+        title, link or feed_url, author_names
+    )
     stories: list[Story] = []
     seen: set[str] = set()
     for item in items:
@@ -489,7 +506,7 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
             id=story_id(guid, url, item_title, raw_date),
             url=url,
             title=item_title,
-            text=strip_feed_furniture(raw_text),
+            text=main_text(item_title, raw_text),
             published=_json_date(raw_date or "", now),
             outlet=name,
             teaser=is_teaser(raw_text, title=item_title),
@@ -515,7 +532,7 @@ def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | No
         id=story_id(guid, url, title, raw_date),
         url=url,
         title=title,
-        text=strip_feed_furniture(raw_text),
+        text=main_text(title, raw_text),
         published=_published(entry, now),
         outlet=outlet,
         teaser=is_teaser(raw_text, title=title),
