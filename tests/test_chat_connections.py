@@ -446,6 +446,33 @@ async def slack(tmp_path: Path) -> AsyncIterator[Slack]:
         yield Slack(api, feeds, write_config(tmp_path, env, [feeds.url("/wire.xml")], subs))
 
 
+async def test_slack_unreachable_at_start_keeps_polling_and_delivers_later(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auth.test failing at start (Slack down): alerts wait, the login is retried, then
+    the waiting alert is posted and the socket answers."""
+    import bot.app
+
+    monkeypatch.setattr(bot.app, "LOGIN_RETRY_BASE", 0.2)
+    monkeypatch.setattr(bot.app, "LOGIN_RETRY_CAP", 0.5)
+    s = slack
+    s.feeds.add_feed(
+        "/wire.xml",
+        make_rss(
+            "Wire", [("KFOR patrols the border", "KFOR troops.")], published=datetime.now(UTC)
+        ),
+    )
+    s.api.fail("auth.test", "internal_error", times=3)
+    async with open_runtime(s.config, out=io.StringIO()) as rt, serving(rt):
+        quick(rt)
+        assert "slack" not in rt.deliverer.senders
+        await until(lambda: bool(s.api.calls_to("chat.postMessage")), 20)
+        assert len(s.api.calls_to("auth.test")) >= 4
+        [post] = s.api.calls_to("chat.postMessage")
+        assert "KFOR patrols the border" in json.dumps(post.args, ensure_ascii=False)
+        assert "subscribe" in await s.ask("help")
+
+
 SLACK_SCRIPT: list[tuple[str, str, str]] = [
     ("help", "help", "subscribe"),
     ("subscribe", "subscribe MKE digest", "now gets"),

@@ -315,3 +315,26 @@ async def test_a_mistyped_scheme_is_named_not_taken_for_a_missing_file(tmp_path:
     assert code == 1
     assert "htp://a.example/rss: only http:// and https:// feeds can be fetched, not htp:" in err
     assert "no such file" not in err
+
+
+def test_discord_voice_warnings_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """discord.py warns at every client start that voice needs PyNaCl and davey; the
+    bot has no voice, so after our log set-up nothing of that reaches the log."""
+    import logging
+
+    import discord
+
+    from bot import logs
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup("INFO", stream=io.StringIO())
+        caplog.set_level(logging.INFO, logger="discord.client")
+        discord.Client(intents=discord.Intents(guilds=True))
+        logging.getLogger("discord.client").warning("another warning")
+        said = [r.getMessage() for r in caplog.records if r.name == "discord.client"]
+        assert said == ["another warning"]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
