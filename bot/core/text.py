@@ -144,14 +144,12 @@ _PARA = "\x00"  # paragraph break marker; NULs are removed from the input first
 # processing instruction / bogus comment ("<!x>", "<?x>", "</ x>"), skipped whole.
 _TOKEN = re.compile(r"<(?:(/?)([A-Za-z][^\s/>]*)[^>]*>|!--|!\[CDATA\[|[!?/][^>]*>)")
 _OPEN_MARKUP = re.compile(r"<[A-Za-z!?/]")
-# Inline elements html_to_text treats as nothing (not dropped, raw, block or cell);
-# ASCII-only case folding, so only names the tokenizer reads the same way match.
-_INLINE = re.compile(
-    r"</?(?:a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|img|ins|kbd|label|mark|"
-    r"picture|q|s|samp|small|source|span|strike|strong|sub|sup|time|tt|u|var|wbr)"
-    r"(?=[ \t\n\r\f\v/>])[^>]*>",
-    re.IGNORECASE | re.ASCII,
-)
+# The tag alternative of _TOKEN alone, for the one-pass rewrite in _flatten_tags.
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_DROP_MARK = "drop"
+_TAG_KINDS: dict[str, str] = {name: _PARA for name in _BLOCK}
+_TAG_KINDS.update({name: " " for name in _CELL})
+_TAG_KINDS.update({name: _DROP_MARK for name in _DROP | _RAW})
 _LT_BEFORE_GT = re.compile(r"<[^<>]*<")
 _GAP = "\x01"  # a control character: _finish drops it
 
@@ -198,6 +196,30 @@ def _finish(paragraphs: Iterable[str], limit: int) -> str:
     return text
 
 
+def _flatten_tags(s: str) -> str:
+    """``s`` with the tags the loop of ``html_to_text`` would only turn into a mark
+    already turned into it, in one pass (a regex, one small call per tag).
+
+    Inline tags (no rule of their own) become _GAP, which keeps the text on either
+    side apart as the loop does (no entity spans it) until the pieces are joined.
+    Block and cell tags become _PARA and a space, but only before the first tag of
+    an element to drop or a raw one: after it, the loop must see them, as a break
+    inside a dropped element is still a break. Those tags themselves stay.
+    """
+    dropped = False
+
+    def flatten(m: re.Match[str]) -> str:
+        nonlocal dropped
+        kind = _TAG_KINDS.get(m.group(2).lower())
+        if kind is None:
+            return _GAP
+        if kind is _DROP_MARK:
+            dropped = True
+        return m.group() if dropped else kind
+
+    return _TAG.sub(flatten, s)
+
+
 def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
     """Plain text of an HTML fragment or page; never raises, linear time.
 
@@ -220,13 +242,10 @@ def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
         and "<![CDATA[" not in s
         and _LT_BEFORE_GT.search(s) is None
     ):
-        # Speed only, same result: common inline tags are no-ops in the loop below,
-        # so they are cut out in one C pass first. _GAP stands where each was: it keeps
-        # the text on either side apart as the loop does (no entity spans it) until
-        # the pieces are joined. Safe only when every "<" meets
+        # Speed only, same result: see _flatten_tags. Safe only when every "<" meets
         # a ">" before another "<" (then both scans split tags alike), with no CDATA
-        # (whose text is kept raw), and below the budget (which counts _GAP).
-        s = _INLINE.sub(_GAP, s)
+        # (whose text is kept raw), and below the budget (which counts the marks).
+        s = _flatten_tags(s)
     dropping: dict[str, int] = {}  # open elements whose content we drop, by name
     n = len(s)
     # Tags are only searched for up to the last ">": there every "<name" has a ">"
@@ -516,6 +535,10 @@ def _teaser(body: str, kinds: set[str], title: str) -> bool:
         return True
     if body.rstrip().endswith(("…", "...")) and _ENDS_TRUNCATED.search(body[-_TAIL:]):
         return True
-    if title and " ".join(body.split()).casefold() == " ".join(title.split()).casefold():
-        return True
+    if title:
+        # At most one word more than the title is split off: enough to tell.
+        title_words = title.split()
+        body_words = body.split(None, len(title_words))
+        if " ".join(body_words).casefold() == " ".join(title_words).casefold():
+            return True
     return "appeared" in kinds and len(body) < EXCERPT_CHARS

@@ -26,11 +26,16 @@ What it takes from feedparser's rules, so both paths give the same stories:
 - Body: every ``content:encoded``, ``content``, ``description``, ``summary`` and
   ``media:description`` is a candidate; ``bot.feeds.parse`` keeps the longest.
 
-It declines (returns ``None``) for: UTF-16/32 bodies, a charset that Python does not
-know, an HTTP charset that disagrees with the XML declaration, a DOCTYPE that declares
-entities, ``xml:base``, a syntax error, another root element (Atom 0.3, CDF…), and a
-title, link, id, date or body field that holds markup elements (unescaped HTML in
-RSS), which feedparser re-serialises its own way.
+Mending: a body that is not well-formed is mended once (HTML named entities become
+character references, a bare ``&`` is escaped, control characters XML forbids are
+removed) and parsed again; feedparser's loose parser reads such feeds the same way.
+
+It declines (returns ``None``) for: UTF-16/32 bodies, bodies that do not start with
+ASCII ``<`` (EBCDIC…), a charset that Python does not know, an HTTP charset that
+disagrees with the XML declaration, a DOCTYPE that declares entities, XML that is
+still broken once mended, another root element (Atom 0.3, CDF…), an entry with none
+of the fields it reads, and a title, link, id, date or body field that holds markup
+elements (unescaped HTML in RSS), which feedparser re-serialises its own way.
 
 Decoding: a UTF-8 body with invalid bytes is decoded with U+FFFD for each bad
 sequence, so one bad byte spoils one item's text and not the whole feed.
@@ -45,7 +50,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
-from html.entities import entitydefs
+from html.entities import entitydefs, html5
 from typing import Any
 from urllib.parse import urljoin
 
@@ -179,7 +184,7 @@ def _decode(body: bytes, content_type: str) -> tuple[bytes, str] | None:
     m = _DECL.match(body[:400])
     declared = _codec(m.group(1).decode("ascii")) if m else "utf-8"
     if declared is not None and declared.startswith(("utf-16", "utf-32")):
-        return None  # declared wide but the bytes are not: feedparser's guesswork
+        declared = "utf-8"  # declared wide, but the bytes are not (no BOM, no NULs)
     http = _charset(content_type)
     given = _codec(http) if http else declared
     if declared is None or given is None:
@@ -212,6 +217,29 @@ def repair_utf8(body: bytes) -> bytes | None:
     if _WIDE_CHAR.search(text) is None:
         return None
     return text.encode("utf-8")
+
+
+_AMP = re.compile(rb"&(#[0-9]{1,8};|#[xX][0-9a-fA-F]{1,8};|[A-Za-z][A-Za-z0-9]{0,31};)?")
+_XML_ENTITIES = frozenset({b"amp;", b"lt;", b"gt;", b"quot;", b"apos;"})
+_BAD_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _amp(m: re.Match[bytes]) -> bytes:
+    ref = m.group(1)
+    if ref is None:
+        return b"&amp;"  # a bare "&"
+    if ref.startswith(b"#") or ref in _XML_ENTITIES:
+        return m.group()
+    char = html5.get(ref.decode("ascii"))
+    if char is None:
+        return b"&amp;" + ref  # not an entity: its text, as written
+    return "".join(f"&#{ord(c)};" for c in char).encode("ascii")
+
+
+def _mend(data: bytes) -> bytes:
+    """``data`` with HTML named entities as character references, bare ``&`` escaped
+    and control characters XML forbids removed."""
+    return _AMP.sub(_amp, _BAD_CONTROLS.sub(b"", data))
 
 
 def _parser(recover: bool) -> etree.XMLParser:
@@ -265,7 +293,12 @@ def read_feed(
     try:
         root = etree.fromstring(data, _parser(recover=cut))
     except etree.XMLSyntaxError:
-        return None
+        # The usual faults of real feeds: HTML entities, a bare "&", control
+        # characters. Mended once; anything else is left to feedparser.
+        try:
+            root = etree.fromstring(_mend(data), _parser(recover=cut))
+        except etree.XMLSyntaxError:
+            return None
     if root is None:
         return None
     try:
