@@ -81,10 +81,16 @@ def test_declined_bodies_go_to_feedparser() -> None:
     body = rss("<item><title>t</title><description><p>hi <b>there</b></p></description></item>")
     assert read_feed(body, FEED_URL) is None
     assert parse_feed(body, FEED_URL).stories[0].text == "hi there"
-    # Broken XML (an HTML entity XML does not define): feedparser's loose parser.
-    broken = rss("<item><title>caf&eacute; &nbsp;open</title></item>")
+    # Broken XML that mending cannot fix (tags that do not nest): feedparser's loose parser.
+    broken = rss("<item><title>one</title><b></item><item><title>two</title></item>")
     assert read_feed(broken, FEED_URL) is None
-    assert parse_feed(broken, FEED_URL).stories[0].title == "café open"
+    assert [s.title for s in parse_feed(broken, FEED_URL).stories] == ["one", "two"]
+
+
+def test_html_entities_and_bare_ampersands_are_mended() -> None:
+    body = rss("<item><title>caf&eacute; &nbsp;open &amp; R&D \x02</title></item>")
+    assert read_feed(body, FEED_URL) is not None
+    assert parse_feed(body, FEED_URL).stories[0].title == "café open & R&D"
 
 
 def test_entity_expansion_is_not_performed() -> None:

@@ -563,8 +563,10 @@ def test_realfeeds_agree_with_feedparser(
     assert len(real) == 100
     assert [Path(p).name for p, o, _, _ in real if o == "ParseError"] == []
     # feedparser reads no entries from the corpus's one JSON Feed; we read them all.
+    # 3d13901a267083a8.xml writes "Re&colon;" in titles, an HTML5 entity XML does not
+    # define: feedparser keeps it as text, the mended fast path reads "Re:".
     differing = [Path(p).name for p, _, _, n in real if n]
-    assert differing in ([], ["d4b7ab74da763119.xml"])
+    assert set(differing) <= {"d4b7ab74da763119.xml", "3d13901a267083a8.xml"}
 
 
 def test_json_feed() -> None:
