@@ -85,13 +85,14 @@ async def open_runtime(
             fetcher = Fetcher(session, config.fetch)
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
             bots: list[Any] = []
+            poller = Poller(store, config, fetcher, owner=owner)
             try:
                 if chat:
                     await _start_chat(config, service, senders, bots)
                 yield Runtime(
                     config=config,
                     service=service,
-                    poller=Poller(store, config, fetcher, owner=owner),
+                    poller=poller,
                     deliverer=Deliverer(store, config, senders, owner=owner),
                     bots=bots,
                     owner=owner,
@@ -100,6 +101,7 @@ async def open_runtime(
                 for bot in reversed(bots):
                     with contextlib.suppress(Exception):
                         await bot.close()
+                poller.close()  # the CPU worker processes
     finally:
         await service.close()
 

@@ -46,7 +46,8 @@ from bot.core.schedule import next_poll, stable_jitter
 from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.feeds.article import extract_article
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, Unchanged, Validators
-from bot.feeds.parse import ParsedFeed, ParseError, parse_feed
+from bot.feeds.parse import ParseError
+from bot.feeds.work import Analysed, CpuPool, Job, analyse_body
 from bot.store.base import ClusterCandidateRow, FeedRow, NewStory, OutboxRow, PollResult, Store
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,9 @@ class Poller:
         self.owner = owner or process_owner()
         self._matcher: Matcher | None = None
         self._matcher_version = -1
+        self._watchlist_bodies: tuple[tuple[str, str], ...] = ()
+        self.cpu = CpuPool(config.fetch.workers)
+        """Parse, match and fingerprint run here, in processes (``[fetch] workers``)."""
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
 
@@ -147,7 +151,9 @@ class Poller:
         version = await self.store.watchlists_version()
         if self._matcher is None or version != self._matcher_version:
             watchlists = []
-            for name, body in await self.store.watchlist_bodies():
+            bodies = tuple(await self.store.watchlist_bodies())
+            self._watchlist_bodies = bodies
+            for name, body in bodies:
                 try:
                     watchlists.append(parse_watchlist(body, f"watchlist {name}"))
                 except WatchlistError as e:
@@ -156,6 +162,10 @@ class Poller:
             self._matcher_version = version
             log.info("compiled %d watchlists (version %d)", len(watchlists), version)
         return self._matcher
+
+    def close(self) -> None:
+        """Stop the CPU worker processes."""
+        self.cpu.close()
 
     async def poll_due(self, *, all_feeds: bool = False) -> CycleStats:
         """Poll the due feeds (or every feed), concurrently within the limits.
@@ -266,23 +276,29 @@ class Poller:
             )
             log.debug("%s: unchanged", feed.url)
             return FeedOutcome(feed.url, "unchanged")
+        first_poll = feed.first_ok_at is None
         try:
-            parsed = await asyncio.to_thread(
-                parse_feed,
-                got.body,
-                feed.url,
+            await self.matcher()  # the watchlists the worker compiles, current
+            job = Job(
+                body=got.body,
+                feed_url=feed.url,
                 content_type=got.content_type,
                 outlet=feed.title,
                 now=now,
+                cutoff=now - self.config.backfill,
+                first_poll=first_poll,
+                watchlists_version=self._matcher_version,
+                watchlists=self._watchlist_bodies,
             )
+            analysed = await self.cpu.run(analyse_body, job)
         except ParseError as e:
             return await self._failed(feed, now, str(e), None)
         except Exception as e:  # a parser bug must stay on this feed, never stop the bot
             log.exception("%s: parser failed", feed.url)
             return await self._failed(feed, now, f"{feed.url}: parser failed: {e!r}", None)
-        if parsed.warning:
-            log.info("%s: broken feed, parsed anyway: %s", feed.url, parsed.warning)
-        return await self._ingest_feed(feed, got, parsed, now)
+        if analysed.parsed.warning:
+            log.info("%s: broken feed, parsed anyway: %s", feed.url, analysed.parsed.warning)
+        return await self._ingest_feed(feed, got, analysed, now)
 
     async def _failed(
         self,
@@ -303,9 +319,10 @@ class Poller:
         return FeedOutcome(feed.url, "error", error=message)
 
     async def _ingest_feed(
-        self, feed: FeedRow, got: Fetched, parsed: ParsedFeed, now: datetime
+        self, feed: FeedRow, got: Fetched, analysed: Analysed, now: datetime
     ) -> FeedOutcome:
         matcher = await self.matcher()
+        parsed = analysed.parsed
         stories = unique_stories(parsed.stories)
         known = await self.store.known_guids(feed.url, [s.id for s in stories])
         keys = [k for s in stories if s.id not in known and (k := dedup_key(s))]
@@ -313,20 +330,17 @@ class Poller:
         cutoff = now - self.config.backfill
         first_poll = feed.first_ok_at is None
 
-        def analyse() -> list[NewStory]:
-            """Match every new story; fingerprint the ones that may alert (CPU, off the loop)."""
-            out: list[NewStory] = []
-            for s, key in unique:
-                eligible = may_alert(s.published, cutoff, first_poll=first_poll)
-                matches = matcher.match(s.title, s.text) if s.title or s.text else []
-                item = NewStory(story=s, dedup_key=key, matches=matches)
-                item.alert = eligible and bool(matches)
-                if eligible:
+        # Matches and fingerprints came from the worker with the parse.
+        items: list[NewStory] = []
+        for s, key in unique:
+            eligible = may_alert(s.published, cutoff, first_poll=first_poll)
+            item = NewStory(story=s, dedup_key=key, matches=analysed.matches.get(s.id, []))
+            item.alert = eligible and bool(item.matches)
+            if eligible:
+                item.fp = analysed.fingerprints.get(s.id)
+                if item.fp is None:  # not expected: the worker used the same rule
                     item.fp = clustering.fingerprint(s.title, s.text)
-                out.append(item)
-            return out
-
-        items = await asyncio.to_thread(analyse)
+            items.append(item)
         await self._expand_teasers(items, matcher)
         for item in items:
             if item.fp is not None:
