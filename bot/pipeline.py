@@ -170,33 +170,79 @@ class Poller:
     async def poll_due(self, *, all_feeds: bool = False) -> CycleStats:
         """Poll the due feeds (or every feed), concurrently within the limits.
 
-        Feeds are claimed a batch at a time, so processes sharing the database
-        split the work; a feed another process holds is left to it.
+        Due feeds are claimed as fetch slots free up (a few at a time), so a feed
+        that falls due starts as soon as a slot is free, not when the slowest feed
+        of a batch has finished; processes sharing the database split the work,
+        and a feed another process holds is left to it. ``all_feeds`` claims every
+        feed at once (``alertbot run --once --all``, benchmarks).
         """
         stats = CycleStats()
-        batch = max(1, self.config.fetch.max_connections)
-        done: set[int] = set()
-        while True:
-            feeds = await self._claim(all_feeds=all_feeds, limit=None if all_feeds else batch)
-            again = [f.id for f in feeds if f.id in done]
-            if again:  # still due after its poll (a failure that kept it due): next cycle
-                await self.store.release_feeds(again, self.owner)
-                feeds = [f for f in feeds if f.id not in done]
-            if not feeds:
-                break
-            done.update(f.id for f in feeds)
-            try:
+        if all_feeds:
+            feeds = await self._claim(all_feeds=True, limit=None)
+            if feeds:
                 await self.matcher()
-                await self._poll_batch(feeds, stats)
-            except BaseException:
-                # Cancelled or failed mid-batch: hand back the feeds not finished
-                # (a finished one has no lease left), so they are not held for
-                # [bot] lease. Polling a feed again repeats nothing.
-                await asyncio.shield(self.store.release_feeds([f.id for f in feeds], self.owner))
-                raise
-            if all_feeds:
-                break
+                try:
+                    await self._poll_batch(feeds, stats)
+                except BaseException:
+                    # Cancelled or failed mid-batch: hand back the feeds not finished
+                    # (a finished one has no lease left). Polling again repeats nothing.
+                    await asyncio.shield(
+                        self.store.release_feeds([f.id for f in feeds], self.owner)
+                    )
+                    raise
+            return stats
+        slots = max(1, self.config.fetch.max_connections)
+        done: set[int] = set()
+        running: dict[asyncio.Task[FeedOutcome], FeedRow] = {}
+        exhausted = False
+        try:
+            while True:
+                if not exhausted and len(running) < slots:
+                    feeds = await self._claim(all_feeds=False, limit=slots - len(running))
+                    again = [f.id for f in feeds if f.id in done]
+                    if again:  # still due after its poll (a failure kept it due): next cycle
+                        await self.store.release_feeds(again, self.owner)
+                        feeds = [f for f in feeds if f.id not in done]
+                    exhausted = not feeds
+                    if feeds:
+                        await self.matcher()
+                    for feed in feeds:
+                        done.add(feed.id)
+                        stats.feeds += 1
+                        running[asyncio.ensure_future(self.poll_feed(feed))] = feed
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    self._count(running.pop(task), task, stats)
+                exhausted = False  # a slot is free: look for feeds that fell due meanwhile
+        except BaseException:
+            # Cancelled or failed: stop the polls in flight and hand their feeds back
+            # (a finished one has no lease left). Polling again repeats nothing.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.shield(
+                self.store.release_feeds([f.id for f in running.values()], self.owner)
+            )
+            raise
         return stats
+
+    def _count(self, feed: FeedRow, task: asyncio.Task[FeedOutcome], stats: CycleStats) -> None:
+        if task.cancelled():
+            raise asyncio.CancelledError
+        exc = task.exception()
+        if exc is not None:
+            # A bug or a database failure: logged on this feed, the others go on.
+            log.error("%s: poll failed", feed.url, exc_info=exc)
+            outcome = FeedOutcome(feed.url, "error", error=repr(exc))
+        else:
+            outcome = task.result()
+        stats.outcomes.append(outcome)
+        stats.new_stories += outcome.new
+        stats.alerts += outcome.alerts
+        stats.unchanged += outcome.status == "unchanged"
+        stats.errors += outcome.status == "error"
 
     async def _claim(self, *, all_feeds: bool, limit: int | None) -> list[FeedRow]:
         """Claim feeds; when cancelled meanwhile, hand back what the claim took."""
@@ -344,7 +390,9 @@ class Poller:
         await self._expand_teasers(items, matcher)
         for item in items:
             if item.fp is not None:
-                item.bands = clustering.bands(item.fp)
+                sid = item.story.id
+                same = analysed.fingerprints.get(sid) is item.fp  # not replaced by an article
+                item.bands = analysed.bands[sid] if same else clustering.bands(item.fp)
         window = self.config.alerts.cluster_window
         threshold = self.config.alerts.cluster_threshold
 

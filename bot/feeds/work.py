@@ -1,8 +1,8 @@
 """The CPU work on one fetched body, run in a pool of processes.
 
 ``analyse_body`` parses a body (``bot.feeds.parse``), matches every story against the
-watchlists and fingerprints the ones that may alert: everything a poll does with a
-body that costs CPU. The poller sends the job (bytes and plain values) to a process
+watchlists and fingerprints the ones that may alert (with their LSH bands):
+everything a poll does with a body that costs CPU. The poller sends the job (bytes and plain values) to a process
 of ``cpu_pool`` and gets plain values back, so the event loop only moves bytes and
 results and never waits on the GIL behind a parse. A process keeps the compiled
 matcher of the last watchlist version it saw and recompiles when the version changes.
@@ -61,6 +61,8 @@ class Analysed:
     """Story id → the watchlist matches of its title and text."""
     fingerprints: dict[str, clustering.Fingerprint]
     """Story id → fingerprint, for the stories that may alert."""
+    bands: dict[str, list[int]]
+    """Story id → the LSH keys of its fingerprint."""
 
 
 _matcher: tuple[int, Matcher] | None = None
@@ -87,13 +89,15 @@ def analyse_body(job: Job) -> Analysed:
     matcher = _compiled(job.watchlists_version, job.watchlists)
     matches: dict[str, list[Match]] = {}
     fingerprints: dict[str, clustering.Fingerprint] = {}
+    bands: dict[str, list[int]] = {}
     for s in parsed.stories:
         if s.id in matches:
             continue
         matches[s.id] = matcher.match(s.title, s.text) if s.title or s.text else []
         if may_alert(s.published, job.cutoff, first_poll=job.first_poll):
-            fingerprints[s.id] = clustering.fingerprint(s.title, s.text)
-    return Analysed(parsed, matches, fingerprints)
+            fp = fingerprints[s.id] = clustering.fingerprint(s.title, s.text)
+            bands[s.id] = clustering.bands(fp)
+    return Analysed(parsed, matches, fingerprints, bands)
 
 
 def _context() -> multiprocessing.context.BaseContext:
