@@ -45,7 +45,7 @@ from bot.core.routing import dedup_key, may_alert, new_stories, unique_stories
 from bot.core.schedule import next_poll, stable_jitter
 from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.feeds.article import extract_article
-from bot.feeds.fetch import Fetched, Fetcher, FetchError, Unchanged, Validators
+from bot.feeds.fetch import Fetched, Fetcher, FetchError, Hold, Unchanged, Validators
 from bot.feeds.parse import ParseError
 from bot.feeds.work import Analysed, CpuPool, Job, analyse_body
 from bot.store.base import ClusterCandidateRow, FeedRow, NewStory, OutboxRow, PollResult, Store
@@ -63,6 +63,8 @@ RECONCILE_MARGIN = timedelta(minutes=2)
 """Look this far before an unfinished claim began for the message it may have posted."""
 RECONCILE_RETRY = 60.0
 """Seconds to wait when the platform cannot be asked what was posted."""
+CLAIM_FOR = timedelta(minutes=1)
+"""How long one ``poll_due`` keeps claiming feeds as slots free up before it returns."""
 MAX_DRAIN_ROUNDS = 20
 """Claims per drain: enough for a backlog, bounded so a drain always ends."""
 
@@ -195,8 +197,12 @@ class Poller:
         done: set[int] = set()
         running: dict[asyncio.Task[FeedOutcome], FeedRow] = {}
         exhausted = False
+        loop = asyncio.get_running_loop()
+        stop_claiming = loop.time() + CLAIM_FOR.total_seconds()
         try:
             while True:
+                if loop.time() >= stop_claiming:
+                    exhausted = True  # let the caller prune and reseed between cycles
                 if not exhausted and len(running) < slots:
                     feeds = await self._claim(all_feeds=False, limit=slots - len(running))
                     again = [f.id for f in feeds if f.id in done]
@@ -215,7 +221,8 @@ class Poller:
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
                     self._count(running.pop(task), task, stats)
-                exhausted = False  # a slot is free: look for feeds that fell due meanwhile
+                # A slot is free: look for feeds that fell due meanwhile.
+                exhausted = loop.time() >= stop_claiming
         except BaseException:
             # Cancelled or failed: stop the polls in flight and hand their feeds back
             # (a finished one has no lease left). Polling again repeats nothing.
@@ -301,14 +308,27 @@ class Poller:
         )
 
     async def poll_feed(self, feed: FeedRow) -> FeedOutcome:
-        """Fetch, parse, match, cluster and store one feed; errors stay on this feed."""
+        """Fetch, parse, match, cluster and store one feed; errors stay on this feed.
+
+        The body's bytes count against the fetcher's budget of bytes in flight
+        (``[fetch] max_inflight_bytes``) until the poll is done with it.
+        """
+        hold = self.fetcher.budget.hold()
+        try:
+            return await self._poll_feed(feed, hold)
+        finally:
+            await hold.release()
+
+    async def _poll_feed(self, feed: FeedRow, hold: Hold) -> FeedOutcome:
         now = self.clock()
         validators = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
             if feed.url.lower().startswith(("http://", "https://")):
-                got = await self.fetcher.fetch(feed.url, validators)
+                got = await self.fetcher.fetch(feed.url, validators, hold=hold)
             else:
                 got = await self.fetcher.fetch_file(self.config.resolve(feed.url), validators)
+                if isinstance(got, Fetched):
+                    await hold.take(len(got.body))
         except FetchError as e:
             return await self._failed(feed, now, str(e), e.retry_after, permanent=e.permanent)
         if isinstance(got, Unchanged):

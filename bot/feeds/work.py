@@ -2,9 +2,9 @@
 
 ``analyse_body`` parses a body (``bot.feeds.parse``), matches every story against the
 watchlists and fingerprints the ones that may alert (with their LSH bands):
-everything a poll does with a body that costs CPU. The poller sends the job (bytes and plain values) to a process
-of ``cpu_pool`` and gets plain values back, so the event loop only moves bytes and
-results and never waits on the GIL behind a parse. A process keeps the compiled
+everything a poll does with a body that costs CPU. The poller sends the job (bytes
+and plain values) to a process of a ``CpuPool`` and gets plain values back, so the
+event loop only moves bytes and results and never waits on the GIL behind a parse. A process keeps the compiled
 matcher of the last watchlist version it saw and recompiles when the version changes.
 
 Processes start from a fork server that has already imported this module, so a new
