@@ -4,8 +4,9 @@
 watchlists and fingerprints the ones that may alert (with their LSH bands):
 everything a poll does with a body that costs CPU. The poller sends the job (bytes
 and plain values) to a process of a ``CpuPool`` and gets plain values back, so the
-event loop only moves bytes and results and never waits on the GIL behind a parse. A process keeps the compiled
-matcher of the last watchlist version it saw and recompiles when the version changes.
+event loop only moves bytes and results and never waits on the GIL behind a parse.
+A process keeps the compiled matcher of the last watchlist version it saw and
+recompiles when the version changes.
 
 Processes start from a fork server that has already imported this module, so a new
 worker costs a fork, not a fresh interpreter; a worker that dies (a crash in a C
