@@ -182,8 +182,8 @@ class Poller:
         if all_feeds:
             feeds = await self._claim(all_feeds=True, limit=None)
             if feeds:
-                await self.matcher()
                 try:
+                    await self.matcher()
                     await self._poll_batch(feeds, stats)
                 except BaseException:
                     # Cancelled or failed mid-batch: hand back the feeds not finished
@@ -204,18 +204,17 @@ class Poller:
                 if loop.time() >= stop_claiming:
                     exhausted = True  # let the caller prune and reseed between cycles
                 if not exhausted and len(running) < slots:
+                    await self.matcher()  # before the claim: a claimed feed starts at once
                     feeds = await self._claim(all_feeds=False, limit=slots - len(running))
                     again = [f.id for f in feeds if f.id in done]
-                    if again:  # still due after its poll (a failure kept it due): next cycle
-                        await self.store.release_feeds(again, self.owner)
-                        feeds = [f for f in feeds if f.id not in done]
+                    feeds = [f for f in feeds if f.id not in done]
                     exhausted = not feeds
-                    if feeds:
-                        await self.matcher()
                     for feed in feeds:
                         done.add(feed.id)
                         stats.feeds += 1
                         running[asyncio.ensure_future(self.poll_feed(feed))] = feed
+                    if again:  # still due after its poll (a failure kept it due): next cycle
+                        await asyncio.shield(self.store.release_feeds(again, self.owner))
                 if not running:
                     break
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)

@@ -211,6 +211,12 @@ class PostgresStore(SQLStore):
             (*search_parts(story.title, story.text), story_id),
         )
 
+    async def _index_stories(self, stories: Sequence[tuple[int, Story]]) -> None:
+        await self._execmany(
+            f"UPDATE stories SET search = {SEARCH_DOC} WHERE id = ?",
+            [(*search_parts(story.title, story.text), story_id) for story_id, story in stories],
+        )
+
     # ------------------------------------------------------------ search
 
     def _text_match(self, query: str) -> tuple[str, str] | None:

@@ -146,6 +146,10 @@ _DUE_OUTBOX = (
 )
 
 
+_INSERT_ROWS = 50
+"""Stories per multi-row INSERT (11 parameters each, far below SQLite's limit)."""
+
+
 class SQLStore:
     """Every query both backends share (see the module docstring)."""
 
@@ -425,8 +429,29 @@ class SQLStore:
                     if item.fp is not None:
                         cluster_rule(item, await self.cluster_candidates(item.bands, since))
             subs = await self._subscriptions_by_watchlist()
-            for item in items:
-                touched.extend(await self._save_story(item, subs, now, digest_due or now))
+            ids = await self._insert_stories(items, now)
+            saved = [(item, ids[item.story.id]) for item in items if item.story.id in ids]
+            await self._index_stories([(sid, item.story) for item, sid in saved])
+            await self._execmany(
+                "INSERT INTO matches "
+                '(story_id, watchlist, term, form, field, start, "end") '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (sid, m.watchlist, m.term, m.form, m.field, m.start, m.end)
+                    for item, sid in saved
+                    for m in item.matches
+                ],
+            )
+            bands: list[tuple[int, int, str | None]] = []
+            for item, sid in saved:
+                if item.clustered:
+                    touched.extend(
+                        await self._cluster_story(item, sid, subs, now, digest_due or now)
+                    )
+                    bands.extend((b, sid, iso(now)) for b in item.bands)
+            await self._execmany(
+                "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)", bands
+            )
             await self._exec(
                 "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, "
                 "etag = ?, last_modified = ?, body_hash = ?, ttl_s = ?, max_age_s = ?, "
@@ -450,47 +475,52 @@ class SQLStore:
             )
         return touched
 
-    async def _save_story(
+    async def _insert_stories(self, items: Sequence[NewStory], now: datetime) -> dict[str, int]:
+        """Insert the poll's stories, a few statements for all; guid → id of each row
+        inserted (a story already stored, or a repeat of a dedup key, is left out)."""
+        ids: dict[str, int] = {}
+        for start in range(0, len(items), _INSERT_ROWS):
+            chunk = items[start : start + _INSERT_ROWS]
+            params: list[Any] = []
+            for item in chunk:
+                s = item.story
+                params += [
+                    s.feed_url,
+                    s.id,
+                    s.url,
+                    s.title,
+                    s.text,
+                    iso(s.published),
+                    s.outlet,
+                    int(s.teaser),
+                    iso(now),
+                    item.dedup_key,
+                    encode_fingerprint(item.fp) if item.clustered and item.fp else None,
+                ]
+            rows = await self._all(
+                "INSERT INTO stories (feed_url, guid, url, title, text, published, "
+                "outlet, teaser, seen_at, dedup_key, fingerprint) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING id, guid",
+                params,
+            )
+            ids.update((str(r["guid"]), int(r["id"])) for r in rows)
+        return ids
+
+    async def _index_stories(self, stories: Sequence[tuple[int, Story]]) -> None:
+        for story_id, story in stories:
+            await self._index_story(story_id, story)
+
+    async def _cluster_story(
         self,
         item: NewStory,
+        story_id: int,
         subs: dict[str, list[Subscription]],
         now: datetime,
         digest_due: datetime,
     ) -> list[int]:
+        """File a stored story under its event (new or joined) and route its alerts."""
         s = item.story
-        row = await self._one(
-            "INSERT INTO stories (feed_url, guid, url, title, text, published, "
-            "outlet, teaser, seen_at, dedup_key, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (
-                s.feed_url,
-                s.id,
-                s.url,
-                s.title,
-                s.text,
-                iso(s.published),
-                s.outlet,
-                int(s.teaser),
-                iso(now),
-                item.dedup_key,
-                encode_fingerprint(item.fp) if item.clustered and item.fp else None,
-            ),
-        )
-        if row is None:
-            return []
-        story_id = int(row["id"])
-        await self._index_story(story_id, s)
-        await self._execmany(
-            "INSERT INTO matches "
-            '(story_id, watchlist, term, form, field, start, "end") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
-                for m in item.matches
-            ],
-        )
-        if not item.clustered:
-            return []
         cluster_id = item.cluster_id
         joined = cluster_id is not None
         if cluster_id is None:
@@ -505,10 +535,6 @@ class SQLStore:
                 "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
             )
         await self._exec("UPDATE stories SET cluster_id = ? WHERE id = ?", (cluster_id, story_id))
-        await self._execmany(
-            "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)",
-            [(b, story_id, iso(now)) for b in item.bands],
-        )
         touched: list[int] = []
         if joined:
             others = await self._all(
