@@ -2,8 +2,9 @@
 
 Every lifetime is opened here, in nested ``async with``/``try`` blocks, and
 closed in reverse. SIGINT/SIGTERM stop scheduling new work; the poll or send
-in flight finishes (or, past a grace period, is cancelled, which rolls its
-transaction back so the work stays pending in the database).
+in flight finishes (or, past a few seconds' grace, is cancelled, which rolls its
+transaction back so the work stays pending in the database). A second signal
+exits at once.
 
 Several processes may share one database. Each polls the feeds and sends the
 outbox rows it claims; the chat connections that receive commands (the
@@ -15,18 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
+import random
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
 
-from bot.chat.base import Sender
+from bot.chat.base import DeliveryError, Sender
 from bot.chat.console import ConsoleSender
-from bot.config import Config
+from bot.config import Config, parse_listen
+from bot.core.schedule import reconnect_delay
 from bot.feeds.fetch import Fetcher, create_session
+from bot.health import FeedHealthWatch
+from bot.metrics import HealthServer, Metrics, watch_loop_lag
 from bot.pipeline import (
     CycleStats,
     Deliverer,
@@ -35,13 +43,14 @@ from bot.pipeline import (
     claims_kept,
     process_owner,
 )
-from bot.service import Service
+from bot.service import Service, fetching_probe
 from bot.store import open_store_retrying
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 20.0
-"""Seconds the work in flight may take to finish after a stop signal."""
+SHUTDOWN_GRACE = 4.0
+"""Seconds the work in flight may take to finish after a stop signal; then it is
+cancelled (its transaction rolls back, its claims are handed back)."""
 IDLE_POLL_CHECK = 30.0
 """At most this long between looks at which feeds are due (new feeds, edits)."""
 ERROR_PAUSE = 30.0
@@ -51,9 +60,11 @@ PRUNE_EVERY = 3600.0
 DELIVERY_TICK = 15.0
 """At most this long between outbox drains (retries, digests coming due)."""
 LISTENER_LEASE = timedelta(seconds=40)
-"""A chat connection's lease; another process takes over this long after its holder died."""
+"""A chat connection's lease, or ``[bot] lease`` when that is shorter; another process
+takes over this long after its holder died (plus one renewal period)."""
 LISTENER_RENEW = 10.0
-"""Seconds between renewals of a held lease, and between tries to take a free one."""
+"""Seconds between renewals of a held lease, and between tries to take a free one
+(a quarter of the lease)."""
 LISTENER_RETRY_MAX = 300.0
 """Longest pause before a listener that stopped by itself is started again."""
 DATABASE_WAIT = 60.0
@@ -69,6 +80,17 @@ class Runtime:
     bots: list[Any] = field(default_factory=list)
     owner: str = ""
     """This process's name on its leases."""
+    listener_lease: timedelta = LISTENER_LEASE
+    """How long a chat connection's lease lasts (shorter in tests)."""
+    listener_renew: float = LISTENER_RENEW
+    """Seconds between renewals of a held chat-connection lease."""
+    metrics: Metrics = field(default_factory=Metrics)
+    problems: list[str] = field(default_factory=list)
+    """Config problems found at start (e.g. a subscription naming no watchlist)."""
+    health: HealthServer | None = None
+    """The /metrics and /healthz listener while ``serve`` runs with one."""
+    feed_health: FeedHealthWatch | None = None
+    """Tells channels when a feed their alerts come from breaks or recovers."""
 
 
 @asynccontextmanager
@@ -81,14 +103,18 @@ async def open_runtime(
     owner = process_owner()
     try:
         await service.prepare()
+        problems = list(service.problems)
         async with create_session(config.fetch) as session:
             fetcher = Fetcher(session, config.fetch)
+            service.feed_probe = fetching_probe(fetcher)  # feeds add fetches the URL once
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
             bots: list[Any] = []
+            logins: list[asyncio.Task[None]] = []
             poller = Poller(store, config, fetcher, owner=owner)
             try:
                 if chat:
-                    await _start_chat(config, service, senders, bots)
+                    await _start_chat(config, service, senders, bots, logins)
+                listener_lease = min(config.lease, LISTENER_LEASE)
                 yield Runtime(
                     config=config,
                     service=service,
@@ -96,8 +122,19 @@ async def open_runtime(
                     deliverer=Deliverer(store, config, senders, owner=owner),
                     bots=bots,
                     owner=owner,
+                    listener_lease=listener_lease,
+                    listener_renew=listener_lease.total_seconds() / 4,
+                    problems=problems,
+                    # The poller's clock, looked up each time (tests move it).
+                    feed_health=FeedHealthWatch(
+                        store, config, senders, owner=owner, clock=lambda: poller.clock()
+                    ),
                 )
             finally:
+                for task in logins:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
                 for bot in reversed(bots):
                     with contextlib.suppress(Exception):
                         await bot.close()
@@ -106,40 +143,116 @@ async def open_runtime(
         await service.close()
 
 
+LOGIN_RETRY_BASE = 5.0
+"""Seconds before the second try at a chat login that failed at start."""
+LOGIN_RETRY_CAP = 300.0
+"""Longest wait between tries at a chat login."""
+
+
+def _login_refused(e: BaseException) -> bool:
+    """A login the platform refused for good (a wrong token): retrying cannot help."""
+    return isinstance(e, RuntimeError) or (isinstance(e, DeliveryError) and e.permanent)
+
+
+def _why(e: BaseException) -> str:
+    return str(e).strip() or type(e).__name__
+
+
 async def _start_chat(
-    config: Config, service: Service, senders: dict[str, Sender], bots: list[Any]
+    config: Config,
+    service: Service,
+    senders: dict[str, Sender],
+    bots: list[Any],
+    logins: list[asyncio.Task[None]],
 ) -> None:
     """Log in to each platform whose token is set (REST/Web API only; enough to send).
 
-    Each bot joins ``bots`` before it logs in, so the caller closes it even if
-    the login fails.
+    A refused token stops here, with the reason. A platform that cannot be
+    reached (down, timing out, answering 5xx) does not: polling goes on, its
+    alerts wait in the outbox, and a task in ``logins`` keeps trying with
+    back-off, adding the platform's sender once it is in. Each bot joins
+    ``bots`` before it logs in, so the caller closes it even if the login fails.
     """
     s = config.secrets
     if s.discord_token:
         from bot.chat.discord import DiscordBot  # imported only when used: it is heavy
 
-        bot = DiscordBot(config, service)
+        bot: Any = DiscordBot(config, service)
         bots.append(bot)  # closed on the way out even when its login fails
-        await bot.start()
-        senders["discord"] = bot.sender
-        log.info("Discord: logged in")
+        await _first_login(bot, "discord", "Discord", senders, logins)
     if s.slack_bot_token:
         from bot.chat.slack import SlackBot
 
         sbot = SlackBot(config, service)
         bots.append(sbot)
-        await sbot.start()
-        senders["slack"] = sbot.sender
-        log.info("Slack: authenticated")
+        await _first_login(sbot, "slack", "Slack", senders, logins)
     if not bots:
         log.info("no chat tokens set (DISCORD_TOKEN, SLACK_BOT_TOKEN): alerts go to the console")
+
+
+async def _first_login(
+    bot: Any, platform: str, name: str, senders: dict[str, Sender], logins: list[asyncio.Task[None]]
+) -> None:
+    bot.logged_in = asyncio.Event()
+    try:
+        await bot.start()
+    except Exception as e:
+        if _login_refused(e):
+            raise
+        log.warning(
+            "%s: cannot log in (%s); feeds are still polled and %s alerts wait in the "
+            "outbox; retrying with back-off up to %.0f s",
+            name,
+            _why(e),
+            name,
+            LOGIN_RETRY_CAP,
+        )
+        logins.append(asyncio.create_task(_log_in_later(bot, platform, name, senders)))
+        return
+    senders[platform] = bot.sender
+    bot.logged_in.set()
+    log.info("%s: logged in", name)
+
+
+async def _log_in_later(bot: Any, platform: str, name: str, senders: dict[str, Sender]) -> None:
+    """Try a failed login again, with back-off and jitter, until it works (or is refused)."""
+    started = time.monotonic()
+    failures = 1
+    while True:
+        await asyncio.sleep(
+            reconnect_delay(
+                failures, base=LOGIN_RETRY_BASE, cap=LOGIN_RETRY_CAP, jitter=random.random()
+            )
+        )
+        try:
+            await bot.start()
+        except Exception as e:
+            if _login_refused(e):
+                log.error("%s: login refused: %s; its alerts wait in the outbox", name, _why(e))
+                return
+            failures += 1
+            log.debug("%s: login try %d failed: %s", name, failures, _why(e))
+            continue
+        senders[platform] = bot.sender
+        bot.logged_in.set()
+        log.info(
+            "%s: logged in after %d failed tries (%.0f s); delivering its waiting alerts",
+            name,
+            failures,
+            time.monotonic() - started,
+        )
+        return
 
 
 async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats, DeliveryStats]:
     """One poll cycle over the due feeds, then deliver what is pending."""
     async with claims_kept(rt.service.store, rt.owner, rt.config.lease, rt.poller.clock):
+        started = time.monotonic()
         stats = await rt.poller.poll_due(all_feeds=all_feeds)
+        rt.metrics.record_cycle(stats, time.monotonic() - started)
         delivered = await rt.deliverer.drain()
+        rt.metrics.record_delivery(delivered)
+        await _feed_health(rt, force=True)
         await prune(rt)
     log.info(
         "cycle: %d feeds polled (%d unchanged, %d errors), %d new stories, %d alerting; "
@@ -157,12 +270,32 @@ async def run_once(rt: Runtime, *, all_feeds: bool = False) -> tuple[CycleStats,
     return stats, delivered
 
 
+async def _feed_health(rt: Runtime, *, force: bool = False) -> None:
+    """Assess the feeds and send the notices that are due (never fatal)."""
+    if rt.feed_health is None:
+        return
+    try:
+        await rt.feed_health.check(force=force)
+        await rt.feed_health.deliver(rt.config.lease)
+    except Exception:  # the notices wait in the database for the next try
+        log.exception("feed health notices failed; trying again later")
+
+
 async def prune(rt: Runtime) -> None:
     counts = await rt.service.store.prune(
         rt.poller.clock(), keep=rt.config.keep, window=rt.config.alerts.cluster_window
     )
     if any(counts.values()):
         log.info("pruned: %s", ", ".join(f"{n} {what}" for what, n in counts.items() if n))
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -172,11 +305,19 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 
 
 async def _listen(bot: Any) -> None:
-    """Run a platform's command listener; if it dies, alerts still go out over REST."""
+    """Run a platform's command listener; if it dies, alerts still go out over REST.
+
+    The platforms' ``serve()`` reconnect by themselves and never return; this
+    catches what they did not foresee (a bug, a malformed payload), and
+    :func:`hold_and_listen` starts them again.
+    """
     try:
         await bot.serve()
     except Exception:
-        log.exception("%s stopped listening for commands; delivery goes on", type(bot).__name__)
+        log.exception(
+            "%s stopped listening for commands; delivery goes on, listening starts again",
+            type(bot).__name__,
+        )
 
 
 async def hold_and_listen(
@@ -191,13 +332,20 @@ async def hold_and_listen(
 
     One process at a time holds each chat connection; the others wait and try
     again every few seconds, so one of them takes over within a minute after
-    the holder dies. A listener that stops by itself is started again with back-off.
+    the holder dies. A listener that stops by itself is started again after a
+    jittered back-off (``renew`` doubling up to :data:`LISTENER_RETRY_MAX`; a
+    listener that ran that long starts the count afresh).
     """
     store = rt.service.store
     name = "listener:" + type(bot).__name__.removesuffix("Bot").lower()
     clock = rt.poller.clock
-    retry = renew
+    loop = asyncio.get_running_loop()
+    stops = 0
     waiting_logged = False
+    logged_in: asyncio.Event | None = getattr(bot, "logged_in", None)
+    if logged_in is not None and not logged_in.is_set():
+        # Its REST login failed at start and is being retried: listen once it works.
+        await _first_of(logged_in, stop)
     while not stop.is_set():
         try:
             held = await store.acquire_lease(name, rt.owner, clock(), lease)
@@ -212,15 +360,36 @@ async def hold_and_listen(
             continue
         waiting_logged = False
         log.info("roles: this process holds %s", name)
+        started = renewed = loop.time()
         listener = asyncio.create_task(_listen(bot))
         try:
             while not stop.is_set() and not listener.done():
                 await asyncio.wait({listener}, timeout=renew)
                 if listener.done() or stop.is_set():
                     break
-                if not await store.acquire_lease(name, rt.owner, clock(), lease):
+                attempt = loop.time()  # the new expiry counts from here
+                try:
+                    still = await store.acquire_lease(name, rt.owner, clock(), lease)
+                except Exception as e:  # the database is busy or away: not a reason to die
+                    if loop.time() - renewed + renew < lease.total_seconds():
+                        log.warning(
+                            "%s: could not renew the lease (%s); keeping the connection "
+                            "while the lease lasts",
+                            name,
+                            e,
+                        )
+                        continue
+                    log.warning(
+                        "%s: could not renew the lease (%s) before it ran out; "
+                        "stopping to listen so that no two processes do",
+                        name,
+                        e,
+                    )
+                    break
+                if not still:
                     log.warning("%s: lease lost to another process; stopping to listen", name)
                     break
+                renewed = attempt
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -229,8 +398,21 @@ async def hold_and_listen(
             with contextlib.suppress(Exception):
                 await store.release_lease(name, rt.owner)
             return
-        await _wait(stop, retry)
-        retry = min(retry * 2, LISTENER_RETRY_MAX)
+        stops = 1 if loop.time() - started >= LISTENER_RETRY_MAX else stops + 1
+        await _wait(
+            stop,
+            reconnect_delay(stops, base=renew, cap=LISTENER_RETRY_MAX, jitter=random.random()),
+        )
+
+
+def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    """The first SIGINT/SIGTERM stops gently; a second one exits at once."""
+    if stop.is_set():
+        log.warning("%s again: exiting now", sig.name)
+        logging.shutdown()
+        os._exit(128 + sig.value)
+    log.info("%s: stopping (send it again to exit at once)", sig.name)
+    stop.set()
 
 
 async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
@@ -240,9 +422,23 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, _on_signal, stop, sig)
             installed.append(sig)
     wake = asyncio.Event()
+    health: HealthServer | None = None
+    if rt.config.metrics.listen:
+        host, port = parse_listen(rt.config.metrics.listen)
+        health = HealthServer(
+            rt.metrics, rt.service.store, stale=rt.config.metrics.stale, clock=rt.poller.clock
+        )
+        try:
+            await health.start(host, port)
+        except OSError as e:
+            raise RuntimeError(
+                f"cannot serve metrics on {rt.config.metrics.listen}: {e.strerror or e} "
+                "(pick another [metrics] listen / --metrics HOST:PORT)"
+            ) from None
+    rt.health = health
 
     async def poll_loop() -> None:
         pruned_at = 0.0
@@ -253,7 +449,10 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
                     await prune(rt)
                     pruned_at = loop.time()
                 await rt.service.reseed()  # watchlist file edits take effect live
+                started = time.monotonic()
                 stats = await rt.poller.poll_due()
+                rt.metrics.record_cycle(stats, time.monotonic() - started)
+                await _feed_health(rt)
                 if stats.alerts or stats.new_stories:
                     wake.set()
                 due = await rt.service.store.next_feed_due(rt.poller.clock())
@@ -270,7 +469,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
         while not stop.is_set():
             wake.clear()
             try:
-                await rt.deliverer.drain()
+                rt.metrics.record_delivery(await rt.deliverer.drain())
             except Exception:  # pending alerts stay in the outbox for the next try
                 log.exception("delivery failed; trying again in %.0f s", ERROR_PAUSE)
                 await _wait(stop, ERROR_PAUSE)
@@ -284,7 +483,17 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     try:
         async with keeper, asyncio.TaskGroup() as tg:
             work = [tg.create_task(poll_loop()), tg.create_task(deliver_loop())]
-            listeners = [tg.create_task(hold_and_listen(rt, bot, stop)) for bot in rt.bots]
+            lag = tg.create_task(watch_loop_lag(rt.metrics, stop))
+            for bot in rt.bots:
+                bot.connection.observer = functools.partial(
+                    rt.metrics.record_chat, bot.sender.platform
+                )
+            listeners = [
+                tg.create_task(
+                    hold_and_listen(rt, bot, stop, lease=rt.listener_lease, renew=rt.listener_renew)
+                )
+                for bot in rt.bots
+            ]
             log.info(
                 "roles: %s polls feeds and delivers alerts%s",
                 rt.owner,
@@ -294,7 +503,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
             async def stopper() -> None:
                 await stop.wait()
                 log.info("stopping: finishing the work in flight (up to %.0f s)", SHUTDOWN_GRACE)
-                for t in listeners:
+                for t in [*listeners, lag]:
                     t.cancel()
                 _, pending = await asyncio.wait(work, timeout=SHUTDOWN_GRACE)
                 for t in pending:
@@ -304,4 +513,6 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if health is not None:
+            await health.close()
     log.info("stopped")

@@ -16,16 +16,20 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bot import logs
 from bot.config import (
+    CONFIG_ENV,
     DEFAULT_CONFIG,
     Config,
     ConfigError,
     FetchConfig,
+    config_candidates,
+    find_config,
     load_config,
     parse_duration,
 )
@@ -39,10 +43,14 @@ from bot.service import (
 )
 from bot.store import Store, StoreError, describe, is_postgres, open_store
 
+if TYPE_CHECKING:
+    from bot.pipeline import CycleStats, DeliveryStats
+
 log = logging.getLogger("alertbot")
 
 EXAMPLES = """\
 examples:
+  alertbot init ~/alertbot           write a starter config, watchlists, samples
   alertbot run                       poll and alert until stopped (Ctrl-C)
   alertbot run --once --json         one cycle; one JSON line per delivery
   alertbot check                     validate the config and watchlists
@@ -77,6 +85,35 @@ def _config_given(args: argparse.Namespace) -> bool:
     return not isinstance(args.config, _ImplicitConfig)
 
 
+def _config_path(args: argparse.Namespace) -> Path | None:
+    """``--config``, else ALERTBOT_CONFIG, else the first default location that
+    exists; None when there is none (only ``try`` can do without)."""
+    if _config_given(args) or Path(args.config).is_file():
+        return Path(args.config)
+    return None
+
+
+def _resolve_config(args: argparse.Namespace) -> None:
+    """Without ``--config``: ALERTBOT_CONFIG (as if given), else the first default
+    location that exists (still implicit: ``try`` may do without one)."""
+    if not hasattr(args, "config") or _config_given(args):
+        return
+    env = os.environ.get(CONFIG_ENV, "").strip()
+    if env:
+        args.config = env
+    elif (found := find_config()) is not None:
+        args.config = _ImplicitConfig(found)
+
+
+def _no_config_message() -> str:
+    looked = ", ".join(str(p) for p in config_candidates())
+    return (
+        f"no config file found (looked for {looked}). Write a starter config with "
+        f"`alertbot init` (or `alertbot init DIR`), then pass --config PATH or set "
+        f"{CONFIG_ENV}=PATH"
+    )
+
+
 def _plural(n: int, word: str, plural: str = "") -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
@@ -87,21 +124,16 @@ def _without_prefix(text: str, url: str) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def _setup_logging(level: str, quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else getattr(logging, level, logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    # Library chatter stays out of the operator's way unless asked for.
-    for noisy in ("aiosqlite", "discord", "slack_bolt", "slack_sdk", "trafilatura", "htmldate"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _setup_logging(level: str, quiet: bool = False, fmt: str = "text") -> None:
+    logs.setup(level, quiet=quiet, fmt=fmt)
 
 
 def _config(args: argparse.Namespace) -> Config:
+    path = _config_path(args)
+    if path is None:
+        raise CliError(_no_config_message())
     try:
-        return load_config(args.config)
+        return load_config(path)
     except ConfigError as e:
         raise CliError("configuration errors:\n  " + "\n  ".join(e.problems)) from None
 
@@ -149,24 +181,52 @@ def _when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M") if dt else "-"
 
 
-# ------------------------------------------------------------------ run / check / try
+# ------------------------------------------------------------------ init / run / check / try
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bot.config import user_config_dir
+    from bot.starter import InitError, init
+
+    folder = Path(args.dir) if args.dir else user_config_dir()
+    try:
+        written = init(folder, force=args.force)
+    except InitError as e:
+        raise CliError(str(e)) from None
+    print(f"wrote {_plural(len(written.files), 'file')} into {folder}:")
+    for path in written.files:
+        print(f"  {path}")
+    config = written.config
+    print(
+        "\nnext:\n"
+        f"  alertbot run --once --config {config}      poll the sample feeds once\n"
+        f"  export {CONFIG_ENV}={config.resolve()}   use it without --config\n"
+        f"  then edit {config}: real [[feeds]], your watchlists, Discord/Slack subscriptions"
+    )
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import open_runtime, run_once, serve
 
+    if args.all and not args.once:
+        raise CliError("--all works only with --once (one cycle over every feed)", 2)
     config = _config(args)
-    _setup_logging(config.log_level)
+    if args.metrics is not None:
+        config = dataclasses.replace(
+            config, metrics=dataclasses.replace(config.metrics, listen=args.metrics)
+        )
+    _setup_logging(config.log_level, fmt=args.log_format or config.log_format)
 
     async def main() -> int:
         async with open_runtime(config, json_lines=args.json) as rt:
-            if args.once:
-                stats, _ = await run_once(rt, all_feeds=args.all)
-                if stats.feeds == 0:
-                    await _explain_idle_cycle(rt.service.store, all_feeds=args.all)
-                return 0 if stats.errors < max(stats.feeds, 1) or stats.feeds == 0 else 1
-            await serve(rt)
-            return 0
+            if not args.once:
+                await serve(rt)
+                return 0
+            stats, delivered = await run_once(rt, all_feeds=args.all)
+            if stats.feeds == 0:
+                await _explain_idle_cycle(rt.service.store, all_feeds=args.all)
+            return _once_status(stats, delivered, rt.problems)
 
     from bot.chat.base import DeliveryError
 
@@ -176,6 +236,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     except (RuntimeError, DeliveryError) as e:  # a chat login refused: say why, no traceback
         raise CliError(str(e)) from None
+
+
+def _once_status(stats: CycleStats, delivered: DeliveryStats, problems: list[str]) -> int:
+    """``run --once`` fails (1) when its cycle could not do its job, and says why."""
+    reasons: list[str] = []
+    if stats.feeds and stats.errors == stats.feeds:
+        reasons.append(f"no feed could be polled ({_plural(stats.errors, 'error')}; see above)")
+    if problems:
+        reasons.append(f"{_plural(len(problems), 'config problem')} (see above)")
+    if delivered.failed:
+        reasons.append(
+            f"{_plural(delivered.failed, 'alert')} could not be delivered (retried later)"
+        )
+    if delivered.paused:
+        reasons.append(f"delivery paused for {', '.join(delivered.paused)}")
+    if delivered.waiting:
+        reasons.append(
+            f"{_plural(delivered.waiting, 'alert')} waiting for a platform that is not "
+            "connected (no token set, or its login failed)"
+        )
+    for reason in reasons:
+        log.error("run --once: %s", reason)
+    return 1 if reasons else 0
 
 
 async def _explain_idle_cycle(store: Store, *, all_feeds: bool) -> None:
@@ -215,6 +298,8 @@ def _report_problems(problems: list[str]) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     problems: list[str] = []
+    if _config_path(args) is None:
+        return _report_problems([_no_config_message()])
     try:
         config = load_config(args.config)
     except ConfigError as e:
@@ -265,7 +350,7 @@ def _try_inputs(args: argparse.Namespace) -> tuple[Path, FetchConfig]:
     """The watchlist folder and fetch limits for ``try``, which also works without a
     config: then ``--watchlists`` or ./watchlists supplies the watchlists."""
     config: Config | None = None
-    if _config_given(args) or Path(args.config).exists():
+    if _config_path(args) is not None:
         config = _config(args)
     limits = config.fetch if config else FetchConfig()
     # Either the config or the flag may allow private addresses.
@@ -280,8 +365,8 @@ def _try_inputs(args: argparse.Namespace) -> tuple[Path, FetchConfig]:
         folder = Path("watchlists")
         if not folder.is_dir():
             raise CliError(
-                f"no config at {args.config} and no watchlists folder; "
-                "pass --config or --watchlists"
+                "no config file and no ./watchlists folder: pass --config PATH or "
+                f"--watchlists DIR (or set {CONFIG_ENV}, or run `alertbot init`)"
             )
     return folder, limits
 
@@ -597,6 +682,41 @@ def _feed_json(f: FeedStatus) -> dict[str, Any]:
     }
 
 
+async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
+    """``feeds add`` and ``feeds import``: each URL fetched once unless --no-check."""
+    from bot.feeds.fetch import Fetcher, create_session
+    from bot.service import fetching_probe
+
+    urls: list[str] = []
+    if args.feeds_command == "import":
+        from bot.feeds.opml import OpmlError, read_opml
+
+        path = Path(args.file)
+        try:
+            urls = [f.url for f in read_opml(await asyncio.to_thread(path.read_bytes))]
+        except OSError as e:
+            raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
+        except OpmlError as e:
+            raise CliError(f"{path}: {e}") from None
+    async with create_session(service.config.fetch) as session:
+        if not args.no_check:
+            service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
+        if args.feeds_command == "add":
+            f = await service.feed_add(_operator(), args.url)
+            print(f"added {f.url}: it is polled on the next cycle")
+            return 0
+        if not args.no_check:
+            print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
+        added, known = await service.feeds_import(_operator(), urls, check=not args.no_check)
+    for url in added:
+        print(f"added {url}")
+    print(
+        f"{_plural(len(added), 'feed')} added, {len(known)} already polled; "
+        "new feeds are polled on the next cycle"
+    )
+    return 0
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
     op = args.feeds_command
 
@@ -625,15 +745,33 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             if op == "status":
                 print(f"{_plural(len(feeds), 'feed')}, {bad} with errors")
             return 0
-        if op == "add":
-            f = await service.feed_add(_operator(), args.url)
-            print(f"added {f.url}: it is polled on the next cycle")
+        if op == "export":
+            from bot.config import is_http_url
+            from bot.feeds.opml import OpmlFeed, write_opml
+
+            # Local file feeds mean nothing to another machine's reader.
+            feeds = [f for f in await service.feeds() if is_http_url(f.url)]
+            sys.stdout.write(write_opml([OpmlFeed(f.url, f.title) for f in feeds]))
+            return 0
+        if op in ("add", "import"):
+            return await _feeds_add(service, args)
+        if op == "retry":
+            if bool(args.url) == args.all:
+                raise CliError("name one feed URL, or pass --all for every failing feed", 2)
+            retried = await service.feed_retry(_operator(), None if args.all else args.url)
+            if not retried:
+                print("no feed is failing: nothing to retry")
+            now = datetime.now(UTC)
+            for f in retried:
+                later = f.next_due is not None and f.next_due > now + timedelta(seconds=1)
+                when = f"at {_when(f.next_due)} UTC (the server asked to wait)" if later else "now"
+                print(f"{f.url}: back-off cleared; polled {when}")
             return 0
         await service.feed_remove(_operator(), args.url)
         print(f"removed {args.url}")
         return 0
 
-    return _with_service(args, work, prepare=op not in ("list", "status"))
+    return _with_service(args, work, prepare=op not in ("list", "status", "export"))
 
 
 # ------------------------------------------------------------------ subscriptions
@@ -718,7 +856,7 @@ def _config_option(parser: argparse.ArgumentParser, help_: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    _config_option(common, f"configuration file (default: {DEFAULT_CONFIG})")
+    _config_option(common, f"configuration file (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG})")
     parser = argparse.ArgumentParser(
         prog="alertbot",
         description="Watchlist alerts from RSS/Atom feeds into Discord, Slack and the console.",
@@ -729,7 +867,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=IMPLICIT_CONFIG,
         metavar="PATH",
-        help=f"configuration file (default: {DEFAULT_CONFIG}); may also follow the command",
+        help=f"configuration file (default: ${CONFIG_ENV}, else the first found of "
+        f"{DEFAULT_CONFIG}, ./alertbot.toml, ~/.config/alertbot/alertbot.toml); "
+        "may also follow the command",
     )
     parser.add_argument(
         "--version", action="version", version=f"alertbot {_version()}", help="print the version"
@@ -743,10 +883,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     json_help = "print one JSON document"
 
+    p = add("init", "write a starter config, watchlists and sample feeds into a folder", cmd_init)
+    p.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR",
+        help="the folder (default: $XDG_CONFIG_HOME/alertbot, i.e. ~/.config/alertbot)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite files that are already there")
+
     p = add("run", "run the bot: poll feeds, alert channels, answer commands", cmd_run)
     p.add_argument("--once", action="store_true", help="one poll cycle, deliver, exit")
     p.add_argument("--all", action="store_true", help="with --once: poll every feed, due or not")
     p.add_argument("--json", action="store_true", help="console alerts as one JSON object per line")
+    p.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus) and /healthz there, e.g. 127.0.0.1:9464 "
+        "(overrides [metrics] listen)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text: dated lines (default); json: one JSON object per line "
+        "(overrides [bot] log_format)",
+    )
 
     add("check", "validate the config and watchlists; exit 1 on any error", cmd_check)
 
@@ -834,10 +995,40 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("list", "the feeds"), ("status", "the feeds and their health")):
         q = fd.add_parser(name, help=what, parents=[common])
         q.add_argument("--json", action="store_true", help=json_help)
-    q = fd.add_parser("add", help="poll another feed (public http/https)", parents=[common])
+    no_check_help = "add without fetching first (e.g. a feed that is down right now)"
+    q = fd.add_parser(
+        "add",
+        help="poll another feed (public http/https); it is fetched once first",
+        parents=[common],
+    )
     q.add_argument("url", help="the feed's http:// or https:// URL")
+    q.add_argument("--no-check", action="store_true", help=no_check_help)
+    q = fd.add_parser(
+        "import",
+        help="add the feeds of an OPML file (all or none; each fetched once first)",
+        description="Add every feed of an OPML file exported from another reader. "
+        "Folders mean nothing here; feeds already polled are skipped. Every URL is "
+        "checked like feeds add; if any cannot be added, none is.",
+        parents=[common],
+    )
+    q.add_argument("file", metavar="FILE.opml", help="the OPML file")
+    q.add_argument("--no-check", action="store_true", help=no_check_help)
+    q = fd.add_parser(
+        "export", help="print every feed as OPML (for other readers)", parents=[common]
+    )
+    q.add_argument("--opml", action="store_true", help="OPML 2.0 (the default and only format)")
     q = fd.add_parser("remove", help="stop polling a feed added with feeds add", parents=[common])
     q.add_argument("url", help="the feed's URL, exactly as feeds list shows it")
+    q = fd.add_parser(
+        "retry",
+        help="clear a failing feed's back-off: poll it on the next cycle",
+        description="Clear the error back-off of one feed, or of every failing feed with "
+        "--all, so a running bot polls it on its next look (within 30 s). A Retry-After "
+        "the server sent is still honoured.",
+        parents=[common],
+    )
+    q.add_argument("url", nargs="?", help="the feed's URL, exactly as feeds list shows it")
+    q.add_argument("--all", action="store_true", help="every feed that is failing")
 
     platform_help = "the chat platform"
     channel_help = "the platform's channel id"
@@ -908,6 +1099,7 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _resolve_config(args)
     try:
         return int(args.func(args))
     except CliError as e:

@@ -17,6 +17,34 @@ from typing import Any
 from bot.core.models import PLATFORMS, Mode, Platform
 
 DEFAULT_CONFIG = Path("config/alertbot.toml")
+CONFIG_ENV = "ALERTBOT_CONFIG"
+"""Names the config file when ``--config`` is absent."""
+
+
+def user_config_dir(env: dict[str, str] | None = None) -> Path:
+    """Where ``alertbot init`` writes by default: ``$XDG_CONFIG_HOME/alertbot``
+    (``~/.config/alertbot``)."""
+    env = dict(os.environ) if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "alertbot"
+
+
+def config_candidates(env: dict[str, str] | None = None) -> list[Path]:
+    """Where a config is looked for when neither ``--config`` nor ALERTBOT_CONFIG
+    names one, first found wins: a checkout's ``config/alertbot.toml``, an
+    ``alertbot.toml`` in the current folder, then the user's config folder."""
+    return [DEFAULT_CONFIG, Path("alertbot.toml"), user_config_dir(env) / "alertbot.toml"]
+
+
+def find_config(env: dict[str, str] | None = None) -> Path | None:
+    """The config to use when ``--config`` is absent: ALERTBOT_CONFIG, else the
+    first of ``config_candidates`` that exists (None when none does)."""
+    env = dict(os.environ) if env is None else env
+    named = env.get(CONFIG_ENV, "").strip()
+    if named:
+        return Path(named)
+    return next((p for p in config_candidates(env) if p.is_file()), None)
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -37,6 +65,24 @@ MIN_HTTP_INTERVAL = timedelta(minutes=1)
 be polite to publishers."""
 MIN_FILE_INTERVAL = timedelta(seconds=1)
 """Shortest per-feed ``interval`` of a local file feed: reading a file costs nobody anything."""
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"HOST:PORT"``, ``":PORT"`` or ``"PORT"`` → (host, port); ValueError with the fix."""
+    text = text.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = "", text
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not HOST:PORT: write e.g. 127.0.0.1:9464, :9464 or 0.0.0.0:9464"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{text!r}: port must be 0 to 65535")
+    return host, port
 
 
 def is_http_url(url: str) -> bool:
@@ -110,6 +156,17 @@ class AlertConfig:
     burst: int = 5
     """More than this many alerts for one channel in one cycle become one digest message."""
     digest_every: timedelta = timedelta(hours=24)
+    feed_health_after: timedelta = timedelta(hours=6)
+    """A feed failing (or silent far beyond its rhythm) this long gets one notice in
+    each channel its alerts go to, and one when it recovers; 0s turns notices off."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: str = ""
+    """``HOST:PORT`` for /metrics and /healthz; empty: not served."""
+    stale: timedelta = timedelta(minutes=10)
+    """/healthz answers 503 when no poll pass finished for this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +236,9 @@ class Config:
     slack: SlackConfig = SlackConfig()
     secrets: Secrets = Secrets()
     log_level: str = "INFO"
+    log_format: str = "text"
+    """``text`` (dated lines) or ``json`` (one object per line)."""
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -193,8 +253,9 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 _KNOWN: dict[str, set[str]] = {
-    "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "discord", "slack"},
-    "bot": {"database", "watchlists", "backfill", "keep", "lease", "log_level"},
+    "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "discord", "slack", "metrics"},
+    "bot": {"database", "watchlists", "backfill", "keep", "lease", "log_level", "log_format"},
+    "metrics": {"listen", "stale"},
     "feeds": {"url", "interval", "title"},
     "subscriptions": {"platform", "channel", "watchlists", "mode", "guild"},
     "fetch": {
@@ -219,6 +280,7 @@ _KNOWN: dict[str, set[str]] = {
         "fetch_articles",
         "burst",
         "digest_every",
+        "feed_health_after",
     },
     "discord": {"admin_roles", "admin_users", "manager_roles", "manager_users", "guilds"},
     "slack": {
@@ -322,7 +384,10 @@ def load_config(path: Path | str = DEFAULT_CONFIG, env: dict[str, str] | None = 
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            [f"{path}: file not found (copy config/alertbot.example.toml or pass --config PATH)"]
+            [
+                f"{path}: file not found (write a starter config with `alertbot init DIR`, "
+                "or pass --config PATH)"
+            ]
         ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{path}: not valid TOML: {e}"]) from None
@@ -361,6 +426,25 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.err("bot.log_level", f"expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
         log_level = "INFO"
+    log_format = r.str_(bot, "log_format", "bot.", "text").lower()
+    if log_format not in {"text", "json"}:
+        r.err("bot.log_format", f"expected text or json, got {log_format!r}")
+        log_format = "text"
+
+    mt = r.table(raw, "metrics")
+    r.unknown(mt, "metrics", "metrics.")
+    m0 = MetricsConfig()
+    metrics = MetricsConfig(
+        listen=r.str_(mt, "listen", "metrics.", m0.listen).strip(),
+        stale=r.dur(mt, "stale", "metrics.", m0.stale),
+    )
+    if metrics.listen:
+        try:
+            parse_listen(metrics.listen)
+        except ValueError as e:
+            r.err("metrics.listen", str(e))
+    if metrics.stale < timedelta(seconds=30):
+        r.err("metrics.stale", 'must be at least 30s (e.g. "10m")')
 
     feeds: list[FeedConfig] = []
     raw_feeds = raw.get("feeds", [])
@@ -473,6 +557,7 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         fetch_articles=r.bool_(at, "fetch_articles", "alerts.", a.fetch_articles),
         burst=r.int_(at, "burst", "alerts.", a.burst, lo=1),
         digest_every=r.dur(at, "digest_every", "alerts.", a.digest_every),
+        feed_health_after=r.dur(at, "feed_health_after", "alerts.", a.feed_health_after),
     )
     if alerts.digest_every < timedelta(seconds=1):
         r.err("alerts.digest_every", 'must be at least 1s (e.g. "24h", one digest a day)')
@@ -520,4 +605,6 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         slack=slack,
         secrets=Secrets.from_env(env),
         log_level=log_level,
+        log_format=log_format,
+        metrics=metrics,
     )

@@ -55,10 +55,6 @@ log = logging.getLogger(__name__)
 ARTICLE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 MAX_ARTICLE_FETCHES = 4
 """Article pages fetched at once per poll cycle (teaser entries only)."""
-
-
-PERMANENT_ERROR_WEIGHT = 16
-"""Consecutive errors a permanent failure counts as (reaches the back-off cap)."""
 RECONCILE_MARGIN = timedelta(minutes=2)
 """Look this far before an unfinished claim began for the message it may have posted."""
 RECONCILE_RETRY = 60.0
@@ -85,6 +81,8 @@ class FeedOutcome:
     new: int = 0
     alerts: int = 0
     error: str = ""
+    kind: str = ""
+    """The error's short code (``timeout``, ``http-404``, ``parse``, ...)."""
 
 
 @dataclass(slots=True)
@@ -278,7 +276,7 @@ class Poller:
             if isinstance(outcome, BaseException):
                 # A bug or a database failure: logged on this feed, the others go on.
                 log.error("%s: poll failed", feed.url, exc_info=outcome)
-                outcome = FeedOutcome(feed.url, "error", error=repr(outcome))
+                outcome = FeedOutcome(feed.url, "error", error=repr(outcome), kind="internal")
             stats.outcomes.append(outcome)
             stats.new_stories += outcome.new
             stats.alerts += outcome.alerts
@@ -322,14 +320,14 @@ class Poller:
         now = self.clock()
         validators = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
-            if feed.url.lower().startswith(("http://", "https://")):
+            if "://" in feed.url:  # a URL (other schemes are refused there, by name)
                 got = await self.fetcher.fetch(feed.url, validators, hold=hold)
             else:
                 got = await self.fetcher.fetch_file(self.config.resolve(feed.url), validators)
                 if isinstance(got, Fetched):
                     await hold.take(len(got.body))
         except FetchError as e:
-            return await self._failed(feed, now, str(e), e.retry_after, permanent=e.permanent)
+            return await self._failed(feed, now, str(e), e.retry_after, kind=e.kind)
         if isinstance(got, Unchanged):
             await self.store.record_unchanged(
                 feed.id,
@@ -357,10 +355,12 @@ class Poller:
             )
             analysed = await self.cpu.run(analyse_body, job)
         except ParseError as e:
-            return await self._failed(feed, now, str(e), None)
+            return await self._failed(feed, now, str(e), None, kind="parse")
         except Exception as e:  # a parser bug must stay on this feed, never stop the bot
             log.exception("%s: parser failed", feed.url)
-            return await self._failed(feed, now, f"{feed.url}: parser failed: {e!r}", None)
+            return await self._failed(
+                feed, now, f"{feed.url}: parser failed: {e!r}", None, kind="parser-bug"
+            )
         if analysed.parsed.warning:
             log.info("%s: broken feed, parsed anyway: %s", feed.url, analysed.parsed.warning)
         return await self._ingest_feed(feed, got, analysed, now)
@@ -372,16 +372,16 @@ class Poller:
         message: str,
         retry_after: timedelta | None,
         *,
-        permanent: bool = False,
+        kind: str,
     ) -> FeedOutcome:
-        # A permanent failure (404/410, bad URL) goes straight to the longest
-        # back-off: retrying sooner cannot help until someone edits the feed list.
-        errors = max(feed.error_count + 1, PERMANENT_ERROR_WEIGHT if permanent else 0)
+        # Every failure backs off gradually, a 404 too: a site that moved its feed
+        # often fixes it within hours, and `alertbot feeds retry` clears back-off.
+        errors = feed.error_count + 1
         due = self._next_due(feed, now, error_count=errors, retry_after=retry_after)
         retry_at = now + retry_after if retry_after else None
         await self.store.record_error(feed.id, now, due, message, retry_at)
         log.warning("feed error: %s (next try %s)", message, due.strftime("%H:%M:%S"))
-        return FeedOutcome(feed.url, "error", error=message)
+        return FeedOutcome(feed.url, "error", error=message, kind=kind)
 
     async def _ingest_feed(
         self, feed: FeedRow, got: Fetched, analysed: Analysed, now: datetime
@@ -518,6 +518,8 @@ class DeliveryStats:
     paused: list[str] = field(default_factory=list)
     waiting: int = 0
     """Rows for platforms with no sender (no token configured)."""
+    latencies: list[float] = field(default_factory=list)
+    """Seconds from each newly posted alert's publication time to its post."""
 
 
 def post_key(row: OutboxRow) -> str:
@@ -541,14 +543,16 @@ class Deliverer:
         self,
         store: Store,
         config: Config,
-        senders: Mapping[str, Sender],
+        senders: dict[str, Sender],
         *,
         clock: Callable[[], datetime] = utcnow,
         owner: str = "",
     ):
         self.store = store
         self.config = config
-        self.senders = dict(senders)
+        # The same dict the runtime holds: a platform whose login failed at start
+        # gets its sender added there once the login works.
+        self.senders = senders
         self.clock = clock
         self.owner = owner or process_owner()
         self._warned: set[str] = set()
@@ -562,7 +566,8 @@ class Deliverer:
             if platform not in self._warned:
                 self._warned.add(platform)
                 log.warning(
-                    "%d alerts wait for %s: set its token in the environment to deliver them",
+                    "%d alerts wait for %s: it is not connected (set its token in the "
+                    "environment, or see its login error above)",
                     n,
                     platform,
                 )
@@ -766,6 +771,8 @@ class Deliverer:
         ref = await sender.post(channel, alert, key=post_key(row))
         await self.store.mark_sent(row.id, row.revision, ref, posted_at=now)
         stats.posted += 1
+        if alert.published is not None:
+            stats.latencies.append(max((self.clock() - alert.published).total_seconds(), 0.0))
 
     async def _new_digests(
         self,

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,8 @@ from bot.core.watchlist import (
     validate_name,
     validate_watchlist,
 )
-from bot.feeds.fetch import FetchError, check_url
+from bot.feeds.fetch import Fetcher, FetchError, check_url
+from bot.feeds.probe import ProbeError, probe_feed
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,13 @@ HELP: tuple[HelpEntry, ...] = (
 )
 
 
+IMPORT_PROBES = 8
+"""Feeds fetched at once while an import checks them."""
+
 _NEEDS: dict[str, dict[str, str]] = {
     "admin": {
-        "discord": "the Manage Server permission or an admin role from the bot's config",
+        "discord": "a role or user id in the bot's [discord] admin_roles / admin_users "
+        "(or Manage Server in a server listed in [discord] guilds)",
         "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
     },
     "manager": {
@@ -255,6 +260,12 @@ class Service:
         self.config = config
         self.clock = clock
         self._seeded: tuple[tuple[str, int, int], ...] | None = None
+        self.feed_probe: Callable[[str], Awaitable[str]] | None = None
+        """Fetches a URL once and raises ``CommandError`` unless it is a feed
+        (set where a fetcher exists: the running bot, the CLI)."""
+        self.problems: list[str] = []
+        """What is wrong in the config or the watchlist files as last read: invalid
+        files, subscriptions naming a watchlist that does not exist."""
 
     @classmethod
     async def open(
@@ -285,10 +296,12 @@ class Service:
         for s in self.config.subscriptions:
             for name in s.watchlists:
                 if name.casefold() not in known:
-                    warnings.append(
+                    problem = (
                         f"{self.config.path}: subscriptions: channel {s.channel!r} names "
                         f"watchlist {name!r}, which does not exist (skipped)"
                     )
+                    warnings.append(problem)
+                    self.problems.append(problem)
                     continue
                 subs.append((s.platform, s.channel, name, s.mode, s.guild))
         await self.store.sync_config_subscriptions(subs, now)
@@ -319,6 +332,7 @@ class Service:
             return []
         self._seeded = signature
         found, problems = await asyncio.to_thread(read_watchlist_files, self.config.watchlists_dir)
+        self.problems = list(problems)
         changed, notes = await self.store.seed_watchlists(
             [(w.name, body) for w, body in found], self.clock()
         )
@@ -356,16 +370,19 @@ class Service:
         """The platform's own admin right (Discord Manage Server, Slack admin).
 
         Watchlists and feeds are shared by every server the bot is in, so on
-        Discord, when ``[discord] guilds`` names the trusted servers, Manage
-        Server anywhere else confers no bot-admin rights.
+        Discord, Manage Server confers bot-admin rights only in the servers that
+        ``[discord] guilds`` names as trusted. Without that list, anyone who can
+        invite the bot to a server of their own would have Manage Server there:
+        then only ``admin_roles`` / ``admin_users`` edit what every server shares.
         """
         if not c.is_admin:
             return False
-        trusted = self.config.discord.guilds
-        return c.platform != "discord" or not trusted or c.guild in trusted
+        return c.platform != "discord" or c.guild in self.config.discord.guilds
 
     def _manages(self, c: Caller) -> bool:
-        return self._is_admin(c) or c.manages_channel or self._listed(c, "manager")
+        # A platform admin (Manage Server) manages the channels of their own server,
+        # trusted or not; subscriptions are per channel, nothing shared.
+        return self._is_admin(c) or c.is_admin or c.manages_channel or self._listed(c, "manager")
 
     def _need_admin(self, c: Caller, action: str) -> None:
         if not self._is_admin(c):
@@ -624,8 +641,59 @@ class Service:
         url = canonical_url(url)  # HTTPS://EXAMPLE.org/rss is example.org's feed too
         if await self.store.feed(url) is not None:
             raise CommandError(f"{url} is already polled.")
+        if self.feed_probe is not None:
+            await self.feed_probe(url)
         await self.store.add_feed(url, self.clock(), origin="user")
         return next(f for f in await self.store.feed_statuses() if f.url == url)
+
+    async def feeds_import(
+        self, caller: Caller, urls: Sequence[str], *, check: bool = True
+    ) -> tuple[list[str], list[str]]:
+        """Add every new URL of ``urls``, all or none; return (added, already polled).
+
+        Every URL is checked like ``feed_add`` (and fetched once when ``check`` and a
+        probe is set) before any is added; one bad URL refuses the whole import,
+        naming every bad one."""
+        self._need_admin(caller, "add feeds")
+        problems: list[str] = []
+        fresh: list[str] = []
+        known: list[str] = []
+        for raw in urls:
+            try:
+                url = canonical_url(
+                    check_url(raw.strip(), allow_private=self.config.fetch.allow_private)
+                )
+            except FetchError as e:
+                problems.append(str(e))
+                continue
+            if url in fresh or url in known:
+                continue
+            (known if await self.store.feed(url) is not None else fresh).append(url)
+        if check and self.feed_probe is not None and fresh:
+            probe = self.feed_probe
+            limit = asyncio.Semaphore(IMPORT_PROBES)
+
+            async def one(url: str) -> str | None:
+                async with limit:
+                    try:
+                        await probe(url)
+                    except CommandError as e:
+                        return str(e)
+                    return None
+
+            problems += [p for p in await asyncio.gather(*(one(u) for u in fresh)) if p]
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+            raise CommandError(
+                f"{len(problems)} of {len(urls)} feeds cannot be added; nothing was imported:"
+                f"\n  {shown}{more}"
+            )
+        now = self.clock()
+        async with self.store.transaction():  # all or none
+            for url in fresh:
+                await self.store.add_feed(url, now, origin="user")
+        return fresh, known
 
     async def feed_remove(self, caller: Caller, url: str) -> None:
         self._need_admin(caller, "remove feeds")
@@ -639,8 +707,32 @@ class Service:
             )
         await self.store.remove_feed(url)
 
+    async def feed_retry(self, caller: Caller, url: str | None) -> list[FeedStatus]:
+        """Poll ``url`` (None: every failing feed) on the next cycle, back-off cleared."""
+        self._need_admin(caller, "retry feeds")
+        urls: list[str] | None = None
+        if url is not None:
+            url = url.strip().strip("<>")
+            if await self.store.feed(url) is None:
+                raise CommandError(f"{url} is not polled: see feeds list for the exact URLs.")
+            urls = [url]
+        done = set(await self.store.retry_feeds(urls, self.clock()))
+        return [f for f in await self.store.feed_statuses() if f.url in done]
+
     def help(self) -> list[HelpEntry]:
         return list(HELP)
+
+
+def fetching_probe(fetcher: Fetcher) -> Callable[[str], Awaitable[str]]:
+    """A ``Service.feed_probe`` that fetches the URL once with ``fetcher``."""
+
+    async def probe(url: str) -> str:
+        try:
+            return await probe_feed(fetcher, url)
+        except ProbeError as e:
+            raise CommandError(str(e)) from None
+
+    return probe
 
 
 def _case(value: str) -> CaseRule:

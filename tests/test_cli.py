@@ -1,4 +1,5 @@
-"""The ``alertbot`` command line, run as a user runs it (a real subprocess)."""
+"""The ``alertbot`` command line, run as a user runs it (in-process through ``main(argv)``;
+a real subprocess where only a process shows the behaviour)."""
 
 from __future__ import annotations
 
@@ -13,27 +14,11 @@ from typing import Any
 import pytest
 
 from bot.core.watchlist import parse_watchlist
+from tests.cli_support import alertbot
 from tests.conftest import ROOT, WATCHLISTS
 from tests.fakes.feedserver import FeedServer, make_rss
 
 SAMPLES = ROOT / "config" / "samples"
-
-
-async def alertbot(*args: str, cwd: Path = ROOT) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def write_config(
@@ -177,7 +162,7 @@ async def test_feeds_and_subscriptions_commands(tmp_path: Path) -> None:
     c = ["--config", str(config)]
     code, _, err = await alertbot("feeds", "add", "javascript:alert(1)", *c)
     assert code == 1 and "alertbot:" in err
-    code, out, err = await alertbot("feeds", "add", "https://news.example/rss", *c)
+    code, out, err = await alertbot("feeds", "add", "https://news.example/rss", "--no-check", *c)
     assert code == 0, err
     code, out, _ = await alertbot("feeds", "list", "--json", *c)
     urls = [f["url"] for f in json.loads(out)["feeds"]]
@@ -279,8 +264,8 @@ async def test_try_says_which_config_or_watchlists_is_missing(tmp_path: Path) ->
     code, _, err = neither
     assert code == 1
     assert err.strip() == (
-        "alertbot: no config at config/alertbot.toml and no watchlists folder; "
-        "pass --config or --watchlists"
+        "alertbot: no config file and no ./watchlists folder: pass --config PATH or "
+        "--watchlists DIR (or set ALERTBOT_CONFIG, or run `alertbot init`)"
     )
 
 
@@ -456,3 +441,87 @@ async def test_run_once_explains_an_idle_cycle_and_status_shows_errors_once(
     error_line = next(line for line in status.splitlines() if "error (" in line)
     assert str(missing) not in error_line and "no such file" in error_line
     assert "2 feeds, 1 with errors" in status
+
+
+async def test_init_writes_a_starter_that_runs_and_never_overwrites(tmp_path: Path) -> None:
+    folder = tmp_path / "mybot"
+    code, out, err = await alertbot("init", str(folder))
+    assert code == 0, err
+    assert f"alertbot run --once --config {folder / 'alertbot.toml'}" in out
+    for rel in ("alertbot.toml", "alertbot.example.toml", "watchlists/kfor.toml", "samples"):
+        assert (folder / rel).exists(), rel
+    code, out, err = await alertbot("run", "--once", "--json", cwd=folder)
+    assert code == 0, err
+    assert len(out.splitlines()) == 4, "the four sample alerts"
+    assert (folder / "alertbot.db").is_file(), "the database lives beside the config"
+
+    (folder / "alertbot.toml").write_text("# mine\n", encoding="utf-8")
+    code, _, err = await alertbot("init", str(folder))
+    assert code == 1 and "nothing written" in err and "--force" in err
+    assert (folder / "alertbot.toml").read_text(encoding="utf-8") == "# mine\n"
+    code, _, err = await alertbot("init", str(folder), "--force")
+    assert code == 0, err
+    assert "[[subscriptions]]" in (folder / "alertbot.toml").read_text(encoding="utf-8")
+
+    code, _, err = await alertbot("init", str(folder / "alertbot.toml"))
+    assert code == 1 and "is not a folder" in err
+
+
+async def test_init_defaults_to_the_user_config_folder_which_is_then_found(
+    tmp_path: Path,
+) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    code, out, err = await alertbot("init", cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert (tmp_path / "xdg" / "alertbot" / "alertbot.toml").is_file()
+    code, out, err = await alertbot("check", cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert "xdg/alertbot/alertbot.toml: 2 feeds, 4 watchlists" in out
+
+
+async def test_the_config_comes_from_alertbot_config_else_says_where_it_looked(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, [str(SAMPLES / "adriatic-wire.xml")], name="elsewhere.toml")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    code, out, err = await alertbot("check", cwd=empty, env=env | {"ALERTBOT_CONFIG": str(config)})
+    assert code == 0, err
+    assert out.startswith(f"OK: {config}")
+    code, _, err = await alertbot("check", "--config", str(config), cwd=empty, env=env)
+    assert code == 0, err
+
+    code, _, err = await alertbot("feeds", "list", cwd=empty, env=env)
+    assert code == 1
+    assert "no config file found (looked for config/alertbot.toml, alertbot.toml, " in err
+    assert "alertbot init" in err and "ALERTBOT_CONFIG" in err
+    code, _, err = await alertbot(
+        "check", cwd=empty, env=env | {"ALERTBOT_CONFIG": str(empty / "nope.toml")}
+    )
+    assert code == 1 and "nope.toml: file not found" in err
+
+
+def test_the_package_carries_the_starter_files() -> None:
+    """``bot/data`` links to the checkout's watchlists and config; the package-data
+    globs in pyproject.toml must take every one of them into a wheel."""
+    import tomllib
+    from importlib.resources import files
+
+    data = files("bot").joinpath("data")
+    names = {p.name for p in data.joinpath("watchlists").iterdir()}
+    assert names == {p.name for p in WATCHLISTS.iterdir() if p.suffix == ".toml"}
+    assert {p.name for p in data.joinpath("samples").iterdir()} == {
+        p.name for p in SAMPLES.iterdir()
+    }
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-data"]["bot"]
+    on_disk = {
+        str((Path(top) / name).relative_to(ROOT / "bot"))
+        for top, _, names in os.walk(ROOT / "bot" / "data", followlinks=True)
+        for name in names
+        if not name.startswith(".")
+    }
+    covered = {str(p.relative_to(ROOT / "bot")) for g in globs for p in (ROOT / "bot").glob(g)}
+    assert on_disk == covered

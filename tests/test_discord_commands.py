@@ -126,7 +126,11 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
             "bot": {"database": "data/alertbot.db", "watchlists": "watchlists"},
             "feeds": [{"url": FEED}],
             "fetch": {"allow_private": True},
-            "discord": {"admin_roles": [str(ADMIN_ROLE)], "manager_users": [str(MANAGER_USER)]},
+            "discord": {
+                "admin_roles": [str(ADMIN_ROLE)],
+                "manager_users": [str(MANAGER_USER)],
+                "guilds": [str(GUILD)],  # Manage Server counts only in trusted servers
+            },
         }
         secrets = {"DISCORD_TOKEN": "test-token", "ALERTBOT_DISCORD_API_URL": api.base}
         config = parse_config(raw, tmp_path / "alertbot.toml", secrets)
@@ -431,17 +435,17 @@ def test_tree_has_every_command_of_the_table(env: Env) -> None:
 
 
 async def test_sync_pushes_only_when_the_tree_changed(env: Env) -> None:
-    [first] = await env.bot.sync_commands()
+    [first] = await env.bot.sync_commands(guild="global")
     assert first.pushed and first.target == "global"
     assert [c["name"] for c in env.api.commands["global"]][:2] == ["subscribe", "unsubscribe"]
-    [second] = await env.bot.sync_commands()
+    [second] = await env.bot.sync_commands(guild="global")
     assert not second.pushed and second.sha256 == first.sha256
     assert len(env.api.calls("PUT")) == 1
 
     @env.bot.tree.command(name="extra", description="A new command")
     async def extra(interaction: Any) -> None: ...
 
-    [third] = await env.bot.sync_commands()
+    [third] = await env.bot.sync_commands(guild="global")
     assert third.pushed and third.sha256 != first.sha256
     [guild] = await env.bot.sync_commands(guild=str(GUILD))
     assert guild.pushed and str(GUILD) in env.api.commands

@@ -88,6 +88,13 @@ def test_safe_url_allows_only_http_and_https() -> None:
     assert r.safe_url("https://a.example/x)(y") == "https://a.example/x%29%28y"
 
 
+def test_links_drop_credentials() -> None:
+    assert r.safe_url("https://user:pass@a.example/x?q=1") == "https://a.example/x?q=1"
+    # The classic lure: the text before @ looks like the host.
+    assert r.safe_url("https://bank.example@evil.example/login") == "https://evil.example/login"
+    assert r.safe_url("https://a:b@c@d.example:8443/") == "https://d.example:8443/"
+
+
 def test_alert_embed_has_linked_title_bold_terms_sources_and_time() -> None:
     a = alert(
         sources=(

@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from bot.config import FetchConfig
 from bot.feeds.fetch import (
@@ -33,6 +34,7 @@ from bot.feeds.fetch import (
     Validators,
     check_url,
     create_session,
+    is_metadata_address,
     is_public_address,
     parse_retry_after,
     user_agent,
@@ -504,8 +506,31 @@ def test_check_url_refuses_private_literals(url: str) -> None:
         check_url(url, allow_private=False)
     assert info.value.kind == "private-address"
     assert info.value.permanent
+    host = URL(url).raw_host or ""
+    if "localhost" not in host.lower() and is_metadata_address(ipaddress.ip_address(host)):
+        assert "cloud metadata address" in str(info.value)
+        with pytest.raises(FetchError, match="never fetched, even with allow_private"):
+            check_url(url, allow_private=True)
+        return
     assert "allow_private = true" in str(info.value)
     assert check_url(url, allow_private=True) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.170.2/v2/credentials",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://100.100.100.200/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+    ],
+)
+def test_metadata_addresses_are_refused_even_with_allow_private(url: str) -> None:
+    with pytest.raises(FetchError) as info:
+        check_url(url, allow_private=True)
+    assert info.value.kind == "private-address" and info.value.permanent
+    assert "cloud metadata address" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -595,10 +620,14 @@ async def test_guard_checks_names_at_connect_time(
     assert dns.asked == ["intranet.test", "metadata.test"]
     assert feed_server.hits("/feed.xml") == 0
 
-    # The same name is fine when the operator allows private addresses.
+    # The same name is fine when the operator allows private addresses;
+    # the metadata address never is: it holds the machine's cloud credentials.
     allowed = await make_fetcher(LOOPBACK, resolver=dns)
     got = await allowed.fetch(f"http://intranet.test:{feed_server.port}/feed.xml")
     assert isinstance(got, Fetched)
+    err = await fetch_error(allowed, "http://metadata.test/latest/meta-data/")
+    assert err.kind == "private-address" and err.permanent
+    assert "169.254.169.254 (a cloud metadata address, never fetched)" in str(err)
 
 
 async def test_unknown_name_is_a_dns_error(make_fetcher: MakeFetcher) -> None:

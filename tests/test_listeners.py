@@ -73,3 +73,33 @@ async def test_one_holder_at_a_time_and_a_takeover_after_it_dies(
         assert await a.service.store.acquire_lease(
             "listener:discord", "someone", a.poller.clock(), LEASE
         )
+
+
+async def test_a_database_that_cannot_renew_the_lease_stops_the_listener_not_the_process(
+    make_config: MakeConfig, tmp_path
+) -> None:
+    """Another program holds the SQLite file's write lock past busy_timeout (5 s):
+    renewals fail; the listener stops before its lease runs out (so no two
+    processes listen), and starts again once the database answers."""
+    import sqlite3
+
+    path = tmp_path / "alertbot.db"
+    config = make_config([], database=str(path))
+    async with open_runtime(config, out=io.StringIO(), chat=False) as rt:
+        bot = DiscordBot()
+        stop = asyncio.Event()
+        task = asyncio.create_task(hold_and_listen(rt, bot, stop, lease=LEASE, renew=RENEW))
+        await until(lambda: bot.serving, 3)
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            # Renewals now wait 5 s and fail; the lease (2 s) runs out meanwhile.
+            await until(lambda: not bot.serving, 10)
+            assert not task.done()
+        finally:
+            other.rollback()
+            other.close()
+        await until(lambda: bot.serving, LEASE.total_seconds() + 10)
+        assert bot.starts == 2 and not task.done()
+        stop.set()
+        await task

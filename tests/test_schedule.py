@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.schedule import MAX_BACKOFF, MAX_RETRY_AFTER, next_poll, stable_jitter
+from bot.core.schedule import (
+    MAX_BACKOFF,
+    MAX_RETRY_AFTER,
+    next_poll,
+    reconnect_delay,
+    stable_jitter,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -140,3 +146,42 @@ def test_properties(
     if retry is None:
         assert d <= plain + timedelta(microseconds=1)
     assert d <= upper * 1.1 + timedelta(microseconds=1)
+
+
+# --------------------------------------------------------------------------- reconnect_delay
+
+
+@pytest.mark.parametrize(
+    ("failures", "jitter", "expected"),
+    [
+        (0, 0.0, 0.5),  # fewer than one failure counts as one
+        (1, 0.0, 0.5),  # half of the base at the lowest jitter
+        (1, 0.999999, 1.0),
+        (2, 0.0, 1.0),
+        (3, 0.5, 3.0),  # 4 s · 0.75
+        (7, 0.0, 30.0),  # 64 s capped at 60, · 0.5
+        (10_000, 0.0, 30.0),  # no overflow
+    ],
+)
+def test_reconnect_delay_table(failures: int, jitter: float, expected: float) -> None:
+    got = reconnect_delay(failures, base=1.0, cap=60.0, jitter=jitter)
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"base": 1.0, "cap": 60.0, "jitter": 1.0}, "jitter"),
+        ({"base": 0.0, "cap": 60.0, "jitter": 0.0}, "base"),
+        ({"base": 5.0, "cap": 1.0, "jitter": 0.0}, "base"),
+    ],
+)
+def test_reconnect_delay_rejects_bad_arguments(kwargs: dict[str, float], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        reconnect_delay(1, **kwargs)
+
+
+@given(failures=st.integers(-5, 200), jitter=st.floats(0.0, 1.0, exclude_max=True))
+def test_reconnect_delay_stays_within_half_base_and_cap(failures: int, jitter: float) -> None:
+    got = reconnect_delay(failures, base=1.0, cap=60.0, jitter=jitter)
+    assert 0.5 <= got <= 60.0

@@ -29,7 +29,7 @@ SLACK_LISTED = Caller(platform="slack", user="U9", channel="C1", guild="T1")
 async def service(make_config: MakeConfig, database: str) -> AsyncIterator[Service]:
     config = make_config(
         [],
-        discord={"admin_roles": ["r-admin"]},
+        discord={"admin_roles": ["r-admin"], "guilds": ["g1"]},
         slack={"manager_users": ["U9"]},
         database=database,
     )
@@ -90,7 +90,7 @@ async def test_watchlist_edits_need_admin_and_validate(service: Service) -> None
 async def test_edits_survive_a_restart_and_delete_drops_subscriptions(
     make_config: MakeConfig,
 ) -> None:
-    config = make_config([])
+    config = make_config([], discord={"guilds": ["g1"]})
     svc = await Service.open(config)
     try:
         await svc.watchlist_create(ADMIN, "Drones")
@@ -124,7 +124,7 @@ async def test_feed_edits(service: Service) -> None:
 
 
 async def test_private_addresses_refused_unless_allowed(make_config: MakeConfig) -> None:
-    config = make_config([], fetch={"allow_private": False})
+    config = make_config([], discord={"guilds": ["g1"]}, fetch={"allow_private": False})
     svc = await Service.open(config)
     try:
         for url in ("http://127.0.0.1/feed", "http://169.254.169.254/latest", "http://[::1]/"):
@@ -141,7 +141,7 @@ async def test_config_watchlist_files_seed_and_follow_unedited_changes(
     folder.mkdir()
     f = folder / "one.toml"
     f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha"]\n')
-    config = make_config([], subscriptions=[], watchlists=folder)
+    config = make_config([], discord={"guilds": ["g1"]}, subscriptions=[], watchlists=folder)
     svc = await Service.open(config)
     await svc.close()
     f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha", "Alfa"]\n')
@@ -164,6 +164,26 @@ def test_help_lists_every_command(service: Service) -> None:
     for word in ("subscribe", "unsubscribe", "subscriptions", "lookup", "watchlist", "feeds"):
         assert word in usages
     assert all(h.example and h.who for h in service.help())
+
+
+async def test_without_trusted_guilds_manage_server_is_not_bot_admin(
+    make_config: MakeConfig,
+) -> None:
+    """The default: anyone can invite the bot to a server where they hold Manage
+    Server; that must not let them edit the watchlists and feeds all servers share."""
+    config = make_config([], discord={"admin_users": ["u-ops"]})
+    svc = await Service.open(config)
+    try:
+        with pytest.raises(PermissionDenied, match=r"\[discord\] admin_roles / admin_users"):
+            await svc.watchlist_create(ADMIN, "Mine")
+        with pytest.raises(PermissionDenied):
+            await svc.feed_add(ADMIN, "https://news.example/rss")
+        ops = Caller(platform="discord", user="u-ops", channel="111111111111111111", guild="g1")
+        assert (await svc.watchlist_create(ops, "Ops")).name == "Ops"
+        # Channel managers still subscribe their own channels.
+        assert (await svc.subscribe(ADMIN, "KFOR")).watchlist == "KFOR"
+    finally:
+        await svc.close()
 
 
 async def test_manage_server_elsewhere_is_not_bot_admin(make_config: MakeConfig) -> None:
@@ -199,7 +219,7 @@ async def test_deleting_a_file_watchlist_lasts_and_import_restores_it(
     folder.mkdir()
     body = 'name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha"]\n'
     (folder / "one.toml").write_text(body)
-    config = make_config([], subscriptions=[], watchlists=folder)
+    config = make_config([], discord={"guilds": ["g1"]}, subscriptions=[], watchlists=folder)
     svc = await Service.open(config)
     try:
         await svc.watchlist_delete(ADMIN, "One")
@@ -223,7 +243,9 @@ async def test_file_edits_are_read_while_running(make_config: MakeConfig, tmp_pa
     folder.mkdir()
     f = folder / "one.toml"
     f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha"]\n')
-    svc = await Service.open(make_config([], subscriptions=[], watchlists=folder))
+    svc = await Service.open(
+        make_config([], discord={"guilds": ["g1"]}, subscriptions=[], watchlists=folder)
+    )
     try:
         assert await svc.reseed() == []  # nothing changed: not even read
         f.write_text('name = "One"\n[[terms]]\nname = "Alpha"\nforms = ["Alpha", "Alfa"]\n')

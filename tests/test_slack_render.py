@@ -246,3 +246,9 @@ def test_digest_fit_is_exactly_what_one_message_shows() -> None:
     assert "not shown" not in str(blocks)
     _, blocks = r.digest_message(many)
     assert f"{80 - n} more not shown" in str(blocks)
+
+
+def test_links_drop_credentials() -> None:
+    assert r.safe_url("https://user:pass@a.example/x?q=1") == "https://a.example/x?q=1"
+    assert r.safe_url("https://bank.example@evil.example/login") == "https://evil.example/login"
+    assert r.link("https://u:p@a.example/", "A") == "<https://a.example/|A>"

@@ -65,6 +65,15 @@ class ConsoleSender:
             self._emit(render_digest_console(alerts, channel=channel))
         return ref
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        ref = f"console-{next(self._ids)}"
+        if self.json_lines:
+            doc = {"action": "notice", "channel": channel, "text": text}
+            self._emit(json.dumps(doc, ensure_ascii=False))
+        else:
+            self._emit(f"[{channel}] notice: {text}\n")
+        return ref
+
     def digest_fit(self, alerts: list[Alert]) -> int:
         return max(1, len(alerts))  # a terminal has no message size limit
 

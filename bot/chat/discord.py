@@ -30,9 +30,11 @@ Three parts, one client:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import random
 import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -43,11 +45,11 @@ import aiohttp
 import discord
 import yarl
 from discord import app_commands
-from discord.gateway import DiscordWebSocket
+from discord.gateway import DiscordWebSocket, ReconnectWebSocket
 from discord.http import Route, handle_message_parameters
 
 from bot.chat import discord_render as render
-from bot.chat.base import DeliveryError
+from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
 from bot.config import Config
 from bot.core.models import Alert, Platform
 from bot.service import Caller, CommandError
@@ -70,6 +72,23 @@ HISTORY_PAGE = 100
 """Messages per ``GET /channels/{id}/messages`` (Discord's maximum)."""
 HISTORY_PAGES = 5
 """At most this many pages are read per :meth:`DiscordSender.find_posted` call."""
+CONNECT_TIMEOUT = 60.0
+"""Seconds one try at the gateway may take (socket, HELLO, IDENTIFY/RESUME sent)."""
+IDENTIFY_WAIT = (1.0, 5.0)
+"""Before every IDENTIFY but the first (after an invalid session, op 9), wait a
+random time in this range, as Discord asks."""
+FATAL_CLOSES = {
+    4004: "Discord rejected DISCORD_TOKEN (4004 Authentication failed): reset the token "
+    "in the Developer Portal → your application → Bot",
+    4010: "Discord refused the shard (4010)",
+    4011: "Discord requires sharding for this bot (4011)",
+    4012: "Discord refused the gateway version (4012)",
+    4013: "Discord refused the intents (4013)",
+    4014: "Discord refused a privileged intent (4014): the bot asks for none, check the "
+    "Developer Portal → Bot → Privileged Gateway Intents",
+}
+"""Close codes after which Discord will not take the same IDENTIFY: retried only at
+the back-off cap, in case the operator fixes it meanwhile."""
 META_KEY = "discord.commands.sha256"
 SNOWFLAKE = re.compile(r"^\d{15,21}$")
 
@@ -115,6 +134,11 @@ def use_gateway(url: str) -> None:
             f"ALERTBOT_DISCORD_GATEWAY_URL must be a ws:// or wss:// URL, not {url!r}"
         )
     DiscordWebSocket.DEFAULT_GATEWAY = parsed
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def nonce_for(key: str) -> str:
@@ -201,6 +225,17 @@ class DiscordSender:
 
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
+
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        cid = _snowflake(channel)
+        params = handle_message_parameters(
+            content=render.notice_content(text), allowed_mentions=NO_MENTIONS, nonce=nonce_for(key)
+        )
+        try:
+            data = await self.client.http.send_message(cid, params=params)
+        except Exception as e:
+            raise delivery_error(e, channel) from e
+        return str(data["id"])
 
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         cid = _snowflake(channel)
@@ -408,6 +443,18 @@ def payload_hash(payload: list[dict[str, Any]]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
+class GatewayClient(discord.Client):
+    """discord.py's client, waiting 1–5 s at random before a new IDENTIFY (as
+    Discord advises after an invalid session) instead of a fixed 5 s."""
+
+    identify_wait: tuple[float, float] = IDENTIFY_WAIT
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            low, high = self.identify_wait
+            await asyncio.sleep(low + (high - low) * random.random())
+
+
 class DiscordBot:
     """The Discord side of the app: REST login, sender, commands, gateway.
 
@@ -417,20 +464,29 @@ class DiscordBot:
     platform: Platform = "discord"
 
     def __init__(
-        self, config: Config, service: Service | None, *, defer_after: float = DEFER_AFTER
+        self,
+        config: Config,
+        service: Service | None,
+        *,
+        defer_after: float = DEFER_AFTER,
+        reconnect_base: float = RECONNECT_BASE,
+        reconnect_cap: float = RECONNECT_CAP,
+        identify_wait: tuple[float, float] = IDENTIFY_WAIT,
     ) -> None:
         self.config = config
         self.service = service
         self.defer_after = defer_after
+        self.connection = Supervisor("Discord gateway", base=reconnect_base, cap=reconnect_cap)
         # No privileged intents: slash commands arrive as interactions, and the
         # guilds intent only keeps channels cached for permalinks.
         intents = discord.Intents.none()
         intents.guilds = True
-        self.client = discord.Client(
+        self.client = GatewayClient(
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
         )
+        self.client.identify_wait = identify_wait
         self.tree = AlertTree(self.client)
         _add_commands(self.tree, self)
         self.sender = DiscordSender(self.client)
@@ -459,14 +515,98 @@ class DiscordBot:
             ) from None
 
     async def serve(self) -> None:
-        """Sync the commands if they changed, then run the gateway until cancelled."""
+        """Sync the commands if they changed, then hold the gateway until cancelled."""
         try:
             for result in await self.sync_commands():
                 if result.pushed:
                     log.info("synced %d commands to %s", result.commands, result.target)
         except (discord.HTTPException, aiohttp.ClientError) as e:
             log.warning("command sync failed (%s); old commands stay until the next start", e)
-        await self.client.connect(reconnect=True)
+        try:
+            await self._hold_gateway()
+        finally:
+            self.connection.stopped()
+            ws = self.client.ws
+            if ws is not None and ws.open:
+                # A clean close ends the session: whoever listens next IDENTIFYs afresh.
+                with contextlib.suppress(Exception):
+                    await ws.close(code=1000)
+
+    async def _hold_gateway(self) -> None:
+        """Keep one gateway session up until cancelled; never give up.
+
+        Our own loop rather than ``Client.connect``: that one dies when the very
+        first connection fails (it reads ``self.ws.sequence`` of a socket that
+        never was) and closes the whole client, REST included, on a close code
+        it will not retry. Here a failed try waits with capped, jittered
+        back-off (``self.connection``); a drop that Discord lets us resume
+        (close 4000/1006, op 7, op 9 with ``d: true``) RESUMEs at once; an
+        invalid session (op 9) IDENTIFYs afresh after 1–5 s
+        (:class:`GatewayClient`). REST delivery is untouched throughout.
+        """
+        client = self.client
+        session: str | None = None
+        sequence: int | None = None
+        resume_url: yarl.URL | None = None
+        first = True
+        while True:
+            resume = session is not None
+            live: DiscordWebSocket | None = None
+            try:
+                live = await asyncio.wait_for(
+                    DiscordWebSocket.from_client(
+                        client,
+                        initial=first,
+                        gateway=resume_url if resume else None,
+                        shard_id=None,
+                        session=session,
+                        sequence=sequence,
+                        resume=resume,
+                    ),
+                    timeout=CONNECT_TIMEOUT,
+                )
+                client.ws = live
+                first = False
+                self.connection.connected(resumed=resume)
+                while True:
+                    await live.poll_event()
+            except ReconnectWebSocket as e:
+                if not e.resume:  # the IDENTIFY waits in GatewayClient.before_identify_hook
+                    session = sequence = resume_url = None
+                    await asyncio.sleep(
+                        self.connection.dropped("the gateway invalidated the session")
+                    )
+                    continue
+                if live is None:  # closed before HELLO: a failed try, not a drop
+                    await asyncio.sleep(self.connection.failed("the gateway closed at once"))
+                    continue
+                if live.session_id is not None:
+                    session, sequence, resume_url = live.session_id, live.sequence, live.gateway
+                await asyncio.sleep(
+                    self.connection.dropped("the gateway closed or asked for a reconnect")
+                )
+            except discord.ConnectionClosed as e:
+                reason = FATAL_CLOSES.get(e.code or 0)
+                if reason is None:  # e.g. 1000 from a gateway that shuts down
+                    await asyncio.sleep(self.connection.failed(f"closed with {e.code}"))
+                    continue
+                log.error("Discord gateway: %s; slash commands are not received", reason)
+                session = sequence = resume_url = None
+                await asyncio.sleep(self.connection.failed(reason, at_least=self.connection.cap))
+            except (
+                OSError,
+                TimeoutError,
+                aiohttp.ClientError,
+                discord.GatewayNotFound,
+                discord.HTTPException,
+            ) as e:
+                if live is not None:
+                    if live.session_id is not None:
+                        session, sequence, resume_url = live.session_id, live.sequence, live.gateway
+                    # Stops its heartbeat thread; 4000 keeps the session resumable.
+                    with contextlib.suppress(Exception):
+                        await live.close(code=4000)
+                await asyncio.sleep(self.connection.failed(_describe(e)))
 
     async def close(self) -> None:
         await self.client.close()

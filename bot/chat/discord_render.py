@@ -47,7 +47,7 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
-from bot.core.text import redact_url
+from bot.core.text import redact_url, without_userinfo
 from bot.service import HelpEntry
 
 Embed = dict[str, Any]
@@ -172,7 +172,17 @@ def safe_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
+    url = without_userinfo(url)
     return quote(url, safe=":/?#@!$&+,;=%~-._*'") if re.search(r"[()<>\[\]|`\\\"^{}]", url) else url
+
+
+NOTICE_CHARS = 1900
+"""A notice is plain message content (2000 at most), with room to spare."""
+
+
+def notice_content(text: str) -> str:
+    """A bot notice as inert message content: escaped, cut to fit, with a marker."""
+    return "⚠️ " + escape_clip(text, NOTICE_CHARS)
 
 
 def clip(text: str, limit: int) -> str:

@@ -46,7 +46,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import slack_render as render
-from bot.chat.base import DeliveryError
+from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
 from bot.config import Config, SlackConfig
 from bot.core.models import Alert, Platform
 from bot.service import Caller, CommandError
@@ -69,6 +69,15 @@ HISTORY_PAGE = 200
 """Messages asked for per ``conversations.history`` page (Slack may answer fewer)."""
 HISTORY_PAGES = 5
 """At most this many pages are read per :meth:`SlackSender.find_posted` call."""
+SOCKET_CONNECT_TIMEOUT = 30.0
+"""Seconds one try at Socket Mode may take (``apps.connections.open`` and the socket)."""
+SOCKET_PING = 10.0
+"""Seconds between slack-sdk's pings on the socket."""
+SOCKET_GRACE = 30.0
+"""Seconds the socket may stay down while slack-sdk reconnects by itself; then we
+tear the client down and start again with our back-off."""
+SOCKET_CHECK = 1.0
+"""Seconds between looks at the socket's health."""
 EVENT_TYPES = frozenset({"alertbot_alert", "alertbot_digest"})
 """Metadata event types of the messages the sender posts."""
 
@@ -569,6 +578,11 @@ class SlackSender:
         text, blocks = render.alert_message(alert)
         return await self._post(channel, text, blocks, render.metadata(alert.cluster_id, key))
 
+    async def post_notice(self, channel: str, text: str, *, key: str) -> str:
+        body, blocks = render.notice_message(text)
+        meta = {"event_type": "alertbot_notice", "event_payload": {"key": key}}
+        return await self._post(channel, body, blocks, meta)
+
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         text, blocks = render.alert_message(alert)
 
@@ -699,6 +713,31 @@ class _Ids:
     url: str = ""
 
 
+class _SocketLog(logging.Handler):
+    """Where slack-sdk's Socket Mode client logs: every record goes on at DEBUG
+    (under ``bot.chat.slack.socket``), and the last error is kept as the reason
+    :class:`~bot.chat.base.Supervisor` gives, once per outage. Without it the
+    client logs an ERROR with a traceback every few seconds while Slack is away."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last_error = ""
+        self._out = logging.getLogger("bot.chat.slack.socket")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            self.last_error = message
+        self._out.debug("slack-sdk: %s", message, exc_info=record.exc_info)
+
+    def logger(self) -> logging.Logger:
+        # Not registered with logging.getLogger: one per bot, gone with it.
+        sdk = logging.Logger("bot.chat.slack.sdk", logging.DEBUG)
+        sdk.propagate = False
+        sdk.addHandler(self)
+        return sdk
+
+
 class SlackBot:
     """The Slack side of the bot: Web API sender plus the command listener.
 
@@ -715,10 +754,16 @@ class SlackBot:
         pace: float = PACE_SECONDS,
         # All interfaces by default: in HTTP mode Slack must reach the endpoint from outside.
         host: str = "0.0.0.0",
+        reconnect_base: float = RECONNECT_BASE,
+        reconnect_cap: float = RECONNECT_CAP,
     ):
         self.config = config
         self.service = service
         self.host = host
+        self.connection = Supervisor("Slack socket", base=reconnect_base, cap=reconnect_cap)
+        self.socket_grace = SOCKET_GRACE
+        self.socket_ping = SOCKET_PING
+        self.socket_connect_timeout = SOCKET_CONNECT_TIMEOUT
         secrets = config.secrets
         if not secrets.slack_bot_token:
             raise ValueError(
@@ -804,6 +849,12 @@ class SlackBot:
         path = self.config.slack.http_path
 
         async def handle(request: web.Request) -> web.Response:
+            # bolt's signature check calls int() on this header and answers a
+            # non-numeric one with a 500; an unsigned request is a 401.
+            stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+            if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+                log.warning("slack: request without a valid timestamp refused (401)")
+                return web.Response(status=401, text="invalid request timestamp")
             bolt_resp = await self.app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_resp)
 
@@ -825,17 +876,10 @@ class SlackBot:
         """Listen for commands until cancelled."""
         secrets = self.config.secrets
         if secrets.slack_app_token:
-            # Imported here: Socket Mode pulls in its websocket client only when used.
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            api = secrets.slack_api_url or DEFAULT_API_URL
-            self._socket = AsyncSocketModeHandler(
-                self.app,
-                secrets.slack_app_token,
-                web_client=AsyncWebClient(base_url=api if api.endswith("/") else api + "/"),
-            )
-            await self._socket.connect_async()
-            log.info("slack: Socket Mode connected")
+            try:
+                await self._hold_socket(secrets.slack_app_token)
+            finally:
+                self.connection.stopped()
         elif secrets.slack_signing_secret:
             await self.start_http()
         else:
@@ -844,6 +888,83 @@ class SlackBot:
                 "alerts are sent but /alertbot commands are not received"
             )
         await asyncio.Event().wait()  # until cancelled; close() cleans up
+
+    async def _hold_socket(self, app_token: str) -> None:
+        """Keep one Socket Mode connection up until cancelled; never give up.
+
+        slack-sdk reconnects by itself after a ``disconnect`` message or a
+        closed socket, but its ``connect()`` retries every ping interval for
+        ever, without back-off, and once it has a URL it keeps trying that one
+        (an expired URL never works again). So each try here is bounded: a new
+        client, a fresh URL, the socket; while it runs, a look every
+        :data:`SOCKET_CHECK` s counts slack-sdk's own reconnects, and a socket
+        that stays down past :attr:`socket_grace` is torn down and tried again
+        with capped, jittered back-off (``self.connection``).
+        """
+        # Imported here: Socket Mode pulls in its websocket client only when used.
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        api = self.config.secrets.slack_api_url or DEFAULT_API_URL
+        sdk_log = _SocketLog()
+        while True:
+            sdk_log.last_error = ""
+            # slack-sdk's Socket Mode client is untyped: Any keeps mypy strict elsewhere.
+            handler: Any = AsyncSocketModeHandler(
+                self.app,
+                app_token,
+                logger=sdk_log.logger(),
+                web_client=AsyncWebClient(base_url=api if api.endswith("/") else api + "/"),
+                ping_interval=self.socket_ping,
+            )
+            self._socket = handler
+            client: Any = handler.client
+            try:
+                try:
+                    async with asyncio.timeout(self.socket_connect_timeout):
+                        client.wss_uri = await client.issue_new_wss_url()
+                        await client.connect()
+                except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as e:
+                    reason = str(e).strip() or type(e).__name__
+                    if isinstance(e, TimeoutError) and sdk_log.last_error:
+                        reason = f"no socket within {self.socket_connect_timeout:.0f} s: "
+                        reason += sdk_log.last_error.splitlines()[0]
+                    await asyncio.sleep(self.connection.failed(reason))
+                    continue
+                self.connection.connected()
+                log.info("slack: Socket Mode connected")
+                await self._watch_socket(client)
+            finally:
+                self._socket = None
+                await handler.close_async()
+
+    async def _watch_socket(self, client: Any) -> None:
+        """Return when the socket has been down longer than :attr:`socket_grace`."""
+        session = client.current_session
+        down_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SOCKET_CHECK)
+            if client.current_session is not session and await client.is_connected():
+                # slack-sdk opened a new socket (after ``disconnect`` or a close).
+                # Its own reconnect is at once: the back-off only decides whether
+                # this counts as a failed try (a socket that lasted under STABLE_AFTER).
+                session = client.current_session
+                self.connection.dropped("Slack closed the socket or asked to reconnect")
+                self.connection.connected()
+                down_since = None
+                continue
+            if await client.is_connected():
+                down_since = None
+                continue
+            if down_since is None:
+                down_since = loop.time()
+            elif loop.time() - down_since >= self.socket_grace:
+                await asyncio.sleep(
+                    self.connection.dropped(
+                        f"the socket stayed down for {self.socket_grace:.0f} s; starting afresh"
+                    )
+                )
+                return
 
     async def close(self) -> None:
         if self._socket is not None:

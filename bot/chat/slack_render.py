@@ -37,7 +37,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
-from bot.core.text import redact_url
+from bot.core.text import redact_url, without_userinfo
 
 Block = dict[str, Any]
 
@@ -86,6 +86,7 @@ def safe_url(url: str) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
+    url = without_userinfo(url)
     return "".join(_url_char(c) for c in url).replace("&", "&amp;")
 
 
@@ -334,6 +335,16 @@ def lines_blocks(
     if chunk:
         blocks.append(section("\n".join(chunk)))
     return blocks
+
+
+NOTICE_CHARS = 1500
+
+
+def notice_message(text: str) -> tuple[str, list[Block]]:
+    """A bot notice (a feed broke or came back): the whole text is feed-controlled
+    in part (titles, URLs), so all of it is escaped; cut to fit."""
+    body = esc(cut(text, NOTICE_CHARS))
+    return body, [section(":warning: " + body)]
 
 
 def message_reply(text: str) -> tuple[str, list[Block]]:

@@ -25,6 +25,10 @@ The rule, in order:
    ``MAX_RETRY_AFTER`` (7 days) are clamped: a typo on the server must not
    retire a feed for ever.
 
+The same module answers a smaller question for chat connections:
+:func:`reconnect_delay`, how long to wait before the next try at the Discord
+gateway or the Slack socket (1 s doubling to a cap, jittered into 50–100 %).
+
 Known misses: back-off is per feed, not per host, so many failing feeds of one
 host each back off on their own; the ``ttl`` of RSS is minutes and is converted
 by the parser, not here.
@@ -36,7 +40,14 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Final
 
-__all__ = ["JITTER_SPREAD", "MAX_BACKOFF", "MAX_RETRY_AFTER", "next_poll", "stable_jitter"]
+__all__ = [
+    "JITTER_SPREAD",
+    "MAX_BACKOFF",
+    "MAX_RETRY_AFTER",
+    "next_poll",
+    "reconnect_delay",
+    "stable_jitter",
+]
 
 MAX_BACKOFF: Final = timedelta(hours=6)
 MAX_RETRY_AFTER: Final = timedelta(days=7)
@@ -89,3 +100,20 @@ def stable_jitter(key: str) -> float:
     """A value in [0, 1) derived from ``key`` (e.g. the feed URL), the same every run."""
     digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def reconnect_delay(failures: int, *, base: float, cap: float, jitter: float) -> float:
+    """Seconds to wait before the next try at a chat connection that failed ``failures`` times.
+
+    ``base · 2^(failures-1)``, capped at ``cap``, then scaled by ``jitter`` in
+    [0, 1) into its upper half (0.5 … 1.0 of that), so processes that lost the
+    same server do not come back in the same second, and the wait never
+    collapses to nothing. ``failures`` < 1 counts as 1.
+    """
+    if not 0.0 <= jitter < 1.0:
+        raise ValueError(f"jitter must be in [0, 1), got {jitter!r}")
+    if base <= 0 or cap < base:
+        raise ValueError(f"need 0 < base <= cap, got base={base!r}, cap={cap!r}")
+    doublings = min(max(failures, 1) - 1, _MAX_DOUBLINGS)
+    delay = min(base * 2.0**doublings, cap)
+    return delay * (0.5 + 0.5 * jitter)

@@ -425,8 +425,7 @@ def _sha256(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def redact_url(url: str) -> str:
-    """``url`` without a ``user:password@`` part, for showing feed URLs to chat users."""
+def _replace_userinfo(url: str, mark: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -434,7 +433,18 @@ def redact_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, "…@" + host, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, mark + host, parts.path, parts.query, parts.fragment))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for showing feed URLs to chat users."""
+    return _replace_userinfo(url, "…@")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` dropped: a feed's link must not carry
+    credentials into chat (nor lure readers with ``https://bank.com@evil.example``)."""
+    return _replace_userinfo(url, "")
 
 
 def story_id(guid: str | None, link: str | None, title: str, published: str | None) -> str:

@@ -205,14 +205,20 @@ AddressPolicy = Callable[[IPAddress], bool]
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-def is_public_address(addr: IPAddress) -> bool:
-    """True for globally routable unicast addresses; IPv4 embedded in IPv6 is unwrapped."""
+def _unwrap(addr: IPAddress) -> IPAddress:
+    """The IPv4 address inside a mapped, 6to4 or NAT64 IPv6 address; else ``addr``."""
     if isinstance(addr, ipaddress.IPv6Address):
         embedded = addr.ipv4_mapped or addr.sixtofour
         if embedded is None and addr in _NAT64:
             embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
         if embedded is not None:
-            return is_public_address(embedded)
+            return embedded
+    return addr
+
+
+def is_public_address(addr: IPAddress) -> bool:
+    """True for globally routable unicast addresses; IPv4 embedded in IPv6 is unwrapped."""
+    addr = _unwrap(addr)
     return not (
         addr.is_private
         or addr.is_loopback
@@ -224,11 +230,32 @@ def is_public_address(addr: IPAddress) -> bool:
     )
 
 
-def _any_address(addr: IPAddress) -> bool:
-    return True
+_METADATA: Final = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16",  # IPv4 link-local: AWS, GCP, Azure, OpenStack metadata, ECS task role
+        "fd00:ec2::254/128",  # AWS metadata over IPv6
+        "100.100.100.200/32",  # Alibaba Cloud metadata
+        "fe80::a9fe:a9fe/128",  # 169.254.169.254 as an IPv6 link-local (some clouds)
+    )
+)
+
+
+def is_metadata_address(addr: IPAddress) -> bool:
+    """A cloud instance-metadata address (credentials live there): never fetched,
+    even with ``allow_private``, which is meant for intranet feeds."""
+    addr = _unwrap(addr)
+    return any(addr.version == n.version and addr in n for n in _METADATA)
+
+
+def not_metadata(addr: IPAddress) -> bool:
+    """The rule under ``allow_private``: anything but a metadata address."""
+    return not is_metadata_address(addr)
 
 
 def _describe(addr: IPAddress) -> str:
+    if is_metadata_address(addr):
+        return "a cloud metadata address"
     inner: IPAddress = addr
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         inner = addr.ipv4_mapped
@@ -264,6 +291,8 @@ class _BlockedAddress(OSError):
         shown = ", ".join(addresses[:4])
         first = _ip(addresses[0]) if addresses else None
         what = _describe(first) if first is not None else "not a public address"
+        if first is not None and is_metadata_address(first):
+            what = "a cloud metadata address, never fetched"
         super().__init__(f"{host} resolves to {shown} ({what}); refusing to connect")
 
 
@@ -365,6 +394,13 @@ def check_url(url: str, *, allow_private: bool, policy: AddressPolicy = is_publi
             f"numeric host {host} is not a dotted IPv4 address (write a.b.c.d)",
             permanent=True,
         )
+    if ip is not None and is_metadata_address(ip):
+        raise FetchError(
+            text,
+            "private-address",
+            f"{bare} is a cloud metadata address; never fetched, even with allow_private",
+            permanent=True,
+        )
     if allow_private:
         return text
     if ip is not None and not policy(ip):
@@ -411,7 +447,8 @@ def create_session(
         connector = aiohttp.TCPConnector(
             limit=limits.max_connections,
             limit_per_host=limits.max_per_host,
-            resolver=GuardedResolver(_any_address, resolver, timeout=limits.connect_timeout),
+            resolver=GuardedResolver(not_metadata, resolver, timeout=limits.connect_timeout),
+            socket_factory=_guarded_socket_factory(not_metadata),
         )
     else:
         policy = address_policy or is_public_address

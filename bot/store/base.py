@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.core.health import FeedHealth
 from bot.core.models import FeedStatus, Match, Mode, Platform, Story, StoryHit, Subscription
 
 
@@ -145,6 +146,19 @@ class ClusterStories:
     """Matches per index into ``stories``."""
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeRow:
+    """A feed-health notice queued for one channel."""
+
+    id: int
+    platform: Platform
+    channel: str
+    feed_url: str
+    kind: str
+    body: str
+    attempts: int
+
+
 class Store(Protocol):
     """All database access, whatever the engine."""
 
@@ -252,7 +266,40 @@ class Store(Protocol):
         """Due rows per platform (for warnings about platforms without a token)."""
         ...
 
+    async def retry_feeds(self, urls: Sequence[str] | None, now: datetime) -> list[str]:
+        """Clear the error back-off of ``urls`` (None: every failing feed); due now."""
+        ...
+
+    async def feed_health(self) -> list[FeedHealth]:
+        """Every feed as :func:`bot.core.health.assess` needs it."""
+        ...
+
+    async def health_channels(self, feed_url: str) -> list[tuple[str, str]]:
+        """(platform, channel) of the active subscriptions that got alerts from this feed."""
+        ...
+
+    async def record_health(
+        self,
+        feed_url: str,
+        state: str,
+        noticed_at: datetime | None,
+        notices: Sequence[tuple[str, str, str, str]],
+        now: datetime,
+    ) -> None:
+        """Store a feed's announced state and queue its notices
+        ((platform, channel, kind, body)), in one transaction."""
+        ...
+
+    async def claim_notices(
+        self, now: datetime, owner: str, lease: timedelta, platforms: Sequence[str], limit: int = 50
+    ) -> list[NoticeRow]: ...
+    async def mark_notice_sent(self, notice_id: int, ref: str, now: datetime) -> None: ...
+    async def mark_notice_failed(self, notice_id: int, error: str, retry_at: datetime) -> None: ...
     async def pending_count(self) -> int: ...
+    async def outbox_backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Rows not delivered yet, and when the oldest of those already due was made."""
+        ...
+
     async def mark_sent(
         self, row_id: int, revision: int, ref: str, *, posted_at: datetime | None
     ) -> None: ...

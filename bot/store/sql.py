@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.cluster import encode as encode_fingerprint
+from bot.core.health import FeedHealth
 from bot.core.models import FeedStatus, Match, Story, StoryHit, Subscription
 from bot.core.routing import ExistingRow, new_outlet, route
 from bot.core.seeding import seed_decision
@@ -32,6 +33,7 @@ from bot.store.base import (
     ClusterStories,
     FeedRow,
     NewStory,
+    NoticeRow,
     OutboxRow,
     PollResult,
     from_iso,
@@ -51,6 +53,8 @@ TABLES = (
     "subscriptions",
     "digests",
     "outbox",
+    "feed_health",
+    "notices",
 )
 """Every table with data worth copying, parents before children."""
 
@@ -137,6 +141,9 @@ def chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
 def marks(n: int) -> str:
     return ",".join("?" * n)
 
+
+HEALTH_ARRIVALS = 21
+"""Recent polls that brought new items, per feed, for its usual rhythm."""
 
 _DUE_OUTBOX = (
     "o.revision > o.sent_revision AND o.due_at <= ? "
@@ -354,6 +361,25 @@ class SQLStore:
             "lease_owner = NULL, lease_until = NULL WHERE id = ?",
             (iso(now), iso(next_due), error, iso(retry_after_at), feed_id),
         )
+
+    async def retry_feeds(self, urls: Sequence[str] | None, now: datetime) -> list[str]:
+        """Clear the error back-off of ``urls`` (None: of every failing feed) and make
+        them due now, unless a server's Retry-After still runs (kept: it asked).
+        Returns the URLs made due now."""
+        where = "error_count > 0"
+        params: tuple[Any, ...] = ()
+        if urls is not None:
+            if not urls:
+                return []
+            where = f"url IN ({marks(len(urls))})"
+            params = tuple(urls)
+        t = iso(now)
+        rows = await self._all(
+            f"UPDATE feeds SET error_count = 0, next_due_at = CASE WHEN retry_after_at > ? "
+            f"THEN retry_after_at ELSE ? END WHERE {where} RETURNING url",
+            (t, t, *params),
+        )
+        return sorted(str(r["url"]) for r in rows)
 
     # ------------------------------------------------------------ stories
 
@@ -765,9 +791,133 @@ class SQLStore:
         )
         return {r["platform"]: int(r["n"]) for r in rows}
 
+    # ------------------------------------------------------------ feed health
+
+    async def feed_health(self) -> list[FeedHealth]:
+        arrivals: dict[str, list[datetime]] = {}
+        rows = await self._all(
+            "SELECT feed_url, seen_at FROM (SELECT feed_url, seen_at, ROW_NUMBER() OVER "
+            "(PARTITION BY feed_url ORDER BY seen_at DESC) AS rn FROM (SELECT DISTINCT "
+            "feed_url, seen_at FROM stories) AS polls) AS recent WHERE rn <= ?",
+            (HEALTH_ARRIVALS,),
+        )
+        for r in rows:
+            if (t := from_iso(r["seen_at"])) is not None:
+                arrivals.setdefault(r["feed_url"], []).append(t)
+        feeds = await self._all(
+            "SELECT f.url, f.title, f.error, f.error_count, f.added_at, f.last_ok_at, "
+            "h.state, h.noticed_at FROM feeds f LEFT JOIN feed_health h ON h.feed_url = f.url"
+        )
+        out = []
+        for r in feeds:
+            added = from_iso(r["added_at"])
+            assert added is not None  # NOT NULL
+            out.append(
+                FeedHealth(
+                    url=r["url"],
+                    title=r["title"],
+                    error=r["error"],
+                    error_count=int(r["error_count"]),
+                    added_at=added,
+                    last_ok_at=from_iso(r["last_ok_at"]),
+                    arrivals=sorted(arrivals.get(r["url"], []), reverse=True),
+                    state=r["state"] or "ok",
+                    noticed_at=from_iso(r["noticed_at"]),
+                )
+            )
+        return out
+
+    async def health_channels(self, feed_url: str) -> list[tuple[str, str]]:
+        rows = await self._all(
+            "SELECT DISTINCT o.platform, o.channel FROM outbox o "
+            "JOIN stories s ON s.cluster_id = o.cluster_id "
+            "JOIN subscriptions sub ON sub.platform = o.platform AND sub.channel = o.channel "
+            "AND sub.paused_reason = '' WHERE s.feed_url = ? ORDER BY o.platform, o.channel",
+            (feed_url,),
+        )
+        return [(str(r["platform"]), str(r["channel"])) for r in rows]
+
+    async def record_health(
+        self,
+        feed_url: str,
+        state: str,
+        noticed_at: datetime | None,
+        notices: Sequence[tuple[str, str, str, str]],
+        now: datetime,
+    ) -> None:
+        t = iso(now)
+        async with self.transaction():
+            await self._exec(
+                "INSERT INTO feed_health (feed_url, state, noticed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (feed_url) DO UPDATE SET state = excluded.state, "
+                "noticed_at = COALESCE(excluded.noticed_at, feed_health.noticed_at)",
+                (feed_url, state, iso(noticed_at)),
+            )
+            for platform, channel, kind, body in notices:
+                await self._exec(
+                    "INSERT INTO notices (platform, channel, feed_url, kind, body, created_at, "
+                    "due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (platform, channel, feed_url, kind, body, t, t),
+                )
+
+    async def claim_notices(
+        self, now: datetime, owner: str, lease: timedelta, platforms: Sequence[str], limit: int = 50
+    ) -> list[NoticeRow]:
+        if not platforms:
+            return []
+        t = iso(now)
+        async with self.transaction():
+            rows = await self._all(
+                "UPDATE notices SET claim_owner = ?, claim_until = ? WHERE id IN (SELECT n.id "
+                "FROM notices n WHERE n.sent_at IS NULL AND n.due_at <= ? AND (n.claim_until "
+                f"IS NULL OR n.claim_until < ?) AND n.platform IN ({marks(len(platforms))}) "
+                f"ORDER BY n.id LIMIT ?{self.SKIP_LOCKED}) RETURNING *",
+                (owner, iso(now + lease), t, t, *platforms, limit),
+            )
+        return sorted(
+            (
+                NoticeRow(
+                    id=int(r["id"]),
+                    platform=r["platform"],
+                    channel=r["channel"],
+                    feed_url=r["feed_url"],
+                    kind=r["kind"],
+                    body=r["body"],
+                    attempts=int(r["attempts"]),
+                )
+                for r in rows
+            ),
+            key=lambda n: n.id,
+        )
+
+    async def mark_notice_sent(self, notice_id: int, ref: str, now: datetime) -> None:
+        await self._exec(
+            "UPDATE notices SET sent_at = ?, message_ref = ?, claim_owner = NULL, "
+            "claim_until = NULL WHERE id = ?",
+            (iso(now), ref, notice_id),
+        )
+
+    async def mark_notice_failed(self, notice_id: int, error: str, retry_at: datetime) -> None:
+        await self._exec(
+            "UPDATE notices SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+            "claim_owner = NULL, claim_until = NULL WHERE id = ?",
+            (error, iso(retry_at), notice_id),
+        )
+
     async def pending_count(self) -> int:
         row = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE revision > sent_revision")
         return int(row["n"]) if row else 0
+
+    async def outbox_backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Rows not delivered yet, and when the oldest of those already due was made."""
+        row = await self._one(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN due_at <= ? THEN created_at END) AS oldest "
+            "FROM outbox WHERE revision > sent_revision",
+            (iso(now),),
+        )
+        if row is None:
+            return 0, None
+        return int(row["n"]), from_iso(row["oldest"])
 
     async def mark_sent(
         self, row_id: int, revision: int, ref: str, *, posted_at: datetime | None

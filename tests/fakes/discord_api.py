@@ -113,6 +113,8 @@ class FakeDiscordAPI:
         self._changed = asyncio.Condition()
         self.base = ""
         self.token_ok = True
+        self.unavailable = False
+        """Answer every request 503 (Discord down); set it False to bring it back."""
 
     # ------------------------------------------------------------------ control
 
@@ -225,7 +227,11 @@ class FakeDiscordAPI:
         )
         self.requests.append(rec)
         request[RECORDED] = rec
-        resp: web.StreamResponse = await handler(request)
+        if self.unavailable:
+            resp: web.StreamResponse = _error(503, 0, "Service Unavailable")
+            rec.status = resp.status
+            return resp
+        resp = await handler(request)
         rec.status = resp.status
         async with self._changed:
             self._changed.notify_all()

@@ -10,6 +10,10 @@ bot uses like Slack does, and misbehaves on demand:
   ``conversations.*`` call for that channel answers the error (``not_in_channel``,
   ``is_archived``, ``invalid_auth``, ``token_revoked``…); ``methods=`` narrows it,
   e.g. ``methods=("conversations.history",)`` with ``missing_scope``;
+* ``fake.fail("apps.connections.open", "internal_error", times=2)``: the next
+  calls of that method answer ``{"ok": false, "error": …}``;
+* ``fake.dead_socket_urls(1)``: the next Socket Mode URL handed out is dead (its
+  upgrade answers 410 however often it is tried, as an expired URL would);
 * ``fake.revoke("xoxb-…")``: every call with that token answers ``token_revoked``.
 
 Posted messages are kept with their metadata (:attr:`FakeSlackAPI.messages`;
@@ -22,8 +26,12 @@ Posted messages are kept with their metadata (:attr:`FakeSlackAPI.messages`;
 
 Socket Mode: ``apps.connections.open`` hands out ``ws://127.0.0.1:…/socket``; the
 fake greets with ``hello``, :meth:`socket_send` pushes an envelope to the
-connected client, and what the client sends back (acks) is recorded as calls
-with method ``socket``.
+connected client (the newest socket), :meth:`slash_command` delivers a slash
+command there and waits for its ack, :meth:`socket_disconnect` sends Slack's
+``disconnect`` message (the client is to open a new socket), and what the client
+sends back (acks) is recorded as calls with method ``socket``.
+:attr:`live_sockets` counts open sockets, :attr:`most_live_sockets` the most
+that were open at once, :attr:`socket_opens` every socket ever opened.
 
 ``POST /response/{name}`` stands in for slash-command ``response_url``s; what bolt's
 ``respond()`` sends there is recorded as a call with method ``response:{name}``.
@@ -74,6 +82,7 @@ class FakeSlackAPI:
 
     def __post_init__(self) -> None:
         self._rate_limits: dict[str, list[int]] = {}
+        self._failing: dict[str, tuple[str, list[int]]] = {}
         self._channel_errors: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._revoked: set[str] = set()
         # Message ts on today's clock, as Slack's are: the bot compares them with
@@ -82,12 +91,24 @@ class FakeSlackAPI:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
+        self.most_live_sockets = 0
+        self._urls = 0
+        self._dead_urls = 0
+        self.dead_url_tries = 0
+        self._envelopes = 0
         self.port = 0
 
     # ----------------------------------------------------------------- control
 
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 0) -> None:
         self._rate_limits[method] = [times, retry_after]
+
+    def fail(self, method: str, error: str = "internal_error", *, times: int = 1) -> None:
+        self._failing[method] = (error, [times])
+
+    def dead_socket_urls(self, times: int = 1) -> None:
+        """The next ``times`` URLs from ``apps.connections.open`` refuse the socket for good."""
+        self._dead_urls = times
 
     def fail_channel(
         self,
@@ -175,23 +196,67 @@ class FakeSlackAPI:
         self.port = self._runner.addresses[0][1]
         return self
 
+    @property
+    def live_sockets(self) -> int:
+        return sum(1 for w in self._sockets if not w.closed)
+
+    @property
+    def socket_opens(self) -> int:
+        return len(self._sockets)
+
+    async def wait_sockets(self, condition: Callable[[], bool], *, within: float = 10.0) -> None:
+        """Wait until ``condition()`` holds (checked whenever a socket opens or closes)."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(condition)
+
     async def socket_send(self, message: dict[str, Any], *, within: float = 5.0) -> None:
         """Send ``message`` to the Socket Mode client, waiting for it to connect."""
-        async with asyncio.timeout(within), self._changed:
-            await self._changed.wait_for(lambda: any(not w.closed for w in self._sockets))
-        ws = next(w for w in self._sockets if not w.closed)
+        await self.wait_sockets(lambda: self.live_sockets > 0, within=within)
+        ws = next(w for w in reversed(self._sockets) if not w.closed)
         await ws.send_json(message)
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Slack's ``disconnect`` message: this socket goes away soon, open another."""
+        await self.socket_send(
+            {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+        )
+
+    async def slash_command(self, payload: dict[str, Any], *, within: float = 10.0) -> Call:
+        """Deliver a slash command over the live socket; return the client's ack."""
+        self._envelopes += 1
+        envelope = f"env-{self._envelopes}"
+        await self.socket_send(
+            {
+                "envelope_id": envelope,
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": payload,
+            },
+            within=within,
+        )
+        (ack,) = await self.wait_for(
+            "socket", lambda c: c.args.get("envelope_id") == envelope, within=within
+        )
+        return ack
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if "dead" in request.query:  # an expired URL: refused however often it is tried
+            self.dead_url_tries += 1
+            return web.Response(status=410, text="expired")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_json({"type": "hello", "num_connections": 1})
         async with self._changed:
             self._sockets.append(ws)
+            self.most_live_sockets = max(self.most_live_sockets, self.live_sockets)
             self._changed.notify_all()
-        async for msg in ws:
-            if msg.type == web.WSMsgType.TEXT:
-                await self._record(Call("socket", json.loads(msg.data)))
+        try:
+            async for msg in ws:
+                if msg.type == web.WSMsgType.TEXT:
+                    await self._record(Call("socket", json.loads(msg.data)))
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
         return ws
 
     async def close(self) -> None:
@@ -240,6 +305,10 @@ class FakeSlackAPI:
                 status=429,
                 headers={"Retry-After": str(limited[1])},
             )
+        failing_method = self._failing.get(method)
+        if failing_method and failing_method[1][0] > 0:
+            failing_method[1][0] -= 1
+            return _error(failing_method[0])
         if not token:
             return _error("not_authed")
         if token in self._revoked:
@@ -261,7 +330,11 @@ class FakeSlackAPI:
         return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
 
     def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        self._urls += 1
+        if self._dead_urls > 0:
+            self._dead_urls -= 1
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?dead={self._urls}"}
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?n={self._urls}"}
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
