@@ -122,17 +122,31 @@ class CpuPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: Executor | None = None
+        self._starting: asyncio.Lock | None = None
 
-    def _executor(self) -> Executor | None:
+    def _start(self) -> Executor:
+        """A new pool with every worker up (blocking: run off the loop)."""
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        # Starting the fork server and forking the workers takes a second or so:
+        # done here, in a thread, never on the event loop.
+        for f in [pool.submit(int) for _ in range(self.workers)]:
+            f.result()
+        return pool
+
+    async def _executor(self) -> Executor | None:
         if self.workers <= 0:
             return None
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+            if self._starting is None:
+                self._starting = asyncio.Lock()
+            async with self._starting:
+                if self._pool is None:
+                    self._pool = await asyncio.to_thread(self._start)
         return self._pool
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` in a worker process; a dead pool is replaced and the job fails."""
-        pool = self._executor()
+        pool = await self._executor()
         if pool is None:
             return await asyncio.to_thread(fn, *args)
         loop = asyncio.get_running_loop()
