@@ -91,6 +91,8 @@ class Runtime:
     """The /metrics and /healthz listener while ``serve`` runs with one."""
     feed_health: FeedHealthWatch | None = None
     """Tells channels when a feed their alerts come from breaks or recovers."""
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to drain the outbox now (new alerts, a platform that just logged in)."""
 
 
 @asynccontextmanager
@@ -110,10 +112,11 @@ async def open_runtime(
             senders: dict[str, Sender] = {"console": ConsoleSender(json_lines=json_lines, out=out)}
             bots: list[Any] = []
             logins: list[asyncio.Task[None]] = []
+            wake = asyncio.Event()
             poller = Poller(store, config, fetcher, owner=owner)
             try:
                 if chat:
-                    await _start_chat(config, service, senders, bots, logins)
+                    await _start_chat(config, service, senders, bots, logins, wake)
                 listener_lease = min(config.lease, LISTENER_LEASE)
                 yield Runtime(
                     config=config,
@@ -129,6 +132,7 @@ async def open_runtime(
                     feed_health=FeedHealthWatch(
                         store, config, senders, owner=owner, clock=lambda: poller.clock()
                     ),
+                    wake=wake,
                 )
             finally:
                 for task in logins:
@@ -164,6 +168,7 @@ async def _start_chat(
     senders: dict[str, Sender],
     bots: list[Any],
     logins: list[asyncio.Task[None]],
+    wake: asyncio.Event,
 ) -> None:
     """Log in to each platform whose token is set (REST/Web API only; enough to send).
 
@@ -179,19 +184,24 @@ async def _start_chat(
 
         bot: Any = DiscordBot(config, service)
         bots.append(bot)  # closed on the way out even when its login fails
-        await _first_login(bot, "discord", "Discord", senders, logins)
+        await _first_login(bot, "discord", "Discord", senders, logins, wake)
     if s.slack_bot_token:
         from bot.chat.slack import SlackBot
 
         sbot = SlackBot(config, service)
         bots.append(sbot)
-        await _first_login(sbot, "slack", "Slack", senders, logins)
+        await _first_login(sbot, "slack", "Slack", senders, logins, wake)
     if not bots:
         log.info("no chat tokens set (DISCORD_TOKEN, SLACK_BOT_TOKEN): alerts go to the console")
 
 
 async def _first_login(
-    bot: Any, platform: str, name: str, senders: dict[str, Sender], logins: list[asyncio.Task[None]]
+    bot: Any,
+    platform: str,
+    name: str,
+    senders: dict[str, Sender],
+    logins: list[asyncio.Task[None]],
+    wake: asyncio.Event,
 ) -> None:
     bot.logged_in = asyncio.Event()
     try:
@@ -207,14 +217,16 @@ async def _first_login(
             name,
             LOGIN_RETRY_CAP,
         )
-        logins.append(asyncio.create_task(_log_in_later(bot, platform, name, senders)))
+        logins.append(asyncio.create_task(_log_in_later(bot, platform, name, senders, wake)))
         return
     senders[platform] = bot.sender
     bot.logged_in.set()
     log.info("%s: logged in", name)
 
 
-async def _log_in_later(bot: Any, platform: str, name: str, senders: dict[str, Sender]) -> None:
+async def _log_in_later(
+    bot: Any, platform: str, name: str, senders: dict[str, Sender], wake: asyncio.Event
+) -> None:
     """Try a failed login again, with back-off and jitter, until it works (or is refused)."""
     started = time.monotonic()
     failures = 1
@@ -235,6 +247,7 @@ async def _log_in_later(bot: Any, platform: str, name: str, senders: dict[str, S
             continue
         senders[platform] = bot.sender
         bot.logged_in.set()
+        wake.set()  # its waiting alerts go out now, not at the next delivery tick
         log.info(
             "%s: logged in after %d failed tries (%.0f s); delivering its waiting alerts",
             name,
@@ -424,7 +437,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, _on_signal, stop, sig)
             installed.append(sig)
-    wake = asyncio.Event()
+    wake = rt.wake
     health: HealthServer | None = None
     if rt.config.metrics.listen:
         host, port = parse_listen(rt.config.metrics.listen)

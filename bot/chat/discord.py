@@ -508,7 +508,15 @@ class DiscordBot:
             raise RuntimeError("DISCORD_TOKEN is not set")
         try:
             await self.client.login(token)
-        except discord.LoginFailure:
+        except BaseException as e:
+            # discord.py opens its HTTP session before asking; a failed login leaves
+            # it open, and the next try opens another.
+            with contextlib.suppress(Exception):
+                await self.client.http.close()
+            # Closing the session closed its connector too: let the next try build one.
+            self.client.http.connector = discord.utils.MISSING
+            if not isinstance(e, discord.LoginFailure):
+                raise
             raise RuntimeError(
                 "Discord rejected DISCORD_TOKEN: copy the token from the Developer Portal → "
                 "your application → Bot → Reset Token"
