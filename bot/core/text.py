@@ -182,12 +182,24 @@ def _clean_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
 
 
-def _finish(paragraphs: Iterable[str], limit: int) -> str:
-    """Collapse whitespace in each paragraph, drop empty ones, join with "\\n", bound."""
+_CONTROL_BUT_PARA = re.compile(r"[\x01-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _clean_controls_but_para(text: str) -> str:
+    """``_clean_controls`` that keeps ``_PARA`` (NUL) marks."""
+    if _CONTROL_BUT_PARA.search(text) is None:
+        return text
+    return _CONTROL_BUT_PARA.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
+
+
+def _finish(paragraphs: Iterable[str], limit: int, *, clean: bool = True) -> str:
+    """Collapse whitespace in each paragraph, drop empty ones, join with "\\n", bound.
+
+    ``clean=False``: the controls are already mapped (``_clean_controls_but_para``)."""
     out: list[str] = []
     size = 0
     for para in paragraphs:
-        words = _clean_controls(para).split()
+        words = (_clean_controls(para) if clean else para).split()
         if not words:
             continue
         line = " ".join(words)
@@ -311,7 +323,10 @@ def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
                 size += stop - pos
             pos = stop + 3
         # else: a doctype, processing instruction or bogus comment, skipped whole
-    return _finish("".join(pieces).replace(_GAP, "").split(_PARA), limit)
+    # Controls mapped once for the whole text (not per paragraph): same result, as
+    # the mapping is per character and leaves the paragraph marks alone.
+    text = _clean_controls_but_para("".join(pieces).replace(_GAP, ""))
+    return _finish(text.split(_PARA), limit, clean=False)
 
 
 def plain_text(text: str, *, limit: int = 100_000) -> str:
