@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/quality.py
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

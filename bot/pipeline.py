@@ -41,10 +41,11 @@ from bot.core import cluster as clustering
 from bot.core.alerts import build_alert, next_digest_time
 from bot.core.matching import Matcher, compile_matcher
 from bot.core.models import Alert
+from bot.core.outlet import page_outlet
 from bot.core.routing import dedup_key, may_alert, new_stories, unique_stories
 from bot.core.schedule import next_poll, stable_jitter
 from bot.core.watchlist import WatchlistError, parse_watchlist
-from bot.feeds.article import extract_article
+from bot.feeds.article import read_article
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, Hold, Unchanged, Validators
 from bot.feeds.parse import ParseError
 from bot.feeds.work import Analysed, CpuPool, Job, analyse_body
@@ -490,12 +491,17 @@ class Poller:
             if not isinstance(got, Fetched):
                 return
             try:
-                text = await asyncio.to_thread(extract_article, got.body, got.url)
+                article = await asyncio.to_thread(read_article, got.body, got.url)
             except Exception:  # extraction is best effort; the feed text stays
                 log.exception("%s: article extraction failed", s.url)
                 return
-            if text and len(text) > len(s.text):
-                story = dataclasses.replace(s, text=text, teaser=False)
+            if article is not None and len(article.text) > len(s.text):
+                story = dataclasses.replace(
+                    s,
+                    text=article.text,
+                    teaser=False,
+                    outlet=page_outlet(s.outlet, s.url, article.site_name),
+                )
                 matches = matcher.match(story.title, story.text)
                 item.story = story
                 if matches:  # the page may lose the hit (a teaser line cut away)

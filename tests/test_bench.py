@@ -26,7 +26,7 @@ def test_poll_bench_smoke_run() -> None:
     assert "peak RSS" in out
 
 
-@pytest.mark.parametrize("bench", ["match.py", "parse.py", "poll.py", "cluster.py"])
+@pytest.mark.parametrize("bench", ["match.py", "parse.py", "poll.py", "cluster.py", "quality.py"])
 def test_bench_without_feeds_says_what_it_needs(bench: str, tmp_path: Path) -> None:
     missing = tmp_path / "realfeeds"
     done = subprocess.run(

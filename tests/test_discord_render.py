@@ -272,3 +272,20 @@ def test_digest_fit_is_exactly_what_one_message_shows() -> None:
     assert 1 <= n < 80
     assert "not shown" not in r.digest_embeds(many[:n])[0]["footer"]["text"]
     assert f"{80 - n} more not shown" in r.digest_embeds(many)[0]["footer"]["text"]
+
+
+def test_invisible_characters_never_reach_discord() -> None:
+    hidden = "\u202e\u2066\u200b\u00ad\ufeff\u2069\u202c"
+    embed = r.alert_embed(
+        alert(
+            title=f"MKE{hidden} delivers",
+            summary=Summary(
+                (Span(f"Turkish{hidden} maker "), Span("MKE", True), Span(" chai\u00adred."))
+            ),
+            sources=(Source(f"Balkan{hidden} Insight", "https://news.example/a?id=1", "t"),),
+        )
+    )
+    text = all_text(embed)
+    for ch in hidden:
+        assert ch not in text.replace("@\u200b", "@"), f"U+{ord(ch):04X} reached Discord"
+    assert "chaired." in text and "Balkan Insight" in text

@@ -186,7 +186,7 @@ def test_outlet_explicit_then_feed_title_then_host() -> None:
     assert one(body, outlet="Balkan Insight").stories[0].outlet == "Balkan Insight"
     assert one(body).stories[0].outlet == "Example News"
     untitled = rss(item(title="t"), channel="<link>https://www.site.example/</link>")
-    assert one(untitled).stories[0].outlet == "www.site.example"
+    assert one(untitled).stories[0].outlet == "site.example"  # the domain, without www.
     bare = rss(item(title="t"), channel="")
     assert one(bare).stories[0].outlet == "news.example.org"
 

@@ -553,3 +553,46 @@ async def test_an_edit_that_became_a_new_post_restarts_the_edit_window(
         await Deliverer(store, config, {"slack": sender}, clock=lambda: much_later).drain()
     assert sender.posts[0].startswith("alertbot-")
     assert sender.posts[1:] == ["edit-of-p1", "edit-of-p2"]
+
+
+ARTICLE_PAGE = """<!doctype html><html><head><title>KFOR reviews a delivery</title>
+<meta property="og:site_name" content="Balkan Wire"></head><body><main><article>
+<h1>KFOR reviews a delivery</h1>
+<p>The Brief February 17, 2026</p>
+<p>MKE says it will open a new plant, a look at the weather, and more</p>
+<p>PRISTINA, Kosovo (AP) — KFOR commanders reviewed a delivery of new equipment to the
+Kosovo Security Force on Tuesday, officials said after the inspection.</p>
+{filler}
+<p>Later, officials confirmed that Bayraktar drones were part of the shipment.</p>
+</article></main></body></html>"""
+
+
+async def test_article_body_hits_show_chrome_stays_silent_and_the_page_names_the_outlet(
+    feed_server: FeedServer, make_config: MakeConfig
+) -> None:
+    """Issue 12: a teaser from a feed titled "World" whose page has a video card naming
+    MKE before the lede and the only Bayraktar hit deep in its body."""
+    filler = "\n".join(
+        f"<p>Paragraph {n} describes the inspection at length, with many details.</p>"
+        for n in range(30)
+    )
+    page = ARTICLE_PAGE.format(filler=filler).encode()
+    feed_server.add_feed("/kfor.html", page, content_type="text/html; charset=utf-8")
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>World</title>'
+        f"<link>{feed_server.url('/')}</link><item><title>KFOR reviews a delivery</title>"
+        f"<link>{feed_server.url('/kfor.html')}</link><guid>k-1</guid>"
+        "<pubDate>Tue, 17 Feb 2026 09:00:00 GMT</pubDate>"
+        "<description>KFOR commanders reviewed a delivery [&#8230;]</description>"
+        "</item></channel></rss>"
+    ).encode()
+    feed_server.add_feed("/world.xml", feed)
+    config = make_config([feed_server.url("/world.xml")], alerts={"fetch_articles": True})
+    buf = io.StringIO()
+    await cycle(config, buf)
+    (doc,) = lines(buf)
+    assert doc["watchlists"] == ["Bayraktar", "KFOR"]  # not MKE: only the video card named it
+    assert doc["summary"].startswith("KFOR commanders reviewed a delivery")
+    assert "Bayraktar drones were part of the shipment." in doc["summary"]
+    assert "Brief" not in doc["summary"] and "MKE" not in doc["summary"]
+    assert [s["outlet"] for s in doc["sources"]] == ["Balkan Wire"]  # not "127.0.0.1"

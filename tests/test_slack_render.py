@@ -248,6 +248,23 @@ def test_digest_fit_is_exactly_what_one_message_shows() -> None:
     assert f"{80 - n} more not shown" in str(blocks)
 
 
+def test_bidi_overrides_and_invisible_characters_never_reach_slack() -> None:
+    # Issue 12: Slack kept U+202E and U+2066 in titles while Discord stripped them.
+    hidden = "\u202e\u2066\u200b\u00ad\ufeff\u2069\u202c"
+    alert = make_alert(
+        title=f"{hidden}MKE signs{hidden} deal",
+        spans=(Span(f"The{hidden} "), Span("MKE", True), Span(f" deal was chai\u00adred.{hidden}")),
+        sources=(Source(f"Balkan{hidden} Insight", "https://news.example/a", "t", NOW),),
+    )
+    text, blocks = r.alert_message(alert)
+    payload = json.dumps([text, blocks, r.header(f"{hidden}Header")], ensure_ascii=False)
+    assert "\u200b*MKE*\u200b" in payload  # our own highlight markers are kept
+    ours = payload.replace("\u200b*", "*").replace("*\u200b", "*")
+    for ch in hidden:
+        assert ch not in ours, f"U+{ord(ch):04X} reached Slack"
+    assert "deal was chaired." in payload and "Balkan Insight" in payload
+
+
 def test_links_drop_credentials() -> None:
     assert r.safe_url("https://user:pass@a.example/x?q=1") == "https://a.example/x?q=1"
     assert r.safe_url("https://bank.example@evil.example/login") == "https://evil.example/login"

@@ -47,7 +47,7 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
-from bot.core.text import redact_url, without_userinfo
+from bot.core.text import redact_url, strip_invisible, without_userinfo
 from bot.service import HelpEntry
 
 Embed = dict[str, Any]
@@ -104,8 +104,8 @@ def measure(text: str) -> int:
 
 
 def clean(text: str) -> str:
-    """Drop control and bidi-override characters; collapse whitespace to single spaces."""
-    return _SPACES.sub(" ", _BIDI_AND_CONTROL.sub("", text)).strip()
+    """Drop control, bidi and other invisible characters; collapse whitespace."""
+    return _SPACES.sub(" ", strip_invisible(_BIDI_AND_CONTROL.sub("", text))).strip()
 
 
 def _escape_plain(text: str) -> str:

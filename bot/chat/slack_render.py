@@ -3,6 +3,8 @@
 Every string that came from a feed (titles, summaries, outlet names, URLs) is
 hostile. The rules, applied by :func:`esc`, :func:`link` and :func:`bold`:
 
+* invisible and formatting characters (zero-width, soft hyphen, BOM, bidi
+  embeddings, overrides and isolates) are removed, as on Discord.
 * ``&``, ``<`` and ``>`` become ``&amp;``, ``&lt;``, ``&gt;`` (Slack's own
   escaping), so ``<!channel>``, ``<@U123>`` and ``<https://evil|click>`` arrive
   as visible text, never as a ping or a link.
@@ -37,7 +39,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
-from bot.core.text import redact_url, without_userinfo
+from bot.core.text import redact_url, strip_invisible, without_userinfo
 
 Block = dict[str, Any]
 
@@ -73,8 +75,10 @@ def _url_char(c: str) -> str:
 
 
 def esc(text: str) -> str:
-    """Feed text → inert mrkdwn: entities escaped, markup markers replaced."""
-    return text.translate(_ENTITIES).translate(_MARKUP)
+    """Feed text → inert mrkdwn: invisible and bidi-control characters removed
+    (``bot.core.text.strip_invisible``: a U+202E in a title would reverse the rest of
+    the line), entities escaped, markup markers replaced."""
+    return strip_invisible(text).translate(_ENTITIES).translate(_MARKUP)
 
 
 def safe_url(url: str) -> str | None:
@@ -184,10 +188,12 @@ def section(text: str) -> Block:
 
 
 def header(text: str) -> Block:
-    """A header block; plain text, so no escaping is needed, only the length cut."""
+    """A header block; plain text, so no escaping is needed: invisible characters out,
+    then the length cut."""
+    text = cut(strip_invisible(text), HEADER_TEXT_LIMIT)
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": cut(text, HEADER_TEXT_LIMIT), "emoji": False},
+        "text": {"type": "plain_text", "text": text, "emoji": False},
     }
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.core.models import Alert, Span, Summary
+from bot.core.text import strip_invisible
 
 __all__ = [
     "alert_json",
@@ -39,8 +40,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _safe(text: str) -> str:
-    """Feed text fit for a terminal: control characters removed."""
-    return _CONTROL.sub("", text)
+    """Feed text fit for a terminal: control and invisible characters removed."""
+    return strip_invisible(_CONTROL.sub("", text))
 
 
 def _line(text: str) -> str:

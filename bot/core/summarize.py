@@ -2,25 +2,48 @@
 
 The rule
 --------
-1. Feed tails ("The post … appeared first on …", "Continue reading") are cut with
-   :func:`bot.core.text.strip_feed_furniture`; the text is split into lines
-   (paragraphs); a line shorter than :data:`LINE_CHARS` that :func:`is_furniture`
-   flags is dropped whole.
-2. The remaining lines are split into sentences (:func:`split_sentences`); sentences
-   that are furniture themselves ("Share on Facebook" glued into a one-line feed
-   body) or repeat the title are dropped too, and a leading wire dateline
-   ("PRISTINA, Kosovo (AP) — ") is trimmed from a sentence.
-3. The summary is the first sentence (the lead) plus every sentence that contains a
-   text match, in text order, added while the total stays within ``budget``
-   characters; sentences that do not fit are skipped whole, never cut. When only the
-   lead is chosen, the sentence after it is added if it fits, so the reader gets two
-   sentences of context. A lead longer than the budget on its own is cut at a word
+1. The story (:func:`story_lines`, also :func:`main_text`, which parsing stores as the
+   story's text so watchlists match only it): feed tails ("The post … appeared first
+   on …", "Continue reading") are cut with :func:`bot.core.text.strip_feed_furniture`;
+   the text is split into lines (paragraphs); a line shorter than :data:`LINE_CHARS`
+   that :func:`is_chrome` flags is dropped whole, and so is a line of shortcodes; a
+   first line that repeats the headline (:func:`repeats_title`: same words in any
+   case, or for a line without a final stop four fifths of them, or the headline and
+   a subtitle after a dash or colon) is dropped; then every line before the **lede**
+   — the first line of four words or more whose first sentence, or whole text, ends
+   with ``. ! ? …`` (or that introduces what follows with a colon, six words or
+   more) — is dropped: on news pages that is a video card ("The Brief October 24,
+   2025" / "Trump says…, and more"), sub-headline bullets, a section heading, a
+   caption. Without such a line nothing is dropped for coming first.
+2. For the summary, lines shorter than :data:`LINE_CHARS` that :func:`is_furniture`
+   flags (chrome, or fewer than five words without a final stop) are dropped too;
+   the rest is split into sentences (:func:`split_sentences`); sentences that are
+   chrome ("Share on Facebook" glued into a one-line feed body) or furniture
+   without a final stop are dropped. A sentence loses, at its start, a list mark
+   ("• ", "1- ", "## "), a label ("FULL VIDEO: https://…", "Watch:", "TL;DR"), a
+   wire dateline ("PRISTINA, Kosovo (AP) — ", "LONDON: "), and at its end a photo
+   credit ("(AP Photo/…)", "(Image credit: …)") — never across a watched name.
+3. The text's last sentence is **cut by its feed** when it ends with "…" or "...",
+   ends without a final stop on a connecting word or mark ("…dizziness, and"), runs
+   on past 200 characters without one, or lacks a final stop after other sentences.
+   It is then shown only when it is the lead or names a term, and ends with "…";
+   without the feed's own mark its last word (maybe cut: "toxin fr") is dropped
+   first. So a teaser ends at its last full sentence, or with "…" after a whole word.
+4. The summary is the first sentence (the lead); then, for each term hit in the text
+   (terms the title does not show first), the first whole sentence naming it (else a
+   heading or cut sentence naming it), or when it does not fit, a window of whole
+   words around the hit with "…" on the cut sides — so every term's hit is shown,
+   also one deep in an article body; then the other whole sentences that name a
+   term, in text order, while the total stays within ``budget`` characters. When only
+   the lead is chosen, the next whole sentence (not a heading, list item or a line
+   ending in ":") is added if it fits. A summary that would end on ":" or on a
+   heading ends with "…". A lead longer than the budget on its own is cut at a word
    boundary and ends with "…". Sentences are joined by one space; whitespace runs
    become one space.
-4. The text of each text match (``Match.field == "text"``) inside a chosen sentence is
+5. The text of each text match (``Match.field == "text"``) inside a chosen sentence is
    a highlighted :class:`Span`; a cut never splits a highlighted name.
-5. If nothing is left (no text, or only furniture), the title is the summary, with
-   its own matches highlighted.
+6. If nothing is left (no text, only the title, chrome or furniture), the summary is
+   empty: the alert shows the title, and a summary never just repeats it.
 
 The result depends only on the arguments: same input, same summary.
 
@@ -39,9 +62,9 @@ Trump said") stays one sentence; an abbreviation missing from the list followed 
 capitalised word splits; text whose sentences lack final punctuation (some
 languages, lists) becomes one long sentence and is cut at a word.
 
-Furniture
----------
-:func:`is_furniture` is true for a line that is, in order of the checks:
+Furniture and chrome
+--------------------
+:func:`is_chrome` is true for a line that is, in order of the checks:
 empty or punctuation only; a sharing/social prompt ("Share on Facebook", "Follow us
 on X", "Share this article"); a cookie, newsletter, subscription, sign-up or login
 banner; a "Related posts / Read also / More from / You may also like" list heading;
@@ -49,11 +72,19 @@ a byline ("By John Smith", "Reporting by …") or a photo credit ("Photo: …", 
 credit", "Getty Images", "AP Photo/…", "Reuters/…"); "Advertisement", "Sponsored";
 "All rights reserved" / "©"; "Click here"; a date or time alone ("February 17,
 2026", "Updated 3 hours ago", "17.02.2026 14:05"); a menu (two or more separators
-such as ``|``, ``›``, ``•``, ``»`` between short items); or a line without sentence
-shape: fewer than five words and no final punctuation ("Most Read", "World News").
+such as ``|``, ``›``, ``•``, ``»`` between short items); a credit alone in brackets
+("(Image credit: Kevin Frayer)"); WordPress shortcodes ("[time-brightcove …]"); a
+label alone ("FULL VIDEO: https://…"); "Published in Dawn, February 17th, 2026".
+:func:`is_furniture` is also true for a line without sentence shape: fewer than five
+words and no final punctuation ("Most Read", "World News") — not chrome, as a short
+list item ("Bayraktar TB2 drones") is still the story's text for matching.
 Keyword checks for banners apply to lines shorter than :data:`BANNER_CHARS`
 characters, so an article sentence that mentions a newsletter survives.
-Known misses: furniture written as a full sentence ("Our journalism depends on
+Known misses: chrome inside a line longer than :data:`LINE_CHARS` (a caption glued
+to a paragraph) is left out of the summary but still matched; a story whose lede
+has fewer than four words, or whose feed text has no sentence ending in a stop
+before a heading it should keep, loses what precedes the first prose line;
+furniture written as a full sentence ("Our journalism depends on
 readers like you, so please consider supporting us today.") passes; a short real
 paragraph without final punctuation (a caption-like first line) is dropped.
 """
@@ -68,7 +99,17 @@ from dataclasses import dataclass
 from bot.core.models import Match, Span, Summary
 from bot.core.text import strip_feed_furniture
 
-__all__ = ["BANNER_CHARS", "LINE_CHARS", "is_furniture", "split_sentences", "summarize"]
+__all__ = [
+    "BANNER_CHARS",
+    "LINE_CHARS",
+    "is_chrome",
+    "is_furniture",
+    "main_text",
+    "repeats_title",
+    "split_sentences",
+    "story_lines",
+    "summarize",
+]
 
 BANNER_CHARS = 120
 LINE_CHARS = 120
@@ -108,6 +149,7 @@ _ANCHORED = re.compile(
       | subscribe\b | sign\s+(?:up|in)\b | log\s*in\b | register\b | skip\s+to\b
       | click\s+here\b | tap\s+here\b | listen\s+to\s+this\b
       | (?:updated|published|posted|last\s+modified)\s*(?::|on\b|at\b|\d)
+      | (?:published|printed|appeared)\s+in\s+\S.{0,60}\b\d{4}\s*$
       | continue\s+reading\b | the\s+post\s+.*\s+appeared\s+first\s+on\b
       | home\s*(?:[|›»>/•·]|$)
     )""",
@@ -127,6 +169,29 @@ _BANNER = re.compile(
     )\b|©""",
     re.IGNORECASE | re.VERBOSE,
 )
+# Every match of _BANNER contains one of these (casefolded).
+_BANNER_HINTS = (
+    "cookie",
+    "privacy",
+    "terms",
+    "newsletter",
+    "subscri",
+    "sign",
+    "log",
+    "rights",
+    "click",
+    "advertis",
+    "getty",
+    "photo",
+    "share",
+    "follow",
+    "like",
+    "appeared",
+    "unlimited",
+    "already",
+    "accept",
+    "©",
+)
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -142,7 +207,39 @@ _DATE_TOKEN = re.compile(
     r"hours?|hrs?|days?|weeks?|on|at|today|yesterday|last|modified|read|min|h)\b",
     re.IGNORECASE,
 )
+_WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
+# WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
+_SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
+# A photo or video credit standing alone: "(Image credit: Kevin Frayer)", "(AP Photo/…)".
+_CREDIT = (
+    r"\(\s*(?:(?:AP|AFP|EPA|Reuters|Getty\s+Images|Anadolu|Xinhua|File)\b[^()]{0,80}"
+    r"|(?:photo|image|picture|video|illustration)s?\s*(?:credit|courtesy|by)?\s*[:/][^()]{0,80}"
+    r"|(?:photo\s+)?credit\s*:[^()]{0,80})\)"
+)
+_CREDIT_LINE = re.compile(r"^\s*" + _CREDIT + r"\s*$", re.IGNORECASE)
+_CREDIT_TAIL = re.compile(r"\s*" + _CREDIT + r"\s*$", re.IGNORECASE)
+# A label that opens a line of a video card or a teaser: "FULL VIDEO: https://…",
+# "Watch:", "*Update* :", "TL;DR", "EXCLUSIVE:" — trimmed from a sentence's start; a line
+# that is only a label (and a link) is chrome.
+_LABEL = (
+    r"[*_]*(?:(?:watch\s+)?(?:the\s+)?full\s+video|watch(?:\s+now)?|video|listen|podcast|"
+    r"update[ds]?|tl;\s?dr|exclusive|breaking(?:\s+news)?|live|analysis|opinion)[*_]*"
+    r"(?:\s*:\s*|\s+(?=https?://))(?:(?:https?://|www\.|\w+\.(?:com|be)/)\S+\s*)?"
+)
+_LEAD_LABEL = re.compile(_LABEL, re.IGNORECASE)
+_LABEL_ONLY = re.compile(_LABEL + r"\s*", re.IGNORECASE)
+# Sentence-final punctuation, closing quotes and brackets allowed after it.
+_PROSE_END = re.compile(r"[.!?…。！？।؟]+[\"'”’»)\]]*$")
+_TRUNCATED_END = re.compile(r"(?:…|\.\.\.)[\"'”’»)\]]*$")
+# A bullet or list number opening a line: "• ", "1- ", "2) ", "## ".
+_LIST_MARK = re.compile(r"(?:[•·▪◦►▶■□●○➤✓✔*#>|–—-]+\s*|\d{1,2}\s?[-.)]\s+)(?=\S)")
+# Words a sentence cut off by a feed typically ends on.
+_CONNECTIVE_WORDS = """a an the and or but nor of to in on at by for from with as into onto
+    about after before over under between than that which who whom whose this these those its his
+    her their our your my is are was were be been has have had will would can could
+    should may might must not so if while when where"""
+_CONNECTIVES = frozenset(_CONNECTIVE_WORDS.split())
 _WORDS = re.compile(r"\w+(?:['’.-]\w+)*")
 _FINAL = re.compile(r"[.!?…。！？।؟:;\"”’»)]\s*$")
 
@@ -165,24 +262,50 @@ def _is_byline(s: str) -> bool:
     return 1 <= len(words) <= 6 and all(w[0].isupper() for w in words)
 
 
+def _date_only(words: list[str]) -> bool:
+    """Every word is a date or time token (the loop stops at the first that is not)."""
+    for word in words:
+        if _DATE_TOKEN.fullmatch(word):
+            continue  # "17th", "a.m", "Wednesday"
+        for piece in _WORD_PARTS.split(word):  # "17.02.2026"
+            if piece and not _DATE_TOKEN.fullmatch(piece):
+                return False
+    return True
+
+
+def is_chrome(line: str) -> bool:
+    """True when ``line`` is page chrome: furniture by pattern, a caption credit, a
+    shortcode. Unlike :func:`is_furniture` it does not judge a line by its shape, so a
+    short list item ("Bayraktar TB2 drones") is not chrome."""
+    s = line.strip()
+    if not s or not any(ch.isalnum() for ch in s):
+        return True
+    if _SHORTCODES.fullmatch(s) or _CREDIT_LINE.match(s):
+        return True
+    bare = s.lstrip("([{ ")
+    if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
+        return True
+    if len(s) < BANNER_CHARS:
+        # Substring tests first: the banner regex costs ten times more, and every
+        # short line of every parsed story comes through here.
+        low = s.casefold()
+        if any(t in low for t in _BANNER_HINTS) and _BANNER.search(s):
+            return True
+    # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
+    if len(s) <= 80 and _date_only(_WORDS.findall(s)):
+        return True  # nothing but date and time words
+    return len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2  # "Home | World | Europe"
+
+
 def is_furniture(line: str) -> bool:
     """True when ``line`` is page or feed furniture rather than article text.
 
     See the module docstring for the rule and its known misses.
     """
+    if is_chrome(line):
+        return True
     s = line.strip()
-    if not s or not any(ch.isalnum() for ch in s):
-        return True
-    if _ANCHORED.match(s) or _is_byline(s):
-        return True
-    if len(s) < BANNER_CHARS and _BANNER.search(s):
-        return True
-    words = _WORDS.findall(s)
-    if not _DATE_TOKEN.sub("", " ".join(words)).strip(" ,.:-–—/"):
-        return True  # nothing but date and time words
-    if len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2:
-        return True  # "Home | World | Europe": items between separators
-    return len(words) < 5 and not _FINAL.search(s)
+    return len(_WORDS.findall(s)) < 5 and not _FINAL.search(s)
 
 
 # ------------------------------------------------------------------- sentences
@@ -203,6 +326,10 @@ _DATELINE = re.compile(
     r"[A-ZÀ-ÞĀ-Ž][A-ZÀ-ÞĀ-Ž .'-]{2,40}(?:,\s[A-Z][\w .'-]{1,30})?(?:\s\([\w .]{1,20}\))?"
     r"\s?[—–-]{1,2}\s+"
 )
+
+
+# "LONDON: ", "GAZA CITY: " (Dawn, The News): capitals and a colon before the lede.
+_COLON_DATELINE = re.compile(r"[A-ZÀ-ÞĀ-Ž][A-ZÀ-ÞĀ-Ž .'-]{2,30}:\s+(?=[A-Z\"“‘])")
 
 
 _WINDOW = 64
@@ -264,6 +391,88 @@ def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None
         out.append((start, end))
 
 
+# ------------------------------------------------------------------- the story
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def repeats_title(line: str, title: str) -> bool:
+    """Whether ``line`` is the headline again: the same words (case, punctuation and
+    spacing aside), or, for a line that does not end a sentence, four fifths of them."""
+    a, b = _words(line), _words(title)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if _PROSE_END.search(line.strip()) or min(len(a), len(b)) < 2:
+        return False
+    if a[: len(b)] == b:
+        # The headline and a subtitle after a dash or colon ("IPv4 vs IPv6 - the
+        # evolution of…"), not a sentence about it ("Onward was newly added").
+        words = list(re.finditer(r"\w+", line))
+        rest = line[words[len(b) - 1].end() :].lstrip()
+        return len(a) > len(b) and rest[:1] in ("-", "–", "—", ":", "|", "(")
+    if min(len(a), len(b)) < 3:
+        return False
+    shared = len(set(a) & set(b))
+    return shared / max(len(set(a)), len(set(b))) >= 0.8
+
+
+def _is_prose(line: str) -> bool:
+    """A paragraph of the story: four words or more, and its first sentence or the
+    whole line ends like a sentence — or, with six words or more, introduces what
+    follows with a colon ("…piece of Emacs Lisp I now have in my init file:")."""
+    words = len(_WORDS.findall(line))
+    if words < 4:
+        return False
+    s = line.rstrip()
+    if _PROSE_END.search(s) or (s.endswith(":") and words >= 6):
+        return True
+    spans = split_sentences(line)
+    if not spans:
+        return False
+    a, b = spans[0]
+    return b < len(s) and bool(_PROSE_END.search(line[a:b]))
+
+
+def story_lines(title: str, text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the lines of ``text`` that are the story, in order.
+
+    Dropped: lines that are chrome (:func:`is_chrome`, judged whole when shorter than
+    :data:`LINE_CHARS`), the headline repeated, and every line before the lede — the
+    first line that reads as prose (:func:`_is_prose`). What precedes it on a news
+    page is a video card ("The Brief October 24, 2025 / Trump says…"), sub-headline
+    bullets, a section heading or a caption. Without any prose line nothing is
+    dropped for coming first.
+    """
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        start, pos = pos, pos + len(raw)
+        line = raw.strip()
+        if not line:
+            continue
+        a = start + raw.index(line[0])
+        b = a + len(line)
+        if (len(line) < LINE_CHARS and is_chrome(line)) or _SHORTCODES.fullmatch(line):
+            continue
+        if not lines and repeats_title(line, title):
+            continue  # the headline at the top of the body
+        lines.append((a, b))
+    lede = next((n for n, (a, b) in enumerate(lines) if _is_prose(text[a:b])), 0)
+    return lines[lede:]
+
+
+def main_text(title: str, text: str) -> str:
+    """The story's own text: feed tails cut, chrome lines and what precedes the lede
+    dropped (:func:`story_lines`), lines joined with ``"\\n"``. Watchlists match this,
+    so a caption or a video card before the article cannot fire one."""
+    body = strip_feed_furniture(text)
+    return "\n".join(body[a:b] for a, b in story_lines(title, body))
+
+
 # ------------------------------------------------------------------- summary
 
 
@@ -271,10 +480,10 @@ def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None
 class _Piece:
     start: int
     end: int
-
-
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    fragment: bool = False
+    """Cut at its end (the text's last sentence cut by the feed, or a window): "…" after."""
+    opens: bool = False
+    """Starts inside its sentence (a window around a hit): "…" before."""
 
 
 def _clean(text: str) -> str:
@@ -289,6 +498,8 @@ def _build(
     for n, piece in enumerate(pieces):
         if n:
             spans.append(Span(" "))
+        if piece.opens:
+            spans.append(Span(ELLIPSIS))
         cuts = sorted(
             (max(a, piece.start), min(b, piece.end))
             for a, b in marks
@@ -304,6 +515,8 @@ def _build(
             pos = b
         if pos < piece.end:
             spans.append(Span(_clean(source[pos : piece.end])))
+        if piece.fragment and not _TRUNCATED_END.search(source[piece.start : piece.end]):
+            spans.append(Span(ELLIPSIS))
     merged = _merge(spans)
     if sum(len(s.text) for s in merged) > budget:
         merged = _cut(merged, budget)
@@ -344,70 +557,193 @@ def _cut(spans: list[Span], budget: int) -> list[Span]:
     while out and not out[-1].text.strip():
         out.pop()
     if out and not out[-1].highlight:
-        out[-1] = Span(out[-1].text.rstrip(" ,;:—–-"))
+        out[-1] = Span(out[-1].text.rstrip(" ,;:—–-…").rstrip("."))
     out.append(Span(ELLIPSIS))
     return _merge(out)
 
 
+def _looks_cut(sentence: str) -> bool:
+    """A last sentence without final punctuation that a feed cut short: it ends on a
+    connecting word or mark ("…dizziness, and"), or runs on past 200 characters."""
+    s = sentence.rstrip()
+    if not s or _PROSE_END.search(s):
+        return False
+    if s[-1] in ",;:–—-(/&":
+        return True
+    last = re.search(r"(\w+)\W*$", s)
+    return (last is not None and last.group(1).casefold() in _CONNECTIVES) or len(s) > 200
+
+
+def _trim(text: str, a: int, b: int, marks: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """A sentence's start moved past a dateline, list mark or label, and its end before a
+    trailing photo credit — never past a watched name."""
+
+    # Only the marks starting inside [a, b) can be in the way (a sentence's edges are
+    # never inside a name): a binary search keeps this cheap for long texts.
+    near = marks[bisect_left(marks, (a, -1)) : bisect_left(marks, (b, -1))]
+
+    def free(x: int, y: int) -> bool:
+        return not any(ma < y and mb > x for ma, mb in near)
+
+    for pattern in (_LIST_MARK, _LEAD_LABEL):
+        m = pattern.match(text, a, b)
+        if m and m.end() < b and free(a, m.end()):
+            a = m.end()
+    m = _DATELINE.match(text, a, b)
+    # Only a place with a comma or an agency in brackets is a dateline; "NATO —" alone
+    # may be the subject of the sentence. "LONDON: " (capitals and a colon) is one too.
+    if m and m.end() < b and ("," in m.group() or "(" in m.group()) and free(a, m.end()):
+        a = m.end()
+    else:
+        m = _COLON_DATELINE.match(text, a, b)
+        if m and m.end() < b and free(a, m.end()):
+            a = m.end()
+    m = _CREDIT_TAIL.search(text, a, b)
+    if m and m.start() > a and free(m.start(), b):
+        b = m.start()
+    return a, b
+
+
+def _sentences(title: str, text: str, marks: Sequence[tuple[int, int]]) -> list[_Piece]:
+    """The story's sentences, furniture and headline repeats out, edges trimmed."""
+    out: list[_Piece] = []
+    for la, lb in story_lines(title, text):
+        line = text[la:lb]
+        if len(line) < LINE_CHARS and is_furniture(line) and not _is_prose(line):
+            continue  # a short furniture line goes whole; longer ones sentence by sentence
+        for a, b in split_sentences(line):
+            a, b = a + la, b + la
+            if is_furniture(text[a:b]) and not _PROSE_END.search(text[a:b]):
+                continue
+            if is_chrome(text[a:b]) or (not out and repeats_title(text[a:b], title)):
+                continue  # furniture, or the headline repeated at the top of the body
+            a, b = _trim(text, a, b, marks)
+            if any(ch.isalnum() for ch in text[a:b]):
+                out.append(_Piece(a, b))
+    if out:
+        last = out[-1]
+        sentence = text[last.start : last.end]
+        # The text's last sentence, cut by the feed: "…to its knees. A blockade of…" or
+        # "…symptoms like headaches, dizziness, and" (no mark at all).
+        cut_mark = _TRUNCATED_END.search(sentence) is not None
+        if cut_mark or _looks_cut(sentence) or (len(out) > 1 and not _PROSE_END.search(sentence)):
+            end = last.end
+            if not cut_mark:
+                # Unmarked: the last word may itself be cut ("toxin fr"); drop it, unless
+                # a watched name is there.
+                space = text.rfind(" ", last.start, last.end)
+                tail_marked = any(mb > space for _, mb in marks if last.start <= mb <= last.end)
+                if space > last.start and not tail_marked:
+                    end = space
+                end = last.start + len(text[last.start : end].rstrip(" ,;:—–-(/&"))
+            out[-1] = _Piece(last.start, max(end, last.start + 1), fragment=True)
+    return out
+
+
 def summarize(title: str, text: str, matches: Sequence[Match], *, budget: int = 600) -> Summary:
-    """A short extractive summary of a story with the watched names highlighted."""
+    """A short extractive summary of a story with the watched names highlighted.
+
+    Empty when the text holds nothing but the title, chrome or furniture: the alert
+    shows the title itself, and a summary never repeats it.
+    """
     budget = max(budget, 20)
     body_len = len(text)
     stripped = strip_feed_furniture(text)
     if text.startswith(stripped):
         body_len = len(stripped)  # the tail is cut; offsets before it stay valid
-    sentences: list[_Piece] = []
-    pos = 0
-    for line in text[:body_len].splitlines(keepends=True):
-        line_start = pos
-        pos += len(line)
-        if len(line) < LINE_CHARS and is_furniture(line):
-            continue  # a short furniture line goes whole; longer ones sentence by sentence
-        for a, b in split_sentences(line):
-            a, b = a + line_start, b + line_start
-            if is_furniture(text[a:b]) or _same(text[a:b], title):
-                continue  # furniture, or the headline repeated at the top of the body
-            m = _DATELINE.match(text, a, b)
-            # Only a place with a comma or an agency in brackets is a dateline; "NATO —"
-            # alone may be the subject of the sentence.
-            if m and m.end() < b and ("," in m.group() or "(" in m.group()):
-                a = m.end()
-            sentences.append(_Piece(a, b))
-
-    text_marks = sorted(
-        {(m.start, m.end) for m in matches if m.field == "text" and 0 <= m.start < m.end}
-    )
-    if sentences:
-        chosen = _choose(sentences, text_marks, budget)
-        return Summary(_build(text, chosen, text_marks, budget))
-
-    title_marks = sorted(
-        {(m.start, m.end) for m in matches if m.field == "title" and 0 <= m.start < m.end}
-    )
-    t = title.strip()
-    if not t:
+    text_matches = [m for m in matches if m.field == "text" and 0 <= m.start < m.end <= body_len]
+    marks = sorted({(m.start, m.end) for m in text_matches})
+    sentences = _sentences(title, text[:body_len], marks)
+    if not sentences:
         return Summary(())
-    start = title.index(t)
-    return Summary(_build(title, [_Piece(start, start + len(t))], title_marks, budget))
+    in_title = {m.term for m in matches if m.field == "title"}
+    chosen = _choose(text, sentences, text_matches, budget, in_title)
+    last = chosen[-1]
+    if text[last.start : last.end].endswith(":") and last.end - last.start > 1:
+        # "…a simple command:" introduces what the summary does not show.
+        chosen[-1] = _Piece(last.start, last.end - 1, fragment=True, opens=last.opens)
+    elif len(chosen) > 1 and not _PROSE_END.search(text[last.start : last.end]):
+        # A heading or list item chosen for its hit ends the summary: the story goes on.
+        chosen[-1] = _Piece(last.start, last.end, fragment=True, opens=last.opens)
+    return Summary(_build(text, chosen, marks, budget))
 
 
-def _choose(sentences: list[_Piece], marks: list[tuple[int, int]], budget: int) -> list[_Piece]:
+def _choose(
+    text: str,
+    sentences: list[_Piece],
+    matches: Sequence[Match],
+    budget: int,
+    in_title: frozenset[str] | set[str] = frozenset(),
+) -> list[_Piece]:
+    """The lead, then the first sentence naming each term (so every term's hit is shown,
+    also one deep in an article body; terms the title does not show come first), then
+    other naming sentences, while they fit."""
+
     def size(p: _Piece) -> int:
-        return p.end - p.start  # an upper bound: whitespace runs only shrink
+        return p.end - p.start + (1 if p.fragment else 0)  # an upper bound
 
-    starts = [a for a, _ in marks]  # sorted, as ``marks`` is
+    ordered = sorted(matches, key=lambda m: m.start)
+    starts = [m.start for m in ordered]
 
-    def named(p: _Piece) -> bool:
-        i = bisect_left(starts, p.start)
-        return i < len(starts) and starts[i] < p.end
+    def terms_in(p: _Piece) -> set[str]:
+        # Binary search: an article of thousands of sentences and hits stays linear-ish.
+        return {m.term for m in ordered[bisect_left(starts, p.start) : bisect_left(starts, p.end)]}
+
+    named_by = [terms_in(p) for p in sentences]
+    by_piece = {id(p): t for p, t in zip(sentences, named_by, strict=True)}
+
+    def names(p: _Piece, term: str | None = None) -> bool:
+        found = by_piece.get(id(p))
+        if found is None:
+            found = terms_in(p)
+        return bool(found) if term is None else term in found
+
+    def whole(p: _Piece) -> bool:
+        return not p.fragment and _PROSE_END.search(text[p.start : p.end]) is not None
 
     lead = sentences[0]
     chosen = [lead]
     used = size(lead)
+    terms = list(dict.fromkeys(m.term for m in ordered))
+    terms.sort(key=lambda t: t in in_title)  # stable: text order within each group
+    for term in terms:
+        if any(names(p, term) for p in chosen):
+            continue
+        # A whole sentence naming the term, else a heading, list item or cut sentence.
+        naming = [p for p, found in zip(sentences, named_by, strict=True) if term in found]
+        first = next((p for p in naming if whole(p)), naming[0] if naming else None)
+        if first is not None and used + 1 + size(first) <= budget:
+            chosen.append(first)
+            used += 1 + size(first)
+        elif first is not None:
+            hits = [m for m in matches if m.term == term]
+            window = _window(text, first, hits, budget - used - 3)
+            if window is not None:
+                chosen.append(window)
+                used += 3 + size(window)
     for p in sentences[1:]:
-        if named(p) and used + 1 + size(p) <= budget:
+        if p not in chosen and whole(p) and names(p) and used + 1 + size(p) <= budget:
             chosen.append(p)
             used += 1 + size(p)
-    if len(chosen) == 1 and len(sentences) > 1 and used + 1 + size(sentences[1]) <= budget:
-        chosen.append(sentences[1])
-    return chosen
+    # Context for a lone lead: the next whole sentence, not a heading, a list item or an
+    # introduction to a list ("…has the following 4 parts:").
+    rest = [p for p in sentences[1:] if whole(p)]
+    if len(chosen) == 1 and rest and used + 1 + size(rest[0]) <= budget:
+        chosen.append(rest[0])
+    return sorted(chosen, key=lambda p: p.start)
+
+
+def _window(text: str, piece: _Piece, matches: Sequence[Match], room: int) -> _Piece | None:
+    """The whole words of ``piece`` around its first hit that fit ``room`` (with "…")."""
+    hit = next((m for m in sorted(matches, key=lambda m: m.start) if m.start >= piece.start), None)
+    if hit is None or room < (hit.end - hit.start) + 40:
+        return None
+    start = max(piece.start, hit.start - (room - (hit.end - hit.start)) // 3)
+    if start > piece.start:
+        start = min(hit.start, text.find(" ", start) + 1 or hit.start)
+    end = min(piece.end, start + room - 2)
+    if end < piece.end:
+        space = text.rfind(" ", hit.end, end + 1)
+        end = space if space > hit.end else max(end, hit.end)
+        end = start + len(text[start:end].rstrip(" ,;:—–-"))
+    return _Piece(start, end, fragment=end < piece.end, opens=start > piece.start)

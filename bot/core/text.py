@@ -21,7 +21,9 @@ HTML to text
     paragraphs are joined with ``"\\n"``; markup left open at the end is dropped, as
     HTML does; control characters are removed, except that C1 codes
     (U+0080..U+009F), which in feeds are almost always mis-decoded Windows-1252,
-    become the cp1252 character; lone surrogates are removed.
+    become the cp1252 character; lone surrogates are removed; invisible and formatting
+    characters (soft hyphen, zero-width space, BOM, bidi controls; stray zero-width
+    joiners) are removed (``strip_invisible``).
     Known misses: an element to drop that is never closed (``<nav>`` without
     ``</nav>``) drops the rest of the text; attributes are not parsed, so a ``>``
     inside a quoted attribute value ends the tag early and leaks the rest of the
@@ -58,8 +60,8 @@ __all__ = [
     "one_line",
     "plain_text",
     "story_id",
-    "strip_and_classify",
     "strip_feed_furniture",
+    "strip_invisible",
 ]
 
 TEASER_CHARS = 280
@@ -177,9 +179,37 @@ _PARA_SEPARATORS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def _clean_controls(text: str) -> str:
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
+    if _CONTROL.search(text) is not None:
+        text = _CONTROL.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
+    return strip_invisible(text)
+
+
+# Invisible and formatting characters: soft hyphen, zero-width space, word joiner and
+# invisible operators, BOM / zero-width no-break space, Mongolian vowel separator,
+# the bidi marks, embeddings, overrides and isolates (U+200E/F, U+061C, U+202A-202E,
+# U+2066-2069). Zero-width (non-)joiners are kept only between two characters of
+# scripts that need them (Persian, Indic, emoji sequences): next to Latin, a space or
+# an edge of the text they are stray ("\u200ca loaded shotgun" in a Reuters feed).
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    "|(?:(?<=[\x00-\u02ff])|^)[\u200c\u200d]+|[\u200c\u200d]+(?=[\x00-\u02ff]|$)"
+)
+
+
+_ANY_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without invisible and formatting characters (see ``_INVISIBLE``).
+
+    Used on everything parsed from a feed or a page, and again by every chat renderer,
+    so text stored before this rule existed is cleaned on its way out too.
+    """
+    # A plain character class scans fast; the joiner rule's look-arounds run only on
+    # the rare text that holds one of these characters at all.
+    return _INVISIBLE.sub("", text) if _ANY_INVISIBLE.search(text) else text
 
 
 _CONTROL_BUT_PARA = re.compile(r"[\x01-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -553,12 +583,6 @@ def is_teaser(text: str, *, title: str = "") -> bool:
     """True when ``text`` is a teaser rather than the story: see the module docstring."""
     body, kinds = _strip(text)
     return _teaser(body, kinds, title)
-
-
-def strip_and_classify(text: str, *, title: str = "") -> tuple[str, bool]:
-    """``(strip_feed_furniture(text), is_teaser(text, title=title))``, stripping once."""
-    body, kinds = _strip(text)
-    return body, _teaser(body, kinds, title)
 
 
 def _teaser(body: str, kinds: set[str], title: str) -> bool:

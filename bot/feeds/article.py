@@ -16,7 +16,13 @@ Its plain text is then cleaned line by line:
 * lines that :func:`bot.core.summarize.is_furniture` flags ("Read also: …", "Photo
   credit: …", "Advertisement", bylines, dates alone) are dropped if shorter than
   :data:`bot.core.summarize.LINE_CHARS`;
-* whitespace runs become one space; paragraphs are joined with ``"\\n"``.
+* whitespace runs become one space; paragraphs are joined with ``"\\n"``;
+* :func:`bot.core.summarize.main_text` then drops captions, credits and whatever
+  precedes the lede, as for feed text, so chrome on the page cannot fire a watchlist.
+
+:func:`read_article` also returns the site's own name from the page's metadata
+(trafilatura's ``sitename``: ``og:site_name`` and the like), used as the outlet
+when the feed gave none better than its domain.
 
 ``None`` when the page is empty, cannot be parsed, or yields fewer than
 :data:`MIN_TEXT_CHARS` characters: the caller then keeps the feed text.
@@ -43,12 +49,21 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 import trafilatura
 
-from bot.core.summarize import LINE_CHARS, is_furniture
+from bot.core.summarize import LINE_CHARS, is_furniture, main_text
+from bot.core.text import one_line
 
-__all__ = ["MAX_HTML_BYTES", "MAX_INPUT_BYTES", "MIN_TEXT_CHARS", "extract_article"]
+__all__ = [
+    "MAX_HTML_BYTES",
+    "MAX_INPUT_BYTES",
+    "MIN_TEXT_CHARS",
+    "Article",
+    "extract_article",
+    "read_article",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +119,25 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
+@dataclass(frozen=True, slots=True)
+class Article:
+    text: str
+    """The article's main text, paragraphs separated by newlines."""
+    site_name: str = ""
+    """The site's own name from the page's metadata (``og:site_name`` and the like)."""
+
+
 def extract_article(html: bytes, url: str) -> str | None:
-    """Plain text of the article in ``html`` (paragraphs separated by ``"\\n"``), or None.
+    """Plain text of the article in ``html`` (paragraphs separated by newlines), or None.
 
     Synchronous and CPU-bound: run it in a thread. Never fetches anything.
     """
+    article = read_article(html, url)
+    return article.text if article is not None else None
+
+
+def read_article(html: bytes, url: str) -> Article | None:
+    """:func:`extract_article` plus the site's name from the page's metadata."""
     if not html or not html.strip():
         return None
     try:
@@ -136,5 +165,9 @@ def extract_article(html: bytes, url: str) -> str | None:
     if lines and isinstance(title, str) and _same(lines[0], title):
         lines = lines[1:]
     kept = [line for line in lines if len(line) >= LINE_CHARS or not is_furniture(line)]
-    out = "\n".join(kept)
-    return out if len(out) >= MIN_TEXT_CHARS else None
+    # The same chrome rules as feed text: captions, credits and what precedes the lede.
+    out = main_text(title if isinstance(title, str) else "", "\n".join(kept))
+    if len(out) < MIN_TEXT_CHARS:
+        return None
+    site = doc.get("sitename") if isinstance(doc, dict) else getattr(doc, "sitename", None)
+    return Article(out, one_line(site, limit=200) if isinstance(site, str) else "")

@@ -47,18 +47,20 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
 from bot.core.models import Story
+from bot.core.outlet import outlet_name
+from bot.core.summarize import main_text
 from bot.core.text import (
     canonical_url,
     html_to_text,
+    is_teaser,
     one_line,
     plain_text,
     story_id,
-    strip_and_classify,
 )
 from bot.feeds.fastparse import read_feed, utf8_repaired
 
@@ -318,6 +320,18 @@ def _body_text(entry: Any) -> str:
     return "" if best is None else _text_of(best, TEXT_CHARS)
 
 
+def _feed_names(feed: Any) -> list[str]:
+    """Other names a feed gives its site, best first: its image's title, its publisher,
+    its copyright line (``bot.core.outlet`` takes the holder out of it)."""
+    names: list[str] = []
+    image = feed.get("image")
+    if isinstance(image, dict):
+        names.append(image.get("title") or "")
+    names.append(feed.get("publisher") or "")
+    names.append(feed.get("rights") or "")
+    return [one_line(n, limit=OUTLET_CHARS) for n in names if isinstance(n, str) and n]
+
+
 def _http_url(link: object, base: str) -> str:
     if not isinstance(link, str) or not link.strip():
         return ""
@@ -327,13 +341,6 @@ def _http_url(link: object, base: str) -> str:
         return ""
     url = canonical_url(absolute)
     return url if url.lower().startswith(("http://", "https://")) else ""
-
-
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 def parse_feed(
@@ -347,7 +354,8 @@ def parse_feed(
     """Parse one fetched feed body into stories.
 
     ``content_type`` is the HTTP ``Content-Type`` (it carries the charset);
-    ``outlet`` overrides the outlet name (default: feed title, else host name);
+    ``outlet`` overrides the outlet name (default: the site's name from the feed title
+    and metadata, else its domain: ``bot.core.outlet.outlet_name``);
     ``now`` (aware UTC) enables the check against dates in the future. Raises
     ``ParseError`` (and nothing else) for a body that is empty, HTML, JSON, XML
     without feed structure, broken without entries, or hostile; ``ValueError`` only
@@ -436,7 +444,9 @@ def _build(
     link = _http_url(feed.get("link"), base)
     if not base:
         base = link
-    name = one_line(outlet, limit=OUTLET_CHARS) or title or _host(link) or _host(feed_url)
+    name = one_line(outlet, limit=OUTLET_CHARS) or outlet_name(
+        title, link or feed_url, _feed_names(feed)
+    )
     stories: list[Story] = []
     seen: dict[str, tuple[str, str]] = {}
     for entry in entries:
@@ -512,7 +522,15 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
     base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
     link = _http_url(doc.get("home_page_url"), base)
     title = one_line(plain_text(_json_str(doc.get("title")), limit=OUTLET_CHARS))
-    name = one_line(outlet, limit=OUTLET_CHARS) or title or _host(link) or _host(feed_url)
+    authors = doc.get("authors") or [doc.get("author")]
+    author_names = [
+        one_line(_json_str(a.get("name")), limit=OUTLET_CHARS)
+        for a in (authors if isinstance(authors, list) else [])
+        if isinstance(a, dict)
+    ]
+    name = one_line(outlet, limit=OUTLET_CHARS) or outlet_name(
+        title, link or feed_url, author_names
+    )
     stories: list[Story] = []
     seen: dict[str, tuple[str, str]] = {}
     for item in items:
@@ -534,16 +552,15 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
         if not (item_title or raw_text or url or guid):
             continue
         raw_date = next((d for k in _JSON_DATE_KEYS if (d := _json_str(item.get(k)))), None)
-        text, teaser = strip_and_classify(raw_text, title=item_title)
         story = Story(
             feed_url=feed_url,
             id=story_id(guid, url, item_title, raw_date),
             url=url,
             title=item_title,
-            text=text,
+            text=main_text(item_title, raw_text),
             published=_json_date(raw_date or "", now),
             outlet=name,
-            teaser=teaser,
+            teaser=is_teaser(raw_text, title=item_title),
         )
         _add_unique(stories, seen, story)
     return ParsedFeed(title=title, link=link, ttl=None, stories=stories, warning=None)
@@ -559,14 +576,13 @@ def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | No
     if not (title or raw_text or url or (guid and guid.strip())):
         return None
     raw_date = next((d for k in _DATE_KEYS if isinstance(d := dict.get(entry, k), str)), None)
-    text, teaser = strip_and_classify(raw_text, title=title)
     return Story(
         feed_url=feed_url,
         id=story_id(guid, url, title, raw_date),
         url=url,
         title=title,
-        text=text,
+        text=main_text(title, raw_text),
         published=_published(entry, now),
         outlet=outlet,
-        teaser=teaser,
+        teaser=is_teaser(raw_text, title=title),
     )
