@@ -152,7 +152,7 @@ _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 # ASCII case folding and ASCII space after the name: only tags the tokenizer reads
 # as these very names match (others are left to the general pass).
 _COMMON_INLINE = re.compile(
-    r"</?(?:span|a|code|strong|em)(?=[ \t\n\r\f\v/>])[^>]*>", re.ASCII | re.IGNORECASE
+    r"</?(?:span|a|code|strong|em)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>", re.ASCII | re.IGNORECASE
 )
 _DROP_MARK = "drop"
 _TAG_KINDS: dict[str, str] = {name: _PARA for name in _BLOCK}
@@ -216,10 +216,12 @@ _CONTROL_BUT_PARA = re.compile(r"[\x01-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _clean_controls_but_para(text: str) -> str:
-    """``_clean_controls`` that keeps ``_PARA`` (NUL) marks."""
-    if _CONTROL_BUT_PARA.search(text) is None:
-        return text
-    return _CONTROL_BUT_PARA.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
+    """``_clean_controls`` that keeps ``_PARA`` (NUL) marks. The joiner rule of
+    ``strip_invisible`` reads a NUL like the edge of a paragraph, so the result is
+    the same as cleaning each paragraph."""
+    if _CONTROL_BUT_PARA.search(text) is not None:
+        text = _CONTROL_BUT_PARA.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
+    return strip_invisible(text)
 
 
 def _finish(paragraphs: Iterable[str], limit: int, *, clean: bool = True) -> str:
@@ -248,6 +250,7 @@ def _flatten_tags(s: str) -> str:
     """``s`` with the tags the loop of ``html_to_text`` would only turn into a mark
     already turned into it, in one pass (a regex, one small call per tag).
 
+    A tag that ends in ``-->`` stays: that may close a comment the loop skips.
     Inline tags (no rule of their own) become _GAP, which keeps the text on either
     side apart as the loop does (no entity spans it) until the pieces are joined.
     Block and cell tags become _PARA and a space, but only before the first tag of
@@ -258,6 +261,8 @@ def _flatten_tags(s: str) -> str:
 
     def flatten(m: re.Match[str]) -> str:
         nonlocal dropped
+        if m.group().endswith("-->"):
+            return m.group()  # may be the end of a comment the loop will skip to
         kind = _TAG_KINDS.get(m.group(2).lower())
         if kind is None:
             return _GAP
