@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import random
 import re
 import sys
 import time
@@ -40,15 +41,22 @@ from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path 
 from bot.core.cluster import (  # noqa: E402  # the repo root must be on sys.path first
     DEFAULT_THRESHOLD,
     Candidate,
+    Hit,
     bands,
     choose_cluster,
+    decode,
+    encode,
     features,
     fingerprint,
+    linked_clusters,
+    near_copy,
+    pick_candidates,
     similarity,
 )
 from bot.core.fold import fold  # noqa: E402  # the repo root must be on sys.path first
 
 DATA = ROOT / "tests" / "data" / "clusters.tsv"
+MORE = ROOT / "tests" / "data" / "clusters_more.tsv"
 
 
 Story = tuple[str, str, str, datetime]  # title, text, outlet, published
@@ -100,7 +108,9 @@ def _row(scored: list[tuple[int, str, bool]]) -> tuple[float, float, float, floa
     f1 = 2 * p * r / (p + r) if p + r else 0.0
     real = [h for _, kind, h in scored if kind == "real"]
     syn = [h for label, kind, h in scored if label and kind != "real"]
-    return p, r, f1, sum(real) / len(real), sum(syn) / len(syn), fp
+    nan = float("nan")
+    rr = sum(real) / len(real) if real else nan
+    return p, r, f1, rr, sum(syn) / len(syn) if syn else nan, fp
 
 
 def _print_row(name: str, row: tuple[float, float, float, float, float, int], mark: str) -> None:
@@ -109,8 +119,57 @@ def _print_row(name: str, row: tuple[float, float, float, float, float, int], ma
     print(f"  {name:>6}      {cells}{mark}")
 
 
-def sweep() -> None:
-    stories, pairs = load_pairs()
+def events(
+    stories: list[tuple[str, str, str, datetime]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    bounded: bool = True,
+) -> list[int]:
+    """The pipeline's events over ``stories`` (title, text, feed, published) taken in the
+    order given: band index, the bounded candidates (``pick_candidates``) decoded from
+    their stored bytes, every event the story links to (``linked_clusters``), bridged
+    events merged, near copies not indexed. Returns each story's event.
+
+    ``bounded=False`` is the rule before: every band-sharing story decoded and compared
+    (``choose_cluster``), every story indexed, no merging."""
+    fps = [fingerprint(title, text) for title, text, _, _ in stories]
+    stored = [encode(fp) for fp in fps]
+    index: dict[int, list[int]] = defaultdict(list)
+    event: list[int] = []
+    for i, (_, _, feed, when) in enumerate(stories):
+        keys = bands(fps[i])
+        shared: dict[int, int] = defaultdict(int)
+        for k in keys:
+            for j in index.get(k, ()):
+                shared[j] += 1
+        if not bounded:
+            cands = [
+                Candidate(event[j], decode(stored[j]), stories[j][3], stories[j][2], "")
+                for j in sorted(shared)
+            ]
+            joined = choose_cluster(fps[i], when, feed, cands, threshold=threshold)
+            event.append(i if joined is None else joined)
+            for k in keys:
+                index[k].append(i)
+            continue
+        chosen = pick_candidates(Hit(j, event[j], n) for j, n in shared.items())
+        cands = [
+            Candidate(event[j], decode(stored[j]), stories[j][3], stories[j][2], "") for j in chosen
+        ]
+        linked = linked_clusters(fps[i], when, feed, cands, threshold=threshold)
+        mine = linked[0] if linked else i
+        if len(linked) > 1:
+            merged = set(linked[1:])
+            event = [mine if e in merged else e for e in event]
+        event.append(mine)
+        if not near_copy(fps[i], when, cands):
+            for k in keys:
+                index[k].append(i)
+    return event
+
+
+def sweep(path: Path = DATA, *, full: bool = True) -> None:
+    stories, pairs = load_pairs(path)
     fps = {sid: fingerprint(s[0], s[1]) for sid, s in stories.items()}
     keys = {sid: set(bands(fp)) for sid, fp in fps.items()}
 
@@ -126,31 +185,48 @@ def sweep() -> None:
     def original(scored: list[tuple[int, str, bool]]) -> list[tuple[int, str, bool]]:
         return [x for x, p in zip(scored, pairs, strict=True) if not p[4]]
 
+    def through_events(t: float) -> list[tuple[int, str, bool]]:
+        # Every story of the set through the event builder, in publication order (a
+        # story with a synthetic variant: the variants too); a pair is joined when
+        # its two stories end in one event, directly or through others.
+        ids = sorted(stories, key=lambda sid: (stories[sid][3], sid))
+        ev = dict(zip(ids, events([stories[sid] for sid in ids], threshold=t), strict=True))
+        return [(label, kind, ev[a] == ev[b]) for label, kind, a, b, _ in pairs]
+
     pos = sum(1 for p in pairs if p[0])
     added = sum(1 for p in pairs if p[4])
     print(
-        f"labelled set: {len(stories)} stories, {pos} positive, {len(pairs) - pos} negative "
-        f"pairs ({added} added after tuning; 'orig' rows leave them out)"
+        f"labelled set {path.name}: {len(stories)} stories, {pos} positive, "
+        f"{len(pairs) - pos} negative pairs"
+        + (f" ({added} added after tuning; 'orig' rows leave them out)" if added else "")
     )
     print("threshold  precision  recall     F1  | recall real  synthetic | false merges")
-    v1 = {sid: v1_features(s[0], s[1]) for sid, s in stories.items()}
-    base = [
-        (label, kind, len(v1[a] & v1[b]) / len(v1[a] | v1[b]) >= 0.3)
-        for label, kind, a, b, _ in pairs
-    ]
-    _print_row("v1 0.30", _row(base), "  <- baseline: first rule (exact Jaccard)")
-    _print_row("orig", _row(original(base)), "  <- baseline on the original set")
-    for t in sorted({x / 100 for x in range(14, 48, 2)} | {DEFAULT_THRESHOLD}):
+    if full:
+        v1 = {sid: v1_features(s[0], s[1]) for sid, s in stories.items()}
+        base = [
+            (label, kind, len(v1[a] & v1[b]) / len(v1[a] | v1[b]) >= 0.3)
+            for label, kind, a, b, _ in pairs
+        ]
+        _print_row("v1 0.30", _row(base), "  <- baseline: first rule (exact Jaccard)")
+        if added:
+            _print_row("orig", _row(original(base)), "  <- baseline on the original set")
+    grid = range(14, 48, 2) if full else range(24, 38, 2)
+    for t in sorted({x / 100 for x in grid} | {DEFAULT_THRESHOLD}):
         scored = decide(t)
-        _print_row(f"{t:.2f}", _row(scored), "  <- default" if t == DEFAULT_THRESHOLD else "")
-        if t == DEFAULT_THRESHOLD:
+        mark = "  <- default, pairs" if t == DEFAULT_THRESHOLD else ""
+        _print_row(f"{t:.2f}", _row(scored), mark)
+        if t == DEFAULT_THRESHOLD and added:
             _print_row("orig", _row(original(scored)), "  <- default, original set")
-    # The score alone, without the time and same-feed rules, at the default threshold.
-    alone = [
-        (label, kind, similarity(fps[a], fps[b]) >= DEFAULT_THRESHOLD)
-        for label, kind, a, b, _ in pairs
-    ]
-    _print_row(f"s {DEFAULT_THRESHOLD:.2f}", _row(alone), "  <- similarity only, no time rule")
+    for t in sorted({DEFAULT_THRESHOLD, 0.32, 0.34}):
+        mark = "  <- default, through events" if t == DEFAULT_THRESHOLD else "  <- through events"
+        _print_row(f"e {t:.2f}", _row(through_events(t)), mark)
+    if full:
+        # The score alone, without the time and same-feed rules, at the default threshold.
+        alone = [
+            (label, kind, similarity(fps[a], fps[b]) >= DEFAULT_THRESHOLD)
+            for label, kind, a, b, _ in pairs
+        ]
+        _print_row(f"s {DEFAULT_THRESHOLD:.2f}", _row(alone), "  <- similarity only, no time rule")
 
 
 CorpusStory = tuple[str, str, str, datetime | None]  # title, text, feed file, published
@@ -180,33 +256,36 @@ def corpus_merges(stories: list[CorpusStory], show: bool) -> None:
         if label and kind == "real"
     }
     dated = sorted((s[3], s[0], s[1], s[2]) for s in stories if s[3] is not None)
-    fps = [fingerprint(title, text) for _, title, text, _ in dated]
-    index: dict[int, list[int]] = defaultdict(list)
-    joins = cross = known = 0
-    others = []
-    for i, (when, title, _, feed) in enumerate(dated):
-        keys = bands(fps[i])
-        found = sorted({j for k in keys for j in index.get(k, ())})
-        cands = [Candidate(j, fps[j], dated[j][0], dated[j][3], dated[j][1]) for j in found]
-        j = choose_cluster(fps[i], when, feed, cands)
-        if j is not None:
-            joins += 1
-            if dated[j][3] != feed:
-                cross += 1
-                if frozenset((norm(title.split()), norm(dated[j][1].split()))) in positive:
-                    known += 1
-                else:
-                    others.append((dated[j][1], title))
-        for k in keys:
-            index[k].append(i)
-    print(f"\ncorpus through the decision: {len(dated)} dated stories, {joins} join an earlier one")
-    print(
-        f"  across feeds: {cross}, of which {known} labelled positive pairs, "
-        f"{cross - known} unlabelled{'' if show else ' (--show lists them)'}"
-    )
-    if show:
-        for a, b in others:
-            print(f"    {a[:70]}  ||  {b[:70]}")
+    batch = [(title, text, feed, when) for when, title, text, feed in dated]
+    for name, bounded in (("before: each story joins its best candidate", False), ("", True)):
+        ev = events(batch, bounded=bounded)
+        members: dict[int, list[int]] = defaultdict(list)
+        for i, e in enumerate(ev):
+            members[e].append(i)
+        joins = len(ev) - len(members)
+        cross = known = 0
+        others = []
+        for group in members.values():
+            for x, i in enumerate(group):
+                for j in group[x + 1 :]:
+                    if batch[i][2] == batch[j][2]:
+                        continue
+                    cross += 1
+                    titles = frozenset((norm(batch[i][0].split()), norm(batch[j][0].split())))
+                    if titles in positive:
+                        known += 1
+                    else:
+                        others.append((batch[i][0], batch[j][0]))
+        label = name or "after: events (single linkage, bounded candidates)"
+        print(f"\ncorpus through the decision, {label}:")
+        print(f"  {len(dated)} dated stories in {len(members)} events ({joins} joined one)")
+        print(
+            f"  cross-feed pairs in one event: {cross}, of which {known} labelled positive, "
+            f"{cross - known} unlabelled{'' if show else ' (--show lists them)'}"
+        )
+        if show:
+            for a, b in others:
+                print(f"    {a[:70]}  ||  {b[:70]}")
 
 
 def speed(stories: list[tuple[str, str]], scan_limit: int) -> None:
@@ -260,6 +339,37 @@ def speed(stories: list[tuple[str, str]], scan_limit: int) -> None:
     )
 
 
+def near_identical(corpus: list[CorpusStory], copies: int = 200) -> None:
+    """Cost of ``copies`` near-identical stories (one wire story carried by every feed)
+    against as many different stories, through the event builder, with the candidate
+    bound and without it (every band-sharing story compared, the old way)."""
+    stories = [s for s in corpus if s[3] is not None and len(s[1]) > 200]
+    copies = min(copies, len(stories))
+    rng = random.Random(7)
+    sample = rng.sample(stories, copies)
+    unique: list[tuple[str, str, str, datetime]] = [
+        (t, x, f"feed{i}", w) for i, (t, x, _, w) in enumerate(sample) if w is not None
+    ]
+    title, text, _, when = unique[0]
+    near = [
+        (title, f"{text} ({('Reuters', 'AP', 'AFP')[i % 3]} {i})", f"feed{i}", when)
+        for i in range(copies)
+    ]
+    print(f"\n{copies} near-identical stories vs {copies} different ones, through the events")
+    for bounded in (False, True):
+        timing = {}
+        for name, batch in (("different", unique), ("near-identical", near)):
+            t0 = time.perf_counter()
+            ev = events(batch, bounded=bounded)
+            timing[name] = (time.perf_counter() - t0, len(set(ev)))
+        (t_u, n_u), (t_n, n_n) = timing["different"], timing["near-identical"]
+        label = "events, bounded (after)" if bounded else "every candidate (before)"
+        print(
+            f"  {label:26} different {t_u:6.3f} s ({n_u} events), near-identical {t_n:6.3f} s "
+            f"({n_n} events), ratio {t_n / t_u:.2f}x"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
@@ -267,7 +377,9 @@ def main() -> None:
     ap.add_argument("--scan", type=int, default=1500, help="stories in the lookup comparison")
     ap.add_argument("--show", action="store_true", help="list unlabelled cross-feed merges")
     args = ap.parse_args()
-    sweep()  # needs only the labelled set bundled in tests/data
+    sweep()  # needs only the labelled sets bundled in tests/data
+    print()
+    sweep(MORE, full=False)
     sys.stdout.flush()
     require_corpus(args.corpus, "cluster.py")  # parts 2 to 4 read the corpus
     corpus = corpus_stories(args.corpus, args.files)
@@ -275,6 +387,7 @@ def main() -> None:
         print("\nno stories in the chosen feed files: speed part skipped")
         return
     stories = [(title, text) for title, text, _, _ in corpus]
+    near_identical(corpus)
     speed(stories, args.scan)
     corpus_merges(corpus, args.show)
     # Memory is measured in a separate pass: tracemalloc slows allocation-heavy code ~8x

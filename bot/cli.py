@@ -491,19 +491,33 @@ def _hit_json(h: StoryHit) -> dict[str, Any]:
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     async def work(service: Service) -> int:
-        hits = await service.lookup(
-            _operator(), " ".join(args.query), args.since, args.watchlist, limit=args.limit
+        found = await service.lookup(
+            _operator(),
+            " ".join(args.query),
+            args.since,
+            args.watchlist,
+            page=args.page,
+            per_page=args.limit,
+            everything=args.all,
         )
         if args.json:
-            _print_json({"stories": [_hit_json(h) for h in hits]})
+            _print_json(
+                {
+                    "total": found.total,
+                    "page": found.page,
+                    "stories": [_hit_json(h) for h in found.hits],
+                }
+            )
             return 0
-        if not hits:
-            print("no stories found", file=sys.stderr)
+        if not found.hits:
+            print(found.span(), file=sys.stderr)
             return 0
-        for h in hits:
+        for h in found.hits:
             tags = f" [{', '.join(h.watchlists)}]" if h.watchlists else ""
             print(f"{_when(h.story.published)}  {h.story.outlet}: {h.story.title}{tags}")
             print(f"    {h.story.url}")
+        more = f"; --page {found.page + 1} for more" if found.has_next else ""
+        print(f"stories {found.span()}{more}", file=sys.stderr)
         return 0
 
     return _with_service(args, work, prepare=False)
@@ -829,6 +843,12 @@ def _duration(text: str) -> str:
 LOOKUP_MAX = 50
 
 
+def _page(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a page number from 1, got {text!r}")
+    return int(text)
+
+
 def _limit(text: str) -> int:
     try:
         n = int(text)
@@ -940,7 +960,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_limit,
         default=20,
         metavar="N",
-        help=f"at most this many, 1 to {LOOKUP_MAX} (default 20)",
+        help=f"stories per page, 1 to {LOOKUP_MAX} (default 20)",
+    )
+    p.add_argument(
+        "--page", type=_page, default=1, metavar="N", help="which page of results (default 1)"
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also stories that fired no watchlist (default: only those that did)",
     )
     p.add_argument("--json", action="store_true", help=json_help)
 

@@ -418,26 +418,31 @@ class Poller:
 
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
-            item.cluster_id = clustering.choose_cluster(
-                item.fp,
-                item.story.published or now,
-                feed.url,
-                [
-                    clustering.Candidate(
-                        r.cluster_id,
-                        clustering.decode(r.fingerprint),
-                        r.published,
-                        r.feed_url,
-                        r.title,
-                    )
-                    for r in rows
-                ],
-                threshold=threshold,
-                window=window,
+            published = item.story.published or now
+            candidates = [
+                clustering.Candidate(
+                    r.cluster_id,
+                    clustering.decode(r.fingerprint),
+                    r.published,
+                    r.feed_url,
+                    r.title,
+                )
+                for r in rows
+            ]
+            linked = clustering.linked_clusters(
+                item.fp, published, feed.url, candidates, threshold=threshold, window=window
             )
-            # Only events that can reach a channel are indexed: a story that
-            # fires no watchlist matters only as a new source of one that did.
-            item.clustered = item.cluster_id is not None or item.alert
+            if clustering.near_copy(item.fp, published, candidates, window=window):
+                item.bands = ()  # its original is indexed with the same keys
+            # Every story recent enough to alert is indexed, alerting or not: a
+            # story that fires no watchlist can still be a source of, or a bridge
+            # between, events that did, whichever arrives first. (A lone one gets
+            # an event only when a story links to it.)
+            events = sorted(e for e in linked if e > 0)
+            item.cluster_id = events[0] if events else None
+            item.merges = tuple(events[1:])
+            item.singles = tuple(sorted(-e for e in linked if e < 0))
+            item.clustered = True
 
         result = PollResult(
             url=feed.url,
@@ -561,6 +566,8 @@ class Deliverer:
         self.senders = senders
         self.clock = clock
         self.owner = owner or process_owner()
+        self._places: dict[tuple[str, str], str] = {}
+        """(platform, channel) → place already stored by this process."""
         self._warned: set[str] = set()
 
     async def drain(self, *, limit: int = 200) -> DeliveryStats:
@@ -605,6 +612,10 @@ class Deliverer:
 
     async def _alert(self, row: OutboxRow, previous_url: str | None = None) -> Alert:
         cs = await self.store.cluster_stories(row.cluster_id)
+        if not cs.stories:
+            # Merged into another event (a story bridged them) after this row was
+            # claimed, or pruned: the merge retired the row; nothing to send.
+            raise DeliveryError(f"event {row.cluster_id} has no stories (merged or pruned)")
         return build_alert(
             row.cluster_id,
             cs.stories,
@@ -779,6 +790,21 @@ class Deliverer:
         stats.posted += 1
         if alert.published is not None:
             stats.latencies.append(max((self.clock() - alert.published).total_seconds(), 0.0))
+        await self._keep_place(sender, channel)
+
+    async def _keep_place(self, sender: Sender, channel: str) -> None:
+        """Store where the channel lives (Discord: its guild) once the sender knows,
+        so a later process can link this channel's old posts."""
+        place = sender.place(channel)
+        key = (sender.platform, channel)
+        if place is None or self._places.get(key) == place:
+            return
+        try:
+            await self.store.set_channel_place(sender.platform, channel, place)
+        except Exception:  # only links to earlier posts need it; never fail a delivery
+            log.warning("could not store where channel %s lives", channel, exc_info=True)
+            return
+        self._places[key] = place
 
     async def _new_digests(
         self,
@@ -789,8 +815,17 @@ class Deliverer:
         stats: DeliveryStats,
     ) -> None:
         """As many digest messages as it takes; each is stored before it is posted."""
-        pending = list(rows)
-        alerts = [await self._alert(r) for r in pending]
+        pending: list[OutboxRow] = []
+        alerts: list[Alert] = []
+        for r in rows:
+            try:
+                alerts.append(await self._alert(r))
+            except DeliveryError as e:  # its event merged into another meanwhile
+                log.info("outbox row %d: %s; dropped", r.id, e.reason)
+                ref = r.message_ref or "gone"
+                await self.store.mark_sent(r.id, r.revision, ref, posted_at=None)
+                continue
+            pending.append(r)
         while pending:
             n = max(1, sender.digest_fit(alerts))
             chunk = pending[:n]
@@ -820,6 +855,7 @@ class Deliverer:
         ref = await sender.post_digest(channel, alerts, key=key)
         await self.store.finish_digest(digest_id, ref, now)
         stats.digests += 1
+        await self._keep_place(sender, channel)
 
     async def _update(
         self, sender: Sender, channel: str, row: OutboxRow, now: datetime, stats: DeliveryStats
@@ -841,7 +877,8 @@ class Deliverer:
             stats.edited += 1
             return
         # Too old to edit: post anew, linking the earlier message.
-        alert = await self._alert(row, previous_url=sender.permalink(channel, ref))
+        place = await self.store.channel_place(sender.platform, channel)
+        alert = await self._alert(row, previous_url=sender.permalink(channel, ref, place))
         new_ref = await sender.post(channel, alert, key=repost_key(row))
         await self.store.mark_sent(row.id, row.revision, new_ref, posted_at=now)
         stats.posted += 1

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config, parse_duration
+from bot.core.lookup import PER_PAGE, LookupPage
 from bot.core.models import (
     CaseRule,
     FeedStatus,
     Mode,
     Platform,
-    StoryHit,
     Subscription,
     Term,
     Watchlist,
@@ -462,8 +462,13 @@ class Service:
         query: str,
         since: str | None = None,
         watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]:
+        *,
+        page: int = 1,
+        per_page: int = PER_PAGE,
+        everything: bool = False,
+    ) -> LookupPage:
+        """A page of stored stories (see ``bot.core.lookup``): by default only those
+        that fired a watchlist; ``everything`` includes the rest."""
         query = query.strip()
         since_at = None
         if since:
@@ -481,7 +486,13 @@ class Service:
         if len(query) > 300:
             raise CommandError("That query is too long: use at most 300 characters.")
         return await self.store.lookup(
-            query, since=since_at, watchlist=name, limit=max(1, min(limit, 50))
+            query,
+            since=since_at,
+            watchlist=name,
+            alerted_only=not everything,
+            page=page,
+            per_page=per_page,
+            now=self.clock(),
         )
 
     # ------------------------------------------------------------ watchlists

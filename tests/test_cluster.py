@@ -13,14 +13,19 @@ import pytest
 from bot.core.cluster import (
     BANDS,
     DEFAULT_THRESHOLD,
+    MAX_BRIDGE,
     SIZE,
     Candidate,
+    Hit,
     bands,
     choose_cluster,
     decode,
     encode,
     features,
     fingerprint,
+    linked_clusters,
+    links,
+    pick_candidates,
     similarity,
     story_features,
 )
@@ -343,3 +348,76 @@ def test_same_feed_ignores_the_title_route():
     assert choose_cluster(b, T0 + timedelta(hours=1), "https://b.example/feed", cand) == 1
     # … but within the feed only the title+lead words count, and they differ.
     assert choose_cluster(b, T0 + timedelta(hours=1), "https://a.example/feed", cand) is None
+
+
+def test_a_story_links_to_every_event_it_matches_in_any_order():
+    a = _story(*SALE_A)
+    copy = _story("Kosovo buys Bayraktar TB2 drones in first Balkan deal", SALE_A[1])
+    other = _story(*SALE_B)
+    cands = [
+        Candidate(9, a, T0, "https://a.example/feed", SALE_A[0]),
+        Candidate(4, copy, T0, "https://c.example/feed", "x"),
+        Candidate(6, other, T0, "https://d.example/feed", SALE_B[0]),
+    ]
+    for order in (cands, cands[::-1]):
+        assert linked_clusters(a, T0, "https://b.example/feed", order) == [4, 9]
+    assert linked_clusters(a, T0, "https://b.example/feed", []) == []
+
+
+def test_the_link_rule_is_symmetric():
+    a = _story(*SALE_A)
+    copy = _story("Kosovo buys Bayraktar TB2 drones in first Balkan deal", SALE_A[1])
+    for gap in (timedelta(hours=1), timedelta(hours=20), timedelta(hours=40)):
+        ab = links(copy, T0 + gap, "https://b/", Candidate(0, a, T0, "https://a/", ""))
+        ba = links(a, T0, "https://a/", Candidate(0, copy, T0 + gap, "https://b/", ""))
+        assert ab == ba
+
+
+def test_candidates_are_bounded_per_event_and_overall():
+    # 200 copies of one wire story in one event, and 3 other events.
+    hits = [Hit(i, 1, 60) for i in range(200)] + [Hit(1000 + i, 2 + i, 5) for i in range(3)]
+    picked = pick_candidates(hits, per_event=3, limit=60)
+    assert picked == [0, 1, 2, 1000, 1001, 1002]
+    assert pick_candidates(reversed(hits), per_event=3, limit=60) == picked
+    many = [Hit(i, i, 1) for i in range(500)]
+    assert len(pick_candidates(many, per_event=3, limit=60)) == 60
+
+
+def _through_events(path: Path) -> tuple[float, float, int]:
+    """Precision and real recall of the pairs when every story of the set goes through
+    the event builder in publication order (what a reader sees: joins through others
+    count)."""
+    from bench.cluster import events, load_pairs
+
+    stories, pairs = load_pairs(path)
+    ids = sorted(stories, key=lambda sid: (stories[sid][3], sid))
+    ev = dict(zip(ids, events([stories[sid] for sid in ids]), strict=True))
+    tp = sum(1 for label, _, a, b, _ in pairs if label and ev[a] == ev[b])
+    fp = sum(1 for label, _, a, b, _ in pairs if not label and ev[a] == ev[b])
+    real = [ev[a] == ev[b] for label, kind, a, b, _ in pairs if label and kind == "real"]
+    return tp / (tp + fp), sum(real) / len(real), len(pairs)
+
+
+def test_events_raise_recall_without_losing_precision_on_both_sets():
+    precision, real_recall, _ = _through_events(DATA)
+    assert precision >= 0.98 and real_recall >= 0.70, (precision, real_recall)
+    precision, real_recall, n = _through_events(ROOT / "tests" / "data" / "clusters_more.tsv")
+    assert n >= 150
+    assert precision >= 0.98 and real_recall >= 0.80, (precision, real_recall)
+
+
+def test_a_template_story_joins_only_its_best_match():
+    """Numbered patrol reports of one template: the new report links to all of them,
+    but it is no bridge; it joins the one with its own number."""
+
+    def report(n: int) -> tuple[int, ...]:
+        return _story(
+            f"KFOR patrol number {n} near crossing {n * 7}",
+            f"KFOR said patrol {n} went to village {n * 13} and checkpoint {n * 31}.",
+        )
+
+    cands = [Candidate(10 + n, report(n), T0, "https://a.example/feed", "") for n in range(6)]
+    new = report(3)
+    assert sum(links(new, T0, "https://b.example/feed", c) for c in cands) > MAX_BRIDGE
+    assert linked_clusters(new, T0, "https://b.example/feed", cands) == [13]
+    assert linked_clusters(new, T0, "https://b.example/feed", cands[::-1]) == [13]

@@ -451,3 +451,63 @@ async def test_sync_pushes_only_when_the_tree_changed(env: Env) -> None:
     assert guild.pushed and str(GUILD) in env.api.commands
     [forced] = await env.bot.sync_commands(force=True)
     assert forced.pushed and len(env.api.calls("PUT")) == 4
+
+
+async def test_lookup_pages_with_buttons_through_discord_py(env: Env) -> None:
+    """32 stories: the answer shows 1–10 of 32 with previous/next buttons; clicks go
+    through discord.py's own component dispatch and edit the private answer in place."""
+    from tests.fakes.discord_api import component_payload
+
+    feed = await env.service.store.feed(FEED)
+    assert feed is not None
+    items = [
+        NewStory(
+            Story(FEED, f"b{i}", f"https://news.example/{i}", f"Bayraktar drones story {i}",
+                  "Text.", WHEN.replace(hour=i % 24, minute=i), "Balkan Outlet"),
+            None,
+            [Match("KFOR", "KFOR", "KFOR", "title", 0, 4)],
+        )
+        for i in range(32)
+    ]  # fmt: skip
+    footballer = Story(FEED, "fb", "https://news.example/fb", "Bayraktar scores", "", WHEN, "S")
+    items.append(NewStory(footballer, None, []))
+    result = PollResult(FEED, "Feed", None, None, None, None, None, WHEN)
+    await env.service.store.save_poll(feed.id, result, items, WHEN)
+
+    a = await env.run("lookup", {"query": "drone"})  # stemmed: finds "drones"
+    assert a.ephemeral and a.embed["footer"]["text"] == "Stories 1–10 of 32"
+    [row] = a.data["components"]
+    prev_button, next_button = row["components"]
+    assert prev_button["disabled"] and not next_button.get("disabled", False)
+    message = env.api.original[a.callback.path.split("/")[-2]]
+
+    async def click(button: dict[str, Any], user: int = USER) -> Answer:
+        payload = component_payload(
+            message, button["custom_id"], guild_id=GUILD, channel_id=CHANNEL, user_id=user
+        )
+        env.bot.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]  # a plain dict stands in for the TypedDict
+        for _ in range(50):  # the view's dispatch runs as its own task
+            done = [r for r in env.api.requests if payload["token"] in r.path]
+            if done:
+                break
+            await asyncio.sleep(0.02)
+        return Answer([r for r in env.api.requests if payload["token"] in r.path])
+
+    second = await click(next_button)
+    assert second.kind == 7  # UPDATE_MESSAGE: the same private answer, edited
+    assert second.embed["footer"]["text"] == "Stories 11–20 of 32"
+    assert second.embed["description"].startswith("11\\. ")
+    row = second.data["components"][0]["components"]
+    assert not row[0].get("disabled", False) and not row[1].get("disabled", False)
+    await click(next_button)
+    last = await click(next_button)
+    assert last.embed["footer"]["text"] == "Stories 31–32 of 32"
+    assert last.data["components"][0]["components"][1]["disabled"]
+    back = await click(prev_button)
+    assert back.embed["footer"]["text"] == "Stories 21–30 of 32"
+    # Someone else's click turns nothing (the answer is the asker's).
+    other = await click(next_button, user=MANAGER_USER)
+    assert all(r.json is None or r.json.get("type") != 7 for r in other.requests)
+    # "all" includes the story that fired no watchlist.
+    every = await env.run("lookup", {"query": "Bayraktar", "all": "true"})
+    assert every.embed["footer"]["text"] == "Stories 1–10 of 33"

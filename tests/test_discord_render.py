@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.chat import discord_render as r
+from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
     FeedStatus,
@@ -199,14 +200,16 @@ def test_lookup_results_list_links_outlet_time_and_terms_within_limits() -> None
         )
         for i in range(10)
     ]
-    e = r.lookup_embed("kfor <@&1>", hits, since="7d")
+    e = r.lookup_embed("kfor <@&1>", LookupPage(tuple(hits), 32, 2, 10), since="7d")
     assert r.check_limits([e]) == []
     assert "<@&1>" not in e["title"] and "(last 7d)" in e["title"]
     assert "[Title 0" in e["description"] and "https://n.example/0" in e["description"]
     assert f"<t:{int(WHEN.timestamp())}:f>" in e["description"]
     assert "matched KFOR, Kosovo Force" in e["description"]
     assert "@everyone" not in e["description"]
-    empty = r.lookup_embed("nothing", [])
+    # Numbered across pages, with the true total.
+    assert e["description"].startswith("11\\. ") and "Stories 11–20 of 32" in e["footer"]["text"]
+    empty = r.lookup_embed("nothing", LookupPage((), 0, 1, 10))
     assert "No stored story matches" in empty["description"]
 
 

@@ -88,9 +88,11 @@ async def test_same_event_two_outlets_posts_once_then_edits(
     await cycle(config, buf2)
     second = lines(buf2)
     assert [d["action"] for d in second] == ["edit"], second
-    assert second[0]["title"] == KFOR_A[0]
-    assert [s["outlet"] for s in second[0]["sources"]] == ["Outlet A", "Outlet B"]
-    assert second[0]["sources"][1]["url"] == "https://b.example/1"
+    # B's item (second in its feed) is dated a minute before A's: the earliest
+    # published report leads the alert, whichever was polled first.
+    assert second[0]["title"] == KFOR_B[0]
+    assert [s["outlet"] for s in second[0]["sources"]] == ["Outlet B", "Outlet A"]
+    assert second[0]["sources"][0]["url"] == "https://b.example/1"
 
     # A third cycle and a restart send nothing: nothing is doubled.
     buf3 = io.StringIO()
@@ -190,10 +192,10 @@ async def test_backfill_stores_old_items_without_alerting(
     service = await Service.open(config)
     try:
         me = Caller(platform="console", user="t", channel="alerts")
-        hits = await service.lookup(me, "Jarinje")
+        hits = (await service.lookup(me, "Jarinje")).hits
         assert [h.story.title for h in hits] == [KFOR_A[0]]
         assert hits[0].watchlists == ("KFOR",)
-        assert await service.lookup(me, "Jarinje", since="7d") == []
+        assert (await service.lookup(me, "Jarinje", since="7d")).total == 0
     finally:
         await service.close()
 
@@ -276,7 +278,10 @@ class RefusingSender:
     def digest_fit(self, alerts: list[Alert]) -> int:
         return len(alerts)
 
-    def permalink(self, channel: str, ref: str) -> str | None:
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
+        return None
+
+    def place(self, channel: str) -> str | None:
         return None
 
 
@@ -416,7 +421,8 @@ async def test_after_the_edit_window_a_new_post_links_the_old_one(
         assert delivered.posted == 1 and delivered.edited == 0
     docs = lines(buf)
     assert [d["action"] for d in docs] == ["post", "post", "post"]
-    assert [s["outlet"] for s in docs[-1]["sources"]] == ["Outlet A", "Outlet B"]
+    # B's report is dated a minute earlier than A's: it leads.
+    assert [s["outlet"] for s in docs[-1]["sources"]] == ["Outlet B", "Outlet A"]
 
 
 def teaser_rss(title: str, link: str, description: str) -> bytes:
@@ -553,6 +559,33 @@ async def test_an_edit_that_became_a_new_post_restarts_the_edit_window(
         await Deliverer(store, config, {"slack": sender}, clock=lambda: much_later).drain()
     assert sender.posts[0].startswith("alertbot-")
     assert sender.posts[1:] == ["edit-of-p1", "edit-of-p2"]
+
+
+UNNAMED_B = (
+    "NATO mission increases patrols at northern crossings as roads are blocked",
+    "The NATO-led mission has stepped up patrols around the Jarinje and Bernjak crossings in "
+    "northern Kosovo after trucks blocked the roads overnight, a spokesperson for the mission "
+    "said on Tuesday. The mission said it was in contact with police on both sides and called "
+    "for calm; traffic resumed by mid-morning, local officials said.",
+)
+
+
+async def test_an_outlet_polled_before_the_alert_is_listed_too(
+    feed_server: FeedServer, make_config: MakeConfig, database: str
+) -> None:
+    """Outlet B's report names no watched term and is polled first; when A's report
+    fires KFOR, the alert lists both (the order of polling does not matter)."""
+    feed_server.add_feed("/b.xml", rss("Outlet B", [UNNAMED_B], link="https://b.example/"))
+    feed_server.add_feed("/a.xml", rss("Outlet A", [], link="https://a.example/"))
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/b.xml")], database=database)
+    buf = io.StringIO()
+    await cycle(config, buf)
+    assert lines(buf) == []
+    feed_server.set_body("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
+    await cycle(config, buf)
+    [post] = lines(buf)
+    assert post["action"] == "post" and post["title"] == KFOR_A[0]
+    assert {s["outlet"] for s in post["sources"]} == {"Outlet A", "Outlet B"}
 
 
 ARTICLE_PAGE = """<!doctype html><html><head><title>KFOR reviews a delivery</title>

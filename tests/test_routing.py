@@ -8,11 +8,13 @@ import pytest
 
 from bot.core.models import Story, Subscription
 from bot.core.routing import (
+    EventRow,
     ExistingRow,
     NewRow,
     RowUpdate,
     dedup_key,
     may_alert,
+    merge_rows,
     new_outlet,
     new_stories,
     route,
@@ -153,3 +155,43 @@ def test_seed_decision(origin, seed_hash, action, note) -> None:
     d = seed_decision("KFOR", origin, seed_hash, "h1")
     assert d.action == action
     assert (note in d.note) if note else d.note == ""
+
+
+def _row(
+    id_: int,
+    channel: str,
+    cluster: int,
+    *,
+    sent: int = 0,
+    mode: str = "realtime",
+    watchlists: tuple[str, ...] = ("KFOR",),
+    digest: bool = False,
+) -> EventRow:
+    return EventRow(id_, "slack", channel, cluster, watchlists, mode, sent, digest)  # type: ignore[arg-type]
+
+
+def test_merge_keeps_the_survivors_row_and_retires_the_rest() -> None:
+    plan = merge_rows(
+        1,
+        [
+            _row(10, "C1", 1, sent=1),
+            _row(20, "C1", 2, sent=1, watchlists=("MKE",)),
+            _row(21, "C2", 2, mode="digest"),
+            _row(30, "C2", 3, sent=1),
+            _row(31, "C3", 3, mode="digest"),
+        ],
+    )
+    kept = {u.id: u for u in plan.keep}
+    # C1: the survivor's row, with both watchlists; C2: the one already posted;
+    # C3: its only row, moved over.
+    assert set(kept) == {10, 30, 31}
+    assert kept[10].watchlists == ("KFOR", "MKE")
+    assert plan.retire == (20, 21)
+    assert not any(u.to_realtime for u in plan.keep)
+
+
+def test_merge_takes_a_waiting_digest_row_realtime_when_a_merged_row_was() -> None:
+    plan = merge_rows(1, [_row(10, "C1", 1, mode="digest"), _row(20, "C1", 2)])
+    assert [(u.id, u.to_realtime) for u in plan.keep] == [(10, True)]
+    plan = merge_rows(1, [_row(10, "C1", 1, mode="digest", digest=True), _row(20, "C1", 2)])
+    assert [(u.id, u.to_realtime) for u in plan.keep] == [(10, False)]

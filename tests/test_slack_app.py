@@ -119,7 +119,8 @@ def reply_text(reply: dict[str, Any]) -> str:
     for b in reply.get("blocks") or []:
         if "text" in b:
             parts.append(b["text"]["text"])
-        parts.extend(e["text"] for e in b.get("elements", []))
+        for e in b.get("elements", []):
+            parts.append(e["text"]["text"] if isinstance(e["text"], dict) else e["text"])
     return "\n".join(parts)
 
 
@@ -335,6 +336,75 @@ async def test_lookup_finds_stored_stories(h):
     assert "No stored stories match" in text
     text = reply_text(await h.slash("lookup watchlist:MKE", user=NOBODY))
     assert "Old Skydagger story" in text
+
+
+async def test_lookup_pages_with_buttons_through_bolt(h):
+    """25 stories that fired a watchlist (and one that did not): the answer shows
+    1–10 of 25 with a Next button; clicks are block_actions through bolt, answered by
+    replacing the private message through its response_url."""
+    store = h.service.store
+    feed = await store.add_feed("https://feeds.example/rss", NOW, origin="user")
+    match = Match("MKE", "MKE", "MKE", "title", 0, 3)
+    items = [
+        NewStory(
+            Story("https://feeds.example/rss", f"g{i}", f"https://news.example/{i}",
+                  f"Akıncı drones story {i}", "Text.", NOW - timedelta(hours=i), "Wire"),
+            None,
+            [match],
+        )
+        for i in range(25)
+    ]  # fmt: skip
+    lone = Story("https://feeds.example/rss", "x", "https://n.example/x", "Akinci", "", NOW, "W")
+    items.append(NewStory(lone, None, []))
+    result = PollResult(feed.url, "Feed", None, None, None, None, None, NOW + timedelta(hours=1))
+    await store.save_poll(feed.id, result, items, NOW)
+
+    reply = await h.slash("lookup akinci drone", user=NOBODY)  # folded and stemmed
+    assert reply["blocks"][0]["text"]["text"] == "1–10 of 25 for akinci drone"
+    [actions] = [b for b in reply["blocks"] if b["type"] == "actions"]
+    [nxt] = actions["elements"]
+    assert nxt["action_id"] == "lookup_next"
+
+    async def click(button: dict[str, Any], name: str) -> dict[str, Any]:
+        payload = {
+            "type": "block_actions",
+            "user": {"id": NOBODY, "team_id": TEAM_ID},
+            "team": {"id": TEAM_ID, "domain": "fake-workspace"},
+            "channel": {"id": "CNEWS", "name": "news"},
+            "api_app_id": "A0APP",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "is_ephemeral": True},
+            "trigger_id": "1.2.3",
+            "response_url": h.fake.response_url(name),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": button["action_id"],
+                    "block_id": "lookup_pages",
+                    "value": button["value"],
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        status, ack = await h.post(urlencode({"payload": json.dumps(payload)}))
+        assert status == 200, ack
+        (call,) = await h.fake.wait_for(f"response:{name}")
+        return dict(call.args)
+
+    second = await click(nxt, "page2")
+    assert second["replace_original"] is True and second["response_type"] == "ephemeral"
+    assert second["blocks"][0]["text"]["text"] == "11–20 of 25 for akinci drone"
+    prev, nxt = next(b for b in second["blocks"] if b["type"] == "actions")["elements"]
+    third = await click(nxt, "page3")
+    assert third["blocks"][0]["text"]["text"] == "21–25 of 25 for akinci drone"
+    [only_prev] = next(b for b in third["blocks"] if b["type"] == "actions")["elements"]
+    assert only_prev["action_id"] == "lookup_previous"
+    back = await click(prev, "page1")
+    assert back["blocks"][0]["text"]["text"] == "1–10 of 25 for akinci drone"
+    every = await h.slash("lookup akinci all", user=NOBODY)
+    assert every["blocks"][0]["text"]["text"] == "1–10 of 26 for akinci"
+    stale = await click({"action_id": "lookup_next", "value": "{broken"}, "stale")
+    assert "out of date" in reply_text(stale)
 
 
 async def test_feeds_add_status_remove(h):

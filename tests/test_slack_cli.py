@@ -61,6 +61,8 @@ def test_manifest_http_mode_uses_config_command(tmp_path, capsys):
     m = json.loads(out)
     assert m["settings"]["socket_mode_enabled"] is False
     assert m["settings"]["event_subscriptions"]["request_url"] == url
+    # Lookup's Previous / Next buttons arrive as interactivity requests.
+    assert m["settings"]["interactivity"] == {"is_enabled": True, "request_url": url}
     assert m["features"]["slash_commands"][0] == {
         "command": "/news",
         "description": m["features"]["slash_commands"][0]["description"],

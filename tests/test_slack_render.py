@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.chat import slack_render as r
+from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
     FeedStatus,
@@ -60,7 +61,7 @@ def texts(blocks: list[dict[str, Any]]) -> list[str]:
         if "text" in b:
             out.append(b["text"]["text"])
         for e in b.get("elements", []):
-            out.append(e["text"])
+            out.append(e["text"]["text"] if isinstance(e["text"], dict) else e["text"])
     return out
 
 
@@ -191,8 +192,13 @@ def test_replies_render_within_limits():
     story = Story(
         "https://f.example/rss", "1", "https://n.example/1", "<!channel> T", "body &", NOW, "Out"
     )
-    _, blocks = r.hits_reply("q", [StoryHit(story, ("KFOR",))] * 40)
+    found = LookupPage((StoryHit(story, ("KFOR",)),) * 40, 95, 2, 40)
+    _, blocks = r.hits_reply("q", found, {"query": "q" * 300})
     check_limits(blocks)
+    assert blocks[0]["text"]["text"].startswith("41–80 of 95")
+    buttons = blocks[-1]["elements"]
+    assert [b["action_id"] for b in buttons] == ["lookup_previous", "lookup_next"]
+    assert [json.loads(b["value"])["page"] for b in buttons] == [1, 3]
     assert all(forged(t) == [] for t in texts(blocks))
     subs = [
         Subscription(i, "slack", f"C{i}", "KFOR", paused_reason="<!channel>") for i in range(500)
@@ -269,3 +275,19 @@ def test_links_drop_credentials() -> None:
     assert r.safe_url("https://user:pass@a.example/x?q=1") == "https://a.example/x?q=1"
     assert r.safe_url("https://bank.example@evil.example/login") == "https://evil.example/login"
     assert r.link("https://u:p@a.example/", "A") == "<https://a.example/|A>"
+
+
+def test_lookup_snippets_are_the_lede_not_the_photo_credit():
+    story = Story(
+        "https://f.example/rss",
+        "1",
+        "https://n.example/1",
+        "Kosovo buys Bayraktar TB2",
+        "Photo: Ministry of Defence\nKosovo has bought Bayraktar TB2 drones from Baykar, "
+        "the defence minister said on Monday.",
+        NOW,
+        "Out",
+    )
+    _, blocks = r.hits_reply("tb2", LookupPage((StoryHit(story),), 1, 1, 10), {"query": "tb2"})
+    text = blocks[1]["text"]["text"]
+    assert "Kosovo has bought" in text and "Photo:" not in text

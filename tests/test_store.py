@@ -8,6 +8,7 @@ connection (or pool), as a process would.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -346,20 +347,82 @@ async def test_lookup_finds_words_and_phrases(store: Store) -> None:
             NewStory(story("f1", "2", "Force of habit in Kosovo"), "b"),
         ],
     )
-    assert len(await store.lookup("kosovo force")) == 2
-    assert [h.story.id for h in await store.lookup('"Kosovo Force"')] == ["1"]
-    assert await store.lookup("OR NOT (") == [] or True  # operators typed by users are text
+    assert (await store.lookup("kosovo force", alerted_only=False)).total == 2
+    found = await store.lookup('"Kosovo Force"', alerted_only=False)
+    assert [h.story.id for h in found.hits] == ["1"]
+    assert (await store.lookup("OR NOT (", alerted_only=False)).total == 0  # typed text
 
 
-async def test_postgres_lookup_folds_like_the_matcher(pg_url: str) -> None:
-    store = await open_store(pg_url)
-    try:
-        await poll(store, "f1", [NewStory(story("f1", "1", "Akıncı drones for Türkiye"), "a")])
-        for query in ("Akinci", "akıncı", "AKINCI", "turkiye", '"akinci drones"'):
-            assert [h.story.id for h in await store.lookup(query)] == ["1"], query
-        assert await store.lookup('"drones akinci"') == []
-    finally:
-        await store.close()
+async def test_lookup_folds_and_stems_on_both_engines(store: Store) -> None:
+    await poll(
+        store,
+        "f1",
+        [
+            NewStory(story("f1", "1", "Akıncı drones for Türkiye"), "a"),
+            NewStory(story("f1", "2", "A drone lands in Priština"), "b"),
+        ],
+    )
+
+    async def ids(query: str) -> list[str]:
+        return sorted(h.story.id for h in (await store.lookup(query, alerted_only=False)).hits)
+
+    for query in ("Akinci", "akıncı", "AKINCI", "turkiye", '"akinci drones"'):
+        assert await ids(query) == ["1"], query
+    assert await ids('"drones akinci"') == []
+    assert await ids("drone") == ["1", "2"]
+    assert await ids("drones") == ["1", "2"]
+    assert await ids("pristina") == ["2"]
+
+
+def dated(feed: str, guid: str, title: str, text: str, when: datetime) -> Story:
+    return dataclasses.replace(story(feed, guid, title, text), published=when)
+
+
+async def test_lookup_pages_with_a_true_total_and_only_alerted_stories(store: Store) -> None:
+    items = [
+        NewStory(
+            dated("f1", str(i), f"Bayraktar update {i}", "Drone news.", NOW - timedelta(hours=i)),
+            f"k{i}",
+            matches=[hit("Bayraktar", "Bayraktar")],
+        )
+        for i in range(32)
+    ]
+    # A footballer of the same name: stored, searchable, but it fired no watchlist.
+    items.append(NewStory(story("f1", "fb", "Bayraktar scores twice"), "fb"))
+    await poll(store, "f1", items)
+    pages = [await store.lookup("Bayraktar", page=n, per_page=10, now=NOW) for n in (1, 2, 3, 4)]
+    assert [p.total for p in pages] == [32] * 4
+    assert [len(p.hits) for p in pages] == [10, 10, 10, 2]
+    assert pages[1].span() == "11–20 of 32" and pages[3].span() == "31–32 of 32"
+    assert pages[0].has_next and not pages[0].has_previous and not pages[3].has_next
+    seen = [h.story.id for p in pages for h in p.hits]
+    assert seen == [str(i) for i in range(32)]  # equal words: newest first, no repeats
+    assert "fb" not in seen
+    every = await store.lookup("Bayraktar", alerted_only=False, per_page=50, now=NOW)
+    assert every.total == 33 and "fb" in [h.story.id for h in every.hits]
+    assert (await store.lookup("Bayraktar", page=9, now=NOW)).hits == ()
+
+
+async def test_lookup_ranks_relevance_then_recency(store: Store) -> None:
+    m = [hit("Bayraktar", "Bayraktar")]
+    await poll(
+        store,
+        "f1",
+        [
+            # Named in the title: more relevant than a passing mention in the text.
+            NewStory(dated("f1", "title", "Kosovo buys Bayraktar drones", "A deal was signed.",
+                           NOW - timedelta(days=3)), "a", matches=m),
+            NewStory(dated("f1", "text", "Defence deal signed in Pristina",
+                           "The package includes drones made by Baykar, maker of the Bayraktar.",
+                           NOW - timedelta(days=3)), "b", matches=m),
+            # The same words a month earlier: the recency boost puts it after.
+            NewStory(dated("f1", "old", "Kosovo buys Bayraktar drones", "A deal was signed.",
+                           NOW - timedelta(days=30)), "c", matches=m),
+        ],
+    )  # fmt: skip
+    order = [h.story.id for h in (await store.lookup("Bayraktar drones", now=NOW)).hits]
+    assert order.index("title") < order.index("text")  # same age: relevance decides
+    assert order.index("title") < order.index("old")  # same words: the newer first
 
 
 async def test_rows_copy_between_backends(tmp_path, pg_url: str) -> None:
@@ -378,7 +441,7 @@ async def test_rows_copy_between_backends(tmp_path, pg_url: str) -> None:
             cols, rows = await src.export_rows(table)
             await dst.import_rows(table, cols, rows)
         assert await dst.story_count() == 2 and await dst.pending_count() == 1
-        assert [h.story.id for h in await dst.lookup("akinci")] == ["1"]
+        assert [h.story.id for h in (await dst.lookup("akinci")).hits] == ["1"]
         # New rows continue after the copied ids.
         await poll(dst, "f1", [alerting(story("f1", "3", "KFOR three"))])
         assert await dst.pending_count() == 2
@@ -419,3 +482,30 @@ async def test_claims_are_renewed_while_the_owner_lives(store: Store) -> None:
     past_first_lease = NOW + LEASE + timedelta(seconds=1)
     assert await store.claim_feeds(past_first_lease, "B", LEASE, due_only=True, limit=None) == []
     assert await store.claim_outbox(past_first_lease, "B", LEASE, ["console"]) == []
+
+
+async def test_an_older_sqlite_database_is_reindexed_folded_and_stemmed(tmp_path) -> None:
+    """A database made before lookup folded and stemmed: migration 3 rebuilds the index."""
+    import sqlite3
+
+    from bot.store.schema import MIGRATIONS
+    from bot.store.sqlite import split_sql
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        for stmt in split_sql(script):
+            con.execute(stmt)
+    con.execute("PRAGMA user_version=2")
+    con.execute(
+        "INSERT INTO stories (feed_url, guid, url, title, text, outlet, seen_at) "
+        "VALUES ('f', '1', 'u', 'Akıncı drones over Priština', 'Text.', 'o', '2026-01-01')"
+    )
+    con.close()
+    store = await open_store(str(path))
+    try:
+        for query in ("akinci", "drone", "pristina"):
+            found = await store.lookup(query, alerted_only=False)
+            assert [h.story.id for h in found.hits] == ["1"], query
+    finally:
+        await store.close()

@@ -77,8 +77,17 @@ class Sender(Protocol):
         """How many of ``alerts`` (from the first) fit in one digest message; ≥ 1."""
         ...
 
-    def permalink(self, channel: str, ref: str) -> str | None:
-        """A link to a posted message, when the platform can make one offline."""
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
+        """A link to a posted message, when the platform can make one offline.
+
+        ``place`` is what :meth:`place` said about the channel, as the store kept
+        it (so a fresh process can link a post an earlier one made)."""
+        ...
+
+    def place(self, channel: str) -> str | None:
+        """Where ``channel`` lives on the platform, once a post there taught the
+        sender (Discord: the guild id; permalinks need it); None when unknown or
+        not needed. The deliverer stores it."""
         ...
 
     async def find_posted(

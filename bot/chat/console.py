@@ -77,7 +77,10 @@ class ConsoleSender:
     def digest_fit(self, alerts: list[Alert]) -> int:
         return max(1, len(alerts))  # a terminal has no message size limit
 
-    def permalink(self, channel: str, ref: str) -> str | None:
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
+        return None
+
+    def place(self, channel: str) -> str | None:
         return None
 
     async def find_posted(

@@ -51,6 +51,7 @@ from discord.http import Route, handle_message_parameters
 from bot.chat import discord_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
 from bot.config import Config
+from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Platform
 from bot.service import Caller, CommandError
 
@@ -215,7 +216,8 @@ class DiscordSender:
     def __init__(self, client: discord.Client) -> None:
         self.client = client
         self._guild_of: dict[str, str] = {}
-        """Channel → guild id, learned once per channel, for permalinks."""
+        """Channel → guild id, learned on the first post to a channel (the deliverer
+        stores it, see :meth:`place`), for permalinks."""
 
     async def post(self, channel: str, alert: Alert, *, key: str) -> str:
         return await self._post(channel, [render.alert_embed(alert, key=key)], key)
@@ -344,8 +346,11 @@ class DiscordSender:
             after = max(int(m["id"]) for m in page)
         return found
 
-    def permalink(self, channel: str, ref: str) -> str | None:
-        guild = self._guild_of.get(channel)
+    def place(self, channel: str) -> str | None:
+        return self._guild_of.get(channel)
+
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
+        guild = place or self._guild_of.get(channel)
         if guild is None:
             cached = self.client.get_channel(int(channel)) if channel.isdigit() else None
             g = getattr(cached, "guild", None)
@@ -362,6 +367,77 @@ class DiscordSender:
 class Reply:
     content: str = ""
     embeds: list[render.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None
+    """Buttons under the answer (lookup's previous/next)."""
+
+
+PAGER_TIMEOUT = 600.0
+"""Seconds a lookup's previous/next buttons keep working (the answer is private and
+its interaction token lasts 15 minutes)."""
+
+
+class LookupPager(discord.ui.View):
+    """Previous/next buttons under a lookup answer; only the asker can turn pages."""
+
+    def __init__(
+        self,
+        svc: Service,
+        caller: Caller,
+        query: str,
+        since: str | None,
+        watchlist: str | None,
+        everything: bool,
+    ) -> None:
+        super().__init__(timeout=PAGER_TIMEOUT)
+        self.svc = svc
+        self.caller = caller
+        self.query = query
+        self.since = since
+        self.watchlist = watchlist
+        self.everything = everything
+        self.page = 1
+
+    async def fetch(self, page: int) -> LookupPage:
+        found = await self.svc.lookup(
+            self.caller,
+            self.query,
+            since=self.since,
+            watchlist=self.watchlist,
+            page=page,
+            everything=self.everything,
+        )
+        self.page = found.page
+        self.previous.disabled = not found.has_previous
+        self.next.disabled = not found.has_next
+        return found
+
+    def embed(self, found: LookupPage) -> render.Embed:
+        return render.lookup_embed(self.query, found, since=self.since)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return str(interaction.user.id) == self.caller.user
+
+    async def _turn(self, interaction: discord.Interaction[Any], step: int) -> None:
+        try:
+            found = await self.fetch(self.page + step)
+        except CommandError as e:
+            await _send_error(interaction, str(e), public_defer=False)
+            return
+        await interaction.response.edit_message(
+            embeds=_embeds([self.embed(found)]), view=self, allowed_mentions=NO_MENTIONS
+        )
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, emoji="◀️")
+    async def previous(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[LookupPager]
+    ) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, emoji="▶️")
+    async def next(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[LookupPager]
+    ) -> None:
+        await self._turn(interaction, 1)
 
 
 def caller_from(interaction: discord.Interaction[Any]) -> Caller:
@@ -686,13 +762,14 @@ class DiscordBot:
                 task.cancel()
         embeds = _embeds(reply.embeds)
         content = render.text(reply.content) if reply.content else None
+        extra: dict[str, Any] = {"view": reply.view} if reply.view is not None else {}
         if deferred:
             await interaction.edit_original_response(
-                content=content, embeds=embeds, allowed_mentions=NO_MENTIONS
+                content=content, embeds=embeds, allowed_mentions=NO_MENTIONS, **extra
             )
         else:
             await interaction.response.send_message(
-                content, embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+                content, embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **extra
             )
 
     # ------------------------------------------------------------------ autocomplete
@@ -817,7 +894,9 @@ def _add_commands(tree: AlertTree, bot: DiscordBot) -> None:
         query="Words to find, e.g. Bayraktar Kosovo",
         since="How far back, e.g. 12h, 7d, 2w (default: everything stored)",
         watchlist="Only stories that matched this watchlist",
+        everything="Also stories that fired no watchlist (default: only those that did)",
     )
+    @app_commands.rename(everything="all")
     @app_commands.autocomplete(watchlist=ac_watchlist)
     @app_commands.guild_only()
     async def lookup(
@@ -825,10 +904,12 @@ def _add_commands(tree: AlertTree, bot: DiscordBot) -> None:
         query: app_commands.Range[str, 1, 200],
         since: str | None = None,
         watchlist: str | None = None,
+        everything: bool = False,
     ) -> None:
         async def work(c: Caller) -> Reply:
-            hits = await bot.svc.lookup(c, query, since=since, watchlist=watchlist, limit=10)
-            return Reply(embeds=[render.lookup_embed(query, hits, since=since)])
+            pager = LookupPager(bot.svc, c, query, since, watchlist, everything)
+            found = await pager.fetch(1)
+            return Reply(embeds=[pager.embed(found)], view=pager if found.pages > 1 else None)
 
         await bot.respond(interaction, work, ephemeral=True)
 

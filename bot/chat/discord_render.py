@@ -38,11 +38,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
     FeedStatus,
     Source,
-    StoryHit,
     Subscription,
     Summary,
     Watchlist,
@@ -559,10 +559,11 @@ def _lines_embed(title: str, lines: Sequence[str], *, empty: str, noun: str) -> 
     return embed
 
 
-def lookup_embed(query: str, hits: Sequence[StoryHit], *, since: str | None = None) -> Embed:
-    """Lookup results: linked titles, outlet, time and matched terms; capped to fit."""
+def lookup_embed(query: str, found: LookupPage, *, since: str | None = None) -> Embed:
+    """One page of lookup results: linked titles, outlet, time and matched terms,
+    numbered across pages, the true total in the footer ("11–20 of 32")."""
     lines: list[str] = []
-    for i, hit in enumerate(hits, 1):
+    for i, hit in enumerate(found.hits, found.first):
         s = hit.story
         meta = []
         if clean(s.outlet):
@@ -578,17 +579,21 @@ def lookup_embed(query: str, hits: Sequence[StoryHit], *, since: str | None = No
         if meta:
             line += "\n" + " · ".join(meta)
         lines.append(line)
-    title = f"Stories matching {clean(query)}"
+    title = f"Stories matching {clean(query)}" if query.strip() else "Stories"
     if since:
         title += f" (last {clean(since)})"
     embed = _lines_embed(
         clip(escape(title), LIMITS.title),
         lines,
-        empty="No stored story matches. Try fewer words, another spelling or a longer `since`.",
+        empty="No stored story matches. Try fewer words, another spelling or a longer `since`."
+        if found.total == 0
+        else f"Nothing on page {found.page}: there are {found.total} stories.",
         noun="stories",
     )
-    if "footer" not in embed and hits:
-        embed["footer"] = {"text": f"{len(hits)} stor{'y' if len(hits) == 1 else 'ies'}"}
+    if found.total:
+        cut = embed.get("footer", {}).get("text", "")
+        footer = f"Stories {found.span()}"
+        embed["footer"] = {"text": f"{footer} · {cut}" if cut else footer}
     return embed
 
 

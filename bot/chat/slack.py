@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import html
+import json
 import logging
 import re
 import time
@@ -266,7 +267,8 @@ USAGE: dict[str, str] = {
     "subscribe": "subscribe WATCHLIST [realtime|digest]",
     "unsubscribe": "unsubscribe WATCHLIST",
     "subscriptions": "subscriptions",
-    "lookup": 'lookup QUERY [since:7d] [watchlist:NAME]   e.g. lookup "Skydagger" since:7d',
+    "lookup": "lookup QUERY [since:7d] [watchlist:NAME] [all] [page:N]   "
+    'e.g. lookup "Skydagger" since:7d',
     "watchlist": "watchlist list | show NAME | create NAME [DESCRIPTION] | delete NAME | "
     "add-term NAME TERM [FORM…] | remove-term NAME TERM | add-form NAME [TERM] FORM | "
     "remove-form NAME [TERM] FORM",
@@ -371,6 +373,8 @@ class SlackCommands:
     async def cmd_lookup(self, caller: Caller, args: list[str]) -> Reply:
         since: str | None = None
         watchlist: str | None = None
+        everything = False
+        page = 1
         words: list[str] = []
         for arg in args:
             key, sep, value = arg.partition(":")
@@ -378,13 +382,45 @@ class SlackCommands:
                 since = value
             elif sep and key.lower() in ("watchlist", "wl"):
                 watchlist = value
+            elif sep and key.lower() == "page" and value.isdigit():
+                page = int(value)
+            elif arg.lower() in ("all", "--all"):
+                everything = True
             else:
                 words.append(arg)
         query = " ".join(words).strip()
         if not query and not watchlist:
             raise self._usage("lookup", "Say what to look for.")
-        hits = await self.service.lookup(caller, query, since=since, watchlist=watchlist)
-        return render.hits_reply(query or f"watchlist {watchlist}", hits)
+        state = {"query": query, "since": since, "watchlist": watchlist, "all": everything}
+        return await self.lookup_page(caller, state, page)
+
+    async def lookup_page(self, caller: Caller, state: dict[str, Any], page: int) -> Reply:
+        """One page of a lookup; ``state`` as the buttons carry it."""
+        query = str(state.get("query") or "")
+        watchlist = state.get("watchlist") or None
+        found = await self.service.lookup(
+            caller,
+            query,
+            since=state.get("since") or None,
+            watchlist=watchlist,
+            page=page,
+            everything=bool(state.get("all")),
+        )
+        return render.hits_reply(query or f"watchlist {watchlist}", found, state)
+
+    async def turn_page(self, caller: Caller, value: str) -> Reply:
+        """A previous/next button's value → that page (errors become replies)."""
+        try:
+            state = json.loads(value)
+            page = int(state.pop("page"))
+            if not isinstance(state, dict):
+                raise ValueError(value)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return render.error_reply("That button is out of date; run the lookup again.")
+        try:
+            return await self.lookup_page(caller, state, page)
+        except CommandError as e:
+            return render.error_reply(str(e))
 
     async def cmd_feeds(self, caller: Caller, args: list[str]) -> Reply:
         sub = args[0].lower() if args else "list"
@@ -610,7 +646,10 @@ class SlackSender:
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
 
-    def permalink(self, channel: str, ref: str) -> str | None:
+    def place(self, channel: str) -> str | None:
+        return None  # a Slack permalink needs only the workspace URL (auth.test)
+
+    def permalink(self, channel: str, ref: str, place: str | None = None) -> str | None:
         if not self.workspace_url or not re.fullmatch(r"\d+\.\d+", ref):
             return None
         return f"{self.workspace_url.rstrip('/')}/archives/{channel}/p{ref.replace('.', '')}"
@@ -791,7 +830,33 @@ class SlackBot:
         )
         app.command(self.config.slack.command)(self._on_command)
         app.event("app_home_opened")(self._on_home_opened)
+        for action in render.LOOKUP_ACTIONS:
+            app.action(action)(self._on_lookup_page)
         return app
+
+    async def _on_lookup_page(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Any
+    ) -> None:
+        """A lookup answer's previous/next button: the same private message, next page."""
+        await ack()
+        actions = body.get("actions") or [{}]
+        try:
+            caller = await self.directory.caller(
+                user=str((body.get("user") or {}).get("id", "")),
+                channel=str((body.get("channel") or {}).get("id", "")),
+                team=str((body.get("team") or {}).get("id", "")),
+            )
+        except Exception:
+            log.exception("slack: could not identify the caller")
+            text, blocks = render.error_reply("Could not check who you are with Slack; try again.")
+        else:
+            text, blocks = await self.commands.turn_page(caller, str(actions[0].get("value", "")))
+        try:
+            await respond(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=True
+            )
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.warning("slack: page not delivered to %s: %r", body.get("user"), e)
 
     async def _on_command(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Any

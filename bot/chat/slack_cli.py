@@ -71,9 +71,12 @@ def build_manifest(
         "should_escape": False,
     }
     events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
+    # Interactivity: the Previous / Next buttons under a lookup answer.
+    interactivity: dict[str, Any] = {"is_enabled": True}
     if mode == "http":
         slash["url"] = request_url
         events["request_url"] = request_url
+        interactivity["request_url"] = request_url
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -95,7 +98,7 @@ def build_manifest(
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
             "event_subscriptions": events,
-            "interactivity": {"is_enabled": False},
+            "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": mode == "socket",
             "token_rotation_enabled": False,

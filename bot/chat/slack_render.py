@@ -26,22 +26,26 @@ Nothing here reads the clock or the network.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
     FeedStatus,
     Span,
-    StoryHit,
     Subscription,
     Watchlist,
 )
+from bot.core.summarize import summarize
 from bot.core.text import redact_url, strip_invisible, without_userinfo
 
 Block = dict[str, Any]
+BUTTON_VALUE_CHARS = 2000
+"""Slack's limit on a button's value (a lookup query is at most 300 characters)."""
 
 # Slack's documented limits (Block Kit reference, chat.postMessage).
 SECTION_TEXT_LIMIT = 3000
@@ -388,18 +392,30 @@ def subscriptions_reply(subs: Sequence[Subscription]) -> tuple[str, list[Block]]
     return f"{len(subs)} subscription(s)", lines_blocks(lines, title="Subscriptions")
 
 
-def hits_reply(query: str, hits: Sequence[StoryHit]) -> tuple[str, list[Block]]:
+LOOKUP_ACTIONS = ("lookup_previous", "lookup_next")
+"""``action_id``s of a lookup answer's buttons; their ``value`` is the lookup state."""
+
+
+def hits_reply(query: str, found: LookupPage, state: dict[str, Any]) -> tuple[str, list[Block]]:
+    """One page of lookup results with the true total ("11–20 of 32") and previous/next
+    buttons whose values carry ``state`` (the lookup's words and options) and the page."""
     q = cut(query, 100)
-    if not hits:
-        return message_reply(f"No stored stories match {bold(q)}.")
-    blocks: list[Block] = [header(f"{len(hits)} result(s) for {q}")]
-    for hit in hits:
+    if not found.hits:
+        if found.total == 0:
+            return message_reply(f"No stored stories match {bold(q)}.")
+        return message_reply(f"No stories on page {found.page}: {found.total} match {bold(q)}.")
+    span = found.span()
+    blocks: list[Block] = [header(f"{span} for {q}")]
+    room = MESSAGE_BLOCKS_LIMIT - (1 if found.pages > 1 else 0)
+    for hit in found.hits:
         s = hit.story
-        if len(blocks) + 2 > MESSAGE_BLOCKS_LIMIT:
+        if len(blocks) + 2 > room:
             break
         title = cut(s.title or s.url or "(untitled)", TITLE_CHARS)
         head = f"*{link(s.url, title)}*" if safe_url(s.url) else bold(title)
-        snippet = esc(cut(s.text, 280))
+        # The summary's lede, not the raw text: photo credits and page chrome go.
+        summary = summarize(s.title, s.text, (), budget=280)
+        snippet = esc(cut("".join(span.text for span in summary.spans), 280))
         blocks.append(section(f"{head}\n{snippet}" if snippet else head))
         meta = [link(s.url, cut(s.outlet or s.url, SOURCE_LABEL_CHARS)) if s.outlet else ""]
         if s.published:
@@ -407,7 +423,24 @@ def hits_reply(query: str, hits: Sequence[StoryHit]) -> tuple[str, list[Block]]:
         if hit.watchlists:
             meta.append(", ".join(bold(w) for w in hit.watchlists))
         blocks.append(context([m for m in meta if m] or ["(no details)"]))
-    return f"{len(hits)} result(s) for {esc(q)}", blocks
+    if found.pages > 1:
+        buttons = []
+        for action, label, page, shown in (
+            (LOOKUP_ACTIONS[0], "◀ Previous", found.page - 1, found.has_previous),
+            (LOOKUP_ACTIONS[1], "Next ▶", found.page + 1, found.has_next),
+        ):
+            if shown:
+                value = json.dumps({**state, "page": page}, ensure_ascii=False)
+                buttons.append(
+                    {
+                        "type": "button",
+                        "action_id": action,
+                        "text": {"type": "plain_text", "text": label},
+                        "value": value[:BUTTON_VALUE_CHARS],
+                    }
+                )
+        blocks.append({"type": "actions", "block_id": "lookup_pages", "elements": buttons})
+    return f"Stories {span} for {esc(q)}", blocks
 
 
 def watchlists_reply(lists: Sequence[Watchlist]) -> tuple[str, list[Block]]:

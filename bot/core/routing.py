@@ -135,3 +135,53 @@ def route(
 def new_outlet(feed_url: str, other_feeds: Iterable[str]) -> bool:
     """True when a story joining an event comes from a feed the event did not have."""
     return feed_url not in set(other_feeds)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An outbox row of one of the events a bridging story merges."""
+
+    id: int
+    platform: str
+    channel: str
+    cluster_id: int
+    watchlists: tuple[str, ...]
+    mode: Mode
+    sent_revision: int
+    in_digest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    keep: tuple[RowUpdate, ...]
+    """Rows that carry the merged event in their channel: moved to the surviving
+    event, watchlists joined, revision bumped (new sources to show)."""
+    retire: tuple[int, ...]
+    """Rows of the same channels made redundant: nothing more is sent for them. A
+    message they already posted stays as it was; the kept row's message lists
+    every source."""
+
+
+def merge_rows(survivor: int, rows: Iterable[EventRow]) -> MergePlan:
+    """Outbox changes when events merge into ``survivor`` (a story bridged them).
+
+    One row per channel is kept: the survivor's, else the first one already posted
+    (its message is then edited), else the oldest. Its watchlists become the union,
+    and a digest row that was not sent yet goes realtime when any merged row was.
+    """
+    per: dict[tuple[str, str], list[EventRow]] = {}
+    for r in rows:
+        per.setdefault((r.platform, r.channel), []).append(r)
+    keep: list[RowUpdate] = []
+    retire: list[int] = []
+    for _, group in sorted(per.items()):
+        group.sort(key=lambda r: (r.cluster_id != survivor, r.sent_revision == 0, r.id))
+        kept, others = group[0], group[1:]
+        names = tuple(sorted({w for r in group for w in r.watchlists}))
+        realtime = any(r.mode == "realtime" for r in group)
+        upgrade = (
+            realtime and kept.mode == "digest" and kept.sent_revision == 0 and not kept.in_digest
+        )
+        keep.append(RowUpdate(kept.id, names, upgrade))
+        retire.extend(r.id for r in others)
+    return MergePlan(tuple(keep), tuple(sorted(retire)))

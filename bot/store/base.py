@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.core.health import FeedHealth
-from bot.core.models import FeedStatus, Match, Mode, Platform, Story, StoryHit, Subscription
+from bot.core.lookup import LookupPage
+from bot.core.models import FeedStatus, Match, Mode, Platform, Story, Subscription
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -73,6 +74,7 @@ class FeedRow:
 @dataclass(frozen=True, slots=True)
 class ClusterCandidateRow:
     cluster_id: int
+    """The candidate's event: its cluster id, or -(story id) for a story in no event yet."""
     fingerprint: bytes
     published: datetime
     feed_url: str
@@ -90,8 +92,14 @@ class NewStory:
     """Route to subscribers (false for backfill and for stories no watchlist fired on)."""
     cluster_id: int | None = None
     """An existing cluster this story joins; None = start a new one (when clustered)."""
+    merges: Sequence[int] = ()
+    """Other clusters the story bridges: they merge into ``cluster_id``."""
+    singles: Sequence[int] = ()
+    """Stories in no event yet that the story links to: they join its event."""
     clustered: bool = False
-    """Joins or starts a cluster (and is indexed for candidate lookups)."""
+    """Indexed for candidate lookups (fingerprint and band keys stored). It is in an
+    event when it alerts, joins a cluster or links a story: a lone story that fired
+    nothing gets none until another links to it."""
     bands: Sequence[int] = ()
     fp: tuple[int, ...] | None = None
     """The decoded fingerprint, for stories recent enough to alert."""
@@ -200,7 +208,7 @@ class Store(Protocol):
 
     async def next_feed_due(self, now: datetime) -> datetime | None: ...
     async def cluster_candidates(
-        self, bands: Sequence[int], since: datetime
+        self, bands: Sequence[int], since: datetime, exclude: Iterable[int] = ()
     ) -> list[ClusterCandidateRow]: ...
     async def feed_statuses(self) -> list[FeedStatus]: ...
     async def record_unchanged(
@@ -237,14 +245,22 @@ class Store(Protocol):
         window_since: datetime | None = None,
     ) -> list[int]: ...
     async def story_count(self) -> int: ...
+    async def set_channel_place(self, platform: str, channel: str, place: str) -> None:
+        """Remember where a chat channel lives (Discord: its guild id)."""
+        ...
+
+    async def channel_place(self, platform: str, channel: str) -> str | None: ...
     async def lookup(
         self,
         query: str,
         *,
         since: datetime | None = None,
         watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]: ...
+        alerted_only: bool = True,
+        page: int = 1,
+        per_page: int = 10,
+        now: datetime | None = None,
+    ) -> LookupPage: ...
     async def prune(
         self, now: datetime, *, keep: timedelta, window: timedelta
     ) -> dict[str, int]: ...

@@ -9,8 +9,9 @@ event for one story or seed one watchlist twice; migrations run once under a
 session advisory lock however many processes start at once.
 
 Lookup folds diacritics and typography exactly like the matcher (Akinci finds
-Akıncı): the folded title and text are stored as a ``tsvector`` with the
-``simple`` configuration, and the query is folded the same way.
+Akıncı) and stems English (drone finds drones): the folded title and text are
+stored as a ``tsvector`` with the ``english`` configuration, and the query is
+folded the same way.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.core.fold import fold
 from bot.core.models import Story
 from bot.store.base import StoreError, StoreUnavailable
 from bot.store.schema import POSTGRES_MIGRATIONS
-from bot.store.sql import Row, SQLStore, chunks
+from bot.store.sql import Row, Search, SQLStore, chunks
 
 MIGRATION_LOCK = 7_452_001
 """Advisory lock key held while migrating."""
@@ -60,7 +61,12 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-SEARCH_DOC = "setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B')"
+SEARCH_CONFIG = "english"
+"""Text search configuration: English stemming (drones → drone) over folded text."""
+SEARCH_DOC = (
+    f"setweight(to_tsvector('{SEARCH_CONFIG}', ?), 'A') || "
+    f"setweight(to_tsvector('{SEARCH_CONFIG}', ?), 'B')"
+)
 """The search vector: the folded title as weight A, the folded text as weight B, so a
 phrase never matches across the end of the title and the start of the text."""
 
@@ -128,6 +134,7 @@ class PostgresStore(SQLStore):
         store = cls(pool, url)
         try:
             await store._migrate()
+            await store._reindex_search()
         except BaseException:
             await pool.close()
             raise
@@ -211,18 +218,37 @@ class PostgresStore(SQLStore):
             (*search_parts(story.title, story.text), story_id),
         )
 
-    async def _index_stories(self, stories: Sequence[tuple[int, Story]]) -> None:
-        await self._execmany(
-            f"UPDATE stories SET search = {SEARCH_DOC} WHERE id = ?",
-            [(*search_parts(story.title, story.text), story_id) for story_id, story in stories],
-        )
-
     # ------------------------------------------------------------ search
 
-    def _text_match(self, query: str) -> tuple[str, str] | None:
-        """Folded like the matcher: Akinci finds Akıncı."""
+    def _search(self, query: str) -> Search | None:
+        """Folded like the matcher (Akinci finds Akıncı), stemmed (drone finds drones)."""
         q = tsquery(query)
-        return None if not q else ("s.search @@ to_tsquery('simple', ?)", q)
+        if not q:
+            return None
+        tsq = f"to_tsquery('{SEARCH_CONFIG}', ?)"
+        return Search(
+            source="stories s",
+            condition=f"s.search @@ {tsq}",
+            condition_params=(q,),
+            relevance=f"ts_rank(s.search, {tsq})",
+            relevance_params=(q,),
+        )
+
+    async def _reindex_search(self) -> None:
+        """Rebuild the search vectors written with another configuration (once)."""
+        if await self.get_meta("search_config") == SEARCH_CONFIG:
+            return
+        async with self.transaction():
+            await self._write_lock()
+            if await self.get_meta("search_config") == SEARCH_CONFIG:
+                return
+            rows = await self._all("SELECT id, title, text FROM stories")
+            for chunk in chunks(rows, 1000):
+                await self._execmany(
+                    f"UPDATE stories SET search = {SEARCH_DOC} WHERE id = ?",
+                    [(*search_parts(r["title"], r["text"]), r["id"]) for r in chunk],
+                )
+            await self.set_meta("search_config", SEARCH_CONFIG)
 
     # ------------------------------------------------------------ moving between databases
 

@@ -225,6 +225,41 @@ MIGRATIONS: list[str] = [
     # 3: feed health notices: the announced state of each feed, and notices queued
     # for the channels its alerts went to (claimed and sent like outbox rows).
     _FEED_HEALTH.format(id=_SQLITE_ID),
+    # 4: lookup with stemming and full folding; where a chat channel lives.
+    """
+    -- Lookup indexes the title and text folded like the matcher (alertbot_fold,
+    -- a function the store registers on its connection: Akıncı → akinci) and
+    -- stemmed (porter: drones → drone). The index keeps its own folded copy, so
+    -- it is no longer an external-content table.
+    DROP TRIGGER stories_ai;
+    DROP TRIGGER stories_ad;
+    DROP TRIGGER stories_au;
+    DROP TABLE stories_fts;
+    CREATE VIRTUAL TABLE stories_fts USING fts5 (
+        title, text, tokenize="porter unicode61 remove_diacritics 2"
+    );
+    INSERT INTO stories_fts (rowid, title, text)
+        SELECT id, alertbot_fold(title), alertbot_fold(text) FROM stories;
+    CREATE TRIGGER stories_ai AFTER INSERT ON stories BEGIN
+        INSERT INTO stories_fts (rowid, title, text)
+        VALUES (new.id, alertbot_fold(new.title), alertbot_fold(new.text));
+    END;
+    CREATE TRIGGER stories_ad AFTER DELETE ON stories BEGIN
+        DELETE FROM stories_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER stories_au AFTER UPDATE OF title, text ON stories BEGIN
+        UPDATE stories_fts SET title = alertbot_fold(new.title), text = alertbot_fold(new.text)
+        WHERE rowid = new.id;
+    END;
+    -- Where a channel lives on its platform (Discord: the guild id), learned
+    -- when the bot first posts there, so a fresh process can link old posts.
+    CREATE TABLE channel_places (
+        platform TEXT NOT NULL,
+        channel  TEXT NOT NULL,
+        place    TEXT NOT NULL,
+        PRIMARY KEY (platform, channel)
+    );
+    """,
 ]
 
 POSTGRES_MIGRATIONS: list[str] = [
@@ -364,4 +399,14 @@ POSTGRES_MIGRATIONS: list[str] = [
     """,
     # 2: feed health notices (SQLite migration 3).
     _FEED_HEALTH.format(id=_PG_ID),
+    # 3: where a chat channel lives. (Lookup's stemming needs no DDL: the store
+    # rebuilds the search vectors of older rows in Python, see meta search_config.)
+    """
+    CREATE TABLE channel_places (
+        platform TEXT NOT NULL,
+        channel  TEXT NOT NULL,
+        place    TEXT NOT NULL,
+        PRIMARY KEY (platform, channel)
+    );
+    """,
 ]

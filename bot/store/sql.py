@@ -16,16 +16,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.cluster import Hit, pick_candidates
 from bot.core.cluster import encode as encode_fingerprint
 from bot.core.health import FeedHealth
+from bot.core.lookup import (
+    PER_PAGE,
+    RANKED,
+    LookupPage,
+    Scored,
+    clamp_page,
+    page_ids,
+    rank,
+)
 from bot.core.models import FeedStatus, Match, Story, StoryHit, Subscription
-from bot.core.routing import ExistingRow, new_outlet, route
+from bot.core.routing import EventRow, ExistingRow, merge_rows, new_outlet, route
 from bot.core.seeding import seed_decision
 from bot.store.base import (
     ClusterCandidateRow,
@@ -39,6 +51,29 @@ from bot.store.base import (
     from_iso,
     iso,
 )
+
+log = logging.getLogger(__name__)
+CANDIDATE_ROWS = 500
+"""Stories sharing band keys with a new one read back at most (most shared first)."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def event_of(story_id: int, cluster_id: int | None) -> int:
+    """A candidate's event: its cluster, or -id for a story in no event yet."""
+    return cluster_id if cluster_id is not None else -story_id
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """An engine's full-text match: ``FROM`` clause (stories as ``s``), condition,
+    relevance expression (higher is better) and their parameters."""
+
+    source: str
+    condition: str
+    condition_params: tuple[Any, ...]
+    relevance: str
+    relevance_params: tuple[Any, ...] = ()
+
 
 Row = Mapping[str, Any]
 
@@ -55,6 +90,7 @@ TABLES = (
     "outbox",
     "feed_health",
     "notices",
+    "channel_places",
 )
 """Every table with data worth copying, parents before children."""
 
@@ -151,10 +187,6 @@ _DUE_OUTBOX = (
     "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.platform = o.platform "
     "AND s.channel = o.channel AND s.paused_reason = '')"
 )
-
-
-_INSERT_ROWS = 50
-"""Stories per multi-row INSERT (11 parameters each, far below SQLite's limit)."""
 
 
 class SQLStore:
@@ -403,28 +435,40 @@ class SQLStore:
         return known
 
     async def cluster_candidates(
-        self, bands: Sequence[int], since: datetime
+        self, bands: Sequence[int], since: datetime, exclude: Iterable[int] = ()
     ) -> list[ClusterCandidateRow]:
+        """Recent stories that share a band key with ``bands``, a bounded few per
+        event (``bot.core.cluster.pick_candidates``), best first; stories of
+        ``exclude`` (ids) are not candidates."""
+        skip = set(exclude)
         if not bands:
             return []
+        # One statement: the stories sharing keys, most shared first, at most
+        # CANDIDATE_ROWS of them; pick_candidates keeps a few per event.
         rows = await self._all(
-            "SELECT DISTINCT s.id, s.cluster_id, s.fingerprint, "
-            "COALESCE(s.published, s.seen_at) AS t, s.feed_url, s.title "
-            "FROM story_bands b JOIN stories s ON s.id = b.story_id "
-            f"WHERE b.band IN ({marks(len(bands))}) AND b.seen_at >= ? "
-            "AND s.cluster_id IS NOT NULL",
-            (*bands, iso(since)),
+            "SELECT s.id, s.cluster_id, s.fingerprint, COALESCE(s.published, s.seen_at) AS t, "
+            "s.feed_url, s.title, h.shared FROM ("
+            "SELECT story_id, COUNT(*) AS shared FROM story_bands "
+            f"WHERE band IN ({marks(len(bands))}) AND seen_at >= ? GROUP BY story_id "
+            "ORDER BY shared DESC, story_id LIMIT ?"
+            ") h JOIN stories s ON s.id = h.story_id WHERE s.fingerprint IS NOT NULL",
+            (*bands, iso(since), CANDIDATE_ROWS),
+        )
+        by_id = {r["id"]: r for r in rows if r["id"] not in skip}
+        # A story in no event yet (it fired nothing and linked nothing) stands for
+        # its own event, numbered -id.
+        chosen = pick_candidates(
+            Hit(r["id"], event_of(r["id"], r["cluster_id"]), r["shared"]) for r in by_id.values()
         )
         return [
             ClusterCandidateRow(
-                cluster_id=r["cluster_id"],
-                fingerprint=bytes(r["fingerprint"]),
-                published=from_iso(r["t"]) or since,
-                feed_url=r["feed_url"],
-                title=r["title"],
+                cluster_id=event_of(i, by_id[i]["cluster_id"]),
+                fingerprint=bytes(by_id[i]["fingerprint"]),
+                published=from_iso(by_id[i]["t"]) or since,
+                feed_url=by_id[i]["feed_url"],
+                title=by_id[i]["title"],
             )
-            for r in rows
-            if r["fingerprint"] is not None
+            for i in chosen
         ]
 
     async def save_poll(
@@ -443,41 +487,31 @@ class SQLStore:
         With ``cluster_rule``, each story's event is chosen inside the
         transaction, under the ingest lock, from the candidates stored before
         this poll (a feed's stories of one poll are not clustered with each
-        other). Returns the ids of the outbox rows created or bumped. Stories
-        already stored (by a concurrent poll or an earlier run) are skipped whole.
+        other), and the story is stored before the next one chooses, so a
+        story that merges two events is seen by the next. Returns the ids of
+        the outbox rows created or bumped. Stories already stored (by a
+        concurrent poll or an earlier run) are skipped whole.
         """
         touched: list[int] = []
         async with self.transaction():
             await self._write_lock()
-            if cluster_rule is not None:
-                since = window_since or now
-                for item in items:
-                    if item.fp is not None:
-                        cluster_rule(item, await self.cluster_candidates(item.bands, since))
+            since = window_since or now
             subs = await self._subscriptions_by_watchlist()
-            ids = await self._insert_stories(items, now)
-            saved = [(item, ids[item.story.id]) for item in items if item.story.id in ids]
-            await self._index_stories([(sid, item.story) for item, sid in saved])
-            await self._execmany(
-                "INSERT INTO matches "
-                '(story_id, watchlist, term, form, field, start, "end") '
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    (sid, m.watchlist, m.term, m.form, m.field, m.start, m.end)
-                    for item, sid in saved
-                    for m in item.matches
-                ],
-            )
-            bands: list[tuple[int, int, str | None]] = []
-            for item, sid in saved:
-                if item.clustered:
-                    touched.extend(
-                        await self._cluster_story(item, sid, subs, now, digest_due or now)
-                    )
-                    bands.extend((b, sid, iso(now)) for b in item.bands)
-            await self._execmany(
-                "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)", bands
-            )
+            this_poll: list[int] = []
+            # Band keys go in once, after the poll's stories: they are never
+            # candidates for each other, and one statement beats one per story.
+            keys: list[tuple[int, int, str | None]] = []
+            for item in items:
+                if cluster_rule is not None and item.fp is not None:
+                    rows = await self.cluster_candidates(item.bands, since, this_poll)
+                    cluster_rule(item, rows)
+                touched.extend(
+                    await self._save_story(item, subs, now, digest_due or now, this_poll, keys)
+                )
+            if keys:
+                await self._execmany(
+                    "INSERT INTO story_bands (band, story_id, seen_at) VALUES (?, ?, ?)", keys
+                )
             await self._exec(
                 "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, "
                 "etag = ?, last_modified = ?, body_hash = ?, ttl_s = ?, max_age_s = ?, "
@@ -501,54 +535,60 @@ class SQLStore:
             )
         return touched
 
-    async def _insert_stories(self, items: Sequence[NewStory], now: datetime) -> dict[str, int]:
-        """Insert the poll's stories, a few statements for all; guid → id of each row
-        inserted (a story already stored, or a repeat of a dedup key, is left out)."""
-        ids: dict[str, int] = {}
-        for start in range(0, len(items), _INSERT_ROWS):
-            chunk = items[start : start + _INSERT_ROWS]
-            params: list[Any] = []
-            for item in chunk:
-                s = item.story
-                params += [
-                    s.feed_url,
-                    s.id,
-                    s.url,
-                    s.title,
-                    s.text,
-                    iso(s.published),
-                    s.outlet,
-                    int(s.teaser),
-                    iso(now),
-                    item.dedup_key,
-                    encode_fingerprint(item.fp) if item.clustered and item.fp else None,
-                ]
-            rows = await self._all(
-                "INSERT INTO stories (feed_url, guid, url, title, text, published, "
-                "outlet, teaser, seen_at, dedup_key, fingerprint) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                + " ON CONFLICT DO NOTHING RETURNING id, guid",
-                params,
-            )
-            ids.update((str(r["guid"]), int(r["id"])) for r in rows)
-        return ids
-
-    async def _index_stories(self, stories: Sequence[tuple[int, Story]]) -> None:
-        for story_id, story in stories:
-            await self._index_story(story_id, story)
-
-    async def _cluster_story(
+    async def _save_story(
         self,
         item: NewStory,
-        story_id: int,
         subs: dict[str, list[Subscription]],
         now: datetime,
         digest_due: datetime,
+        stored: list[int],
+        keys: list[tuple[int, int, str | None]],
     ) -> list[int]:
-        """File a stored story under its event (new or joined) and route its alerts."""
+        """Store one story; its id is appended to ``stored``, its band keys to ``keys``
+        (the caller inserts them)."""
         s = item.story
+        row = await self._one(
+            "INSERT INTO stories (feed_url, guid, url, title, text, published, "
+            "outlet, teaser, seen_at, dedup_key, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (
+                s.feed_url,
+                s.id,
+                s.url,
+                s.title,
+                s.text,
+                iso(s.published),
+                s.outlet,
+                int(s.teaser),
+                iso(now),
+                item.dedup_key,
+                encode_fingerprint(item.fp) if item.clustered and item.fp else None,
+            ),
+        )
+        if row is None:
+            return []
+        story_id = int(row["id"])
+        stored.append(story_id)
+        await self._index_story(story_id, s)
+        if item.matches:  # most stories fire nothing: no statement for them
+            await self._execmany(
+                "INSERT INTO matches "
+                '(story_id, watchlist, term, form, field, start, "end") '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
+                    for m in item.matches
+                ],
+            )
+        if not item.clustered:
+            return []
+        keys.extend((b, story_id, iso(now)) for b in item.bands)
         cluster_id = item.cluster_id
+        singles = sorted(set(item.singles))
+        if cluster_id is None and not singles and not item.alert:
+            return []  # alone, and it fired nothing: no event until a story links to it
         joined = cluster_id is not None
+        before: set[str] = set()
         if cluster_id is None:
             c = await self._one(
                 "INSERT INTO clusters (created_at, updated_at) VALUES (?, ?) RETURNING id",
@@ -560,14 +600,33 @@ class SQLStore:
             await self._exec(
                 "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
             )
-        await self._exec("UPDATE stories SET cluster_id = ? WHERE id = ?", (cluster_id, story_id))
+            before = {
+                r["feed_url"]
+                for r in await self._all(
+                    "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ?", (cluster_id,)
+                )
+            }
+        members = [story_id, *singles]
+        await self._exec(
+            f"UPDATE stories SET cluster_id = ? WHERE id IN ({marks(len(members))})",
+            (cluster_id, *members),
+        )
         touched: list[int] = []
-        if joined:
-            others = await self._all(
-                "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ? AND id != ?",
-                (cluster_id, story_id),
-            )
-            if new_outlet(s.feed_url, (r["feed_url"] for r in others)):
+        merges = sorted(set(item.merges) - {cluster_id})
+        if merges:
+            touched.extend(await self._merge_clusters(cluster_id, merges, now))
+        elif joined:
+            added = {s.feed_url}
+            if singles:
+                added |= {
+                    r["feed_url"]
+                    for r in await self._all(
+                        "SELECT DISTINCT feed_url FROM stories "
+                        f"WHERE id IN ({marks(len(singles))})",
+                        singles,
+                    )
+                }
+            if any(new_outlet(f, before) for f in added):
                 rows = await self._all(
                     "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
                     (cluster_id,),
@@ -580,6 +639,56 @@ class SQLStore:
                 )
             )
         return touched
+
+    async def _merge_clusters(
+        self, survivor: int, merged: Sequence[int], now: datetime
+    ) -> list[int]:
+        """Move the stories of ``merged`` into ``survivor`` and their outbox rows as
+        ``bot.core.routing.merge_rows`` says; returns the kept rows' ids."""
+        ids = [survivor, *merged]
+        await self._exec(
+            f"UPDATE stories SET cluster_id = ? WHERE cluster_id IN ({marks(len(merged))})",
+            (survivor, *merged),
+        )
+        rows = await self._all(
+            "SELECT id, platform, channel, cluster_id, watchlists, mode, sent_revision, "
+            f"digest_id FROM outbox WHERE cluster_id IN ({marks(len(ids))})",
+            ids,
+        )
+        plan = merge_rows(
+            survivor,
+            [
+                EventRow(
+                    id=r["id"],
+                    platform=r["platform"],
+                    channel=r["channel"],
+                    cluster_id=r["cluster_id"],
+                    watchlists=tuple(json.loads(r["watchlists"])),
+                    mode=r["mode"],
+                    sent_revision=r["sent_revision"],
+                    in_digest=r["digest_id"] is not None,
+                )
+                for r in rows
+            ],
+        )
+        if plan.retire:
+            await self._exec(
+                "UPDATE outbox SET sent_revision = revision, "
+                f"last_error = ? WHERE id IN ({marks(len(plan.retire))})",
+                (f"merged into event {survivor}", *plan.retire),
+            )
+        for u in plan.keep:
+            await self._exec(
+                "UPDATE outbox SET cluster_id = ?, watchlists = ?, revision = revision + 1 "
+                "WHERE id = ?",
+                (survivor, json.dumps(list(u.watchlists)), u.id),
+            )
+            if u.to_realtime:
+                await self._exec(
+                    "UPDATE outbox SET mode = 'realtime', due_at = ? WHERE id = ?", (iso(now), u.id)
+                )
+        log.info("events %s merged into %d (a story links them)", list(merged), survivor)
+        return [u.id for u in plan.keep]
 
     async def _subscriptions_by_watchlist(self) -> dict[str, list[Subscription]]:
         out: dict[str, list[Subscription]] = {}
@@ -663,9 +772,8 @@ class SQLStore:
             )
         return hits
 
-    def _text_match(self, query: str) -> tuple[str, str] | None:
-        """The engine's full-text condition on ``s`` for ``query`` and its parameter,
-        or None when the query has no words."""
+    def _search(self, query: str) -> Search | None:
+        """The engine's full-text match for ``query`` (None when it has no words)."""
         raise NotImplementedError
 
     async def lookup(
@@ -674,26 +782,51 @@ class SQLStore:
         *,
         since: datetime | None = None,
         watchlist: str | None = None,
-        limit: int = 10,
-    ) -> list[StoryHit]:
-        """Stories whose title or text contain every word of ``query`` (newest first)."""
+        alerted_only: bool = True,
+        page: int = 1,
+        per_page: int = PER_PAGE,
+        now: datetime | None = None,
+    ) -> LookupPage:
+        """A page of the stories whose title or text hold every word of ``query``,
+        ranked by ``bot.core.lookup.rank``, with the true total. ``alerted_only``:
+        only stories that fired a watchlist."""
+        page, per_page = clamp_page(page, per_page)
+        search = self._search(query) if query.strip() else None
+        source, relevance, rel_params = "stories s", "0", []
         where: list[str] = []
         params: list[Any] = []
-        if (match := self._text_match(query)) is not None:
-            where.append(match[0])
-            params.append(match[1])
+        if search is not None:
+            source, relevance = search.source, search.relevance
+            rel_params = list(search.relevance_params)
+            where.append(search.condition)
+            params.extend(search.condition_params)
         if since is not None:
             where.append("COALESCE(s.published, s.seen_at) >= ?")
             params.append(iso(since))
         if watchlist:
             where.append("s.id IN (SELECT story_id FROM matches WHERE lower(watchlist) = lower(?))")
             params.append(watchlist)
-        sql = "SELECT s.* FROM stories s"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY COALESCE(s.published, s.seen_at) DESC, s.id DESC LIMIT ?"
-        params.append(limit)
-        return await self._hits(await self._all(sql, params))
+        elif alerted_only:
+            where.append("EXISTS (SELECT 1 FROM matches m WHERE m.story_id = s.id)")
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        count = await self._one(f"SELECT COUNT(*) AS n FROM {source}{cond}", params)
+        total = int(count["n"]) if count else 0
+        rows = await self._all(
+            f"SELECT s.id AS id, COALESCE(s.published, s.seen_at) AS t, {relevance} AS rel "
+            f"FROM {source}{cond} ORDER BY rel DESC, t DESC, s.id DESC LIMIT ?",
+            [*rel_params, *params, RANKED],
+        )
+        ranked = rank(
+            (Scored(r["id"], float(r["rel"] or 0.0), from_iso(r["t"]) or EPOCH) for r in rows),
+            now or datetime.now(tz=UTC),
+        )
+        ids = page_ids(ranked, page, per_page)
+        hits: list[StoryHit] = []
+        if ids:
+            got = await self._all(f"SELECT * FROM stories WHERE id IN ({marks(len(ids))})", ids)
+            by_id = {r["id"]: r for r in got}
+            hits = await self._hits([by_id[i] for i in ids if i in by_id])
+        return LookupPage(tuple(hits), total, page, per_page)
 
     async def prune(self, now: datetime, *, keep: timedelta, window: timedelta) -> dict[str, int]:
         """Drop what can no longer matter; return how many rows of each kind went.
@@ -1010,7 +1143,9 @@ class SQLStore:
 
     async def cluster_stories(self, cluster_id: int) -> ClusterStories:
         rows = await self._all(
-            "SELECT * FROM stories WHERE cluster_id = ? ORDER BY seen_at, id", (cluster_id,)
+            "SELECT * FROM stories WHERE cluster_id = ? "
+            "ORDER BY COALESCE(published, seen_at), seen_at, id",
+            (cluster_id,),
         )
         stories = [story_from_row(r) for r in rows]
         matches: dict[int, list[Match]] = {}
@@ -1025,6 +1160,20 @@ class SQLStore:
                 for m in ms
             ]
         return ClusterStories(cluster_id, stories, matches)
+
+    async def set_channel_place(self, platform: str, channel: str, place: str) -> None:
+        await self._exec(
+            "INSERT INTO channel_places (platform, channel, place) VALUES (?, ?, ?) "
+            "ON CONFLICT (platform, channel) DO UPDATE SET place = excluded.place",
+            (platform, channel, place),
+        )
+
+    async def channel_place(self, platform: str, channel: str) -> str | None:
+        row = await self._one(
+            "SELECT place FROM channel_places WHERE platform = ? AND channel = ?",
+            (platform, channel),
+        )
+        return str(row["place"]) if row else None
 
     async def clusters_with_stories(self, cluster_ids: Sequence[int]) -> set[int]:
         found: set[int] = set()

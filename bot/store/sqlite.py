@@ -23,9 +23,10 @@ from typing import Any, cast
 
 import aiosqlite
 
+from bot.core.fold import fold
 from bot.store.base import StoreError, StoreUnavailable
 from bot.store.schema import MIGRATIONS
-from bot.store.sql import Row, SQLStore
+from bot.store.sql import Row, Search, SQLStore
 
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -38,11 +39,17 @@ def quote_fts(query: str) -> str:
     """
     phrases: list[str] = []
     for part in re.findall(r'"([^"]*)"|(\S+)', query):
-        words = _FTS_TOKEN.findall(part[0] or part[1])
+        # Folded like the indexed text (Akıncı → akinci); the tokenizer stems.
+        words = _FTS_TOKEN.findall(fold(part[0] or part[1]).text)
         if not words:
             continue
         phrases.append('"' + " ".join(words) + '"')
     return " ".join(phrases)
+
+
+def sql_fold(text: str | None) -> str:
+    """``alertbot_fold(x)`` in SQL: the matcher's folding (case, diacritics, ı → i)."""
+    return fold(text).text if text else ""
 
 
 OPEN_RETRIES = (0.05, 0.2, 0.5, 1.0)
@@ -84,6 +91,8 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as e:
             raise StoreError(f"{path}: cannot open the database: {e}") from e
         db.row_factory = aiosqlite.Row
+        # The lookup index holds text folded like the matcher (schema migration 3).
+        await db.create_function("alertbot_fold", 1, sql_fold, deterministic=True)
         store = cls(db, path)
         try:
             # WAL: readers (CLI lookups, status) never block the bot's writer,
@@ -222,11 +231,17 @@ class SQLiteStore(SQLStore):
 
     # ------------------------------------------------------------------ search
 
-    def _text_match(self, query: str) -> tuple[str, str] | None:
+    def _search(self, query: str) -> Search | None:
         fts = quote_fts(query)
         if not fts:
             return None
-        return "s.id IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?)", fts
+        # bm25() is lower for better matches; the title counts twice the text.
+        return Search(
+            source="stories_fts JOIN stories s ON s.id = stories_fts.rowid",
+            condition="stories_fts MATCH ?",
+            condition_params=(fts,),
+            relevance="-bm25(stories_fts, 2.0, 1.0)",
+        )
 
     async def columns(self, table: str) -> list[str]:
         return [r["name"] for r in await self._all(f"PRAGMA table_info({table})")]

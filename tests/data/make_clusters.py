@@ -42,6 +42,7 @@ import sys
 from calendar import timegm
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 
@@ -376,6 +377,23 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def entry_row(e: Any, outlet: str) -> dict[str, str]:
+    """A feed entry as the set stores it: title, the lead of its text, date, outlet."""
+    body = ""
+    if e.get("content"):
+        body = e.content[0].get("value", "")
+    body = body or e.get("summary", "")
+    t = e.get("published_parsed") or e.get("updated_parsed")
+    published = datetime.fromtimestamp(timegm(t), UTC).isoformat() if t else ""
+    return {
+        "title": clean(e.get("title", "")),
+        "text": clean(body)[:TEXT_CHARS],
+        "published": published,
+        "outlet": outlet,
+        "link": e.get("link", ""),
+    }
+
+
 def load(corpus: Path) -> dict[str, list[dict[str, str]]]:
     entries: dict[str, list[dict[str, str]]] = {}
     for path in sorted(corpus.glob("*.xml")):
@@ -383,24 +401,7 @@ def load(corpus: Path) -> dict[str, list[dict[str, str]]]:
         if prefix not in OUTLETS:
             continue
         d = feedparser.parse(str(path))
-        rows = []
-        for e in d.entries:
-            body = ""
-            if e.get("content"):
-                body = e.content[0].get("value", "")
-            body = body or e.get("summary", "")
-            t = e.get("published_parsed") or e.get("updated_parsed")
-            published = datetime.fromtimestamp(timegm(t), UTC).isoformat() if t else ""
-            rows.append(
-                {
-                    "title": clean(e.get("title", "")),
-                    "text": clean(body)[:TEXT_CHARS],
-                    "published": published,
-                    "outlet": OUTLETS[prefix],
-                    "link": e.get("link", ""),
-                }
-            )
-        entries[prefix] = rows
+        entries[prefix] = [entry_row(e, OUTLETS[prefix]) for e in d.entries]
     return entries
 
 

@@ -565,3 +565,19 @@ def interaction_payload(
         "context": 0,
         "attachment_size_limit": 8 * 1024 * 1024,
     }
+
+
+def component_payload(
+    message: dict[str, Any],
+    custom_id: str,
+    *,
+    guild_id: int,
+    channel_id: int,
+    user_id: int,
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload for a click on the button ``custom_id`` of ``message``."""
+    payload = interaction_payload("x", guild_id=guild_id, channel_id=channel_id, user_id=user_id)
+    payload["type"] = 3
+    payload["message"] = message
+    payload["data"] = {"custom_id": custom_id, "component_type": 2}
+    return payload
