@@ -61,6 +61,62 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def proc_cpu(pids: list[int]) -> float:
+    """User + system CPU seconds of live processes (the parse workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def proc_peak_mib(pids: list[int]) -> float:
+    """The largest peak RSS (VmHWM) among live processes."""
+    peak = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return peak
+
+
+class LagProbe:
+    """A 10 ms ticker on the event loop: how late each tick fires is the loop's lag."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.01)
+            self.lags.append(loop.time() - t - 0.01)
+
+    def __enter__(self) -> LagProbe:
+        self._task = asyncio.ensure_future(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def summary(self) -> str:
+        if not self.lags:
+            return "loop lag: no ticks"
+        lags = sorted(self.lags)
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        return f"loop lag p99 {p99 * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms"
+
+
 async def naive_cycle(urls: list[str]) -> tuple[float, float, int]:
     import aiohttp
     import feedparser
@@ -149,19 +205,31 @@ async def main() -> None:
                 f"  cpu {base_cpu:.2f} s  ({base_entries} entries)"
             )
             async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
-                for cycle, label in ((1, "200"), (2, "304")):
+                print(f"  parse workers: {config.fetch.workers} processes")
+                for cycle, label in ((1, "200"), (2, "304"), (3, "304")):
+                    pids = rt.poller.cpu.pids()
                     w0, c0 = time.perf_counter(), time.process_time()
-                    stats = await rt.poller.poll_due(all_feeds=True)
-                    delivered = await rt.deliverer.drain()
+                    k0 = proc_cpu(pids)
+                    with LagProbe() as lag:
+                        stats = await rt.poller.poll_due(all_feeds=True)
+                        delivered = await rt.deliverer.drain()
+                    pids = rt.poller.cpu.pids()
                     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+                    workers_cpu = proc_cpu(pids) - (k0 if cycle > 1 else 0.0)
                     print(
-                        f"  ours cycle {cycle} ({label}): wall {wall:.2f} s  cpu {cpu:.2f} s  "
+                        f"  ours cycle {cycle} ({label}): wall {wall:.2f} s  cpu {cpu:.2f} s "
+                        f"(+ workers {workers_cpu:.2f} s)  "
                         f"feeds {stats.feeds}  unchanged {stats.unchanged}  errors {stats.errors}  "
                         f"new stories {stats.new_stories}  alerting {stats.alerts}  "
                         f"posted {delivered.posted + delivered.digests}"
                     )
                     print(
-                        f"    vs baseline: wall x{wall / base_wall:.2f}  cpu x{cpu / base_cpu:.2f}"
+                        f"    {lag.summary()}; peak RSS main {rss_mib():.0f} MiB, "
+                        f"largest worker {proc_peak_mib(pids):.0f} MiB"
+                    )
+                    print(
+                        f"    vs baseline: wall x{wall / base_wall:.2f}  "
+                        f"cpu (all processes) x{(cpu + workers_cpu) / base_cpu:.2f}"
                     )
         print(f"  peak RSS: {rss_mib():.1f} MiB")
     finally:

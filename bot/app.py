@@ -113,10 +113,10 @@ async def open_runtime(
             bots: list[Any] = []
             logins: list[asyncio.Task[None]] = []
             wake = asyncio.Event()
+            poller = Poller(store, config, fetcher, owner=owner)
             try:
                 if chat:
                     await _start_chat(config, service, senders, bots, logins, wake)
-                poller = Poller(store, config, fetcher, owner=owner)
                 listener_lease = min(config.lease, LISTENER_LEASE)
                 yield Runtime(
                     config=config,
@@ -142,6 +142,7 @@ async def open_runtime(
                 for bot in reversed(bots):
                     with contextlib.suppress(Exception):
                         await bot.close()
+                poller.close()  # the CPU worker processes
     finally:
         await service.close()
 

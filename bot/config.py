@@ -130,6 +130,18 @@ class FetchConfig:
     allow_private: bool = False
     """Allow URLs that resolve to private/loopback/link-local addresses (tests, intranets)."""
     user_agent: str = ""
+    workers: int = field(default_factory=lambda: cpu_cores())
+    """Processes that parse, match and fingerprint fetched bodies (0: a thread instead)."""
+    max_inflight_bytes: int = 64 * 1024 * 1024
+    """Body bytes all fetches together may hold at once (on top of ``max_body_bytes``)."""
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (the default of ``[fetch] workers``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +269,8 @@ _KNOWN: dict[str, set[str]] = {
         "max_interval",
         "allow_private",
         "user_agent",
+        "workers",
+        "max_inflight_bytes",
     },
     "alerts": {
         "cluster_window",
@@ -518,6 +532,10 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         max_interval=r.dur(ft, "max_interval", "fetch.", d.max_interval),
         allow_private=r.bool_(ft, "allow_private", "fetch.", d.allow_private),
         user_agent=r.str_(ft, "user_agent", "fetch.", d.user_agent),
+        workers=r.int_(ft, "workers", "fetch.", d.workers, lo=0, hi=256),
+        max_inflight_bytes=r.int_(
+            ft, "max_inflight_bytes", "fetch.", d.max_inflight_bytes, lo=1024
+        ),
     )
     if "interval" in ft and fetch.interval < MIN_HTTP_INTERVAL:
         r.err("fetch.interval", "must be at least 1m (be polite to publishers)")

@@ -46,8 +46,9 @@ from bot.core.routing import dedup_key, may_alert, new_stories, unique_stories
 from bot.core.schedule import next_poll, stable_jitter
 from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.feeds.article import read_article
-from bot.feeds.fetch import Fetched, Fetcher, FetchError, Unchanged, Validators
-from bot.feeds.parse import ParsedFeed, ParseError, parse_feed
+from bot.feeds.fetch import Fetched, Fetcher, FetchError, Hold, Unchanged, Validators
+from bot.feeds.parse import ParseError
+from bot.feeds.work import Analysed, CpuPool, Job, analyse_body
 from bot.store.base import ClusterCandidateRow, FeedRow, NewStory, OutboxRow, PollResult, Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ RECONCILE_MARGIN = timedelta(minutes=2)
 """Look this far before an unfinished claim began for the message it may have posted."""
 RECONCILE_RETRY = 60.0
 """Seconds to wait when the platform cannot be asked what was posted."""
+CLAIM_FOR = timedelta(minutes=1)
+"""How long one ``poll_due`` keeps claiming feeds as slots free up before it returns."""
 MAX_DRAIN_ROUNDS = 20
 """Claims per drain: enough for a backlog, bounded so a drain always ends."""
 
@@ -138,6 +141,9 @@ class Poller:
         self.owner = owner or process_owner()
         self._matcher: Matcher | None = None
         self._matcher_version = -1
+        self._watchlist_bodies: tuple[tuple[str, str], ...] = ()
+        self.cpu = CpuPool(config.fetch.workers)
+        """Parse, match and fingerprint run here, in processes (``[fetch] workers``)."""
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
 
@@ -146,7 +152,9 @@ class Poller:
         version = await self.store.watchlists_version()
         if self._matcher is None or version != self._matcher_version:
             watchlists = []
-            for name, body in await self.store.watchlist_bodies():
+            bodies = tuple(await self.store.watchlist_bodies())
+            self._watchlist_bodies = bodies
+            for name, body in bodies:
                 try:
                     watchlists.append(parse_watchlist(body, f"watchlist {name}"))
                 except WatchlistError as e:
@@ -156,36 +164,90 @@ class Poller:
             log.info("compiled %d watchlists (version %d)", len(watchlists), version)
         return self._matcher
 
+    def close(self) -> None:
+        """Stop the CPU worker processes."""
+        self.cpu.close()
+
     async def poll_due(self, *, all_feeds: bool = False) -> CycleStats:
         """Poll the due feeds (or every feed), concurrently within the limits.
 
-        Feeds are claimed a batch at a time, so processes sharing the database
-        split the work; a feed another process holds is left to it.
+        Due feeds are claimed as fetch slots free up (a few at a time), so a feed
+        that falls due starts as soon as a slot is free, not when the slowest feed
+        of a batch has finished; processes sharing the database split the work,
+        and a feed another process holds is left to it. ``all_feeds`` claims every
+        feed at once (``alertbot run --once --all``, benchmarks).
         """
         stats = CycleStats()
-        batch = max(1, self.config.fetch.max_connections)
+        if all_feeds:
+            feeds = await self._claim(all_feeds=True, limit=None)
+            if feeds:
+                try:
+                    await self.matcher()
+                    await self._poll_batch(feeds, stats)
+                except BaseException:
+                    # Cancelled or failed mid-batch: hand back the feeds not finished
+                    # (a finished one has no lease left). Polling again repeats nothing.
+                    await asyncio.shield(
+                        self.store.release_feeds([f.id for f in feeds], self.owner)
+                    )
+                    raise
+            return stats
+        slots = max(1, self.config.fetch.max_connections)
         done: set[int] = set()
-        while True:
-            feeds = await self._claim(all_feeds=all_feeds, limit=None if all_feeds else batch)
-            again = [f.id for f in feeds if f.id in done]
-            if again:  # still due after its poll (a failure that kept it due): next cycle
-                await self.store.release_feeds(again, self.owner)
-                feeds = [f for f in feeds if f.id not in done]
-            if not feeds:
-                break
-            done.update(f.id for f in feeds)
-            try:
-                await self.matcher()
-                await self._poll_batch(feeds, stats)
-            except BaseException:
-                # Cancelled or failed mid-batch: hand back the feeds not finished
-                # (a finished one has no lease left), so they are not held for
-                # [bot] lease. Polling a feed again repeats nothing.
-                await asyncio.shield(self.store.release_feeds([f.id for f in feeds], self.owner))
-                raise
-            if all_feeds:
-                break
+        running: dict[asyncio.Task[FeedOutcome], FeedRow] = {}
+        exhausted = False
+        loop = asyncio.get_running_loop()
+        stop_claiming = loop.time() + CLAIM_FOR.total_seconds()
+        try:
+            while True:
+                if loop.time() >= stop_claiming:
+                    exhausted = True  # let the caller prune and reseed between cycles
+                if not exhausted and len(running) < slots:
+                    await self.matcher()  # before the claim: a claimed feed starts at once
+                    feeds = await self._claim(all_feeds=False, limit=slots - len(running))
+                    again = [f.id for f in feeds if f.id in done]
+                    feeds = [f for f in feeds if f.id not in done]
+                    exhausted = not feeds
+                    for feed in feeds:
+                        done.add(feed.id)
+                        stats.feeds += 1
+                        running[asyncio.ensure_future(self.poll_feed(feed))] = feed
+                    if again:  # still due after its poll (a failure kept it due): next cycle
+                        await asyncio.shield(self.store.release_feeds(again, self.owner))
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    self._count(running.pop(task), task, stats)
+                # A slot is free: look for feeds that fell due meanwhile.
+                exhausted = loop.time() >= stop_claiming
+        except BaseException:
+            # Cancelled or failed: stop the polls in flight and hand their feeds back
+            # (a finished one has no lease left). Polling again repeats nothing.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.shield(
+                self.store.release_feeds([f.id for f in running.values()], self.owner)
+            )
+            raise
         return stats
+
+    def _count(self, feed: FeedRow, task: asyncio.Task[FeedOutcome], stats: CycleStats) -> None:
+        if task.cancelled():
+            raise asyncio.CancelledError
+        exc = task.exception()
+        if exc is not None:
+            # A bug or a database failure: logged on this feed, the others go on.
+            log.error("%s: poll failed", feed.url, exc_info=exc)
+            outcome = FeedOutcome(feed.url, "error", error=repr(exc))
+        else:
+            outcome = task.result()
+        stats.outcomes.append(outcome)
+        stats.new_stories += outcome.new
+        stats.alerts += outcome.alerts
+        stats.unchanged += outcome.status == "unchanged"
+        stats.errors += outcome.status == "error"
 
     async def _claim(self, *, all_feeds: bool, limit: int | None) -> list[FeedRow]:
         """Claim feeds; when cancelled meanwhile, hand back what the claim took."""
@@ -244,14 +306,27 @@ class Poller:
         )
 
     async def poll_feed(self, feed: FeedRow) -> FeedOutcome:
-        """Fetch, parse, match, cluster and store one feed; errors stay on this feed."""
+        """Fetch, parse, match, cluster and store one feed; errors stay on this feed.
+
+        The body's bytes count against the fetcher's budget of bytes in flight
+        (``[fetch] max_inflight_bytes``) until the poll is done with it.
+        """
+        hold = self.fetcher.budget.hold()
+        try:
+            return await self._poll_feed(feed, hold)
+        finally:
+            await hold.release()
+
+    async def _poll_feed(self, feed: FeedRow, hold: Hold) -> FeedOutcome:
         now = self.clock()
         validators = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
             if "://" in feed.url:  # a URL (other schemes are refused there, by name)
-                got = await self.fetcher.fetch(feed.url, validators)
+                got = await self.fetcher.fetch(feed.url, validators, hold=hold)
             else:
                 got = await self.fetcher.fetch_file(self.config.resolve(feed.url), validators)
+                if isinstance(got, Fetched):
+                    await hold.take(len(got.body))
         except FetchError as e:
             return await self._failed(feed, now, str(e), e.retry_after, kind=e.kind)
         if isinstance(got, Unchanged):
@@ -265,15 +340,21 @@ class Poller:
             )
             log.debug("%s: unchanged", feed.url)
             return FeedOutcome(feed.url, "unchanged")
+        first_poll = feed.first_ok_at is None
         try:
-            parsed = await asyncio.to_thread(
-                parse_feed,
-                got.body,
-                feed.url,
+            await self.matcher()  # the watchlists the worker compiles, current
+            job = Job(
+                body=got.body,
+                feed_url=feed.url,
                 content_type=got.content_type,
                 outlet=feed.title,
                 now=now,
+                cutoff=now - self.config.backfill,
+                first_poll=first_poll,
+                watchlists_version=self._matcher_version,
+                watchlists=self._watchlist_bodies,
             )
+            analysed = await self.cpu.run(analyse_body, job)
         except ParseError as e:
             return await self._failed(feed, now, str(e), None, kind="parse")
         except Exception as e:  # a parser bug must stay on this feed, never stop the bot
@@ -281,9 +362,9 @@ class Poller:
             return await self._failed(
                 feed, now, f"{feed.url}: parser failed: {e!r}", None, kind="parser-bug"
             )
-        if parsed.warning:
-            log.info("%s: broken feed, parsed anyway: %s", feed.url, parsed.warning)
-        return await self._ingest_feed(feed, got, parsed, now)
+        if analysed.parsed.warning:
+            log.info("%s: broken feed, parsed anyway: %s", feed.url, analysed.parsed.warning)
+        return await self._ingest_feed(feed, got, analysed, now)
 
     async def _failed(
         self,
@@ -304,9 +385,10 @@ class Poller:
         return FeedOutcome(feed.url, "error", error=message, kind=kind)
 
     async def _ingest_feed(
-        self, feed: FeedRow, got: Fetched, parsed: ParsedFeed, now: datetime
+        self, feed: FeedRow, got: Fetched, analysed: Analysed, now: datetime
     ) -> FeedOutcome:
         matcher = await self.matcher()
+        parsed = analysed.parsed
         stories = unique_stories(parsed.stories)
         known = await self.store.known_guids(feed.url, [s.id for s in stories])
         keys = [k for s in stories if s.id not in known and (k := dedup_key(s))]
@@ -314,24 +396,23 @@ class Poller:
         cutoff = now - self.config.backfill
         first_poll = feed.first_ok_at is None
 
-        def analyse() -> list[NewStory]:
-            """Match every new story; fingerprint the ones that may alert (CPU, off the loop)."""
-            out: list[NewStory] = []
-            for s, key in unique:
-                eligible = may_alert(s.published, cutoff, first_poll=first_poll)
-                matches = matcher.match(s.title, s.text) if s.title or s.text else []
-                item = NewStory(story=s, dedup_key=key, matches=matches)
-                item.alert = eligible and bool(matches)
-                if eligible:
+        # Matches and fingerprints came from the worker with the parse.
+        items: list[NewStory] = []
+        for s, key in unique:
+            eligible = may_alert(s.published, cutoff, first_poll=first_poll)
+            item = NewStory(story=s, dedup_key=key, matches=analysed.matches.get(s.id, []))
+            item.alert = eligible and bool(item.matches)
+            if eligible:
+                item.fp = analysed.fingerprints.get(s.id)
+                if item.fp is None:  # not expected: the worker used the same rule
                     item.fp = clustering.fingerprint(s.title, s.text)
-                out.append(item)
-            return out
-
-        items = await asyncio.to_thread(analyse)
+            items.append(item)
         await self._expand_teasers(items, matcher)
         for item in items:
             if item.fp is not None:
-                item.bands = clustering.bands(item.fp)
+                sid = item.story.id
+                same = analysed.fingerprints.get(sid) is item.fp  # not replaced by an article
+                item.bands = analysed.bands[sid] if same else clustering.bands(item.fp)
         window = self.config.alerts.cluster_window
         threshold = self.config.alerts.cluster_threshold
 

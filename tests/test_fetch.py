@@ -837,3 +837,48 @@ async def test_headers_trickled_a_byte_at_a_time_hit_the_overall_deadline() -> N
         server.close()
     assert info.value.kind == "timeout" and "too slowly" in str(info.value)
     assert took < fetcher.deadline + 1.0
+
+
+# ----------------------------------------------------------------------- byte budget
+
+
+async def test_byte_budget_bounds_bodies_in_flight(
+    feed_server: FeedServer, make_fetcher: MakeFetcher
+) -> None:
+    """Six 300 kB bodies fetched at once, held until released: never more than the
+    budget plus one body, and every fetch finishes (the oldest hold always proceeds)."""
+    body = make_rss(title="big", items=[("x" * 300_000, "https://ex.org/1")])
+    for i in range(6):
+        feed_server.add_feed(f"/big/{i}.xml", body)
+    limits = replace(LOOPBACK, max_body_bytes=400_000, max_inflight_bytes=500_000)
+    fetcher = await make_fetcher(limits)
+    holds = [fetcher.budget.hold() for _ in range(6)]
+
+    async def one(i: int) -> int:
+        got = await fetcher.fetch(feed_server.url(f"/big/{i}.xml"), hold=holds[i])
+        assert isinstance(got, Fetched)
+        await asyncio.sleep(0.01)  # the poller parses the body meanwhile
+        await holds[i].release()
+        return len(got.body)
+
+    sizes = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(6))), 20)
+    assert all(s > 300_000 for s in sizes)
+    assert 300_000 < fetcher.budget.peak <= 500_000 + 400_000
+    assert fetcher.budget.used == 0
+
+
+async def test_byte_budget_oldest_hold_proceeds() -> None:
+    from bot.feeds.fetch import ByteBudget
+
+    budget = ByteBudget(100)
+    first, second = budget.hold(), budget.hold()
+    await second.take(90)
+    assert await asyncio.wait_for(first.take(50), 1) >= 0  # oldest: over the budget, not blocked
+    waiting = asyncio.ensure_future(second.take(50))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # not the oldest: waits for bytes to come back
+    await first.release()
+    await asyncio.wait_for(waiting, 1)
+    assert budget.used == 140
+    await second.release()
+    assert budget.used == 0 and budget.peak == 140

@@ -205,8 +205,31 @@ def test_ttl_and_syndication_period() -> None:
 
 
 def test_duplicate_and_empty_entries_are_skipped() -> None:
-    body = rss(item(title="a", guid="1") + item(title="a again", guid="1") + "<item></item>")
+    body = rss(
+        item(title="a", guid="1", link="https://x.example/a")
+        + item(title="a, edited", guid="1", link="https://x.example/a")
+        + "<item></item>"
+    )
     assert [s.title for s in one(body).stories] == ["a"]
+
+
+def test_two_stories_sharing_one_guid_are_both_kept() -> None:
+    body = rss(
+        item(title="Floods in the north", guid="same", link="https://x.example/floods")
+        + item(title="Vote delayed", guid="same", link="https://x.example/vote")
+        + '<item><title>no link</title><guid isPermaLink="false">g2</guid></item>'
+        + '<item><title>no link either</title><guid isPermaLink="false">g2</guid></item>'
+    )
+    stories = one(body).stories
+    assert [s.title for s in stories] == [
+        "Floods in the north",
+        "Vote delayed",
+        "no link",
+        "no link either",
+    ]
+    assert stories[0].id.endswith("same") and stories[1].id.startswith("sha256:")
+    assert len({s.id for s in stories}) == 4
+    assert [s.id for s in one(body).stories] == [s.id for s in stories]  # stable
 
 
 def test_non_http_links_are_dropped() -> None:
@@ -365,9 +388,25 @@ def test_huge_title_and_text_are_bounded() -> None:
     assert len(story.text) <= TEXT_CHARS
 
 
-def test_a_flood_of_elements_is_refused_before_parsing() -> None:
+def test_a_flood_of_elements_yields_the_first_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    budget = 2_000  # MAX_MARKUP, small: the rule is the same, the test quick
+    monkeypatch.setattr("bot.feeds.parse.MAX_MARKUP", budget)
+    items = "".join(item(title=f"story {i}", guid=f"g{i}") for i in range(budget))
+    feed = one(rss(items))
+    assert 0 < len(feed.stories) < budget // 4
+    assert [s.title for s in feed.stories[:3]] == ["story 0", "story 1", "story 2"]
+    assert feed.stories[-1].title == f"story {len(feed.stories) - 1}"  # whole items only
+    assert feed.warning is not None and "more markup than a feed needs" in feed.warning
+    # One item that is a flood on its own: the cut goes through it, so it is dropped.
+    flood = one(rss(item(title="t", category="<a/>" * (MAX_MARKUP + 1))))
+    assert flood.stories == [] and flood.warning is not None
+
+
+def test_a_flood_feedparser_would_read_is_refused() -> None:
+    # Not XML lxml can read (an undefined entity): the fallback refuses the flood.
+    body = rss(item(title="&nbsp;t", category="<a/>" * (MAX_MARKUP + 1)))
     with pytest.raises(ParseError, match="more markup than a feed needs"):
-        parse_feed(rss(item(title="t", category="<a/>" * (MAX_MARKUP + 1))), FEED_URL)
+        parse_feed(body, FEED_URL)
 
 
 def test_deeply_nested_markup() -> None:
@@ -527,8 +566,10 @@ def test_realfeeds_agree_with_feedparser(
     assert len(real) == 100
     assert [Path(p).name for p, o, _, _ in real if o == "ParseError"] == []
     # feedparser reads no entries from the corpus's one JSON Feed; we read them all.
+    # 3d13901a267083a8.xml writes "Re&colon;" in titles, an HTML5 entity XML does not
+    # define: feedparser keeps it as text, the mended fast path reads "Re:".
     differing = [Path(p).name for p, _, _, n in real if n]
-    assert differing in ([], ["d4b7ab74da763119.xml"])
+    assert set(differing) <= {"d4b7ab74da763119.xml", "3d13901a267083a8.xml"}
 
 
 def test_json_feed() -> None:
@@ -546,7 +587,7 @@ def test_json_feed() -> None:
                     "date_published": "2026-02-17T09:30:00+01:00",
                 },
                 {"id": 2, "content_text": "Plain text item.", "date_modified": "2026-02-17"},
-                {"id": "1", "title": "a repeated id is dropped"},
+                {"id": "1", "url": "/news/kfor", "title": "a repeated story is dropped"},
                 "not an item",
                 {"id": "3", "title": "from the far future", "date_published": "2999-01-01T00:00Z"},
             ],
@@ -576,5 +617,5 @@ def test_bench_quick_smoke() -> None:
         timeout=120,
         check=True,
     ).stdout
-    assert "ratio parse_feed / feedparser time" in out
+    assert "speed-up (feedparser CPU / parse_feed CPU)" in out
     assert "files whose entries differ from feedparser's: 0" in out

@@ -20,7 +20,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 TEN = timedelta(minutes=10)
 HOUR = timedelta(hours=1)
-MID = 0.5  # jitter that moves nothing
+MID = 0.0  # jitter that moves nothing
 
 
 def delay(**kwargs: object) -> timedelta:
@@ -66,10 +66,10 @@ def test_backoff_starts_from_the_stretched_interval_and_never_shortens_it() -> N
     assert delay(interval=8 * HOUR, error_count=3) == 8 * HOUR
 
 
-def test_jitter_spreads_plus_minus_ten_percent() -> None:
-    assert delay(jitter=0.0) == 9 * MIN
-    assert delay(jitter=0.5) == TEN
-    assert delay(jitter=0.999999) == pytest.approx(11 * MIN, abs=timedelta(seconds=1))
+def test_jitter_only_makes_a_poll_earlier() -> None:
+    assert delay(jitter=0.0) == TEN
+    assert delay(jitter=0.5) == TEN * 0.95
+    assert delay(jitter=0.999999) == pytest.approx(9 * MIN, abs=timedelta(seconds=1))
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 2.0, float("nan")])
@@ -140,6 +140,11 @@ def test_properties(
         assert d >= min(retry, MAX_RETRY_AFTER)
     upper = max(interval, min(hint or interval, max_interval))
     upper = max(upper, MAX_BACKOFF if errors else upper, min(retry or upper, MAX_RETRY_AFTER))
+    # Jitter never delays a poll; only Retry-After's own spread adds (up to 10 %).
+    plain = max(interval, min(hint or interval, max_interval))
+    plain = max(plain, MAX_BACKOFF if errors else plain)
+    if retry is None:
+        assert d <= plain + timedelta(microseconds=1)
     assert d <= upper * 1.1 + timedelta(microseconds=1)
 
 

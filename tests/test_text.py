@@ -290,3 +290,20 @@ def test_redact_url_hides_credentials_only() -> None:
     )
     assert redact_url("https://feeds.example/rss") == "https://feeds.example/rss"
     assert redact_url("samples/a.xml") == "samples/a.xml"
+
+
+@pytest.mark.parametrize(
+    ("html_text", "expected"),
+    [
+        # A "tag" whose ">" closes a comment: the comment ends there.
+        ("<p>one</p><!-- a > <i-->after</a>", "one\nafter"),
+        ("<b>x</b><!-- <b>--><span>y</span>", "xy"),
+        # A break inside a dropped element is still a break.
+        ("<p>a<nav>b<p>c</nav>d</p>", "a\nd"),
+        # Tags between the halves of an entity keep them apart.
+        ("caf&eacute<b></b>;<span>x</span>&am<i></i>p;", "café;x&amp;"),
+    ],
+)
+def test_html_to_text_tag_edge_cases(html_text: str, expected: str) -> None:
+    """Cases the one-pass tag flattening in html_to_text must treat like the loop."""
+    assert html_to_text(html_text) == expected

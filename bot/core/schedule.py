@@ -15,8 +15,10 @@ The rule, in order:
    timeliness is the point), while a dead feed costs at most four requests a day.
    The cap never shortens a base delay that is already longer.
 3. **Jitter.** ``jitter`` in [0, 1) from the caller (seeded random, or
-   ``stable_jitter(url)``) scales the delay by 0.9 … 1.1, so feeds added together
-   do not poll together for ever.
+   ``stable_jitter(url)``) scales the delay by 0.9 … 1.0, so feeds added together
+   do not poll together for ever. It only ever makes a poll earlier: a feed is
+   never polled later than its interval says (an alert's latency is bounded by
+   the interval, not by 110 % of it).
 4. **Retry-After.** A server's ``Retry-After`` is honoured: the next poll is never
    before ``now + retry_after``; jitter only adds to it (up to +10 %), so feeds
    of one rate-limited host do not all return in the same second. Values over
@@ -50,7 +52,7 @@ __all__ = [
 MAX_BACKOFF: Final = timedelta(hours=6)
 MAX_RETRY_AFTER: Final = timedelta(days=7)
 JITTER_SPREAD: Final = 0.10
-"""± fraction of the delay that jitter moves a poll."""
+"""Fraction of the delay that jitter may take off (never adds to it)."""
 
 _MAX_DOUBLINGS: Final = 16
 """Enough to reach the cap from one second (2**16 s > 6 h); stops timedelta overflow."""
@@ -86,7 +88,7 @@ def next_poll(
     if error_count and base < MAX_BACKOFF:
         delay = min(base * (2 ** min(error_count, _MAX_DOUBLINGS)), MAX_BACKOFF)
 
-    when = now + delay * (1.0 + JITTER_SPREAD * (2.0 * jitter - 1.0))
+    when = now + delay * (1.0 - JITTER_SPREAD * jitter)
 
     if retry_after is not None and retry_after > timedelta(0):
         wait = min(retry_after, MAX_RETRY_AFTER)

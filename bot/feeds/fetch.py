@@ -595,6 +595,63 @@ class _Inflater:
 # ------------------------------------------------------------------------- fetcher
 
 
+class ByteBudget:
+    """Body bytes held at once by all fetches together (``[fetch] max_inflight_bytes``).
+
+    A fetch takes bytes from a :class:`Hold` as its body grows, and gives them back
+    when its hold is released (the poller releases it once the body is parsed).
+    When the budget is spent a fetch waits for bytes to come back, except the
+    oldest hold, which always proceeds: fetches can never all wait on each other,
+    and at most the budget plus one body (``max_body_bytes``) is held.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        """The most bytes held at once so far (for tests and benchmarks)."""
+        self._cond = asyncio.Condition()
+        self._holds: dict[int, int] = {}  # open holds, oldest first: id → bytes held
+        self._next = 0
+
+    def hold(self) -> Hold:
+        self._next += 1
+        self._holds[self._next] = 0
+        return Hold(self, self._next)
+
+
+class Hold:
+    """One fetch's share of a :class:`ByteBudget`; release it when the body is done."""
+
+    def __init__(self, budget: ByteBudget, key: int) -> None:
+        self._budget = budget
+        self._key = key
+
+    async def take(self, n: int) -> float:
+        """Take ``n`` bytes, waiting while the budget is spent; returns seconds waited."""
+        b = self._budget
+        if n <= 0 or self._key not in b._holds:
+            return 0.0
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        async with b._cond:
+            while b.used + n > b.limit and next(iter(b._holds)) != self._key:
+                await b._cond.wait()
+            b.used += n
+            b.peak = max(b.peak, b.used)
+            b._holds[self._key] += n
+        return loop.time() - start
+
+    async def release(self) -> None:
+        b = self._budget
+        held = b._holds.pop(self._key, None)
+        if held is None:
+            return
+        async with b._cond:
+            b.used -= held
+            b._cond.notify_all()
+
+
 class Fetcher:
     """Fetches feeds over one shared session; every failure is a ``FetchError``."""
 
@@ -620,6 +677,8 @@ class Fetcher:
         # server's slowness. The connector's limits match, so it never waits.
         self._slots = asyncio.Semaphore(limits.max_connections)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.budget = ByteBudget(max(limits.max_inflight_bytes, limits.max_body_bytes))
+        """Bytes of bodies in flight across all fetches (see :class:`ByteBudget`)."""
         self.deadline = limits.connect_timeout + 2 * limits.read_timeout
         """Seconds one request may take in all: connect, headers and body. It stops a
         server that trickles its headers a byte at a time (each read gets data, so
@@ -638,9 +697,24 @@ class Fetcher:
         return check_url(url, allow_private=self._limits.allow_private, policy=self._policy)
 
     async def fetch(
-        self, url: str, validators: Validators = Validators(), *, accept: str = FEED_ACCEPT
+        self,
+        url: str,
+        validators: Validators = Validators(),
+        *,
+        accept: str = FEED_ACCEPT,
+        hold: Hold | None = None,
     ) -> Fetched | Unchanged:
-        """GET ``url`` conditionally; follow redirects by hand; raise FetchError only."""
+        """GET ``url`` conditionally; follow redirects by hand; raise FetchError only.
+
+        The body's bytes are taken from ``hold`` and stay taken until the caller
+        releases it; without one, they are given back when this returns.
+        """
+        if hold is None:
+            own = self.budget.hold()
+            try:
+                return await self.fetch(url, validators, accept=accept, hold=own)
+            finally:
+                await own.release()
         hop = self.check(url)
         headers = {"Accept": accept}
         if etag := _sendable(validators.etag):
@@ -669,7 +743,7 @@ class Fetcher:
                             )
                         hop = self._check_hop(url, target)
                         continue
-                    return await self._answer(url, hop, resp, validators)
+                    return await self._answer(url, hop, resp, validators, hold, deadline)
             except FetchError:
                 raise
             except TimeoutError as e:
@@ -757,7 +831,13 @@ class Fetcher:
             ) from None
 
     async def _answer(
-        self, url: str, hop: str, resp: aiohttp.ClientResponse, old: Validators
+        self,
+        url: str,
+        hop: str,
+        resp: aiohttp.ClientResponse,
+        old: Validators,
+        hold: Hold,
+        deadline: asyncio.Timeout,
     ) -> Fetched | Unchanged:
         now = self._clock()
         at = "" if hop == url else f" at {_display(hop)}"
@@ -784,7 +864,7 @@ class Fetcher:
                 retry_after=retry_after,
                 status=resp.status,
             )
-        body = await self._read_body(url, at, resp)
+        body = await self._read_body(url, at, resp, hold, deadline)
         digest = hashlib.sha256(body).hexdigest()
         new = Validators(
             etag=_sendable(resp.headers.get("ETag")),
@@ -802,7 +882,14 @@ class Fetcher:
             max_age=max_age,
         )
 
-    async def _read_body(self, url: str, at: str, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read_body(
+        self,
+        url: str,
+        at: str,
+        resp: aiohttp.ClientResponse,
+        hold: Hold,
+        deadline: asyncio.Timeout,
+    ) -> bytes:
         cap = self._limits.max_body_bytes
         limit = f"the {cap}-byte limit (fetch.max_body_bytes)"
         declared = resp.content_length
@@ -822,17 +909,25 @@ class Fetcher:
         received = 0
         seconds = self._limits.read_timeout
         try:
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(seconds) as reading:
                 async for chunk in resp.content.iter_chunked(_CHUNK):
                     received += len(chunk)
                     if received > cap:
                         raise _TooLarge
+                    size = len(out)
                     if inflater is None:
                         out += chunk
                     else:
                         inflater.feed(chunk, out, cap)
+                    waited = await hold.take(len(out) - size)
+                    if waited:  # waiting for the budget is not the server's slowness
+                        for timer in (reading, deadline):
+                            if (when := timer.when()) is not None:
+                                timer.reschedule(when + waited)
                 if inflater is not None:
+                    size = len(out)
                     inflater.finish(out, cap)
+                    await hold.take(len(out) - size)
         except _TooLarge:
             what = "body" if inflater is None or received > cap else f"{encoding} body inflates"
             raise FetchError(url, "too-large", f"{what} over {limit}{at}") from None

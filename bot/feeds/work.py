@@ -1,0 +1,171 @@
+"""The CPU work on one fetched body, run in a pool of processes.
+
+``analyse_body`` parses a body (``bot.feeds.parse``), matches every story against the
+watchlists and fingerprints the ones that may alert (with their LSH bands):
+everything a poll does with a body that costs CPU. The poller sends the job (bytes
+and plain values) to a process of a ``CpuPool`` and gets plain values back, so the
+event loop only moves bytes and results and never waits on the GIL behind a parse.
+A process keeps the compiled matcher of the last watchlist version it saw and
+recompiles when the version changes.
+
+Processes start from a fork server that has already imported this module, so a new
+worker costs a fork, not a fresh interpreter; a worker that dies (a crash in a C
+library on hostile input) breaks the pool, and ``CpuPool`` starts a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from bot.core import cluster as clustering
+from bot.core.matching import Matcher, compile_matcher
+from bot.core.models import Match
+from bot.core.routing import may_alert
+from bot.core.watchlist import WatchlistError, parse_watchlist
+from bot.feeds.parse import ParsedFeed, parse_feed
+
+__all__ = ["Analysed", "CpuPool", "Job", "analyse_body"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    body: bytes
+    feed_url: str
+    content_type: str
+    outlet: str
+    now: datetime
+    cutoff: datetime
+    """Stories published before this may not alert (``[bot] backfill``)."""
+    first_poll: bool
+    watchlists_version: int
+    watchlists: tuple[tuple[str, str], ...]
+    """(name, TOML body) of every stored watchlist."""
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    parsed: ParsedFeed
+    matches: dict[str, list[Match]]
+    """Story id → the watchlist matches of its title and text."""
+    fingerprints: dict[str, clustering.Fingerprint]
+    """Story id → fingerprint, for the stories that may alert."""
+    bands: dict[str, list[int]]
+    """Story id → the LSH keys of its fingerprint."""
+
+
+_matcher: tuple[int, Matcher] | None = None
+
+
+def _compiled(version: int, bodies: tuple[tuple[str, str], ...]) -> Matcher:
+    global _matcher
+    if _matcher is None or _matcher[0] != version:
+        watchlists = []
+        for name, body in bodies:
+            try:
+                watchlists.append(parse_watchlist(body, f"watchlist {name}"))
+            except WatchlistError:
+                continue  # the poller logs it when it compiles its own copy
+        _matcher = (version, compile_matcher(watchlists))
+    return _matcher[1]
+
+
+def analyse_body(job: Job) -> Analysed:
+    """Parse, match and fingerprint one body (raises ``ParseError`` like ``parse_feed``)."""
+    parsed = parse_feed(
+        job.body, job.feed_url, content_type=job.content_type, outlet=job.outlet, now=job.now
+    )
+    matcher = _compiled(job.watchlists_version, job.watchlists)
+    matches: dict[str, list[Match]] = {}
+    fingerprints: dict[str, clustering.Fingerprint] = {}
+    bands: dict[str, list[int]] = {}
+    for s in parsed.stories:
+        if s.id in matches:
+            continue
+        matches[s.id] = matcher.match(s.title, s.text) if s.title or s.text else []
+        if may_alert(s.published, job.cutoff, first_poll=job.first_poll):
+            fp = fingerprints[s.id] = clustering.fingerprint(s.title, s.text)
+            bands[s.id] = clustering.bands(fp)
+    return Analysed(parsed, matches, fingerprints, bands)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # A fork server, not a plain fork: the poller's process has threads (the SQLite
+    # driver, the resolver) whose locks a fork could copy while held.
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    except ValueError:  # no fork server on this platform
+        return multiprocessing.get_context("spawn")
+
+
+class CpuPool:
+    """A process pool sized to ``workers`` that replaces itself when a worker dies.
+
+    ``workers=0`` runs the jobs in a thread instead (no processes; for tools and tests
+    that want one process).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: Executor | None = None
+        self._starting: asyncio.Lock | None = None
+
+    def _start(self) -> Executor:
+        """A new pool with every worker up (blocking: run off the loop)."""
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        # Starting the fork server and forking the workers takes a second or so:
+        # done here, in a thread, never on the event loop.
+        for f in [pool.submit(int) for _ in range(self.workers)]:
+            f.result()
+        return pool
+
+    async def _executor(self) -> Executor | None:
+        if self.workers <= 0:
+            return None
+        if self._pool is None:
+            if self._starting is None:
+                self._starting = asyncio.Lock()
+            async with self._starting:
+                if self._pool is None:
+                    self._pool = await asyncio.to_thread(self._start)
+        return self._pool
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in a worker process; a dead pool is replaced and the job fails."""
+        pool = await self._executor()
+        if pool is None:
+            return await asyncio.to_thread(fn, *args)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, functools.partial(fn, *args))
+        except BrokenProcessPool:
+            if self._pool is pool:
+                log.error("a CPU worker process died; starting a new pool")
+                self._pool = None
+                with contextlib.suppress(Exception):
+                    pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for benchmarks that add up their CPU time)."""
+        procs = getattr(self._pool, "_processes", None) or {}
+        return list(procs)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
