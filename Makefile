@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 pytest: $(STAMP)
-	@$(BIN)/python -m pytest -n auto; rc=$$?; \
+	@$(BIN)/python -m pytest -n auto --dist worksteal; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
