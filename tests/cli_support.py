@@ -27,7 +27,9 @@ _ONE_AT_A_TIME = threading.Lock()
 CHAT_ENV = ("DISCORD_", "SLACK_", "ALERTBOT_")
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
+    """This process's environment without chat tokens or alertbot settings: a test's
+    alertbot must never reach a real platform or another config."""
     return {k: v for k, v in os.environ.items() if not k.startswith(CHAT_ENV)}
 
 
@@ -62,7 +64,7 @@ async def alertbot(
     *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
     """``alertbot ARGS`` in this process: (exit status, stdout, stderr)."""
-    full_env = _clean_env() | (env or {})
+    full_env = clean_env() | (env or {})
     return await asyncio.wait_for(asyncio.to_thread(_run_in_process, args, cwd, full_env), 60)
 
 
@@ -76,7 +78,7 @@ async def alertbot_process(
         "bot.cli",
         *args,
         cwd=cwd,
-        env=_clean_env() | (env or {}),
+        env=clean_env() | (env or {}),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

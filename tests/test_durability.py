@@ -6,13 +6,13 @@ import asyncio
 import dataclasses
 import io
 import json
-import os
 import signal
 import sys
 from collections import Counter
 from pathlib import Path
 
 from bot.app import open_runtime, run_once
+from tests.cli_support import clean_env
 from tests.conftest import ROOT, MakeConfig
 from tests.fakes.feedserver import FeedServer, make_rss
 from tests.test_pipeline import KFOR_A, MKE_STORY, NOW, lines, rss
@@ -70,7 +70,7 @@ watchlists = ["KFOR"]
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
+    env = clean_env()
 
     async def start(*extra: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(

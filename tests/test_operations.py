@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import io
 import json
-import os
 import signal
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 from bot.app import open_runtime, serve
 from bot.config import parse_listen
 from bot.metrics import HealthServer, Metrics
-from tests.cli_support import alertbot
+from tests.cli_support import alertbot, clean_env
 from tests.conftest import ROOT, MakeConfig
 from tests.fakes.feedserver import FeedServer
 from tests.test_pipeline import KFOR_A, MKE_STORY, rss
@@ -251,7 +250,7 @@ watchlists = ["KFOR"]
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
+    env = clean_env()
 
     async def start() -> asyncio.subprocess.Process:
         before = feed_server.hits("/slow.xml")
