@@ -95,9 +95,10 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.core.models import Match, Span, Summary
-from bot.core.text import strip_feed_furniture
+from bot.core.text import strip_and_judge, strip_feed_furniture
 
 __all__ = [
     "BANNER_CHARS",
@@ -108,6 +109,7 @@ __all__ = [
     "repeats_title",
     "split_sentences",
     "story_lines",
+    "story_text",
     "summarize",
 ]
 
@@ -170,7 +172,7 @@ _BANNER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 # Every match of _BANNER contains one of these (casefolded).
-_BANNER_HINTS = (
+_BANNER_HINT_WORDS = (
     "cookie",
     "privacy",
     "terms",
@@ -192,6 +194,9 @@ _BANNER_HINTS = (
     "accept",
     "©",
 )
+# One search for any of them: what ``any(word in line for word in _BANNER_HINT_WORDS)``
+# says, without a Python step per word.
+_BANNER_HINTS = re.compile("|".join(re.escape(w) for w in _BANNER_HINT_WORDS))
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -209,6 +214,7 @@ _DATE_TOKEN = re.compile(
 )
 _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
+_MENU_CHARS = re.compile(r"[|›»•·>/]")  # every match of _MENU_SEP holds one
 # WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
 _SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
 # A photo or video credit standing alone: "(Image credit: Kevin Frayer)", "(AP Photo/…)".
@@ -248,6 +254,7 @@ _BYLINE = re.compile(
     r"(?:(?:written|reporting|reported|words|story|text)\s+)?(?:by|von|par|od|nga)\s+(.+)$",
     re.IGNORECASE,
 )
+_BYLINE_END = re.compile(r"\s*[|–—/]\s*")
 _NAME_SEP = re.compile(r"\s*,\s*|\s+(?:and|&|und|i|e|ve|y)\s+|\s+")
 
 
@@ -256,21 +263,28 @@ def _is_byline(s: str) -> bool:
     m = _BYLINE.match(s)
     if not m:
         return False
-    names = re.split(r"\s*[|–—/]\s*", m.group(1))[0].strip(" .")
+    names = _BYLINE_END.split(m.group(1), maxsplit=1)[0].strip(" .")
     words = [w for w in _NAME_SEP.split(names) if w]
     # Every word capitalised: "By Tuesday evening the crossing had reopened" is a sentence.
     return 1 <= len(words) <= 6 and all(w[0].isupper() for w in words)
 
 
-def _date_only(words: list[str]) -> bool:
-    """Every word is a date or time token (the loop stops at the first that is not)."""
-    for word in words:
-        if _DATE_TOKEN.fullmatch(word):
-            continue  # "17th", "a.m", "Wednesday"
-        for piece in _WORD_PARTS.split(word):  # "17.02.2026"
-            if piece and not _DATE_TOKEN.fullmatch(piece):
-                return False
-    return True
+def _date_only(line: str) -> bool:
+    """Every word is a date or time token."""
+    first = _WORDS.search(line)
+    if first is not None and not _date_word(first.group()):
+        return False  # most lines: their first word tells
+    return all(_date_word(word) for word in _WORDS.findall(line))
+
+
+@lru_cache(maxsize=4096)
+def _date_word(word: str) -> bool:
+    """``word`` is a date or time token ("17th", "a.m", "Wednesday"), or made of them
+    ("17.02.2026"). Cached: most lines are judged by their first word, and first
+    words repeat ("The", "A", "In")."""
+    if _DATE_TOKEN.fullmatch(word):
+        return True
+    return all(not piece or _DATE_TOKEN.fullmatch(piece) for piece in _WORD_PARTS.split(word))
 
 
 def is_chrome(line: str) -> bool:
@@ -285,16 +299,15 @@ def is_chrome(line: str) -> bool:
     bare = s.lstrip("([{ ")
     if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
         return True
-    if len(s) < BANNER_CHARS:
-        # Substring tests first: the banner regex costs ten times more, and every
-        # short line of every parsed story comes through here.
-        low = s.casefold()
-        if any(t in low for t in _BANNER_HINTS) and _BANNER.search(s):
-            return True
+    # Its words first: the banner regex costs ten times more, and every short line of
+    # every parsed story comes through here.
+    if len(s) < BANNER_CHARS and _BANNER_HINTS.search(s.casefold()) and _BANNER.search(s):
+        return True
     # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
-    if len(s) <= 80 and _date_only(_WORDS.findall(s)):
+    if len(s) <= 80 and _date_only(s):
         return True  # nothing but date and time words
-    return len(s) < BANNER_CHARS and len(_MENU_SEP.findall(s)) >= 2  # "Home | World | Europe"
+    # "Home | World | Europe"
+    return len(s) < BANNER_CHARS and bool(_MENU_CHARS.search(s)) and len(_MENU_SEP.findall(s)) >= 2
 
 
 def is_furniture(line: str) -> bool:
@@ -394,8 +407,11 @@ def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None
 # ------------------------------------------------------------------- the story
 
 
+_WORD = re.compile(r"\w+")
+
+
 def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.casefold())
+    return _WORD.findall(text.casefold())
 
 
 def repeats_title(line: str, title: str) -> bool:
@@ -411,7 +427,7 @@ def repeats_title(line: str, title: str) -> bool:
     if a[: len(b)] == b:
         # The headline and a subtitle after a dash or colon ("IPv4 vs IPv6 - the
         # evolution of…"), not a sentence about it ("Onward was newly added").
-        words = list(re.finditer(r"\w+", line))
+        words = list(_WORD.finditer(line))
         rest = line[words[len(b) - 1].end() :].lstrip()
         return len(a) > len(b) and rest[:1] in ("-", "–", "—", ":", "|", "(")
     if min(len(a), len(b)) < 3:
@@ -424,7 +440,11 @@ def _is_prose(line: str) -> bool:
     """A paragraph of the story: four words or more, and its first sentence or the
     whole line ends like a sentence — or, with six words or more, introduces what
     follows with a colon ("…piece of Emacs Lisp I now have in my init file:")."""
-    words = len(_WORDS.findall(line))
+    words = 0
+    for _ in _WORDS.finditer(line):  # counted up to six: all the rule asks
+        words += 1
+        if words == 6:
+            break
     if words < 4:
         return False
     s = line.rstrip()
@@ -456,7 +476,9 @@ def story_lines(title: str, text: str) -> list[tuple[int, int]]:
             continue
         a = start + raw.index(line[0])
         b = a + len(line)
-        if (len(line) < LINE_CHARS and is_chrome(line)) or _SHORTCODES.fullmatch(line):
+        if len(line) < LINE_CHARS and is_chrome(line):
+            continue
+        if line[0] == "[" and _SHORTCODES.fullmatch(line):  # it can only start so
             continue
         if not lines and repeats_title(line, title):
             continue  # the headline at the top of the body
@@ -469,7 +491,17 @@ def main_text(title: str, text: str) -> str:
     """The story's own text: feed tails cut, chrome lines and what precedes the lede
     dropped (:func:`story_lines`), lines joined with ``"\\n"``. Watchlists match this,
     so a caption or a video card before the article cannot fire one."""
-    body = strip_feed_furniture(text)
+    return _joined(title, strip_feed_furniture(text))
+
+
+def story_text(title: str, text: str) -> tuple[str, bool]:
+    """``main_text(title, text)`` and ``is_teaser(text, title=title)``
+    (:mod:`bot.core.text`), with the feed tails cut once: what parsing stores."""
+    body, teaser = strip_and_judge(text, title=title)
+    return _joined(title, body), teaser
+
+
+def _joined(title: str, body: str) -> str:
     return "\n".join(body[a:b] for a, b in story_lines(title, body))
 
 

@@ -1,7 +1,8 @@
 """Plain text and stable identities from feed markup.
 
 Pure functions, no I/O: ``html_to_text``, ``plain_text``, ``one_line``,
-``canonical_url``, ``story_id``, ``is_teaser`` and ``strip_feed_furniture``.
+``canonical_url``, ``story_id``, ``is_teaser`` and ``strip_feed_furniture`` (both at
+once: ``strip_and_judge``).
 
 HTML to text
     A small tokenizer, not ``html.parser.HTMLParser``: on Python 3.11.7 the stdlib
@@ -60,6 +61,7 @@ __all__ = [
     "one_line",
     "plain_text",
     "story_id",
+    "strip_and_judge",
     "strip_feed_furniture",
     "strip_invisible",
 ]
@@ -538,18 +540,39 @@ _MORE_TAIL = re.compile(
 _ELLIPSIS_TAIL = re.compile(r"\s*[\[(]\s*(?:…|\.\.\.)\s*[\])]\s*\Z")
 _ENDS_TRUNCATED = re.compile(r"(?:…|\.\.\.)\s*\Z")
 _KINDS = (("appeared", _APPEARED_FIRST), ("more", _MORE_TAIL), ("ellipsis", _ELLIPSIS_TAIL))
-_APPEARED_HINT = re.compile(r"appeared|published", re.IGNORECASE)
-_MORE_HINT = re.compile(r"read|more", re.IGNORECASE)
+# The words each pattern cannot match without (lower case). ``str.lower`` and a plain
+# substring test stand for the patterns' IGNORECASE, which also folds four letters
+# outside ASCII onto ASCII ones: a tail holding one of those goes to the pattern.
+_HINTS = {
+    "appeared": (
+        "appeared first on",
+        "first appeared on",
+        "originally published",
+        "first published",
+        "republished from",
+    ),
+    "more": (
+        "continue reading",
+        "keep reading",
+        "read more",
+        "read full",
+        "read the full",
+        "read the rest",
+        "more…",
+        "more...",
+    ),
+}
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K (Kelvin)
 
 
-def _may_match(kind: str, tail: str) -> bool:
+def _may_match(kind: str, tail: str, low: str | None) -> bool:
     """A cheap necessary condition for ``kind``'s pattern to match ``tail``: each
-    pattern needs these words or this last character (speed only)."""
-    if kind == "appeared":
-        return _APPEARED_HINT.search(tail) is not None
-    if kind == "more":
-        return _MORE_HINT.search(tail) is not None
-    return tail.rstrip()[-1:] in ("]", ")")
+    pattern needs one of these words, or this last character (speed only: the
+    hints cost a fraction of the patterns). ``low`` is ``tail.lower()``, or None
+    when ``tail`` holds a letter that only IGNORECASE folds onto ASCII."""
+    if kind == "ellipsis":
+        return tail.rstrip()[-1:] in ("]", ")")
+    return low is None or any(word in low for word in _HINTS[kind])
 
 
 def _strip(text: str) -> tuple[str, set[str]]:
@@ -557,8 +580,9 @@ def _strip(text: str) -> tuple[str, set[str]]:
     kinds: set[str] = set()
     for _ in range(5):
         head, tail = text[:-_TAIL], text[-_TAIL:]
+        low = None if _FOLDS_TO_ASCII.search(tail) else tail.lower()
         for kind, pattern in _KINDS:
-            if not _may_match(kind, tail):
+            if not _may_match(kind, tail, low):
                 continue
             m = pattern.search(tail)
             if m is not None:
@@ -588,6 +612,13 @@ def is_teaser(text: str, *, title: str = "") -> bool:
     """True when ``text`` is a teaser rather than the story: see the module docstring."""
     body, kinds = _strip(text)
     return _teaser(body, kinds, title)
+
+
+def strip_and_judge(text: str, *, title: str = "") -> tuple[str, bool]:
+    """``strip_feed_furniture(text)`` and ``is_teaser(text, title=title)``, with the
+    furniture stripped once (parsing needs both for every entry)."""
+    body, kinds = _strip(text)
+    return body, _teaser(body, kinds, title)
 
 
 def _teaser(body: str, kinds: set[str], title: str) -> bool:

@@ -53,11 +53,10 @@ import feedparser
 
 from bot.core.models import Story
 from bot.core.outlet import outlet_name
-from bot.core.summarize import main_text
+from bot.core.summarize import story_text
 from bot.core.text import (
     canonical_url,
     html_to_text,
-    is_teaser,
     one_line,
     plain_text,
     story_id,
@@ -552,15 +551,16 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
         if not (item_title or raw_text or url or guid):
             continue
         raw_date = next((d for k in _JSON_DATE_KEYS if (d := _json_str(item.get(k)))), None)
+        text, teaser = story_text(item_title, raw_text)
         story = Story(
             feed_url=feed_url,
             id=story_id(guid, url, item_title, raw_date),
             url=url,
             title=item_title,
-            text=main_text(item_title, raw_text),
+            text=text,
             published=_json_date(raw_date or "", now),
             outlet=name,
-            teaser=is_teaser(raw_text, title=item_title),
+            teaser=teaser,
         )
         _add_unique(stories, seen, story)
     return ParsedFeed(title=title, link=link, ttl=None, stories=stories, warning=None)
@@ -576,13 +576,14 @@ def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | No
     if not (title or raw_text or url or (guid and guid.strip())):
         return None
     raw_date = next((d for k in _DATE_KEYS if isinstance(d := dict.get(entry, k), str)), None)
+    text, teaser = story_text(title, raw_text)  # main_text and is_teaser in one pass
     return Story(
         feed_url=feed_url,
         id=story_id(guid, url, title, raw_date),
         url=url,
         title=title,
-        text=main_text(title, raw_text),
+        text=text,
         published=_published(entry, now),
         outlet=outlet,
-        teaser=is_teaser(raw_text, title=title),
+        teaser=teaser,
     )
