@@ -212,6 +212,7 @@ _DATE_TOKEN = re.compile(
     r"hours?|hrs?|days?|weeks?|on|at|today|yesterday|last|modified|read|min|h)\b",
     re.IGNORECASE,
 )
+_ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true
 _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
 _MENU_CHARS = re.compile(r"[|›»•·>/]")  # every match of _MENU_SEP holds one
@@ -292,7 +293,7 @@ def is_chrome(line: str) -> bool:
     shortcode. Unlike :func:`is_furniture` it does not judge a line by its shape, so a
     short list item ("Bayraktar TB2 drones") is not chrome."""
     s = line.strip()
-    if not s or not any(ch.isalnum() for ch in s):
+    if not s or _ALNUM.search(s) is None:
         return True
     if _SHORTCODES.fullmatch(s) or _CREDIT_LINE.match(s):
         return True

@@ -156,6 +156,8 @@ _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _COMMON_INLINE = re.compile(
     r"</?(?:span|a|code|strong|em)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>", re.ASCII | re.IGNORECASE
 )
+# _TAG less the tags ending in "-->" (they may close a comment the loop skips to).
+_FLAT_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*(?<!--)>")
 _DROP_MARK = "drop"
 _TAG_KINDS: dict[str, str] = {name: _PARA for name in _BLOCK}
 _TAG_KINDS.update({name: " " for name in _CELL})
@@ -263,16 +265,14 @@ def _flatten_tags(s: str) -> str:
 
     def flatten(m: re.Match[str]) -> str:
         nonlocal dropped
-        if m.group().endswith("-->"):
-            return m.group()  # may be the end of a comment the loop will skip to
-        kind = _TAG_KINDS.get(m.group(2).lower())
+        kind = _TAG_KINDS.get(m[2].lower())
         if kind is None:
             return _GAP
         if kind is _DROP_MARK:
             dropped = True
-        return m.group() if dropped else kind
+        return m[0] if dropped else kind
 
-    return _TAG.sub(flatten, _COMMON_INLINE.sub(_GAP, s))
+    return _FLAT_TAG.sub(flatten, _COMMON_INLINE.sub(_GAP, s))
 
 
 def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
