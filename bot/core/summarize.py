@@ -288,10 +288,12 @@ def _date_word(word: str) -> bool:
     return all(not piece or _DATE_TOKEN.fullmatch(piece) for piece in _WORD_PARTS.split(word))
 
 
+@lru_cache(maxsize=16_384)
 def is_chrome(line: str) -> bool:
     """True when ``line`` is page chrome: furniture by pattern, a caption credit, a
     shortcode. Unlike :func:`is_furniture` it does not judge a line by its shape, so a
-    short list item ("Bayraktar TB2 drones") is not chrome."""
+    short list item ("Bayraktar TB2 drones") is not chrome. Cached: the same lines come
+    back (share prompts, bylines, the entries of a feed polled again)."""
     s = line.strip()
     if not s or _ALNUM.search(s) is None:
         return True
