@@ -183,6 +183,8 @@ _PARA_SEPARATORS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def _clean_controls(text: str) -> str:
+    if _SUSPECT.search(text) is None:
+        return text  # most texts: one scan says there is nothing to clean
     if _CONTROL.search(text) is not None:
         text = _CONTROL.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
     return strip_invisible(text)
@@ -217,12 +219,22 @@ def strip_invisible(text: str) -> str:
 
 
 _CONTROL_BUT_PARA = re.compile(r"[\x01-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# A character _CONTROL (less NUL, with _BUT_PARA) or _ANY_INVISIBLE finds: one scan
+# instead of two for the common text that holds none.
+_SUSPECT_CLASS = (
+    "\x01-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff"
+)
+_SUSPECT = re.compile(f"[\x00{_SUSPECT_CLASS}]")
+_SUSPECT_BUT_PARA = re.compile(f"[{_SUSPECT_CLASS}]")
 
 
 def _clean_controls_but_para(text: str) -> str:
     """``_clean_controls`` that keeps ``_PARA`` (NUL) marks. The joiner rule of
     ``strip_invisible`` reads a NUL like the edge of a paragraph, so the result is
     the same as cleaning each paragraph."""
+    if _SUSPECT_BUT_PARA.search(text) is None:
+        return text
     if _CONTROL_BUT_PARA.search(text) is not None:
         text = _CONTROL_BUT_PARA.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
     return strip_invisible(text)

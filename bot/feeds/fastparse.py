@@ -289,7 +289,7 @@ def read_feed(
     if decoded is None:
         return None
     data, encoding = decoded
-    cut = budget is not None and data.count(b"<") > budget
+    cut = budget is not None and len(data) > budget and data.count(b"<") > budget
     if cut:
         assert budget is not None
         data = _cut(data, budget)

@@ -368,7 +368,8 @@ def parse_feed(
     if _ascii_head(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return _json_feed(body, feed_url, outlet, now)
     base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
-    markup = body.count(b"<")
+    # No more "<" than bytes: a body this short needs no count.
+    markup = body.count(b"<") if len(body) > MAX_MARKUP else 0
     fast = read_feed(body, base, content_type=content_type, budget=MAX_MARKUP)
     if fast is not None:
         parsed = _guarded_build(fast, body, feed_url, base, outlet, now)
