@@ -420,12 +420,19 @@ def _words(text: str) -> list[str]:
 def repeats_title(line: str, title: str) -> bool:
     """Whether ``line`` is the headline again: the same words (case, punctuation and
     spacing aside), or, for a line that does not end a sentence, four fifths of them."""
-    a, b = _words(line), _words(title)
-    if not a or not b:
+    b = _words(title)
+    if not b:
+        return False
+    if _ends_sentence(line.strip()):
+        # Only "the same words" can hold. Compared word by word: a long first
+        # paragraph stops at its first word that is not the headline's.
+        return _same_words(line, b)
+    a = _words(line)
+    if not a:
         return False
     if a == b:
         return True
-    if _PROSE_END.search(line.strip()) or min(len(a), len(b)) < 2:
+    if min(len(a), len(b)) < 2:
         return False
     if a[: len(b)] == b:
         # The headline and a subtitle after a dash or colon ("IPv4 vs IPv6 - the
@@ -437,6 +444,28 @@ def repeats_title(line: str, title: str) -> bool:
         return False
     shared = len(set(a) & set(b))
     return shared / max(len(set(a)), len(set(b))) >= 0.8
+
+
+def _same_words(line: str, words: list[str]) -> bool:
+    """``_words(line) == words``, stopping at the first word that differs."""
+    n = 0
+    for m in _WORD.finditer(line.casefold()):
+        if n == len(words) or m.group() != words[n]:
+            return False
+        n += 1
+    return n == len(words)
+
+
+_STOPS = ".!?…。！？।؟"
+_CLOSERS = "\"'”’»)]"
+
+
+def _ends_sentence(s: str) -> bool:
+    """``bool(_PROSE_END.search(s))``, read from the end of ``s`` instead of a scan of
+    all of it: stops, then closing quotes and brackets, at its end (or before a
+    last "\\n", where ``$`` matches too)."""
+    end = (s[:-1] if s.endswith("\n") else s).rstrip(_CLOSERS)
+    return bool(end) and end[-1] in _STOPS
 
 
 def _is_prose(line: str) -> bool:
@@ -451,13 +480,13 @@ def _is_prose(line: str) -> bool:
     if words < 4:
         return False
     s = line.rstrip()
-    if _PROSE_END.search(s) or (s.endswith(":") and words >= 6):
+    if _ends_sentence(s) or (s.endswith(":") and words >= 6):
         return True
     spans = split_sentences(line)
     if not spans:
         return False
     a, b = spans[0]
-    return b < len(s) and bool(_PROSE_END.search(line[a:b]))
+    return b < len(s) and _ends_sentence(line[a:b])
 
 
 def story_lines(title: str, text: str) -> list[tuple[int, int]]:
