@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from bot.core.matching import compile_matcher
 from bot.core.models import Match, Summary, Term, Watchlist
-from bot.core.summarize import is_furniture, repeats_title, split_sentences, summarize
+from bot.core.summarize import (
+    is_furniture,
+    main_text,
+    repeats_title,
+    split_sentences,
+    story_text,
+    summarize,
+)
+from bot.core.text import is_teaser
 from bot.feeds.article import extract_article
 from tests.conftest import needs_corpus
 
@@ -348,3 +356,49 @@ def test_real_feed_stories_summarize_within_budget():
             assert s.text or repeats_title(text, title) or len(text.split()) < 4, text
             checked += 1
     assert checked > 100
+
+
+_LINE_PARTS = st.sampled_from(
+    ["Drones hit the port", ".", "!", "…", "”", "’", ")", "]", "\n", " ", "Share on X", ":", "a"]
+)
+
+
+@given(st.lists(_LINE_PARTS, max_size=10).map("".join))
+@settings(max_examples=300)
+def test_sentence_end_read_from_the_end_is_the_pattern(line: str) -> None:
+    from bot.core import summarize as core_summarize
+
+    assert core_summarize._ends_sentence(line) == bool(core_summarize._PROSE_END.search(line))
+
+
+@given(
+    st.lists(_LINE_PARTS, max_size=30).map("".join),
+    st.sampled_from(["", "Drones hit the port", "drones HIT the port."]),
+)
+@settings(max_examples=300)
+def test_story_text_is_main_text_and_teaser(text: str, title: str) -> None:
+    assert story_text(title, text) == (main_text(title, text), is_teaser(text, title=title))
+    for line in text.splitlines():
+        assert repeats_title(line, title) == _repeats_title_by_the_rule(line, title)
+
+
+def _repeats_title_by_the_rule(line: str, title: str) -> bool:
+    """repeats_title as first written (every word of both, then the rules in order):
+    the word-by-word shortcut must say the same."""
+    from bot.core import summarize as core_summarize
+
+    a, b = re.findall(r"\w+", line.casefold()), re.findall(r"\w+", title.casefold())
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if core_summarize._PROSE_END.search(line.strip()) or min(len(a), len(b)) < 2:
+        return False
+    if a[: len(b)] == b:
+        words = list(re.finditer(r"\w+", line))
+        rest = line[words[len(b) - 1].end() :].lstrip()
+        return len(a) > len(b) and rest[:1] in ("-", "–", "—", ":", "|", "(")
+    if min(len(a), len(b)) < 3:
+        return False
+    shared = len(set(a) & set(b))
+    return shared / max(len(set(a)), len(set(b))) >= 0.8

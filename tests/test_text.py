@@ -16,6 +16,7 @@ from bot.core.text import (
     one_line,
     plain_text,
     story_id,
+    strip_and_judge,
     strip_feed_furniture,
 )
 
@@ -273,6 +274,52 @@ def test_furniture_functions_never_raise(text: str) -> None:
     stripped = strip_feed_furniture(text)
     assert text.startswith(stripped)
     assert isinstance(is_teaser(text, title=text[:20]), bool)
+
+
+# Words of the furniture patterns, and the letters IGNORECASE folds onto ASCII ones
+# ("ſ" for "s", Kelvin "K" for "k", "İ", "ı"), which the substring hints must not miss.
+_TAIL_WORDS = st.sampled_from(
+    [
+        "Read more",
+        "READ MORE",
+        "Continue reading",
+        "Keep reading",
+        "Read the full story",
+        "read the reſt of this post",
+        "\u212aeep reading",
+        "contİnue reading",
+        "more…",
+        "More...",
+        "[…]",
+        "(more…)",
+        "The post X appeared first on Y.",
+        "This article was originally published on Z.",
+        "is republished from",
+        "…",
+        "word",
+        " ",
+        "\n",
+        ".",
+    ]
+)
+
+
+@given(st.lists(_TAIL_WORDS, max_size=12).map("".join), st.sampled_from(["", "Read more", "word"]))
+@settings(max_examples=300)
+def test_strip_and_judge_is_both_rules_at_once(text: str, title: str) -> None:
+    body = LONG + text
+    assert strip_and_judge(body, title=title) == (
+        strip_feed_furniture(body),
+        is_teaser(body, title=title),
+    )
+    # The substring hints never turn down a tail its pattern matches.
+    from bot.core import text as core_text
+
+    tail = body[-core_text._TAIL :]
+    low = None if core_text._FOLDS_TO_ASCII.search(tail) else tail.lower()
+    for kind, pattern in core_text._KINDS:
+        if pattern.search(tail) is not None:
+            assert core_text._may_match(kind, tail, low), (kind, tail)
 
 
 @pytest.mark.parametrize(
