@@ -591,7 +591,7 @@ def _strip(text: str) -> tuple[str, set[str]]:
     """``text`` without furniture tails, and which kinds were removed."""
     kinds: set[str] = set()
     for _ in range(5):
-        head, tail = text[:-_TAIL], text[-_TAIL:]
+        tail = text[-_TAIL:]
         low = None if _FOLDS_TO_ASCII.search(tail) else tail.lower()
         for kind, pattern in _KINDS:
             if not _may_match(kind, tail, low):
@@ -599,7 +599,7 @@ def _strip(text: str) -> tuple[str, set[str]]:
             m = pattern.search(tail)
             if m is not None:
                 kinds.add(kind)
-                text = (head + tail[: m.start()]).rstrip()
+                text = (text[:-_TAIL] + tail[: m.start()]).rstrip()
                 break
         else:
             break
