@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Config, parse_duration
+from bot.config import Config, parse_duration, quiet_problem
 from bot.core.lookup import PER_PAGE, LookupPage
 from bot.core.models import (
     CaseRule,
@@ -32,6 +32,7 @@ from bot.core.models import (
     Term,
     Watchlist,
 )
+from bot.core.subscription import FEED_ONLY, OptionError, check_format, check_mention
 from bot.core.text import canonical_url
 from bot.core.watchlist import (
     CASE_RULES,
@@ -263,6 +264,10 @@ class Service:
         self.feed_probe: Callable[[str], Awaitable[str]] | None = None
         """Fetches a URL once and raises ``CommandError`` unless it is a feed
         (set where a fetcher exists: the running bot, the CLI)."""
+        self.mention_checks: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        """Per platform: raises ``CommandError`` unless a mention (``role:ID`` /
+        ``group:ID``) names a role or group that exists in the guild or workspace
+        (set by the chat adapters, which can ask the platform)."""
         self.problems: list[str] = []
         """What is wrong in the config or the watchlist files as last read: invalid
         files, subscriptions naming a watchlist that does not exist."""
@@ -292,10 +297,11 @@ class Service:
             [(f.url, f.interval, f.title) for f in self.config.feeds], now
         )
         known = {n.casefold() for n in await self.watchlist_names()}
-        subs: list[tuple[str, str, str, str, str]] = []
+        subs: dict[tuple[str, str, str], Subscription] = {}
         for s in self.config.subscriptions:
-            for name in s.watchlists:
-                if name.casefold() not in known:
+            names = list(s.watchlists) or [FEED_ONLY]
+            for name in names:
+                if name and name.casefold() not in known:
                     problem = (
                         f"{self.config.path}: subscriptions: channel {s.channel!r} names "
                         f"watchlist {name!r}, which does not exist (skipped)"
@@ -303,8 +309,25 @@ class Service:
                     warnings.append(problem)
                     self.problems.append(problem)
                     continue
-                subs.append((s.platform, s.channel, name, s.mode, s.guild))
-        await self.store.sync_config_subscriptions(subs, now)
+                key = (s.platform, s.channel, name.casefold())
+                feeds = s.feeds
+                if key in subs:  # two feed subscriptions of one channel: one, with both's feeds
+                    feeds = tuple(dict.fromkeys(subs[key].feeds + s.feeds))
+                subs[key] = Subscription(
+                    id=0,
+                    platform=s.platform,
+                    channel=s.channel,
+                    watchlist=name,
+                    mode=s.mode,
+                    guild=s.guild,
+                    origin="config",
+                    feeds=feeds,
+                    format=s.format,
+                    mention=s.mention,
+                    quiet=s.quiet,
+                    timezone=s.timezone,
+                )
+        await self.store.sync_config_subscriptions(list(subs.values()), now)
         for w in warnings:
             log.warning("%s", w)
         return warnings
@@ -409,40 +432,155 @@ class Service:
         )
 
     async def subscribe(
-        self, caller: Caller, watchlist: str, mode: str = "realtime"
+        self,
+        caller: Caller,
+        watchlist: str = "",
+        mode: str = "realtime",
+        *,
+        feeds: Sequence[str] = (),
+        format: str = "full",
+        mention: str = "",
+        quiet: str = "",
+        timezone: str = "",
     ) -> Subscription:
+        """Subscribe the caller's channel to a watchlist's alerts, limited to
+        ``feeds`` when given; with feeds and no watchlist, to every new item of
+        those feeds (added to the ones it already follows). A feed not polled yet
+        is added when the caller may add feeds (fetched once first). Everything is
+        checked before anything is written."""
         self._need_manager(caller, "subscribe a channel")
-        w = await self.watchlist(watchlist)
         if mode not in MODES:
             raise CommandError(
                 f"Unknown mode {mode!r}: use realtime (each alert as it comes) "
                 "or digest (one message a day)."
             )
+        try:
+            fmt = check_format(format)
+            mention = check_mention(mention, caller.platform)
+        except OptionError as e:
+            raise CommandError(str(e)) from None
+        quiet, timezone = quiet.strip(), timezone.strip()
+        if (bad := quiet_problem(quiet, timezone)) is not None:
+            raise CommandError(f"{bad[0]}: {bad[1]}")
         if (problem := channel_problem(caller.platform, caller.channel)) is not None:
             raise CommandError(problem)
-        existing = await self._existing(caller, w.name)
-        if existing is not None and existing.origin == "config" and existing.mode != mode:
-            raise self._from_config(existing, "change")
+        if not watchlist.strip() and not feeds:
+            raise CommandError(
+                "Name a watchlist (subscribe KFOR) or a feed (subscribe feed:https://…/rss)."
+            )
+        name = (await self.watchlist(watchlist)).name if watchlist.strip() else FEED_ONLY
+        urls, new = await self._subscription_feeds(caller, feeds)
+        check = self.mention_checks.get(caller.platform)
+        if mention and check is not None:
+            await check(caller.guild, mention)
+        existing = await self._existing(caller, name)
+        if existing is not None and not name and urls:
+            urls = list(dict.fromkeys([*existing.feeds, *urls]))
+        wanted = Subscription(
+            id=0,
+            platform=caller.platform,
+            channel=caller.channel,
+            watchlist=name,
+            mode="digest" if mode == "digest" else "realtime",
+            guild=caller.guild,
+            feeds=tuple(urls),
+            format=fmt,
+            mention=mention,
+            quiet=quiet,
+            timezone=timezone,
+        )
+        if existing is not None and existing.origin == "config":
+            if dataclasses.replace(
+                wanted, id=existing.id, origin="config", guild=existing.guild
+            ) != (dataclasses.replace(existing, paused_reason="")):
+                raise self._from_config(existing, "change")
         return await self.store.subscribe(
             caller.platform,
             caller.channel,
-            w.name,
+            name,
             mode=mode,
             guild=caller.guild,
             origin="cli" if caller.platform == "console" else "chat",
             now=self.clock(),
+            options=wanted,
+            new_feeds=new,
         )
 
-    async def unsubscribe(self, caller: Caller, watchlist: str) -> Subscription:
+    async def _subscription_feeds(
+        self, caller: Caller, feeds: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        """The polled URLs of ``feeds`` and those of them to add (checked and fetched
+        once, the caller allowed to add feeds); CommandError naming the bad one."""
+        urls: list[str] = []
+        new: list[str] = []
+        for raw in feeds:
+            text = raw.strip().strip("<>")
+            known = await self.store.feed(text)
+            if known is None and "://" in text:
+                try:
+                    text = canonical_url(
+                        check_url(text, allow_private=self.config.fetch.allow_private)
+                    )
+                except FetchError as e:
+                    raise CommandError(f"feed: {e}") from None
+                known = await self.store.feed(text)
+            if known is not None:
+                urls.append(known.url)
+                continue
+            if "://" not in text:
+                raise CommandError(
+                    f"feed: {text!r} is not a feed URL: give the feed's http(s) address"
+                )
+            if not self._is_admin(caller):
+                need = _NEEDS["admin"].get(caller.platform, "admin rights")
+                raise PermissionDenied(
+                    f"feed: {text} is not polled yet, and only admins can add feeds "
+                    f"(you need {need}); ask one to run feeds add {text}, then subscribe again."
+                )
+            if self.feed_probe is not None:
+                try:
+                    await self.feed_probe(text)
+                except CommandError as e:
+                    raise CommandError(f"feed: {e}") from None
+            urls.append(text)
+            new.append(text)
+        return list(dict.fromkeys(urls)), list(dict.fromkeys(new))
+
+    async def unsubscribe(
+        self, caller: Caller, watchlist: str = "", *, feeds: Sequence[str] = ()
+    ) -> Subscription:
+        """Stop a watchlist's alerts here; with ``feeds`` and no watchlist, stop those
+        feeds' items (the feed subscription ends with its last feed)."""
         self._need_manager(caller, "unsubscribe a channel")
-        existing = await self._existing(caller, watchlist)
+        name = watchlist.strip() or FEED_ONLY
+        existing = await self._existing(caller, name)
         if existing is not None and existing.origin == "config":
             raise self._from_config(existing, "remove")
-        removed = await self.store.unsubscribe(caller.platform, caller.channel, watchlist)
+        if not name and existing is not None:
+            gone = {f.strip().strip("<>") for f in feeds}
+            gone |= {canonical_url(f) for f in gone if "://" in f}
+            left = tuple(f for f in existing.feeds if f not in gone)
+            if len(left) == len(existing.feeds):
+                has = ", ".join(existing.feeds)
+                raise CommandError(
+                    f"feed: this channel does not follow that feed (it follows {has})."
+                )
+            if left:
+                return await self.store.subscribe(
+                    caller.platform,
+                    caller.channel,
+                    FEED_ONLY,
+                    mode=existing.mode,
+                    guild=existing.guild,
+                    now=self.clock(),
+                    options=dataclasses.replace(existing, feeds=left),
+                )
+        removed = await self.store.unsubscribe(caller.platform, caller.channel, name)
         if removed is None:
-            current = [s.watchlist for s in await self.subscriptions(caller)]
+            current = [s.label for s in await self.subscriptions(caller)]
             has = ", ".join(current) if current else "nothing"
-            raise CommandError(f"This channel is not subscribed to {watchlist!r} (it gets: {has}).")
+            what = watchlist or "any feed"
+            raise CommandError(f"This channel is not subscribed to {what!r} (it gets: {has}).")
         return removed
 
     async def subscriptions(self, caller: Caller) -> list[Subscription]:
