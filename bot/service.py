@@ -489,11 +489,11 @@ class Service:
             quiet=quiet,
             timezone=timezone,
         )
-        if existing is not None and existing.origin == "config":
-            if dataclasses.replace(
-                wanted, id=existing.id, origin="config", guild=existing.guild
-            ) != (dataclasses.replace(existing, paused_reason="")):
-                raise self._from_config(existing, "change")
+        same = existing is not None and dataclasses.replace(
+            wanted, id=existing.id, origin=existing.origin, guild=existing.guild
+        ) == dataclasses.replace(existing, paused_reason="")
+        if existing is not None and existing.origin == "config" and not same:
+            raise self._from_config(existing, "change")
         return await self.store.subscribe(
             caller.platform,
             caller.channel,

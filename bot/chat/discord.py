@@ -53,6 +53,7 @@ from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervis
 from bot.config import Config
 from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Platform
+from bot.core.render import digest_mentions
 from bot.service import Caller, CommandError
 
 if TYPE_CHECKING:
@@ -208,6 +209,14 @@ def _embeds(dicts: Sequence[render.Embed]) -> list[discord.Embed]:
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
+def only_roles(ids: Sequence[int]) -> discord.AllowedMentions:
+    """Mentions that may ping exactly these roles: never @everyone, users or ``parse``."""
+    if not ids:
+        return NO_MENTIONS
+    roles = [discord.Object(id=i) for i in ids]
+    return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+
+
 class DiscordSender:
     """The :class:`~bot.chat.base.Sender` for Discord, over REST only."""
 
@@ -220,10 +229,11 @@ class DiscordSender:
         stores it, see :meth:`place`), for permalinks."""
 
     async def post(self, channel: str, alert: Alert, *, key: str) -> str:
-        return await self._post(channel, [render.alert_embed(alert, key=key)], key)
+        return await self._post(channel, [render.alert_embed(alert, key=key)], key, alert.mentions)
 
     async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
-        return await self._post(channel, render.digest_embeds(alerts, key=key), key)
+        embeds = render.digest_embeds(alerts, key=key)
+        return await self._post(channel, embeds, key, digest_mentions(alerts))
 
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
@@ -256,13 +266,19 @@ class DiscordSender:
             raise delivery_error(e, channel) from e
         return str(data["id"])
 
-    async def _post(self, channel: str, embeds: list[render.Embed], key: str) -> str:
+    async def _post(
+        self, channel: str, embeds: list[render.Embed], key: str, mentions: Sequence[str] = ()
+    ) -> str:
         cid = _snowflake(channel)
-        problems = render.check_limits(embeds)
+        content = render.mention_content(mentions)
+        problems = render.check_limits(embeds, content)
         if problems:  # the renderer guarantees this; a miss must not reach Discord
             raise DeliveryError("rendered message breaks Discord limits: " + "; ".join(problems))
         params = handle_message_parameters(
-            embeds=_embeds(embeds), allowed_mentions=NO_MENTIONS, nonce=nonce_for(key)
+            content=content or discord.utils.MISSING,
+            embeds=_embeds(embeds),
+            allowed_mentions=only_roles(render.role_ids(mentions)),
+            nonce=nonce_for(key),
         )
         try:
             data = await self.client.http.send_message(cid, params=params)

@@ -47,6 +47,7 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
+from bot.core.subscription import mention_id
 from bot.core.text import redact_url, strip_invisible, without_userinfo
 from bot.service import HelpEntry
 
@@ -404,7 +405,8 @@ def _footer(text: str, key: str | None) -> dict[str, str]:
 
 
 def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = None) -> Embed:
-    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time.
+    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time
+    (compact: linked title, outlets, time).
 
     With ``key`` (a post; edits have none) the footer ends with its :func:`ref_tag`.
     """
@@ -433,7 +435,8 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = Non
                 "inline": False,
             }
         )
-    if alert.watchlists:
+    compact = alert.format == "compact"
+    if alert.watchlists and not compact:
         fields.append(
             {
                 "name": "Watchlists" if len(alert.watchlists) > 1 else "Watchlist",
@@ -441,7 +444,7 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = Non
                 "inline": True,
             }
         )
-    if alert.terms:
+    if alert.terms and not compact:
         fields.append(
             {
                 "name": "Matched",
@@ -461,10 +464,22 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = Non
         embed["timestamp"] = when.isoformat()
     # The summary gets whatever the other parts leave of the 6000 total.
     room = min(LIMITS.description, LIMITS.total - embed_length(embed))
-    description = summary_markdown(alert.summary, room)
+    description = "" if compact else summary_markdown(alert.summary, room)
     if description:
         embed["description"] = description
     return embed
+
+
+def role_ids(mentions: Sequence[str]) -> list[int]:
+    """The Discord role ids of ``role:ID`` mentions (others ignored), once each."""
+    ids = [mention_id(m) for m in mentions if m.startswith("role:")]
+    return [int(i) for i in dict.fromkeys(ids) if i.isdigit()]
+
+
+def mention_content(mentions: Sequence[str]) -> str:
+    """The message content that pings the mentioned roles (empty: none). Only these
+    ids are allowed to ping (see ``DiscordSender``); feed text never is content."""
+    return " ".join(f"<@&{i}>" for i in role_ids(mentions))
 
 
 def digest_fit(alerts: Sequence[Alert]) -> int:

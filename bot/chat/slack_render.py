@@ -40,6 +40,8 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
+from bot.core.render import digest_mentions
+from bot.core.subscription import GROUP_ID, mention_id
 from bot.core.summarize import summarize
 from bot.core.text import redact_url, strip_invisible, without_userinfo
 
@@ -237,9 +239,22 @@ def alert_title(alert: Alert) -> str:
     return f"*{link(alert.url, title)}*" if safe_url(alert.url) else bold(title)
 
 
+def mention_markup(mentions: Sequence[str]) -> str:
+    """``<!subteam^ID>`` for each ``group:ID`` mention: the one ping an alert may
+    carry (feed text is escaped, so it can never form one)."""
+    ids = [mention_id(m) for m in mentions if m.startswith("group:")]
+    return " ".join(f"<!subteam^{i}>" for i in dict.fromkeys(ids) if GROUP_ID.fullmatch(i))
+
+
 def alert_blocks(alert: Alert) -> list[Block]:
-    """One alert: linked title, summary, sources, watchlists and terms (≤ 5 blocks)."""
-    blocks: list[Block] = [section(alert_title(alert))]
+    """One alert: linked title, summary, sources, watchlists and terms (≤ 5 blocks);
+    compact: linked title and sources. A mention leads the title."""
+    ping = mention_markup(alert.mentions)
+    title = f"{ping} {alert_title(alert)}" if ping else alert_title(alert)
+    blocks: list[Block] = [section(title)]
+    if alert.format == "compact":
+        sources = _source_elements(alert)
+        return blocks + ([context(sources)] if sources else [])
     summary = spans_mrkdwn(alert.summary.spans)
     if summary.strip():
         blocks.append(section(summary))
@@ -265,7 +280,8 @@ def alert_text(alert: Alert) -> str:
     title = cut(alert.title.strip() or "(untitled story)", FALLBACK_CHARS)
     names = ", ".join(alert.watchlists)
     text = f"{title} [{names}]" if names else title
-    return esc_fit(text, FALLBACK_CHARS)
+    ping = mention_markup(alert.mentions)
+    return f"{ping} {esc_fit(text, FALLBACK_CHARS)}" if ping else esc_fit(text, FALLBACK_CHARS)
 
 
 def alert_message(alert: Alert) -> tuple[str, list[Block]]:
@@ -291,7 +307,7 @@ def digest_fit(alerts: Sequence[Alert]) -> int:
 def _digest_entries(alerts: Sequence[Alert]) -> list[list[Block]]:
     """Each alert's blocks, as many alerts as fit beside the header and the note."""
     entries: list[list[Block]] = []
-    used = 1  # the header
+    used = 2 if mention_markup(digest_mentions(alerts)) else 1  # the header (and mention)
     for alert in alerts:
         entry = _compact_alert(alert)
         # Keep one block free for the "and N more" note.
@@ -308,6 +324,9 @@ def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
     n = len(alerts)
     head = f"{n} new alert{'s' if n != 1 else ''}"
     blocks: list[Block] = [header(head)]
+    ping = mention_markup(digest_mentions(alerts))
+    if ping:
+        blocks.append(section(ping))
     entries = _digest_entries(alerts)
     for entry in entries:
         blocks.extend(entry)
@@ -315,7 +334,8 @@ def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
     if shown < n:
         blocks.append(context([f"{ELLIPSIS} and {n - shown} more not shown here"]))
     titles = "; ".join(cut(a.title, 80) for a in alerts[:3])
-    return esc_fit(f"{head}: {titles}", FALLBACK_CHARS), blocks
+    text = esc_fit(f"{head}: {titles}", FALLBACK_CHARS)
+    return (f"{ping} {text}" if ping else text), blocks
 
 
 def metadata(cluster_id: int, key: str, event_type: str = "alertbot_alert") -> dict[str, Any]:

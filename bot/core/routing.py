@@ -28,7 +28,7 @@ they return.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.fold import fold_form
@@ -96,7 +96,7 @@ class NewRow:
     channel: str
     watchlists: tuple[str, ...]
     mode: Mode
-    look: Presentation = Presentation()
+    look: Presentation = field(default_factory=Presentation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,12 @@ FORMATS: tuple[Format, ...] = ("full", "compact")
 FEED_ONLY = ""
 """The ``watchlist`` of a subscription that gets every item of its feeds."""
 
+ROLE_ID = re.compile(r"\d{15,21}")
+GROUP_ID = re.compile(r"S[A-Z0-9]{6,20}")
 _MENTION_KINDS = {"discord": "role", "slack": "group"}
 _MENTION_IDS = {
-    "role": (re.compile(r"\d{15,21}"), "a numeric role id such as 123456789012345678"),
-    "group": (re.compile(r"S[A-Z0-9]{6,20}"), "a user group id such as S0123ABCD"),
+    "role": (ROLE_ID, "a numeric role id such as 123456789012345678"),
+    "group": (GROUP_ID, "a user group id such as S0123ABCD"),
 }
 
 
