@@ -50,6 +50,7 @@ from discord.http import Route, handle_message_parameters
 
 from bot.chat import discord_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.mentions import discord_roles_check
 from bot.config import Config
 from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Platform
@@ -582,6 +583,8 @@ class DiscordBot:
         self.tree = AlertTree(self.client)
         _add_commands(self.tree, self)
         self.sender = DiscordSender(self.client)
+        if service is not None:
+            service.mention_checks["discord"] = discord_roles_check(self.client.http)
 
     @property
     def svc(self) -> Service:

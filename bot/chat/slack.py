@@ -48,6 +48,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import slack_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.mentions import slack_groups_check
 from bot.config import Config, SlackConfig
 from bot.core.models import Alert, Platform
 from bot.service import Caller, CommandError
@@ -812,6 +813,7 @@ class SlackBot:
         self.client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
         self.sender = SlackSender(self.client, pace=pace)
         self.directory = SlackDirectory(self.client, config.slack)
+        service.mention_checks["slack"] = slack_groups_check(self.client)
         self.commands = SlackCommands(service, command=config.slack.command)
         self.ids = _Ids()
         self.app = self._build_app()

@@ -115,6 +115,9 @@ class FakeDiscordAPI:
         self.token_ok = True
         self.unavailable = False
         """Answer every request 503 (Discord down); set it False to bring it back."""
+        self.roles: dict[int, dict[int, str]] = {}
+        """Guild id → its roles (id → name), for ``GET /guilds/{id}/roles``; a guild
+        not here is unknown (404)."""
 
     # ------------------------------------------------------------------ control
 
@@ -131,6 +134,11 @@ class FakeDiscordAPI:
         read_history: bool = True,
     ) -> None:
         self.channels[channel_id] = Channel(channel_id, guild_id, forbidden, read_history)
+
+    def add_role(self, guild_id: int, role_id: int, name: str = "role") -> None:
+        """A role of a guild (the guild's @everyone role, its own id, comes with it)."""
+        roles = self.roles.setdefault(guild_id, {guild_id: "@everyone"})
+        roles[role_id] = name
 
     def new_id(self, at: datetime | None = None) -> int:
         """A snowflake for ``at`` (default now), unique in this fake."""
@@ -259,6 +267,7 @@ class FakeDiscordAPI:
             ("GET", r"^/users/@me$", self._me),
             ("GET", r"^/oauth2/applications/@me$", self._app),
             ("GET", r"^/channels/(\d+)$", self._get_channel),
+            ("GET", r"^/guilds/(\d+)/roles$", self._get_roles),
             ("GET", r"^/channels/(\d+)/messages$", self._get_messages),
             ("POST", r"^/channels/(\d+)/messages$", self._post_message),
             ("PATCH", r"^/channels/(\d+)/messages/(\d+)$", self._edit_message),
@@ -270,7 +279,7 @@ class FakeDiscordAPI:
             ("PUT", r"^/applications/(\d+)/commands$", self._sync),
             ("PUT", r"^/applications/(\d+)/guilds/(\d+)/commands$", self._sync),
         ]
-        needs_bot = ("/users", "/oauth2", "/channels", "/applications")
+        needs_bot = ("/users", "/oauth2", "/channels", "/applications", "/guilds")
         if path.startswith(needs_bot) and (not is_bot or not self.token_ok):
             return _error(401, 0, "401: Unauthorized")
         for m, rx, fn in routes:
@@ -348,6 +357,26 @@ class FakeDiscordAPI:
         if ch.forbidden == 50013:
             return _error(403, 50013, "Missing Permissions")
         return None
+
+    def _get_roles(self, gid: str, **_: Any) -> web.Response:
+        roles = self.roles.get(int(gid))
+        if roles is None:
+            return _error(404, 10004, "Unknown Guild")
+        return _json(
+            [
+                {
+                    "id": str(rid),
+                    "name": name,
+                    "color": 0,
+                    "hoist": False,
+                    "position": i,
+                    "permissions": "0",
+                    "managed": False,
+                    "mentionable": True,
+                }
+                for i, (rid, name) in enumerate(roles.items())
+            ]
+        )
 
     def _get_channel(self, cid: str, **_: Any) -> web.Response:
         problem = self._channel_problem(int(cid))

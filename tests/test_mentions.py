@@ -1,0 +1,188 @@
+"""Opt-in mentions and the compact format, through the real discord.py REST layer and
+the real slack-sdk client against the loopback fakes: the alert pings exactly the
+configured role or group, feed text pings nobody, edits ping nobody, and ids that
+do not exist are refused naming the argument."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.app import open_runtime
+from bot.chat.discord import DiscordBot
+from bot.chat.mentions import discord_roles_check, slack_groups_check
+from bot.chat.slack import SlackSender, make_client
+from bot.config import parse_config
+from bot.core.models import Alert, Source, Span, Summary
+from bot.pipeline import Deliverer
+from bot.service import CommandError
+from tests.conftest import MakeConfig
+from tests.fakes.discord_api import FakeDiscordAPI
+from tests.fakes.feedserver import FeedServer
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.test_pipeline import KFOR_A, KFOR_B, rss
+
+GUILD = 111111111111111111
+CHANNEL = 222222222222222222
+ROLE = 333333333333333333
+OTHER_ROLE = 444444444444444444
+GROUP = "S0123ABCD"
+HOSTILE = "@everyone <@&999999999999999999> <!channel> <!subteam^SEVIL123> <@U123> ping"
+
+
+def alert(*, compact: bool = False, mentions: tuple[str, ...] = (), title: str = "") -> Alert:
+    title = title or "KFOR steps up patrols near the Jarinje crossing"
+    return Alert(
+        cluster_id=7,
+        title=title,
+        url="https://a.example/kfor",
+        summary=Summary((Span(f"{HOSTILE}: troops of "), Span("KFOR", True), Span(" patrol."))),
+        watchlists=("KFOR",),
+        terms=("KFOR",),
+        sources=(
+            Source("Outlet A", "https://a.example/kfor", title),
+            Source(HOSTILE, "https://b.example/kfor", HOSTILE),
+        ),
+        published=datetime(2026, 12, 1, 21, 5, tzinfo=UTC),
+        format="compact" if compact else "full",
+        mentions=mentions,
+    )
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeDiscordAPI]:
+    async with FakeDiscordAPI() as fake:
+        fake.add_channel(CHANNEL, GUILD)
+        fake.add_role(GUILD, ROLE, "defence-desk")
+        yield fake
+
+
+@pytest.fixture
+async def bot(api: FakeDiscordAPI, tmp_path: Path) -> AsyncIterator[DiscordBot]:
+    env = {"DISCORD_TOKEN": "test-token", "ALERTBOT_DISCORD_API_URL": api.base}
+    b = DiscordBot(parse_config({}, tmp_path / "alertbot.toml", env), None)
+    await b.start()
+    yield b
+    await b.close()
+
+
+async def test_discord_alert_pings_exactly_its_role_and_feed_text_pings_nobody(
+    api: FakeDiscordAPI, bot: DiscordBot
+) -> None:
+    await bot.sender.post(
+        str(CHANNEL), alert(compact=True, mentions=(f"role:{ROLE}",)), key="alertbot-1"
+    )
+    [req] = api.calls("POST", rf"^/channels/{CHANNEL}/messages$")
+    print("DISCORD PAYLOAD", json.dumps(req.json, ensure_ascii=False))
+    assert req.json["content"] == f"<@&{ROLE}>"
+    assert req.json["allowed_mentions"] == {"parse": [], "roles": [ROLE]}
+    [embed] = req.json["embeds"]
+    sent = json.dumps(embed, ensure_ascii=False)
+    for ping in ("@everyone", "<@&999999999999999999>", "<@U123>"):
+        assert ping not in sent
+    # Compact: headline, outlets and the link; no summary, watchlists or terms.
+    assert "description" not in embed
+    assert [f["name"] for f in embed["fields"]] == ["Also reported by"]
+    assert embed["title"] == "KFOR steps up patrols near the Jarinje crossing"
+    assert embed["url"] == "https://a.example/kfor"
+
+
+async def test_discord_edit_and_digest_ping_as_they_should(
+    api: FakeDiscordAPI, bot: DiscordBot
+) -> None:
+    ref = await bot.sender.post(str(CHANNEL), alert(mentions=(f"role:{ROLE}",)), key="k1")
+    # The deliverer builds an edit's alert without mentions; even with one, no ping.
+    await bot.sender.edit(str(CHANNEL), ref, alert(mentions=(f"role:{ROLE}",)))
+    [patch] = api.calls("PATCH", rf"^/channels/{CHANNEL}/messages/{ref}$")
+    assert patch.json["allowed_mentions"] == {"parse": []}
+    assert "content" not in patch.json  # the role's name stays, unpinged
+    await bot.sender.post_digest(
+        str(CHANNEL),
+        [alert(mentions=(f"role:{ROLE}",)), alert(mentions=(f"role:{ROLE}",), title="Two")],
+        key="d1",
+    )
+    digest = api.calls("POST", rf"^/channels/{CHANNEL}/messages$")[-1]
+    assert digest.json["content"] == f"<@&{ROLE}>"
+    assert digest.json["allowed_mentions"] == {"parse": [], "roles": [ROLE]}
+
+
+async def test_discord_role_check_asks_the_guild(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+    check = discord_roles_check(bot.client.http)
+    await check(str(GUILD), f"role:{ROLE}")
+    with pytest.raises(CommandError, match=rf"^mention: {OTHER_ROLE} is not a role"):
+        await check(str(GUILD), f"role:{OTHER_ROLE}")
+    with pytest.raises(CommandError, match="@everyone"):
+        await check(str(GUILD), f"role:{GUILD}")
+    with pytest.raises(CommandError, match="cannot see server"):
+        await check("999999999999999999", f"role:{ROLE}")
+    with pytest.raises(CommandError, match="in a server"):
+        await check("", f"role:{ROLE}")
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlackAPI]:
+    async with FakeSlackAPI() as fake:
+        fake.usergroups[GROUP] = ["U1"]
+        yield fake
+
+
+async def test_slack_alert_pings_exactly_its_group_and_feed_text_pings_nobody(
+    slack: FakeSlackAPI,
+) -> None:
+    sender = SlackSender(make_client("xoxb-t", slack.base_url), pace=0.0)
+    ts = await sender.post("C1", alert(compact=True, mentions=(f"group:{GROUP}",)), key="k")
+    (call,) = slack.calls_to("chat.postMessage")
+    print("SLACK PAYLOAD", json.dumps(call.args, ensure_ascii=False))
+    assert call.args["text"].startswith(f"<!subteam^{GROUP}> ")
+    assert call.args["blocks"][0]["text"]["text"].startswith(f"<!subteam^{GROUP}> *<")
+    body = json.dumps(call.args, ensure_ascii=False)
+    assert body.count("<!subteam^") == 2  # the text and the title: ours only
+    for ping in ("<!channel>", "<!subteam^SEVIL123>", "<@U123>"):
+        assert ping not in body
+    assert [b["type"] for b in call.args["blocks"]] == ["section", "context"]  # compact
+    await sender.edit("C1", ts, alert(compact=True))
+    (update,) = slack.calls_to("chat.update")
+    assert "<!subteam^" not in json.dumps(update.args)
+
+
+async def test_slack_group_check_asks_usergroups_list(slack: FakeSlackAPI) -> None:
+    check = slack_groups_check(make_client("xoxb-t", slack.base_url))
+    await check("T1", f"group:{GROUP}")
+    with pytest.raises(CommandError, match=r"^mention: S0999ZZZZ is not a user group"):
+        await check("T1", "group:S0999ZZZZ")
+
+
+async def test_the_first_post_pings_and_the_edit_for_a_new_outlet_does_not(
+    feed_server: FeedServer, make_config: MakeConfig, slack: FakeSlackAPI, database: str
+) -> None:
+    feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
+    a, b = feed_server.url("/a.xml"), feed_server.url("/b.xml")
+    config = make_config(
+        [a, b],
+        subscriptions=[
+            {
+                "platform": "slack",
+                "channel": "C1",
+                "watchlists": ["KFOR"],
+                "mention": f"group:{GROUP}",
+            }
+        ],
+        database=database,
+    )
+    sender = SlackSender(make_client("xoxb-t", slack.base_url), pace=0.0)
+    async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+        deliverer = Deliverer(rt.service.store, config, {"slack": sender})
+        await rt.poller.poll_due(all_feeds=True)
+        assert (await deliverer.drain()).posted == 1
+        feed_server.add_feed("/b.xml", rss("Outlet B", [KFOR_B], link="https://b.example/"))
+        await rt.poller.poll_due(all_feeds=True)
+        assert (await deliverer.drain()).edited == 1
+    (post,) = slack.calls_to("chat.postMessage")
+    (update,) = slack.calls_to("chat.update")
+    assert post.args["text"].startswith(f"<!subteam^{GROUP}> ")
+    assert "<!subteam^" not in json.dumps(update.args)
