@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -799,7 +800,79 @@ def _sub_json(s: Subscription) -> dict[str, Any]:
         "watchlist": s.watchlist,
         "mode": s.mode,
         "paused": s.paused_reason,
+        "feeds": list(s.feeds),
+        "format": s.format,
+        "mention": s.mention,
+        "quiet": s.quiet,
+        "timezone": s.timezone,
     }
+
+
+def _sub_options(s: Subscription) -> str:
+    """The options of a subscription beyond its mode, for people: ``compact, mention role:1``."""
+    parts: list[str] = [] if s.format == "full" else [s.format]
+    if s.mention:
+        parts.append(f"mention {s.mention}")
+    if s.quiet:
+        parts.append(f"quiet {s.quiet} {s.timezone or 'UTC'}")
+    return ", ".join(parts)
+
+
+async def _subscribe(service: Service, args: argparse.Namespace) -> Subscription:
+    """``subscriptions add``: new feeds fetched once; a mention checked with the
+    platform when its token is set (the bot's own login), else said to be unchecked."""
+    from bot.feeds.fetch import Fetcher, create_session
+    from bot.service import fetching_probe
+
+    secrets = service.config.secrets
+    guild = args.guild or ""
+    closers: list[Callable[[], Awaitable[None]]] = []
+    try:
+        if args.mention and args.platform == "discord" and secrets.discord_token:
+            from bot.chat.discord import DiscordBot
+
+            bot = DiscordBot(service.config, service)
+            closers.append(bot.close)
+            try:
+                await bot.start()
+            except Exception as e:
+                raise CliError(
+                    f"--mention: cannot log in to Discord to check the role: {e}"
+                ) from None
+            if not guild:
+                with contextlib.suppress(Exception):  # the check then says what is missing
+                    data = await bot.client.http.get_channel(int(args.channel))
+                    guild = str(data.get("guild_id") or "")
+        elif args.mention and args.platform == "slack" and secrets.slack_bot_token:
+            from bot.chat.mentions import slack_groups_check
+            from bot.chat.slack import make_client
+
+            client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
+            service.mention_checks["slack"] = slack_groups_check(client)
+        elif args.mention and args.platform in ("discord", "slack"):
+            token = "DISCORD_TOKEN" if args.platform == "discord" else "SLACK_BOT_TOKEN"
+            print(
+                f"note: --mention {args.mention} not checked with {args.platform} "
+                f"({token} is not set); a wrong id pings nobody",
+                file=sys.stderr,
+            )
+        me = _operator(args.platform, args.channel, guild)
+        async with create_session(service.config.fetch) as session:
+            if args.feed:
+                service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
+            return await service.subscribe(
+                me,
+                args.watchlist or "",
+                args.mode,
+                feeds=args.feed or (),
+                format=args.format,
+                mention=args.mention or "",
+                quiet=args.quiet or "",
+                timezone=args.timezone or "",
+            )
+    finally:
+        for close in closers:
+            await close()
 
 
 def cmd_subscriptions(args: argparse.Namespace) -> int:
@@ -813,17 +886,23 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
                 return 0
             for s in subs:
                 paused = f"  PAUSED: {s.paused_reason}" if s.paused_reason else ""
-                print(f"{s.platform:<8} {s.channel:<24} {s.watchlist:<16} {s.mode}{paused}")
+                options = f" ({_sub_options(s)})" if _sub_options(s) else ""
+                print(f"{s.platform:<8} {s.channel:<24} {s.label:<16} {s.mode}{options}{paused}")
             if not subs:
                 print("no subscriptions", file=sys.stderr)
             return 0
-        me = _operator(args.platform, args.channel, args.guild or "")
         if op == "add":
-            s = await service.subscribe(me, args.watchlist, args.mode)
-            print(f"{s.platform} {s.channel} now gets {s.watchlist} ({s.mode})")
+            s = await _subscribe(service, args)
+            options = ", ".join(o for o in (s.mode, _sub_options(s)) if o)
+            print(f"{s.platform} {s.channel} now gets {s.label} ({options})")
             return 0
-        s = await service.unsubscribe(me, args.watchlist)
-        print(f"{s.platform} {s.channel} no longer gets {s.watchlist}")
+        me = _operator(args.platform, args.channel, args.guild or "")
+        s = await service.unsubscribe(me, args.watchlist or "", feeds=args.feed or ())
+        if s.watchlist or args.watchlist:
+            print(f"{s.platform} {s.channel} no longer gets {s.watchlist}")
+        else:
+            gone = ", ".join(args.feed or ())
+            print(f"{s.platform} {s.channel} no longer gets every item of {gone}")
         return 0
 
     return _with_service(args, work)
@@ -1070,7 +1149,15 @@ def build_parser() -> argparse.ArgumentParser:
         q = sb.add_parser(name, help=what, parents=[common])
         q.add_argument("--platform", choices=PLATFORMS, required=True, help=platform_help)
         q.add_argument("--channel", required=True, metavar="ID", help=channel_help)
-        q.add_argument("--watchlist", required=True, metavar="NAME", help=name_help)
+        q.add_argument("--watchlist", metavar="NAME", help=name_help + " (or --feed)")
+        q.add_argument(
+            "--feed",
+            action="append",
+            metavar="URL",
+            help="only items of this feed (repeatable); without --watchlist: every new "
+            "item of it"
+            + (" (a feed not polled yet is fetched once, then added)" if name == "add" else ""),
+        )
         q.add_argument("--guild", metavar="ID", help="Discord guild / Slack team id")
         if name == "add":
             q.add_argument(
@@ -1079,6 +1166,28 @@ def build_parser() -> argparse.ArgumentParser:
                 default="realtime",
                 help="realtime: an alert per story (default); digest: one message per "
                 "[alerts] digest_every (a day by default)",
+            )
+            q.add_argument(
+                "--format",
+                default="full",
+                metavar="full|compact",
+                help="full (default): title, summary, outlets; compact: headline, outlets, link",
+            )
+            q.add_argument(
+                "--mention",
+                metavar="role:ID|group:ID",
+                help="ping this Discord role or Slack user group with each new alert",
+            )
+            q.add_argument(
+                "--quiet",
+                metavar="HH:MM-HH:MM",
+                help="hold alerts in these hours and send them as one digest after, "
+                'e.g. "22:00-07:00"',
+            )
+            q.add_argument(
+                "--timezone",
+                metavar="ZONE",
+                help="the IANA zone --quiet is read in, e.g. Europe/Belgrade (default UTC)",
             )
 
     p = add("db", "the database: move to another one", cmd_db)
