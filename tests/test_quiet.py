@@ -129,7 +129,7 @@ def test_mentions_that_are_refused(value: str, platform: str, message: str) -> N
 
 def test_formats() -> None:
     assert check_format(" Compact ") == "compact" and check_format("full") == "full"
-    with pytest.raises(OptionError, match="^format: 'short' is not a format"):
+    with pytest.raises(OptionError, match=r"^format: 'short' is not a format"):
         check_format("short")
 
 
