@@ -222,6 +222,13 @@ async def _first_login(
     senders[platform] = bot.sender
     bot.logged_in.set()
     log.info("%s: logged in", name)
+    await _warn_mentions(bot, platform)
+
+
+async def _warn_mentions(bot: Any, platform: str) -> None:
+    from bot.chat.mentions import warn_config_mentions  # imported with the platforms, lazily
+
+    await warn_config_mentions(bot, platform)
 
 
 async def _log_in_later(
@@ -254,6 +261,7 @@ async def _log_in_later(
             failures,
             time.monotonic() - started,
         )
+        await _warn_mentions(bot, platform)
         return
 
 

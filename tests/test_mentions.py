@@ -5,6 +5,7 @@ do not exist are refused naming the argument."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from bot.app import open_runtime
 from bot.chat.discord import DiscordBot
 from bot.chat.mentions import discord_roles_check, slack_groups_check
 from bot.chat.slack import SlackSender, make_client
-from bot.config import parse_config
+from bot.config import Secrets, parse_config
 from bot.core.models import Alert, Source, Span, Summary
 from bot.pipeline import Deliverer
 from bot.service import CommandError
@@ -186,3 +187,32 @@ async def test_the_first_post_pings_and_the_edit_for_a_new_outlet_does_not(
     (update,) = slack.calls_to("chat.update")
     assert post.args["text"].startswith(f"<!subteam^{GROUP}> ")
     assert "<!subteam^" not in json.dumps(update.args)
+
+
+async def test_a_config_mention_naming_no_group_is_logged_once_slack_is_in(
+    make_config: MakeConfig, slack: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(
+        [],
+        subscriptions=[
+            {
+                "platform": "slack",
+                "channel": "C1",
+                "watchlists": ["KFOR"],
+                "mention": f"group:{GROUP}",
+            },
+            {
+                "platform": "slack",
+                "channel": "C2",
+                "watchlists": ["KFOR"],
+                "mention": "group:S0999ZZZZ",
+            },
+        ],
+    )
+    secrets = Secrets(slack_bot_token="xoxb-t", slack_api_url=slack.base_url)
+    config = dataclasses.replace(config, secrets=secrets)
+    async with open_runtime(config, json_lines=True, out=io.StringIO()) as rt:
+        assert "slack" in rt.deliverer.senders
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+    assert "subscriptions[1].mention: S0999ZZZZ is not a user group" in errors[0]

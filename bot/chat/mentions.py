@@ -10,7 +10,9 @@ the CLI does when the platform's token is set.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -18,7 +20,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.subscription import mention_id
-from bot.service import CommandError
+from bot.service import CommandError, Service
+
+log = logging.getLogger(__name__)
 
 ROLE_HELP = "Server Settings → Roles → ⋯ → Copy Role ID (Developer Mode on)"
 GROUP_HELP = "the id in the user group's URL, or usergroups.list"
@@ -79,3 +83,54 @@ def slack_groups_check(client: AsyncWebClient) -> Callable[[str, str], Awaitable
             )
 
     return check
+
+
+async def discord_guild_of(http: discord.http.HTTPClient, channel: str) -> str:
+    """The guild id of a Discord channel ("" when Discord will not say)."""
+    try:
+        data = await http.get_channel(int(channel))
+    except (ValueError, discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        return ""
+    return str(data.get("guild_id") or "")
+
+
+async def config_mention_problems(
+    service: Service, platform: str, guild_of: Callable[[str], Awaitable[str]]
+) -> list[str]:
+    """What is wrong with the mentions of the config's subscriptions on ``platform``,
+    asked of the platform once it is logged in (the config itself is read offline).
+    A wrong id pings nobody; the operator is told which subscription to fix."""
+    check = service.mention_checks.get(platform)
+    if check is None:
+        return []
+    problems: list[str] = []
+    for i, s in enumerate(service.config.subscriptions):
+        if s.platform != platform or not s.mention:
+            continue
+        guild = s.guild or await guild_of(s.channel)
+        try:
+            await check(guild, s.mention)
+        except CommandError as e:
+            problems.append(f"{service.config.path}: subscriptions[{i}].{e}")
+    return problems
+
+
+async def warn_config_mentions(bot: Any, platform: str) -> None:
+    """Once a platform is logged in: log an error for each config subscription whose
+    mention names no role or group there. Never fails the login."""
+    service = getattr(bot, "service", None)
+    if not isinstance(service, Service):
+        return
+
+    async def guild_of(channel: str) -> str:
+        if platform == "discord":
+            return await discord_guild_of(bot.client.http, channel)
+        return ""
+
+    try:
+        problems = await config_mention_problems(service, platform, guild_of)
+    except Exception:  # a check that cannot run must not stop delivery
+        log.warning("could not check the config's %s mentions", platform, exc_info=True)
+        return
+    for p in problems:
+        log.error("%s (that alert pings nobody until it is fixed)", p)
