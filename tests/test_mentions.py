@@ -10,7 +10,6 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,7 @@ from bot.app import open_runtime
 from bot.chat.discord import DiscordBot
 from bot.chat.mentions import discord_roles_check, slack_groups_check
 from bot.chat.slack import SlackSender, make_client
-from bot.config import Secrets, parse_config
+from bot.config import Secrets
 from bot.core.models import Alert, Source, Span, Summary
 from bot.pipeline import Deliverer
 from bot.service import CommandError
@@ -26,6 +25,7 @@ from tests.conftest import MakeConfig
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.feedserver import FeedServer
 from tests.fakes.slack_api import FakeSlackAPI
+from tests.test_discord_sender import bot  # noqa: F401  # the bot on this module's api
 from tests.test_pipeline import KFOR_A, KFOR_B, rss
 
 GUILD = 111111111111111111
@@ -63,17 +63,9 @@ async def api() -> AsyncIterator[FakeDiscordAPI]:
         yield fake
 
 
-@pytest.fixture
-async def bot(api: FakeDiscordAPI, tmp_path: Path) -> AsyncIterator[DiscordBot]:
-    env = {"DISCORD_TOKEN": "test-token", "ALERTBOT_DISCORD_API_URL": api.base}
-    b = DiscordBot(parse_config({}, tmp_path / "alertbot.toml", env), None)
-    await b.start()
-    yield b
-    await b.close()
-
-
 async def test_discord_alert_pings_exactly_its_role_and_feed_text_pings_nobody(
-    api: FakeDiscordAPI, bot: DiscordBot
+    api: FakeDiscordAPI,
+    bot: DiscordBot,  # noqa: F811
 ) -> None:
     await bot.sender.post(
         str(CHANNEL), alert(compact=True, mentions=(f"role:{ROLE}",)), key="alertbot-1"
@@ -94,7 +86,8 @@ async def test_discord_alert_pings_exactly_its_role_and_feed_text_pings_nobody(
 
 
 async def test_discord_edit_and_digest_ping_as_they_should(
-    api: FakeDiscordAPI, bot: DiscordBot
+    api: FakeDiscordAPI,
+    bot: DiscordBot,  # noqa: F811
 ) -> None:
     ref = await bot.sender.post(str(CHANNEL), alert(mentions=(f"role:{ROLE}",)), key="k1")
     # The deliverer builds an edit's alert without mentions; even with one, no ping.
@@ -112,7 +105,10 @@ async def test_discord_edit_and_digest_ping_as_they_should(
     assert digest.json["allowed_mentions"] == {"parse": [], "roles": [ROLE]}
 
 
-async def test_discord_role_check_asks_the_guild(api: FakeDiscordAPI, bot: DiscordBot) -> None:
+async def test_discord_role_check_asks_the_guild(
+    api: FakeDiscordAPI,
+    bot: DiscordBot,  # noqa: F811
+) -> None:
     check = discord_roles_check(bot.client.http)
     await check(str(GUILD), f"role:{ROLE}")
     with pytest.raises(CommandError, match=rf"^mention: {OTHER_ROLE} is not a role"):

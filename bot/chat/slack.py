@@ -813,7 +813,8 @@ class SlackBot:
         self.client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
         self.sender = SlackSender(self.client, pace=pace)
         self.directory = SlackDirectory(self.client, config.slack)
-        service.mention_checks["slack"] = slack_groups_check(self.client)
+        if service is not None:  # tests build a bot for delivery only
+            service.mention_checks["slack"] = slack_groups_check(self.client)
         self.commands = SlackCommands(service, command=config.slack.command)
         self.ids = _Ids()
         self.app = self._build_app()
