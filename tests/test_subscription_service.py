@@ -105,3 +105,16 @@ async def test_unreachable_feed_is_refused_naming_the_argument(service: Service)
         await service.subscribe(ADMIN, feeds=["http://127.0.0.1:9/rss"])
     with pytest.raises(CommandError, match=r"^feed: 'not a url' is not a feed URL"):
         await service.subscribe(ADMIN, feeds=["not a url"])
+
+
+async def test_removing_a_feed_ends_the_subscriptions_limited_to_it_alone(
+    service: Service, feed_server: FeedServer
+) -> None:
+    feed_server.add_feed("/b.xml", make_rss("B"))
+    known, b = feed_server.url("/known.xml"), feed_server.url("/b.xml")
+    await service.subscribe(ADMIN, feeds=[b])
+    await service.subscribe(ADMIN, "KFOR", feeds=[b, known])
+    await service.subscribe(ADMIN, "MKE", feeds=[b])
+    await service.feed_remove(ADMIN, b)
+    left = {s.watchlist: s.feeds for s in await service.subscriptions(ADMIN)}
+    assert left == {"KFOR": (known,)}

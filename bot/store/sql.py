@@ -302,7 +302,24 @@ class SQLStore:
         return feed
 
     async def remove_feed(self, url: str) -> bool:
-        return await self._exec("DELETE FROM feeds WHERE url = ?", (url,)) > 0
+        """Stop polling ``url``; subscriptions limited to it forget it, and one left
+        with no feed ends (it was limited to feeds no longer polled): one transaction."""
+        async with self.transaction():
+            await self._write_lock()
+            gone = await self._exec("DELETE FROM feeds WHERE url = ?", (url,)) > 0
+            for r in await self._all("SELECT id, feeds FROM subscriptions WHERE feeds != '[]'"):
+                feeds = json.loads(r["feeds"])
+                if url not in feeds:
+                    continue
+                left = [f for f in feeds if f != url]
+                if not left:
+                    await self._exec("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
+                else:
+                    await self._exec(
+                        "UPDATE subscriptions SET feeds = ? WHERE id = ?",
+                        (json.dumps(left), r["id"]),
+                    )
+        return gone
 
     async def feed(self, url: str) -> FeedRow | None:
         row = await self._one("SELECT * FROM feeds WHERE url = ?", (url,))
