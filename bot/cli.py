@@ -808,16 +808,6 @@ def _sub_json(s: Subscription) -> dict[str, Any]:
     }
 
 
-def _sub_options(s: Subscription) -> str:
-    """The options of a subscription beyond its mode, for people: ``compact, mention role:1``."""
-    parts: list[str] = [] if s.format == "full" else [s.format]
-    if s.mention:
-        parts.append(f"mention {s.mention}")
-    if s.quiet:
-        parts.append(f"quiet {s.quiet} {s.timezone or 'UTC'}")
-    return ", ".join(parts)
-
-
 async def _subscribe(service: Service, args: argparse.Namespace) -> Subscription:
     """``subscriptions add``: new feeds fetched once; a mention checked with the
     platform when its token is set (the bot's own login), else said to be unchecked."""
@@ -886,14 +876,14 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
                 return 0
             for s in subs:
                 paused = f"  PAUSED: {s.paused_reason}" if s.paused_reason else ""
-                options = f" ({_sub_options(s)})" if _sub_options(s) else ""
+                options = f" ({s.options})" if s.options else ""
                 print(f"{s.platform:<8} {s.channel:<24} {s.label:<16} {s.mode}{options}{paused}")
             if not subs:
                 print("no subscriptions", file=sys.stderr)
             return 0
         if op == "add":
             s = await _subscribe(service, args)
-            options = ", ".join(o for o in (s.mode, _sub_options(s)) if o)
+            options = ", ".join(o for o in (s.mode, s.options) if o)
             print(f"{s.platform} {s.channel} now gets {s.label} ({options})")
             return 0
         me = _operator(args.platform, args.channel, args.guild or "")

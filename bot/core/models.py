@@ -166,6 +166,17 @@ class Subscription:
     """The IANA zone ``quiet`` is read in (empty: UTC)."""
 
     @property
+    def options(self) -> str:
+        """Its options beyond the mode, for people: ``compact, mention role:1, quiet
+        22:00-07:00 Europe/Belgrade`` (empty for the defaults)."""
+        parts: list[str] = [] if self.format == "full" else [self.format]
+        if self.mention:
+            parts.append(f"mention {self.mention}")
+        if self.quiet:
+            parts.append(f"quiet {self.quiet} {self.timezone or 'UTC'}")
+        return ", ".join(parts)
+
+    @property
     def label(self) -> str:
         """What the subscription gets, for people: the watchlist, "every item", and feeds."""
         what = self.watchlist or "every item"
