@@ -33,7 +33,8 @@ CHANNEL = 222222222222222222
 ROLE = 333333333333333333
 OTHER_ROLE = 444444444444444444
 GROUP = "S0123ABCD"
-HOSTILE = "@everyone <@&999999999999999999> <!channel> <!subteam^SEVIL123> <@U123> ping"
+USER = 555555555555555555
+HOSTILE = f"@everyone <@&999999999999999999> <@{USER}> <!channel> <!subteam^SEVIL123> <@U123> ping"
 
 
 def alert(*, compact: bool = False, mentions: tuple[str, ...] = (), title: str = "") -> Alert:
@@ -76,7 +77,7 @@ async def test_discord_alert_pings_exactly_its_role_and_feed_text_pings_nobody(
     assert req.json["allowed_mentions"] == {"parse": [], "roles": [ROLE]}
     [embed] = req.json["embeds"]
     sent = json.dumps(embed, ensure_ascii=False)
-    for ping in ("@everyone", "<@&999999999999999999>", "<@U123>"):
+    for ping in ("@everyone", "<@&999999999999999999>", f"<@{USER}>"):
         assert ping not in sent
     # Compact: headline, outlets and the link; no summary, watchlists or terms.
     assert "description" not in embed
@@ -212,3 +213,35 @@ async def test_a_config_mention_naming_no_group_is_logged_once_slack_is_in(
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1, errors
     assert "subscriptions[1].mention: S0999ZZZZ is not a user group" in errors[0]
+
+
+async def test_feed_text_with_pings_reaches_discord_inert_beside_the_configured_role(
+    feed_server: FeedServer,
+    make_config: MakeConfig,
+    api: FakeDiscordAPI,
+    bot: DiscordBot,  # noqa: F811
+) -> None:
+    evil = (f"KFOR patrols {HOSTILE}", f"{KFOR_A[1]} {HOSTILE} <@&{ROLE}>")
+    feed_server.add_feed("/a.xml", rss(f"Outlet {HOSTILE}", [evil], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[
+            {
+                "platform": "discord",
+                "channel": str(CHANNEL),
+                "watchlists": ["KFOR"],
+                "mention": f"role:{ROLE}",
+            }
+        ],
+    )
+    async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+        await rt.poller.poll_due(all_feeds=True)
+        assert (await Deliverer(rt.service.store, config, {"discord": bot.sender}).drain()).posted
+    [req] = api.calls("POST", rf"^/channels/{CHANNEL}/messages$")
+    assert req.json["content"] == f"<@&{ROLE}>"
+    assert req.json["allowed_mentions"] == {"parse": [], "roles": [ROLE]}
+    sent = json.dumps(req.json["embeds"], ensure_ascii=False)
+    assert "KFOR patrols" in sent
+    # Embeds never ping, and the text is escaped anyway (@ + zero-width space).
+    for ping in ("@everyone", "<@&999999999999999999>", f"<@&{ROLE}>", f"<@{USER}>"):
+        assert ping not in sent, ping
