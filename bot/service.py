@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
+from bot.commands import PermissionDenied as PermissionDenied
 from bot.config import Config, parse_duration
 from bot.core.lookup import PER_PAGE, LookupPage
 from bot.core.models import (
@@ -49,14 +51,6 @@ from bot.store import Store, open_store
 log = logging.getLogger(__name__)
 
 
-class CommandError(Exception):
-    """A command could not run; ``str(err)`` is meant for the user."""
-
-
-class PermissionDenied(CommandError):
-    """The caller lacks the permission the command needs; the message names it."""
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who runs a command, and where.
@@ -76,89 +70,6 @@ class Caller:
 
 
 MODES: tuple[Mode, ...] = ("realtime", "digest")
-
-
-@dataclass(frozen=True, slots=True)
-class HelpEntry:
-    usage: str
-    does: str
-    example: str
-    who: str  # "anyone" | "channel managers" | "admins"
-
-
-HELP: tuple[HelpEntry, ...] = (
-    HelpEntry(
-        "subscribe WATCHLIST [realtime|digest]",
-        "this channel gets that watchlist's alerts",
-        "subscribe KFOR digest",
-        "channel managers",
-    ),
-    HelpEntry(
-        "unsubscribe WATCHLIST",
-        "stop that watchlist's alerts here",
-        "unsubscribe KFOR",
-        "channel managers",
-    ),
-    HelpEntry("subscriptions", "what this channel gets", "subscriptions", "anyone"),
-    HelpEntry(
-        "lookup QUERY [since] [watchlist]",
-        "search stored stories (words must all occur; quote a phrase)",
-        'lookup "Kosovo Force" since:7d',
-        "anyone",
-    ),
-    HelpEntry("watchlist list", "all watchlists", "watchlist list", "anyone"),
-    HelpEntry(
-        "watchlist show NAME", "a watchlist's terms and forms", "watchlist show MKE", "anyone"
-    ),
-    HelpEntry(
-        "watchlist create NAME [DESCRIPTION]",
-        "a new, empty watchlist",
-        'watchlist create Drones "Turkish drones"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist delete NAME",
-        "delete a watchlist and its subscriptions",
-        "watchlist delete Drones",
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist add-term WATCHLIST TERM [FORM...]",
-        "watch a new name (forms default to it)",
-        'watchlist add-term KFOR "Camp Bondsteel"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist remove-term WATCHLIST TERM",
-        "stop watching a name",
-        'watchlist remove-term KFOR "Camp Bondsteel"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist add-form WATCHLIST TERM FORM",
-        "another spelling, alias or language",
-        'watchlist add-form KFOR KFOR "Kosovo Force"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist remove-form WATCHLIST TERM FORM",
-        "drop a spelling",
-        'watchlist remove-form KFOR KFOR "Kosovo Force"',
-        "admins",
-    ),
-    HelpEntry("feeds list", "the feeds", "feeds list", "anyone"),
-    HelpEntry("feeds status", "the feeds and their health", "feeds status", "anyone"),
-    HelpEntry(
-        "feeds add URL",
-        "poll another feed (public http/https only)",
-        "feeds add https://example.org/rss",
-        "admins",
-    ),
-    HelpEntry(
-        "feeds remove URL", "stop polling a feed", "feeds remove https://example.org/rss", "admins"
-    ),
-    HelpEntry("help", "this list", "help", "anyone"),
-)
 
 
 IMPORT_PROBES = 8
@@ -729,9 +640,6 @@ class Service:
             urls = [url]
         done = set(await self.store.retry_feeds(urls, self.clock()))
         return [f for f in await self.store.feed_statuses() if f.url in done]
-
-    def help(self) -> list[HelpEntry]:
-        return list(HELP)
 
 
 def fetching_probe(fetcher: Fetcher) -> Callable[[str], Awaitable[str]]:

@@ -192,7 +192,7 @@ async def test_start_checks_the_token_and_bolt_authorizes_on_first_request(h):
 async def test_help_lists_every_command_with_examples(h):
     reply = await h.slash("help")
     text = reply_text(reply)
-    for word in ("subscribe", "lookup", "watchlist add-form", "feeds add", "e.g."):
+    for word in ("subscribe", "lookup", "watchlist add-form", "feeds add", "Example:"):
         assert word in text
     assert reply_text(await h.slash("")) == text  # bare /alertbot shows help too
 
@@ -415,7 +415,7 @@ async def test_feeds_add_status_remove(h):
     assert "Added" in reply_text(reply)
     assert await h.service.feed_urls() == ["https://example.org/rss?a=1&b=2"]
     text = reply_text(await h.slash("feeds status", user=NOBODY))
-    assert "1 feed(s), 0 failing" in text and "not fetched yet" in text
+    assert "Feed status: 0 of 1 failing" in text and "not fetched yet" in text
     text = reply_text(await h.slash("feeds add ftp://example.org/rss"))
     assert "only http:// and https://" in text
     text = reply_text(await h.slash("feeds add https://example.org/other", user=NOBODY))
