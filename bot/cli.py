@@ -760,12 +760,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{_plural(len(feeds), 'feed')}, {bad} with errors")
             return 0
         if op == "export":
-            from bot.config import is_http_url
-            from bot.feeds.opml import OpmlFeed, write_opml
-
-            # Local file feeds mean nothing to another machine's reader.
-            feeds = [f for f in await service.feeds() if is_http_url(f.url)]
-            sys.stdout.write(write_opml([OpmlFeed(f.url, f.title) for f in feeds]))
+            sys.stdout.write((await service.feeds_opml())[0])
             return 0
         if op in ("add", "import"):
             return await _feeds_add(service, args)

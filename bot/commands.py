@@ -444,6 +444,14 @@ CATALOGUE: tuple[Command, ...] = (
         cli_options=("json",),
     ),
     Command(
+        ("feeds", "export"),
+        "The feeds as an OPML file, for other feed readers",
+        "anyone",
+        "feeds export",
+        cli=("feeds", "export"),
+        cli_options=("opml",),
+    ),
+    Command(
         ("feeds", "add"),
         "Poll another feed (public http/https only)",
         "admins",
@@ -492,7 +500,6 @@ CLI_ONLY: tuple[tuple[str, ...], ...] = (
     ("watchlist", "import"),
     ("watchlist", "export"),
     ("feeds", "import"),
-    ("feeds", "export"),
     ("feeds", "retry"),
     ("db",),
     ("slack",),

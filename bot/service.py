@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
 from bot.commands import PermissionDenied as PermissionDenied
-from bot.config import Config, parse_duration
+from bot.config import Config, is_http_url, parse_duration
 from bot.core.lookup import PER_PAGE, LookupPage
 from bot.core.models import (
     CaseRule,
@@ -45,6 +45,7 @@ from bot.core.watchlist import (
     validate_watchlist,
 )
 from bot.feeds.fetch import Fetcher, FetchError, check_url
+from bot.feeds.opml import OpmlFeed, write_opml
 from bot.feeds.probe import ProbeError, probe_feed
 from bot.store import Store, open_store
 
@@ -549,6 +550,14 @@ class Service:
 
     async def feeds(self) -> list[FeedStatus]:
         return await self.store.feed_statuses()
+
+    async def feeds_opml(self) -> tuple[str, int]:
+        """Every http(s) feed as an OPML 2.0 document, and how many it lists.
+
+        Local file feeds mean nothing to another machine's reader, so they are left out.
+        """
+        feeds = [OpmlFeed(f.url, f.title) for f in await self.feeds() if is_http_url(f.url)]
+        return write_opml(feeds), len(feeds)
 
     async def feed_urls(self) -> list[str]:
         return [f.url for f in await self.store.feeds()]

@@ -201,6 +201,7 @@ DISCORD_SCRIPT: list[tuple[str, dict[str, str], str]] = [
     ("watchlist delete", {"name": "Drones"}, "Deleted watchlist **Drones**"),
     ("feeds list", {}, "wire.xml"),
     ("feeds status", {}, "Feed status"),
+    ("feeds export", {}, "as OPML"),
     ("feeds add", {"url": "NEW"}, "Added feed"),
     ("feeds remove", {"url": "NEW"}, "Removed feed"),
 ]
@@ -481,6 +482,7 @@ SLACK_SCRIPT: list[tuple[str, str, str]] = [
     ("watchlist delete", "watchlist delete Drones", "Deleted watchlist"),
     ("feeds list", "feeds list", "wire.xml"),
     ("feeds status", "feeds status", "wire.xml"),
+    ("feeds export", "feeds export", "as OPML"),
     ("feeds add", "feeds add NEW", "Added feed"),
     ("feeds remove", "feeds remove NEW", "Removed"),
 ]

@@ -163,7 +163,7 @@ def test_text_binding_by_the_catalogue() -> None:
         ("lookup x page:0", "The page must be a whole number from 1 to 1000"),
         ("watchlist add-term D T case:loud", "The case must be auto, exact or fold"),
         ("subscirbe KFOR", "Did you mean `subscribe`?"),
-        ("feeds rmove x", "Usage: /x feeds list | status | add URL | remove URL"),
+        ("feeds rmove x", "Usage: /x feeds list | status | export | add URL | remove URL"),
         ("watchlist create " + "n" * 65, "The name is too long: at most 64 characters."),
     ):
         with pytest.raises(textcmd.UsageError) as info:

@@ -46,6 +46,7 @@ def test_manifest_socket_mode(tmp_path, capsys):
         "usergroups:read",
         "channels:history",
         "groups:history",
+        "files:write",
     }
     assert "not found" in err
 

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
+import io
 import json
 import logging
 import random
@@ -383,6 +384,8 @@ class Reply:
     embeds: list[render.Embed] = field(default_factory=list)
     view: discord.ui.View | None = None
     """Buttons under the answer (lookup's previous/next)."""
+    file: tuple[str, bytes] | None = None
+    """An attachment: (file name, contents)."""
 
 
 PAGER_TIMEOUT = 600.0
@@ -780,6 +783,13 @@ class DiscordBot:
         embeds = _embeds(reply.embeds)
         content = render.text(reply.content) if reply.content else None
         extra: dict[str, Any] = {"view": reply.view} if reply.view is not None else {}
+        if reply.file is not None:
+            name, data = reply.file
+            attachment = discord.File(io.BytesIO(data), filename=name)
+            if deferred:
+                extra["attachments"] = [attachment]
+            else:
+                extra["file"] = attachment
         if deferred:
             await interaction.edit_original_response(
                 content=content, embeds=embeds, allowed_mentions=NO_MENTIONS, **extra
@@ -905,6 +915,13 @@ class DiscordCommands:
 
     async def cmd_feeds_status(self, c: Caller, v: Values) -> Reply:
         return Reply(embeds=[render.feeds_embed(await self.svc.feeds(), status=True)])
+
+    async def cmd_feeds_export(self, c: Caller, v: Values) -> Reply:
+        body, count = await self.svc.feeds_opml()
+        return Reply(
+            render.confirm_text(views.feeds_exported(count)),
+            file=(views.OPML_FILENAME, body.encode()),
+        )
 
     async def cmd_feeds_add(self, c: Caller, v: Values) -> Reply:
         st = await self.svc.feed_add(c, v.text("url"))

@@ -37,7 +37,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Reply = tuple[str, list[render.Block]]
+Upload = Callable[[str, str, str, str], Awaitable[None]]
+"""(channel, file name, content, comment) → the file shared in the channel."""
 
 DEFAULT_API_URL = "https://slack.com/api/"
 PACE_SECONDS = 1.0
@@ -224,9 +226,13 @@ class SlackCommands:
     ``cmd_…`` method calls the service and renders.
     """
 
-    def __init__(self, service: Service, *, command: str = "/alertbot"):
+    def __init__(
+        self, service: Service, *, command: str = "/alertbot", upload: Upload | None = None
+    ):
         self.service = service
         self.command = command
+        self.upload = upload
+        """Shares a file in a channel (``files_upload_v2``); None: files are shown inline."""
         self.dispatch: Dispatcher[Caller, Reply] = Dispatcher(self, command)
 
     async def handle(self, caller: Caller, text: str) -> Reply:
@@ -303,6 +309,30 @@ class SlackCommands:
 
     async def cmd_feeds_status(self, caller: Caller, v: Values) -> Reply:
         return render.feeds_reply(await self.service.feeds(), status=True)
+
+    async def cmd_feeds_export(self, caller: Caller, v: Values) -> Reply:
+        """The OPML file, uploaded into the channel; shown inline when the upload is
+        not possible (no ``files:write`` scope, the app not in the channel) and it fits."""
+        body, count = await self.service.feeds_opml()
+        problem = "uploads are off"
+        if self.upload is not None:
+            comment = f"Feeds exported by <@{caller.user}>"
+            try:
+                await self.upload(caller.channel, views.OPML_FILENAME, body, comment)
+                return render.confirm_reply(views.feeds_exported(count, "this channel"))
+            except SlackApiError as e:
+                problem = _code(e)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as e:
+                problem = str(e) or type(e).__name__
+            log.warning("slack: OPML upload to %s failed (%s)", caller.channel, problem)
+        reply = render.file_reply(views.feeds_exported(count), body)
+        if reply is None:
+            raise CommandError(
+                f"Could not upload the OPML file here ({problem}), and it is too long to show: "
+                "invite the app to this channel (it needs the files:write scope, see "
+                "`alertbot slack manifest`), or run `alertbot feeds export --opml`."
+            )
+        return reply
 
     async def cmd_feeds_add(self, caller: Caller, v: Values) -> Reply:
         status = await self.service.feed_add(caller, v.text("url"))
@@ -679,12 +709,23 @@ class SlackBot:
         self.client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
         self.sender = SlackSender(self.client, pace=pace)
         self.directory = SlackDirectory(self.client, config.slack)
-        self.commands = SlackCommands(service, command=config.slack.command)
+        self.commands = SlackCommands(service, command=config.slack.command, upload=self.upload)
         self.ids = _Ids()
         self.app = self._build_app()
         self.http_port: int | None = None
         self._runner: web.AppRunner | None = None
         self._socket: Any = None
+
+    async def upload(self, channel: str, filename: str, content: str, comment: str) -> None:
+        """Share a text file in ``channel`` (slack-sdk's ``files_upload_v2``:
+        ``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``)."""
+        await self.client.files_upload_v2(
+            channel=channel,
+            filename=filename,
+            title=filename,
+            content=content,
+            initial_comment=comment,
+        )
 
     # ----------------------------------------------------------------- bolt app
 

@@ -438,6 +438,17 @@ def list_reply(
     return view.title, lines_blocks(lines, title=view.title)
 
 
+def file_reply(
+    c: views.Confirmation, body: str, prefix: str = "/alertbot"
+) -> tuple[str, list[Block]] | None:
+    """A text file shown inline as a code block under ``c``; None when it does not fit."""
+    block = f"```{esc_entities(body)}```"
+    if len(block) > SECTION_TEXT_LIMIT:
+        return None
+    head = _confirmation(c, prefix)
+    return head, [section(head), section(block)]
+
+
 def subscriptions_reply(subs: Sequence[Subscription], channel: str = "") -> tuple[str, list[Block]]:
     return list_reply(views.subscriptions_view(subs, channel))
 

@@ -197,6 +197,17 @@ def feed_removed(url: str) -> Confirmation:
     return Confirmation((plain("Removed feed "), literal(redact_url(url)), plain(".")), False)
 
 
+OPML_FILENAME = "alertbot-feeds.opml"
+
+
+def feeds_exported(count: int, where: str = "") -> Confirmation:
+    """The OPML file is attached (or was uploaded ``where``)."""
+    line: Line = (plain(f"{_plural(count, 'feed')} as OPML: "), literal(OPML_FILENAME))
+    if where:
+        line += (plain(f", uploaded to {where}"),)
+    return Confirmation((*line, plain(". Import it into any feed reader.")))
+
+
 # --------------------------------------------------------------------------- lists
 
 
