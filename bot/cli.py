@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot import logs
+from bot import commands, logs
 from bot.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -33,6 +33,7 @@ from bot.config import (
     load_config,
     parse_duration,
 )
+from bot.core import views
 from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
 from bot.service import (
     Caller,
@@ -612,11 +613,11 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
             return 0
         if op == "create":
             w = await service.watchlist_create(me, args.name, args.description or "")
-            print(f"created watchlist {w.name}")
+            _confirm(views.watchlist_created(w.name))
             return 0
         if op == "delete":
             await service.watchlist_delete(me, args.name)
-            print(f"deleted watchlist {args.name} and its subscriptions")
+            _confirm(views.watchlist_deleted(args.name))
             return 0
         if op in ("add-term", "add"):
             w = await service.watchlist_add_term(
@@ -717,7 +718,7 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
             service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
         if args.feeds_command == "add":
             f = await service.feed_add(_operator(), args.url)
-            print(f"added {f.url}: it is polled on the next cycle")
+            _confirm(views.feed_added(f.url))
             return 0
         if not args.no_check:
             print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
@@ -777,13 +778,30 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{f.url}: back-off cleared; polled {when}")
             return 0
         await service.feed_remove(_operator(), args.url)
-        print(f"removed {args.url}")
+        _confirm(views.feed_removed(args.url))
         return 0
 
     return _with_service(args, work, prepare=op not in ("list", "status", "export"))
 
 
 # ------------------------------------------------------------------ subscriptions
+
+
+def _cli_command(chat: str) -> str:
+    """A chat command named in a reply, as the ``alertbot`` command that does it."""
+    words = chat.split()
+    for n in (2, 1):
+        try:
+            c = commands.find(tuple(words[:n]))
+        except KeyError:
+            continue
+        if c.cli is not None:
+            return " ".join(["alertbot", *c.cli, *words[n:]])
+    return chat
+
+
+def _confirm(c: views.Confirmation) -> None:
+    print(views.plain_text(c.line, _cli_command))
 
 
 def _sub_json(s: Subscription) -> dict[str, Any]:
@@ -813,12 +831,13 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
                 print("no subscriptions", file=sys.stderr)
             return 0
         me = _operator(args.platform, args.channel, args.guild or "")
+        where = f"{args.platform} channel {args.channel}"
         if op == "add":
             s = await service.subscribe(me, args.watchlist, args.mode)
-            print(f"{s.platform} {s.channel} now gets {s.watchlist} ({s.mode})")
+            _confirm(views.subscribed(s.watchlist, s.mode, where))
             return 0
         s = await service.unsubscribe(me, args.watchlist)
-        print(f"{s.platform} {s.channel} no longer gets {s.watchlist}")
+        _confirm(views.unsubscribed(s.watchlist, where))
         return 0
 
     return _with_service(args, work)

@@ -15,7 +15,7 @@ Pure: no I/O, no clock (times come in with the values), no platform imports.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -80,8 +80,9 @@ def icon(which: Icon) -> Piece:
     return Piece(which, "icon")
 
 
-def plain_text(line: Line, *, prefix: str = "alertbot") -> str:
-    """A line as plain text (the console and the CLI): no markup at all."""
+def plain_text(line: Line, command: Callable[[str], str] = lambda c: c) -> str:
+    """A line as plain text (the console and the CLI): no markup at all; ``command``
+    spells a chat command the way this place runs it."""
     out: list[str] = []
     for p in line:
         text = p.text[: p.limit] if p.limit and len(p.text) > p.limit else p.text
@@ -90,7 +91,7 @@ def plain_text(line: Line, *, prefix: str = "alertbot") -> str:
         elif p.kind == "time":
             out.append(_utc(p.when))
         elif p.kind == "command":
-            out.append(f"{prefix} {text}".strip())
+            out.append(command(text))
         elif p.kind == "icon":
             out.append(
                 {"ok": "OK", "warning": "WARN", "error": "ERR", "new": "NEW"}.get(text, text)
@@ -119,15 +120,14 @@ class Confirmation:
     done: bool = True
 
 
-def subscribed(watchlist: str, mode: str) -> Confirmation:
-    return Confirmation(
-        (plain("This channel now gets "), name(watchlist), plain(f" alerts ({mode}).")), True
-    )
+def subscribed(watchlist: str, mode: str, where: str = "This channel") -> Confirmation:
+    """``where``: the channel, as the asker sees it (the CLI names platform and id)."""
+    return Confirmation((plain(f"{where} now gets "), name(watchlist), plain(f" alerts ({mode}).")))
 
 
-def unsubscribed(watchlist: str) -> Confirmation:
+def unsubscribed(watchlist: str, where: str = "This channel") -> Confirmation:
     return Confirmation(
-        (plain("This channel no longer gets "), name(watchlist), plain(" alerts.")), False
+        (plain(f"{where} no longer gets "), name(watchlist), plain(" alerts.")), False
     )
 
 
@@ -146,7 +146,9 @@ def watchlist_created(watchlist: str) -> Confirmation:
 
 
 def watchlist_deleted(watchlist: str) -> Confirmation:
-    return Confirmation((plain("Deleted watchlist "), name(watchlist), plain(".")), False)
+    return Confirmation(
+        (plain("Deleted watchlist "), name(watchlist), plain(" and its subscriptions.")), False
+    )
 
 
 def term_added(watchlist: str, term: str) -> Confirmation:
