@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import commands, logs
+from bot.chat import platforms
 from bot.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -1114,8 +1115,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME, or a new SQLite file path",
     )
 
-    for module in ("bot.chat.slack_cli", "bot.chat.discord_cli"):
-        _register_platform(module, sub)
+    for chat in platforms.PLATFORMS.values():
+        if chat.cli:
+            _register_platform(chat.cli, sub)
     return parser
 
 

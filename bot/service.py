@@ -15,12 +15,12 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.chat.platforms import PLATFORMS
 from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
 from bot.commands import PermissionDenied as PermissionDenied
 from bot.config import Config, is_http_url, parse_duration
@@ -76,42 +76,13 @@ MODES: tuple[Mode, ...] = ("realtime", "digest")
 IMPORT_PROBES = 8
 """Feeds fetched at once while an import checks them."""
 
-_NEEDS: dict[str, dict[str, str]] = {
-    "admin": {
-        "discord": "a role or user id in the bot's [discord] admin_roles / admin_users "
-        "(or Manage Server in a server listed in [discord] guilds)",
-        "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
-    },
-    "manager": {
-        "discord": "the Manage Channels permission in this channel",
-        "slack": "to be a workspace admin or listed in the bot's [slack] manager config",
-    },
-}
-"""What a refused caller lacks, in the platform's own words."""
-
-
-_CHANNEL_IDS: dict[str, tuple[re.Pattern[str], str]] = {
-    "discord": (
-        re.compile(r"\d{15,21}"),
-        "a numeric channel id such as 123456789012345678 "
-        "(Developer Mode → right-click the channel → Copy Channel ID)",
-    ),
-    "slack": (
-        re.compile(r"[CGD][A-Z0-9]+"),
-        "a channel id such as C0123456789 (channel details → About → the id at the bottom), "
-        "not its #name",
-    ),
-}
-
 
 def channel_problem(platform: str, channel: str) -> str | None:
     """What is wrong with a channel id for its platform, or None."""
     if not channel.strip():
         return "The channel is empty: give the platform's channel id."
-    rule = _CHANNEL_IDS.get(platform)
-    if rule is not None and not rule[0].fullmatch(channel):
-        return f"{channel!r} is not a {platform} channel id: use {rule[1]}."
-    return None
+    chat = PLATFORMS.get(platform)
+    return chat.channel_problem(channel) if chat is not None else None
 
 
 def utcnow() -> datetime:
@@ -260,18 +231,12 @@ class Service:
 
     def _listed(self, c: Caller, rank: str) -> bool:
         """Named in the config's ``{rank}_users`` / ``{rank}_roles|groups`` for the platform."""
-        if c.platform == "discord":
-            users, roles = (
-                getattr(self.config.discord, f"{rank}_users"),
-                getattr(self.config.discord, f"{rank}_roles"),
-            )
-        elif c.platform == "slack":
-            users, roles = (
-                getattr(self.config.slack, f"{rank}_users"),
-                getattr(self.config.slack, f"{rank}_groups"),
-            )
-        else:
+        chat = PLATFORMS.get(c.platform)
+        section = getattr(self.config, c.platform, None)
+        if chat is None or section is None:
             return False
+        users = getattr(section, f"{rank}_users")
+        roles = getattr(section, f"{rank}_{chat.roles}")
         return c.user in users or any(r in roles for r in c.roles)
 
     def _is_admin(self, c: Caller) -> bool:
@@ -298,12 +263,14 @@ class Service:
 
     def _need_admin(self, c: Caller, action: str) -> None:
         if not self._is_admin(c):
-            need = _NEEDS["admin"].get(c.platform, "admin rights")
+            chat = PLATFORMS.get(c.platform)
+            need = chat.needs_admin if chat is not None else "admin rights"
             raise PermissionDenied(f"Only admins can {action}: you need {need}.")
 
     def _need_manager(self, c: Caller, action: str) -> None:
         if not self._manages(c):
-            need = _NEEDS["manager"].get(c.platform, "channel manager rights")
+            chat = PLATFORMS.get(c.platform)
+            need = chat.needs_manager if chat is not None else "channel manager rights"
             raise PermissionDenied(f"Only channel managers can {action}: you need {need}.")
 
     # ------------------------------------------------------------ subscriptions

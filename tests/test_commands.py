@@ -236,3 +236,30 @@ def test_catalogue_and_renderers_load_no_io_libraries() -> None:
         or m == "bot.service"
     ]
     assert leaked == []
+
+
+# --------------------------------------------------------------------------- platforms
+
+
+def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
+    """What the app, the CLI and the service read of a platform is its entry."""
+    import importlib
+
+    from bot.chat.platforms import PLATFORMS
+    from bot.config import Secrets
+    from bot.core.models import PLATFORMS as STORED
+
+    config = parse_config({"bot": {"database": "x.db"}}, tmp_path / "a.toml", {})
+    assert set(PLATFORMS) | {"console"} == set(STORED)
+    for name, chat in PLATFORMS.items():
+        assert chat.name == name
+        cls = chat.load()
+        for method in ("start", "serve", "close"):
+            assert callable(getattr(cls, method)), (name, method)
+        section = getattr(config, name)  # its config section
+        for rank in ("admin", "manager"):
+            assert isinstance(getattr(section, f"{rank}_users"), tuple | list), (name, rank)
+            assert isinstance(getattr(section, f"{rank}_{chat.roles}"), tuple | list), name
+        assert callable(importlib.import_module(chat.cli).register)
+        assert chat.token(Secrets()) == ""
+        assert chat.channel_problem("not an id!") is not None
