@@ -8,8 +8,6 @@ command or an argument is added, renamed or changed in one place only.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,6 @@ from bot.chat.slack import SlackCommands
 from bot.cli import build_parser
 from bot.commands import CATALOGUE, CLI_ONLY, Command, find, handler_name, missing_handlers
 from bot.config import parse_config
-from tests.conftest import ROOT
 
 OPTION_TYPES = {"bool": 5, "int": 4, "channel": 7}
 """Discord option types; every other kind is a string (3)."""
@@ -213,29 +210,6 @@ def test_cli_agrees_with_the_catalogue() -> None:
             # argparse marks a positional with nargs "*" required, yet takes none
             needed = action.required and action.nargs not in ("*", "?")
             assert needed == a.required, (c.name, a.name)
-
-
-# --------------------------------------------------------------------------- purity
-
-
-def test_catalogue_and_renderers_load_no_io_libraries() -> None:
-    code = (
-        "import sys\n"
-        "import bot.commands, bot.chat.textcmd, bot.core.views\n"
-        "import bot.chat.discord_render, bot.chat.slack_render\n"
-        "print('\\n'.join(sorted(sys.modules)))\n"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    leaked = [
-        m
-        for m in loaded
-        if m.split(".")[0]
-        in ("aiosqlite", "aiohttp", "asyncpg", "discord", "slack_sdk", "slack_bolt")
-        or m == "bot.service"
-    ]
-    assert leaked == []
 
 
 # --------------------------------------------------------------------------- platforms

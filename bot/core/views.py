@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from bot.core.models import FeedStatus, Subscription, Watchlist
+from bot.core.render import format_time
 from bot.core.text import redact_url
 
 PieceKind = Literal["plain", "name", "literal", "link", "time", "channel", "command", "icon"]
@@ -89,7 +90,7 @@ def plain_text(line: Line, command: Callable[[str], str] = lambda c: c) -> str:
         if p.kind == "link":
             out.append(f"{text} <{p.url}>" if text and text != p.url else p.url)
         elif p.kind == "time":
-            out.append(_utc(p.when))
+            out.append(format_time(p.when))
         elif p.kind == "command":
             out.append(command(text))
         elif p.kind == "icon":
@@ -99,14 +100,6 @@ def plain_text(line: Line, command: Callable[[str], str] = lambda c: c) -> str:
         else:
             out.append(text)
     return "".join(out)
-
-
-def _utc(when: datetime | None) -> str:
-    if when is None:
-        return ""
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --------------------------------------------------------------------------- confirmations
@@ -161,31 +154,17 @@ def term_removed(watchlist: str, term: str) -> Confirmation:
     )
 
 
+def _form(watchlist: str, term: str, matches: str, form: str, done: bool) -> Confirmation:
+    line = (name(term), plain(" in "), name(watchlist), plain(matches), literal(form), plain("."))
+    return Confirmation(line, done)
+
+
 def form_added(watchlist: str, term: str, form: str) -> Confirmation:
-    return Confirmation(
-        (
-            name(term),
-            plain(" in "),
-            name(watchlist),
-            plain(" now also matches "),
-            literal(form),
-            plain("."),
-        )
-    )
+    return _form(watchlist, term, " now also matches ", form, True)
 
 
 def form_removed(watchlist: str, term: str, form: str) -> Confirmation:
-    return Confirmation(
-        (
-            name(term),
-            plain(" in "),
-            name(watchlist),
-            plain(" no longer matches "),
-            literal(form),
-            plain("."),
-        ),
-        False,
-    )
+    return _form(watchlist, term, " no longer matches ", form, False)
 
 
 def feed_added(url: str, title: str = "") -> Confirmation:
@@ -235,22 +214,21 @@ class ListView:
     intro: Line = ()
 
 
+def _subscription(s: Subscription, *, where: bool) -> Item:
+    head: Line = (name(s.watchlist),)
+    if where:
+        head += (plain(" in "), channel(s.channel))
+    head += (plain(f" ({s.mode})"),)
+    if s.paused_reason:
+        head += (plain(" — "), icon("paused"), plain(" paused: "), literal(s.paused_reason, 300))
+    return Item(head)
+
+
 def subscriptions_view(subs: Sequence[Subscription], channel_id: str) -> ListView:
     """What one channel gets."""
-    items = []
-    for s in subs:
-        head: Line = (name(s.watchlist), plain(f" ({s.mode})"))
-        if s.paused_reason:
-            head += (
-                plain(" — "),
-                icon("paused"),
-                plain(" paused: "),
-                literal(s.paused_reason, 300),
-            )
-        items.append(Item(head))
     return ListView(
         "Subscriptions",
-        tuple(items),
+        tuple(_subscription(s, where=False) for s in subs),
         empty=(
             plain("This channel has no subscriptions. A channel manager can add one with "),
             command("subscribe WATCHLIST"),
@@ -263,10 +241,7 @@ def subscriptions_view(subs: Sequence[Subscription], channel_id: str) -> ListVie
 
 def workspace_subscription(s: Subscription) -> Item:
     """A subscription in a list of many channels (Slack's App Home)."""
-    head: Line = (name(s.watchlist), plain(" in "), channel(s.channel), plain(f" ({s.mode})"))
-    if s.paused_reason:
-        head += (plain(" — "), icon("paused"), plain(" paused: "), literal(s.paused_reason, 300))
-    return Item(head)
+    return _subscription(s, where=True)
 
 
 def _plural(n: int, word: str, words: str = "") -> str:
