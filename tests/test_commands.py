@@ -237,3 +237,40 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
         assert callable(importlib.import_module(chat.cli).register)
         assert chat.token(Secrets()) == ""
         assert chat.channel_problem("not an id!") is not None
+
+
+# --------------------------------------------------------------------------- one wording
+
+
+def test_a_confirmation_reads_the_same_on_every_platform() -> None:
+    """Discord, Slack and the CLI differ in markup only."""
+    from bot.chat import discord_render, slack_render
+    from bot.cli import _cli_command
+    from bot.core import views
+
+    def words(text: str) -> str:
+        for mark in ("✅ ", ":white_check_mark: ", "**", "*", "`", "\u200b", "\\"):
+            text = text.replace(mark, "")
+        return text.replace("/alertbot ", "").replace("/", "")
+
+    confirmations = [
+        views.subscribed("KFOR", "digest"),
+        views.unsubscribed("KFOR"),
+        views.watchlist_created("Drones"),
+        views.watchlist_deleted("Drones"),
+        views.term_added("Drones", "Bayraktar TB2"),
+        views.term_removed("Drones", "TB2"),
+        views.form_added("KFOR", "KFOR", "Kosovo Force"),
+        views.form_removed("KFOR", "KFOR", "Kosovo Force"),
+        views.feed_added("https://example.org/rss", "Example"),
+        views.feed_removed("https://example.org/rss"),
+        views.feeds_exported(3),
+    ]
+    for c in confirmations:
+        discord = words(discord_render.confirm_text(c))
+        slack = words(slack_render.confirm_reply(c)[0])
+        cli = words(views.plain_text(c.line))
+        assert discord == slack == cli, (discord, slack, cli)
+    # The CLI names its own command where chat names a chat command.
+    created = views.plain_text(views.watchlist_created("D").line, _cli_command)
+    assert "alertbot watchlist add-term" in created and "alertbot subscriptions add" in created

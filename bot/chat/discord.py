@@ -12,10 +12,12 @@ Three parts, one client:
   :meth:`DiscordSender.find_posted` looks for after a crash. Failures become
   :class:`~bot.chat.base.DeliveryError`, permanent when retrying cannot help
   (unknown channel, missing access or permission, revoked token).
-* a :class:`discord.app_commands.CommandTree` with every command of the
-  "Commands in chat" table; each handler builds a :class:`~bot.service.Caller`
-  from the member's permissions in that channel, calls one service method and
-  renders the result (:mod:`bot.chat.discord_render`). Work that takes longer
+* a :class:`discord.app_commands.CommandTree` generated from the command
+  catalogue (:mod:`bot.commands`: names, descriptions, option types, bounds,
+  choices, autocomplete by kind); each command builds a
+  :class:`~bot.service.Caller` from the member's permissions in that channel
+  and runs its handler in :class:`DiscordCommands`, which calls one service
+  method and renders the result (:mod:`bot.chat.discord_render`). Work that takes longer
   than :data:`DEFER_AFTER` is deferred so Discord's 3-second window holds.
 * :class:`DiscordBot`, the lifetime the app drives: ``start()`` (REST login),
   ``sender``, ``serve()`` (sync commands when their hash changed, then the

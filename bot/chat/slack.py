@@ -1,7 +1,8 @@
 """Slack adapter: the ``/alertbot`` command, the App Home tab and alert delivery.
 
 One slack-bolt :class:`AsyncApp` maps ``/alertbot SUBCOMMAND …`` onto
-:mod:`bot.service`; it acks at once and does the work after, replying only to
+:mod:`bot.service`, parsed and dispatched by the command catalogue
+(:mod:`bot.chat.textcmd`); it acks at once and does the work after, replying only to
 the asker (``respond`` with ``response_type="ephemeral"``). Commands arrive
 over Socket Mode when ``SLACK_APP_TOKEN`` is set, else over HTTP (bolt's aiohttp
 adapter, signatures verified with ``SLACK_SIGNING_SECRET``).
