@@ -79,4 +79,4 @@ def test_memory_bench_smoke_run() -> None:
     ).stdout
     assert "baseline (no byte budget)" in out and "ours (default budget)" in out, out
     assert out.count("feeds 2  errors 0  peak RSS main") == 2, out
-    assert "worst cycle, sum of peaks" in out, out
+    assert "worst cycle: poller process" in out, out
