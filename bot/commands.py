@@ -453,7 +453,7 @@ CATALOGUE: tuple[Command, ...] = (
     ),
     Command(
         ("feeds", "add"),
-        "Poll another feed (public http/https only)",
+        "Poll another public http(s) feed",
         "admins",
         "feeds add https://example.org/rss",
         (
