@@ -48,7 +48,7 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
-from bot.core.text import strip_invisible, without_userinfo
+from bot.core.text import longest_fit, strip_invisible, without_userinfo
 
 Embed = dict[str, Any]
 """An embed as Discord's JSON (``discord.Embed.from_dict`` accepts it)."""
@@ -213,20 +213,9 @@ def escape_clip(raw: str, limit: int, render: Callable[[str], str] = escape) -> 
         return full
     if limit <= 0:
         return ""
-    raw = clean(raw)
-    lo, hi = 0, len(raw)
-    best = ""
-    # Rendered length grows with the raw prefix: binary search the longest fit.
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = render(raw[:mid].rstrip()) + ELLIPSIS if mid else ELLIPSIS
-        if measure(candidate) <= limit:
-            best, lo = candidate, mid + 1
-        else:
-            hi = mid - 1
-    if measure(best) > limit:
-        return ""
-    return best
+    return longest_fit(
+        clean(raw), lambda p: render(p.rstrip()) + ELLIPSIS if p else ELLIPSIS, limit, measure
+    )
 
 
 def link(text: str, url: str | None, limit: int) -> str:

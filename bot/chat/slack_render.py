@@ -27,7 +27,7 @@ Nothing here reads the clock or the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ from bot.core.models import (
     Watchlist,
 )
 from bot.core.summarize import summarize
-from bot.core.text import strip_invisible, without_userinfo
+from bot.core.text import longest_fit, strip_invisible, without_userinfo
 
 Block = dict[str, Any]
 BUTTON_VALUE_CHARS = 2000
@@ -125,21 +125,9 @@ def cut(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
 
 
-def _cut_raw_to_fit(raw: str, budget: int, render: Any) -> str:
+def _cut_raw_to_fit(raw: str, budget: int, render: Callable[[str], str]) -> str:
     """The longest prefix of ``raw`` (plus an ellipsis) whose rendering fits ``budget``."""
-    lo, hi = 0, len(raw)
-    best = ""
-    # Rendering only lengthens text, so the rendered length grows with the prefix:
-    # a binary search finds the longest prefix that fits.
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = render(raw[:mid].rstrip() + ELLIPSIS) if mid else ""
-        if len(candidate) <= budget:
-            best = candidate
-            lo = mid + 1
-        else:
-            hi = mid - 1
-    return best
+    return longest_fit(raw, lambda p: render(p.rstrip() + ELLIPSIS) if p else "", budget)
 
 
 def esc_fit(raw: str, limit: int) -> str:
