@@ -22,7 +22,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot import logs
+from bot import commands, logs
+from bot.chat import platforms
 from bot.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -34,6 +35,7 @@ from bot.config import (
     load_config,
     parse_duration,
 )
+from bot.core import views
 from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
 from bot.service import (
     Caller,
@@ -613,11 +615,11 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
             return 0
         if op == "create":
             w = await service.watchlist_create(me, args.name, args.description or "")
-            print(f"created watchlist {w.name}")
+            _confirm(views.watchlist_created(w.name))
             return 0
         if op == "delete":
             await service.watchlist_delete(me, args.name)
-            print(f"deleted watchlist {args.name} and its subscriptions")
+            _confirm(views.watchlist_deleted(args.name))
             return 0
         if op in ("add-term", "add"):
             w = await service.watchlist_add_term(
@@ -718,7 +720,7 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
             service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
         if args.feeds_command == "add":
             f = await service.feed_add(_operator(), args.url)
-            print(f"added {f.url}: it is polled on the next cycle")
+            _confirm(views.feed_added(f.url))
             return 0
         if not args.no_check:
             print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
@@ -761,12 +763,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{_plural(len(feeds), 'feed')}, {bad} with errors")
             return 0
         if op == "export":
-            from bot.config import is_http_url
-            from bot.feeds.opml import OpmlFeed, write_opml
-
-            # Local file feeds mean nothing to another machine's reader.
-            feeds = [f for f in await service.feeds() if is_http_url(f.url)]
-            sys.stdout.write(write_opml([OpmlFeed(f.url, f.title) for f in feeds]))
+            sys.stdout.write((await service.feeds_opml())[0])
             return 0
         if op in ("add", "import"):
             return await _feeds_add(service, args)
@@ -783,13 +780,30 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{f.url}: back-off cleared; polled {when}")
             return 0
         await service.feed_remove(_operator(), args.url)
-        print(f"removed {args.url}")
+        _confirm(views.feed_removed(args.url))
         return 0
 
     return _with_service(args, work, prepare=op not in ("list", "status", "export"))
 
 
 # ------------------------------------------------------------------ subscriptions
+
+
+def _cli_command(chat: str) -> str:
+    """A chat command named in a reply, as the ``alertbot`` command that does it."""
+    words = chat.split()
+    for n in (2, 1):
+        try:
+            c = commands.find(tuple(words[:n]))
+        except KeyError:
+            continue
+        if c.cli is not None:
+            return " ".join(["alertbot", *c.cli, *words[n:]])
+    return chat
+
+
+def _confirm(c: views.Confirmation) -> None:
+    print(views.plain_text(c.line, _cli_command))
 
 
 def _sub_json(s: Subscription) -> dict[str, Any]:
@@ -881,18 +895,14 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
             if not subs:
                 print("no subscriptions", file=sys.stderr)
             return 0
+        where = f"{args.platform} channel {args.channel}"
         if op == "add":
             s = await _subscribe(service, args)
-            options = ", ".join(o for o in (s.mode, s.options) if o)
-            print(f"{s.platform} {s.channel} now gets {s.label} ({options})")
+            _confirm(views.subscribed(s, where))
             return 0
         me = _operator(args.platform, args.channel, args.guild or "")
         s = await service.unsubscribe(me, args.watchlist or "", feeds=args.feed or ())
-        if s.watchlist or args.watchlist:
-            print(f"{s.platform} {s.channel} no longer gets {s.watchlist}")
-        else:
-            gone = ", ".join(args.feed or ())
-            print(f"{s.platform} {s.channel} no longer gets every item of {gone}")
+        _confirm(views.unsubscribed(s, where, args.feed or ()))
         return 0
 
     return _with_service(args, work)
@@ -1160,7 +1170,7 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument(
                 "--format",
                 default="full",
-                metavar="full|compact",
+                choices=("full", "compact"),
                 help="full (default): title, summary, outlets; compact: headline, outlets, link",
             )
             q.add_argument(
@@ -1199,8 +1209,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME, or a new SQLite file path",
     )
 
-    for module in ("bot.chat.slack_cli", "bot.chat.discord_cli"):
-        _register_platform(module, sub)
+    for chat in platforms.PLATFORMS.values():
+        if chat.cli:
+            _register_platform(chat.cli, sub)
     return parser
 
 

@@ -15,13 +15,16 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Config, parse_duration, quiet_problem
+from bot.chat.platforms import PLATFORMS
+from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
+from bot.commands import PermissionDenied as PermissionDenied
+from bot.commands import Values
+from bot.config import Config, is_http_url, parse_duration, quiet_problem
 from bot.core.lookup import PER_PAGE, LookupPage
 from bot.core.models import (
     CaseRule,
@@ -44,18 +47,11 @@ from bot.core.watchlist import (
     validate_watchlist,
 )
 from bot.feeds.fetch import Fetcher, FetchError, check_url
+from bot.feeds.opml import OpmlFeed, write_opml
 from bot.feeds.probe import ProbeError, probe_feed
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
-
-
-class CommandError(Exception):
-    """A command could not run; ``str(err)`` is meant for the user."""
-
-
-class PermissionDenied(CommandError):
-    """The caller lacks the permission the command needs; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,128 +75,16 @@ class Caller:
 MODES: tuple[Mode, ...] = ("realtime", "digest")
 
 
-@dataclass(frozen=True, slots=True)
-class HelpEntry:
-    usage: str
-    does: str
-    example: str
-    who: str  # "anyone" | "channel managers" | "admins"
-
-
-HELP: tuple[HelpEntry, ...] = (
-    HelpEntry(
-        "subscribe WATCHLIST [realtime|digest]",
-        "this channel gets that watchlist's alerts",
-        "subscribe KFOR digest",
-        "channel managers",
-    ),
-    HelpEntry(
-        "unsubscribe WATCHLIST",
-        "stop that watchlist's alerts here",
-        "unsubscribe KFOR",
-        "channel managers",
-    ),
-    HelpEntry("subscriptions", "what this channel gets", "subscriptions", "anyone"),
-    HelpEntry(
-        "lookup QUERY [since] [watchlist]",
-        "search stored stories (words must all occur; quote a phrase)",
-        'lookup "Kosovo Force" since:7d',
-        "anyone",
-    ),
-    HelpEntry("watchlist list", "all watchlists", "watchlist list", "anyone"),
-    HelpEntry(
-        "watchlist show NAME", "a watchlist's terms and forms", "watchlist show MKE", "anyone"
-    ),
-    HelpEntry(
-        "watchlist create NAME [DESCRIPTION]",
-        "a new, empty watchlist",
-        'watchlist create Drones "Turkish drones"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist delete NAME",
-        "delete a watchlist and its subscriptions",
-        "watchlist delete Drones",
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist add-term WATCHLIST TERM [FORM...]",
-        "watch a new name (forms default to it)",
-        'watchlist add-term KFOR "Camp Bondsteel"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist remove-term WATCHLIST TERM",
-        "stop watching a name",
-        'watchlist remove-term KFOR "Camp Bondsteel"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist add-form WATCHLIST TERM FORM",
-        "another spelling, alias or language",
-        'watchlist add-form KFOR KFOR "Kosovo Force"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist remove-form WATCHLIST TERM FORM",
-        "drop a spelling",
-        'watchlist remove-form KFOR KFOR "Kosovo Force"',
-        "admins",
-    ),
-    HelpEntry("feeds list", "the feeds", "feeds list", "anyone"),
-    HelpEntry("feeds status", "the feeds and their health", "feeds status", "anyone"),
-    HelpEntry(
-        "feeds add URL",
-        "poll another feed (public http/https only)",
-        "feeds add https://example.org/rss",
-        "admins",
-    ),
-    HelpEntry(
-        "feeds remove URL", "stop polling a feed", "feeds remove https://example.org/rss", "admins"
-    ),
-    HelpEntry("help", "this list", "help", "anyone"),
-)
-
-
 IMPORT_PROBES = 8
 """Feeds fetched at once while an import checks them."""
-
-_NEEDS: dict[str, dict[str, str]] = {
-    "admin": {
-        "discord": "a role or user id in the bot's [discord] admin_roles / admin_users "
-        "(or Manage Server in a server listed in [discord] guilds)",
-        "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
-    },
-    "manager": {
-        "discord": "the Manage Channels permission in this channel",
-        "slack": "to be a workspace admin or listed in the bot's [slack] manager config",
-    },
-}
-"""What a refused caller lacks, in the platform's own words."""
-
-
-_CHANNEL_IDS: dict[str, tuple[re.Pattern[str], str]] = {
-    "discord": (
-        re.compile(r"\d{15,21}"),
-        "a numeric channel id such as 123456789012345678 "
-        "(Developer Mode → right-click the channel → Copy Channel ID)",
-    ),
-    "slack": (
-        re.compile(r"[CGD][A-Z0-9]+"),
-        "a channel id such as C0123456789 (channel details → About → the id at the bottom), "
-        "not its #name",
-    ),
-}
 
 
 def channel_problem(platform: str, channel: str) -> str | None:
     """What is wrong with a channel id for its platform, or None."""
     if not channel.strip():
         return "The channel is empty: give the platform's channel id."
-    rule = _CHANNEL_IDS.get(platform)
-    if rule is not None and not rule[0].fullmatch(channel):
-        return f"{channel!r} is not a {platform} channel id: use {rule[1]}."
-    return None
+    chat = PLATFORMS.get(platform)
+    return chat.channel_problem(channel) if chat is not None else None
 
 
 def utcnow() -> datetime:
@@ -371,18 +255,12 @@ class Service:
 
     def _listed(self, c: Caller, rank: str) -> bool:
         """Named in the config's ``{rank}_users`` / ``{rank}_roles|groups`` for the platform."""
-        if c.platform == "discord":
-            users, roles = (
-                getattr(self.config.discord, f"{rank}_users"),
-                getattr(self.config.discord, f"{rank}_roles"),
-            )
-        elif c.platform == "slack":
-            users, roles = (
-                getattr(self.config.slack, f"{rank}_users"),
-                getattr(self.config.slack, f"{rank}_groups"),
-            )
-        else:
+        chat = PLATFORMS.get(c.platform)
+        section = getattr(self.config, c.platform, None)
+        if chat is None or section is None:
             return False
+        users = getattr(section, f"{rank}_users")
+        roles = getattr(section, f"{rank}_{chat.roles}")
         return c.user in users or any(r in roles for r in c.roles)
 
     def _is_admin(self, c: Caller) -> bool:
@@ -409,12 +287,14 @@ class Service:
 
     def _need_admin(self, c: Caller, action: str) -> None:
         if not self._is_admin(c):
-            need = _NEEDS["admin"].get(c.platform, "admin rights")
+            chat = PLATFORMS.get(c.platform)
+            need = chat.needs_admin if chat is not None else "admin rights"
             raise PermissionDenied(f"Only admins can {action}: you need {need}.")
 
     def _need_manager(self, c: Caller, action: str) -> None:
         if not self._manages(c):
-            need = _NEEDS["manager"].get(c.platform, "channel manager rights")
+            chat = PLATFORMS.get(c.platform)
+            need = chat.needs_manager if chat is not None else "channel manager rights"
             raise PermissionDenied(f"Only channel managers can {action}: you need {need}.")
 
     # ------------------------------------------------------------ subscriptions
@@ -506,6 +386,26 @@ class Service:
             new_feeds=new,
         )
 
+    async def subscribe_from(self, caller: Caller, v: Values) -> Subscription:
+        """``subscribe`` as the catalogue declares it (every chat platform)."""
+        watchlist, mode = v.text("watchlist"), v.text("mode")
+        if v.optional("feed") and watchlist.lower() in MODES and mode == "realtime":
+            watchlist, mode = "", watchlist.lower()  # subscribe feed:URL digest
+        return await self.subscribe(
+            caller,
+            watchlist,
+            mode,
+            feeds=v.words("feed"),
+            format=v.text("format"),
+            mention=v.text("mention"),
+            quiet=v.text("quiet"),
+            timezone=v.text("timezone"),
+        )
+
+    async def unsubscribe_from(self, caller: Caller, v: Values) -> Subscription:
+        """``unsubscribe`` as the catalogue declares it (every chat platform)."""
+        return await self.unsubscribe(caller, v.text("watchlist"), feeds=v.words("feed"))
+
     async def _subscription_feeds(
         self, caller: Caller, feeds: Sequence[str]
     ) -> tuple[list[str], list[str]]:
@@ -531,12 +431,12 @@ class Service:
                 raise CommandError(
                     f"feed: {text!r} is not a feed URL: give the feed's http(s) address"
                 )
-            if not self._is_admin(caller):
-                need = _NEEDS["admin"].get(caller.platform, "admin rights")
+            try:
+                self._need_admin(caller, f"add feeds ({text} is not polled yet)")
+            except PermissionDenied as e:
                 raise PermissionDenied(
-                    f"feed: {text} is not polled yet, and only admins can add feeds "
-                    f"(you need {need}); ask one to run feeds add {text}, then subscribe again."
-                )
+                    f"feed: {e} Ask one to run feeds add {text}, then subscribe again."
+                ) from None
             if self.feed_probe is not None:
                 try:
                     await self.feed_probe(text)
@@ -777,6 +677,14 @@ class Service:
     async def feeds(self) -> list[FeedStatus]:
         return await self.store.feed_statuses()
 
+    async def feeds_opml(self) -> tuple[str, int]:
+        """Every http(s) feed as an OPML 2.0 document, and how many it lists.
+
+        Local file feeds mean nothing to another machine's reader, so they are left out.
+        """
+        feeds = [OpmlFeed(f.url, f.title) for f in await self.feeds() if is_http_url(f.url)]
+        return write_opml(feeds), len(feeds)
+
     async def feed_urls(self) -> list[str]:
         return [f.url for f in await self.store.feeds()]
 
@@ -867,9 +775,6 @@ class Service:
             urls = [url]
         done = set(await self.store.retry_feeds(urls, self.clock()))
         return [f for f in await self.store.feed_statuses() if f.url in done]
-
-    def help(self) -> list[HelpEntry]:
-        return list(HELP)
 
 
 def fetching_probe(fetcher: Fetcher) -> Callable[[str], Awaitable[str]]:

@@ -44,7 +44,9 @@ async def test_a_manager_follows_a_polled_feed_but_cannot_add_one(
     assert (sub.watchlist, sub.feeds, sub.format) == ("", (known,), "compact")
     feed_server.add_feed("/new.xml", make_rss("New"))
     new = feed_server.url("/new.xml")
-    with pytest.raises(PermissionDenied, match=r"^feed: .* only admins can add feeds"):
+    with pytest.raises(
+        PermissionDenied, match=r"^feed: Only admins can add feeds \(.* is not polled yet\)"
+    ):
         await service.subscribe(MANAGER, feeds=[new])
     assert await service.store.feed(new) is None
     assert feed_server.hits("/new.xml") == 0

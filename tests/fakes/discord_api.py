@@ -16,6 +16,10 @@ Start it in a test, point ``discord.http.Route.BASE`` (or
   callback object), webhook follow-ups and ``@original`` GET/PATCH/DELETE
 * ``PUT /applications/{app}/commands`` and ``…/guilds/{gid}/commands``
 
+A request with attachments (multipart/form-data, as discord.py sends files)
+is recorded with its ``payload_json`` as :attr:`Recorded.json` and the files in
+:attr:`Recorded.files`.
+
 Channels are known only when added with :meth:`add_channel`; others answer 404
 Unknown Channel, and ``forbidden`` ones 403 Missing Access / Missing
 Permissions. Message ids are snowflakes of the time they were created (now, or
@@ -31,6 +35,8 @@ discord.py would read the body as text.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import itertools
 import json
 import re
@@ -60,6 +66,8 @@ class Recorded:
     json: Any
     headers: dict[str, str]
     status: int = 0
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    """Attachments of a multipart request: (file name, contents), in order."""
 
 
 @dataclass
@@ -220,8 +228,11 @@ class FakeDiscordAPI:
         self, request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
         body: Any = None
+        files: list[tuple[str, bytes]] = []
         raw = await request.read()
-        if raw:
+        if request.content_type == "multipart/form-data":
+            body, files = _multipart(request.headers["Content-Type"], raw)
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -232,6 +243,7 @@ class FakeDiscordAPI:
             dict(request.query),
             body,
             dict(request.headers),
+            files=files,
         )
         self.requests.append(rec)
         request[RECORDED] = rec
@@ -610,3 +622,20 @@ def component_payload(
     payload["message"] = message
     payload["data"] = {"custom_id": custom_id, "component_type": 2}
     return payload
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[Any, list[tuple[str, bytes]]]:
+    """A multipart/form-data body → (``payload_json`` decoded, [(file name, bytes)])."""
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP
+    )
+    payload: Any = None
+    files: list[tuple[str, bytes]] = []
+    for part in message.iter_parts():
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        if part.get_param("name", header="content-disposition") == "payload_json":
+            payload = json.loads(data)
+        else:
+            files.append((str(part.get_filename() or ""), data))
+    return payload, files
