@@ -87,6 +87,14 @@ def channel_problem(platform: str, channel: str) -> str | None:
     return chat.channel_problem(channel) if chat is not None else None
 
 
+def chat_url(text: str) -> str:
+    """A URL as typed in chat: Slack's ``<https://x|label>`` and ``<https://x>`` unwrapped."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].partition("|")[0]
+    return text.strip()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -414,7 +422,7 @@ class Service:
         urls: list[str] = []
         new: list[str] = []
         for raw in feeds:
-            text = raw.strip().strip("<>")
+            text = chat_url(raw)
             known = await self.store.feed(text)
             if known is None and "://" in text:
                 try:
@@ -457,7 +465,7 @@ class Service:
         if existing is not None and existing.origin == "config":
             raise self._from_config(existing, "remove")
         if not name and existing is not None:
-            gone = {f.strip().strip("<>") for f in feeds}
+            gone = {chat_url(f) for f in feeds}
             gone |= {canonical_url(f) for f in gone if "://" in f}
             left = tuple(f for f in existing.feeds if f not in gone)
             if len(left) == len(existing.feeds):

@@ -97,7 +97,8 @@ async def test_slack_subscribe_with_a_group_and_quiet_hours(h: Harness) -> None:
 async def test_slack_subscribe_feed_follows_a_polled_feed(h: Harness) -> None:  # noqa: F811
     url = "https://feeds.example/rss"
     await h.service.store.add_feed(url, h.service.clock())
-    text = reply_text(await h.slash(f"subscribe feed:<{url}> digest format:compact", user=EDITOR))
+    line = f"subscribe feed:<{url}|feeds.example/rss> digest format:compact"
+    text = reply_text(await h.slash(line, user=EDITOR))
     assert f"now gets every item of `{url}` (digest, compact)" in text
     text = reply_text(await h.slash("subscribe feed:https://other.example/rss", user=EDITOR))
     assert "feed: Only admins can add feeds" in text
