@@ -362,7 +362,7 @@ class Service:
         if mention and check is not None:
             await check(caller.guild, mention)
         existing = await self._existing(caller, name)
-        if existing is not None and not name and urls:
+        if existing is not None and existing.feeds and urls:  # follows these feeds too
             urls = list(dict.fromkeys([*existing.feeds, *urls]))
         wanted = Subscription(
             id=0,
@@ -457,27 +457,31 @@ class Service:
     async def unsubscribe(
         self, caller: Caller, watchlist: str = "", *, feeds: Sequence[str] = ()
     ) -> Subscription:
-        """Stop a watchlist's alerts here; with ``feeds`` and no watchlist, stop those
-        feeds' items (the feed subscription ends with its last feed)."""
+        """Stop a watchlist's alerts here, or (with ``feeds``) stop taking them from those
+        feeds; a subscription left with no feed ends (it does not widen to every feed)."""
         self._need_manager(caller, "unsubscribe a channel")
         name = watchlist.strip() or FEED_ONLY
+        if not name and not feeds:
+            raise CommandError(
+                "Name a watchlist (unsubscribe KFOR) or a feed (unsubscribe feed:https://…/rss)."
+            )
         existing = await self._existing(caller, name)
         if existing is not None and existing.origin == "config":
             raise self._from_config(existing, "remove")
-        if not name and existing is not None:
+        if feeds and existing is not None:
             gone = {chat_url(f) for f in feeds}
             gone |= {canonical_url(f) for f in gone if "://" in f}
             left = tuple(f for f in existing.feeds if f not in gone)
             if len(left) == len(existing.feeds):
-                has = ", ".join(existing.feeds)
+                has = ", ".join(existing.feeds) or "every feed"
                 raise CommandError(
-                    f"feed: this channel does not follow that feed (it follows {has})."
+                    f"feed: this subscription does not name that feed (it takes {has})."
                 )
             if left:
                 return await self.store.subscribe(
                     caller.platform,
                     caller.channel,
-                    FEED_ONLY,
+                    existing.watchlist,
                     mode=existing.mode,
                     guild=existing.guild,
                     now=self.clock(),

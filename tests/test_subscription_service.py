@@ -120,3 +120,19 @@ async def test_removing_a_feed_ends_the_subscriptions_limited_to_it_alone(
     await service.feed_remove(ADMIN, b)
     left = {s.watchlist: s.feeds for s in await service.subscriptions(ADMIN)}
     assert left == {"KFOR": (known,)}
+
+
+async def test_a_watchlist_subscription_limited_to_feeds_grows_and_shrinks(
+    service: Service, feed_server: FeedServer
+) -> None:
+    feed_server.add_feed("/b.xml", make_rss("B"))
+    known, b = feed_server.url("/known.xml"), feed_server.url("/b.xml")
+    assert (await service.subscribe(ADMIN, "KFOR", feeds=[known])).feeds == (known,)
+    assert (await service.subscribe(ADMIN, "KFOR", feeds=[b])).feeds == (known, b)
+    assert (await service.unsubscribe(ADMIN, "KFOR", feeds=[known])).feeds == (b,)
+    with pytest.raises(CommandError, match=r"^feed: this subscription does not name that feed"):
+        await service.unsubscribe(ADMIN, "KFOR", feeds=[known])
+    await service.unsubscribe(ADMIN, "KFOR", feeds=[b])  # its last feed: it ends
+    assert await service.subscriptions(ADMIN) == []
+    with pytest.raises(CommandError, match="Name a watchlist"):
+        await service.unsubscribe(ADMIN)
