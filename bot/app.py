@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from bot.chat import platforms
 from bot.chat.base import DeliveryError, Sender
 from bot.chat.console import ConsoleSender
+from bot.chat.mentions import warn_config_mentions
 from bot.config import Config, parse_listen
 from bot.core.schedule import reconnect_delay
 from bot.feeds.fetch import Fetcher, create_session
@@ -215,12 +216,6 @@ async def _first_login(
     senders[platform] = bot.sender
     bot.logged_in.set()
     log.info("%s: logged in", name)
-    await _warn_mentions(bot, platform)
-
-
-async def _warn_mentions(bot: Any, platform: str) -> None:
-    from bot.chat.mentions import warn_config_mentions  # imported with the platforms, lazily
-
     await warn_config_mentions(bot, platform)
 
 
@@ -254,7 +249,7 @@ async def _log_in_later(
             failures,
             time.monotonic() - started,
         )
-        await _warn_mentions(bot, platform)
+        await warn_config_mentions(bot, platform)
         return
 
 

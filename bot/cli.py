@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -843,16 +842,12 @@ async def _subscribe(service: Service, args: argparse.Namespace) -> Subscription
                 raise CliError(
                     f"--mention: cannot log in to Discord to check the role: {e}"
                 ) from None
-            if not guild:
-                with contextlib.suppress(Exception):  # the check then says what is missing
-                    data = await bot.client.http.get_channel(int(args.channel))
-                    guild = str(data.get("guild_id") or "")
+            guild = guild or await bot.channel_guild(args.channel)
         elif args.mention and args.platform == "slack" and secrets.slack_bot_token:
-            from bot.chat.mentions import slack_groups_check
-            from bot.chat.slack import make_client
+            from bot.chat.slack import groups_check, make_client
 
             client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
-            service.mention_checks["slack"] = slack_groups_check(client)
+            service.mention_checks["slack"] = groups_check(client)
         elif args.mention and args.platform in ("discord", "slack"):
             token = "DISCORD_TOKEN" if args.platform == "discord" else "SLACK_BOT_TOKEN"
             print(

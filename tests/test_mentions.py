@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.app import open_runtime
-from bot.chat.discord import DiscordBot
-from bot.chat.mentions import discord_roles_check, slack_groups_check
-from bot.chat.slack import SlackSender, make_client
+from bot.chat.discord import DiscordBot, roles_check
+from bot.chat.slack import SlackSender, groups_check, make_client
 from bot.config import Secrets
 from bot.core.models import Alert, Source, Span, Summary
 from bot.pipeline import Deliverer
@@ -110,7 +109,7 @@ async def test_discord_role_check_asks_the_guild(
     api: FakeDiscordAPI,
     bot: DiscordBot,  # noqa: F811
 ) -> None:
-    check = discord_roles_check(bot.client.http)
+    check = roles_check(bot.client.http)
     await check(str(GUILD), f"role:{ROLE}")
     with pytest.raises(CommandError, match=rf"^mention: {OTHER_ROLE} is not a role"):
         await check(str(GUILD), f"role:{OTHER_ROLE}")
@@ -149,7 +148,7 @@ async def test_slack_alert_pings_exactly_its_group_and_feed_text_pings_nobody(
 
 
 async def test_slack_group_check_asks_usergroups_list(slack: FakeSlackAPI) -> None:
-    check = slack_groups_check(make_client("xoxb-t", slack.base_url))
+    check = groups_check(make_client("xoxb-t", slack.base_url))
     await check("T1", f"group:{GROUP}")
     with pytest.raises(CommandError, match=r"^mention: S0999ZZZZ is not a user group"):
         await check("T1", "group:S0999ZZZZ")

@@ -54,7 +54,6 @@ from discord.http import Route, handle_message_parameters
 
 from bot.chat import discord_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
-from bot.chat.mentions import discord_roles_check
 from bot.commands import (
     CATALOGUE,
     GROUPS,
@@ -72,6 +71,7 @@ from bot.core import views
 from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Platform
 from bot.core.render import digest_mentions
+from bot.core.subscription import mention_id
 from bot.service import Caller
 
 if TYPE_CHECKING:
@@ -233,6 +233,47 @@ def only_roles(ids: Sequence[int]) -> discord.AllowedMentions:
         return NO_MENTIONS
     roles = [discord.Object(id=i) for i in ids]
     return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+
+
+def roles_check(http: discord.http.HTTPClient) -> Callable[[str, str], Awaitable[None]]:
+    """A ``Service.mention_checks`` entry: the role must be one of the guild's, and not
+    @everyone (whose id is the guild's)."""
+
+    async def check(guild: str, mention: str) -> None:
+        role = mention_id(mention)
+        if not guild.isdigit():
+            raise CommandError(
+                "mention: a role can only be checked in a server: run subscribe in the "
+                "server's channel (or pass the server id as --guild)"
+            )
+        if role == guild:
+            raise CommandError("mention: that id is @everyone; name a role (never @everyone)")
+        try:
+            roles = await http.get_roles(int(guild))
+        except discord.NotFound:
+            raise CommandError(
+                f"mention: the bot cannot see server {guild}: invite it there first"
+            ) from None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+            raise CommandError(
+                f"mention: Discord could not list the server's roles ({e})"
+            ) from None
+        if role not in {str(r["id"]) for r in roles}:
+            raise CommandError(
+                f"mention: {role} is not a role of this server; copy the role's id "
+                f"(Server Settings → Roles → ⋯ → Copy Role ID, Developer Mode on) and write role:ID"
+            )
+
+    return check
+
+
+async def guild_of_channel(http: discord.http.HTTPClient, channel: str) -> str:
+    """The guild id of a Discord channel ("" when Discord will not say)."""
+    try:
+        data = await http.get_channel(int(channel))
+    except (ValueError, discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        return ""
+    return str(data.get("guild_id") or "")
 
 
 class DiscordSender:
@@ -606,7 +647,11 @@ class DiscordBot:
         _add_commands(self.tree, self)
         self.sender = DiscordSender(self.client)
         if service is not None:
-            service.mention_checks["discord"] = discord_roles_check(self.client.http)
+            service.mention_checks["discord"] = roles_check(self.client.http)
+
+    async def channel_guild(self, channel: str) -> str:
+        """The guild id of a channel, asked of Discord ("" when it will not say)."""
+        return await guild_of_channel(self.client.http, channel)
 
     @property
     def svc(self) -> Service:

@@ -48,12 +48,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import slack_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
-from bot.chat.mentions import slack_groups_check
 from bot.chat.textcmd import Dispatcher, UsageError, tokenize
 from bot.commands import CommandError, Values, find, help_entries
 from bot.config import Config, SlackConfig
 from bot.core import views
 from bot.core.models import Alert, Platform
+from bot.core.subscription import mention_id
 from bot.service import Caller
 
 if TYPE_CHECKING:
@@ -453,6 +453,31 @@ def delivery_error(e: SlackApiError, channel: str) -> DeliveryError:
     return DeliveryError(f"slack {code} posting to {channel}", retry_after=retry_after)
 
 
+def groups_check(client: AsyncWebClient) -> Callable[[str, str], Awaitable[None]]:
+    """A ``Service.mention_checks`` entry: the group must be one of the workspace's."""
+
+    async def check(guild: str, mention: str) -> None:
+        group = mention_id(mention)
+        try:
+            resp = await client.usergroups_list()
+        except SlackApiError as e:
+            code = e.response.get("error", "error") if e.response is not None else "error"
+            raise CommandError(
+                f"mention: Slack could not list the user groups ({code}); the app needs the "
+                "usergroups:read scope"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise CommandError(f"mention: Slack could not be asked ({e!r})") from None
+        groups = {str(g.get("id", "")): g for g in resp.get("usergroups") or []}
+        if group not in groups:
+            raise CommandError(
+                f"mention: {group} is not a user group of this workspace; use its id "
+                f"(the id in the user group's URL, or usergroups.list) and write group:ID"
+            )
+
+    return check
+
+
 class SlackSender:
     """:class:`bot.chat.base.Sender` for Slack; message references are ``ts`` values."""
 
@@ -712,7 +737,7 @@ class SlackBot:
         self.sender = SlackSender(self.client, pace=pace)
         self.directory = SlackDirectory(self.client, config.slack)
         if service is not None:  # tests build a bot for delivery only
-            service.mention_checks["slack"] = slack_groups_check(self.client)
+            service.mention_checks["slack"] = groups_check(self.client)
         self.commands = SlackCommands(service, command=config.slack.command, upload=self.upload)
         self.ids = _Ids()
         self.app = self._build_app()
