@@ -9,7 +9,8 @@ import dataclasses
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +26,7 @@ from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.feedserver import FeedServer
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.test_discord_sender import bot  # noqa: F401  # the bot on this module's api
-from tests.test_pipeline import KFOR_A, KFOR_B, rss
+from tests.test_pipeline import KFOR_A, KFOR_B, MKE_STORY, rss
 
 GUILD = 111111111111111111
 CHANNEL = 222222222222222222
@@ -244,3 +245,38 @@ async def test_feed_text_with_pings_reaches_discord_inert_beside_the_configured_
     # Embeds never ping, and the text is escaped anyway (@ + zero-width space).
     for ping in ("@everyone", "<@&999999999999999999>", f"<@&{ROLE}>", f"<@{USER}>"):
         assert ping not in sent, ping
+
+
+async def test_alerts_held_in_quiet_hours_go_to_slack_as_one_digest_pinging_once(
+    feed_server: FeedServer, make_config: MakeConfig, slack: FakeSlackAPI
+) -> None:
+    feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A, MKE_STORY], link="https://a.example/"))
+    config = make_config(
+        [feed_server.url("/a.xml")],
+        subscriptions=[
+            {
+                "platform": "slack",
+                "channel": "C1",
+                "watchlists": ["KFOR", "MKE"],
+                "mention": f"group:{GROUP}",
+                "quiet": "22:00-07:00",
+                "timezone": "Europe/Belgrade",
+            }
+        ],
+    )
+    zone = ZoneInfo("Europe/Belgrade")
+    day = (datetime.now(zone) + timedelta(days=1)).date()
+    night = datetime.combine(day, time(23, 30), zone)
+    morning = datetime.combine(day + timedelta(days=1), time(7, 0), zone)
+    sender = SlackSender(make_client("xoxb-t", slack.base_url), pace=0.0)
+    async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+        await rt.poller.poll_due(all_feeds=True)
+        held = await Deliverer(
+            rt.service.store, config, {"slack": sender}, clock=lambda: night
+        ).drain()
+        assert held.posted == held.digests == 0 and slack.calls_to("chat.postMessage") == []
+        awake = Deliverer(rt.service.store, config, {"slack": sender}, clock=lambda: morning)
+        assert (await awake.drain()).digests == 1
+    (digest,) = slack.calls_to("chat.postMessage")
+    assert digest.args["text"].startswith(f"<!subteam^{GROUP}> 2 new alerts")
+    assert json.dumps(digest.args).count("<!subteam^") == 2  # the text and one block
