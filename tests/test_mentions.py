@@ -280,3 +280,14 @@ async def test_alerts_held_in_quiet_hours_go_to_slack_as_one_digest_pinging_once
     (digest,) = slack.calls_to("chat.postMessage")
     assert digest.args["text"].startswith(f"<!subteam^{GROUP}> 2 new alerts")
     assert json.dumps(digest.args).count("<!subteam^") == 2  # the text and one block
+
+
+async def test_discord_never_pings_the_guilds_everyone_role(
+    api: FakeDiscordAPI,
+    bot: DiscordBot,  # noqa: F811
+) -> None:
+    mentions = (f"role:{GUILD}", f"role:{ROLE}")
+    await bot.sender.post(str(CHANNEL), alert(mentions=mentions), key="k")
+    [req] = api.calls("POST", rf"^/channels/{CHANNEL}/messages$")
+    assert req.json["content"] == f"<@&{ROLE}>"
+    assert req.json["allowed_mentions"] == {"parse": [], "roles": [ROLE]}

@@ -329,6 +329,12 @@ class DiscordSender:
         self, channel: str, embeds: list[render.Embed], key: str, mentions: Sequence[str] = ()
     ) -> str:
         cid = _snowflake(channel)
+        if mentions:
+            # The guild's own id is its @everyone role: never ping it, whatever the
+            # config says (chat and the CLI refuse it; a config is read offline).
+            await self._learn_guild(channel, cid)
+            everyone = f"role:{self._guild_of.get(channel, '')}"
+            mentions = [m for m in mentions if m != everyone]
         content = render.mention_content(mentions)
         problems = render.check_limits(embeds, content)
         if problems:  # the renderer guarantees this; a miss must not reach Discord
