@@ -691,7 +691,7 @@ class Deliverer:
                 if until is not None:
                     held[until].append(r.id)
         for until, ids in held.items():
-            await self.store.hold_outbox(ids, until)
+            await self.store.hold_outbox(ids, until, self.owner)
             log.info(
                 "%s: %d alerts held for quiet hours until %s UTC",
                 channel,

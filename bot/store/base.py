@@ -283,8 +283,9 @@ class Store(Protocol):
         """Of ``row_ids``, those ``owner`` still holds, their leases extended to ``until``."""
         ...
 
-    async def hold_outbox(self, row_ids: Sequence[int], until: datetime) -> None:
-        """Quiet hours: the rows wait until ``until`` and then go out as one digest."""
+    async def hold_outbox(self, row_ids: Sequence[int], until: datetime, owner: str) -> None:
+        """Quiet hours: the rows ``owner`` still holds wait until ``until`` and then go
+        out as one digest."""
         ...
 
     async def followed_feeds(self) -> set[str]:

@@ -966,14 +966,16 @@ class SQLStore:
         )
         return {int(r["id"]) for r in rows}
 
-    async def hold_outbox(self, row_ids: Sequence[int], until: datetime) -> None:
-        """Quiet hours: these rows go out in one digest at ``until`` (claims released)."""
+    async def hold_outbox(self, row_ids: Sequence[int], until: datetime, owner: str) -> None:
+        """Quiet hours: these rows (still claimed by ``owner``) go out in one digest at
+        ``until``; their claims are released."""
         if not row_ids:
             return
         await self._exec(
             "UPDATE outbox SET mode = 'digest', due_at = ?, claim_owner = NULL, "
-            f"claim_until = NULL, claimed_at = NULL WHERE id IN ({marks(len(row_ids))})",
-            (iso(until), *row_ids),
+            f"claim_until = NULL, claimed_at = NULL WHERE id IN ({marks(len(row_ids))}) "
+            "AND claim_owner = ?",
+            (iso(until), *row_ids, owner),
         )
 
     async def waiting_outbox(self, now: datetime) -> dict[str, int]:
