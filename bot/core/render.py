@@ -22,7 +22,15 @@ from collections.abc import Callable, Sequence
 
 from bot.core.models import Alert, Span, Summary
 from bot.core.text import strip_invisible
-from bot.core.views import alert_view, digest_view, format_time, mentions_of, plain_text
+from bot.core.views import (
+    Entry,
+    LookupView,
+    alert_view,
+    digest_view,
+    format_time,
+    mentions_of,
+    plain_text,
+)
 
 __all__ = [
     "alert_json",
@@ -30,6 +38,7 @@ __all__ = [
     "format_time",
     "render_console",
     "render_digest_console",
+    "render_lookup_console",
     "summary_markup",
 ]
 
@@ -138,17 +147,28 @@ digest_mentions = mentions_of
 """Every mention the alerts of one digest carry, once each, in order."""
 
 
+def _entries(entries: Sequence[Entry]) -> list[str]:
+    """Numbered stories (a digest's or a lookup page's): title, details, link."""
+    lines = []
+    for i, e in enumerate(entries, 1):
+        lines.append(f"{e.number or i}. {_line(e.title)}")
+        if e.detail:
+            lines.append("   " + _line(plain_text(e.detail)))
+        if e.url:
+            lines.append("   " + _line(e.url))
+    return lines
+
+
 def render_digest_console(alerts: Sequence[Alert], *, channel: str) -> str:
     """Several alerts as one console message: one numbered entry each."""
     v = digest_view(alerts)
     head = f"[digest] {channel} · {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
     if v.mentions:
         head += " · mention " + ", ".join(v.mentions)
-    lines = [head]
-    for i, e in enumerate(v.entries, 1):
-        lines.append(f"{i}. {_line(e.title)}")
-        if e.detail:
-            lines.append("   " + _line(plain_text(e.detail)))
-        if e.url:
-            lines.append("   " + _line(e.url))
-    return "\n".join(lines) + "\n"
+    return "\n".join([head, *_entries(v.entries)]) + "\n"
+
+
+def render_lookup_console(view: LookupView) -> str:
+    """A page of lookup results for a terminal (empty when the page has no stories:
+    :attr:`LookupView.empty` says why)."""
+    return "".join(line + "\n" for line in _entries(view.entries))
