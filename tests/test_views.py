@@ -102,8 +102,9 @@ def test_digest_entries_carry_the_same_details_everywhere() -> None:
         in embed["description"]
     )
     _, blocks = slack_render.digest_message([make_alert(), other])
+    bold = "\u200b*{}*\u200b".format
     assert blocks[2]["elements"][0]["text"].startswith(
-        "Balkan Wire (+2 more) · \u200b*Bayraktar*\u200b, \u200b*KFOR*\u200b · terms: KFOR, Bayraktar"
+        f"Balkan Wire (+2 more) · {bold('Bayraktar')}, {bold('KFOR')} · terms: KFOR, Bayraktar"
     )
     console = render_digest_console([make_alert(), other], channel="c")
     assert "   Balkan Wire (+2 more) · Bayraktar, KFOR · terms: KFOR, Bayraktar" in console
