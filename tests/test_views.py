@@ -177,3 +177,14 @@ def test_feed_text_in_digests_and_lookup_pages_stays_inert() -> None:
     ):
         assert "\x1b" not in out and out.count("\n") == len(out.splitlines())
         assert not re.search(r"\n\s*\n", out)
+
+
+def test_fitting_keeps_whole_items_and_counts_the_rest() -> None:
+    assert views.fit_count([3, 3, 3], 11, sep=1) == 3
+    assert views.fit_count([3, 3, 3], 10, sep=1) == 2
+    # Room is kept for the note about what is left out.
+    assert views.fit_count([3, 3, 3], 10, sep=1, more=lambda rest: 4) == 1
+    assert views.join_fitting(["aaa", "bbb", "ccc"], 11, " ") == "aaa bbb ccc"
+    assert views.join_fitting(["aaaa", "bbb", "ccc"], 11, " ") == "…and 3 more"
+    assert views.join_fitting(["a", "b", "c", "d"], 13, " ") == "a …and 3 more"
+    assert views.join_fitting(["aaa"] * 3, 3, " ") == ""  # not even the note fits

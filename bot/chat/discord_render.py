@@ -339,21 +339,8 @@ def summary_markdown(summary: Summary, limit: int) -> str:
 
 def _source_links(sources: Sequence[views.SourceLink], limit: int) -> str:
     """``[Outlet](url) · [Outlet](url) · …and N more`` within ``limit``."""
-    parts: list[str] = []
-    used = 0
-    for i, s in enumerate(sources):
-        item = link(s.label or "source", s.url, 200)
-        sep = " · " if parts else ""
-        rest = len(sources) - i - 1
-        tail = f" · …and {rest} more" if rest else ""
-        if used + measure(sep + item) + measure(tail) > limit:
-            more = f"{sep}…and {len(sources) - i} more"
-            if used + measure(more) <= limit:
-                parts.append(more)
-            break
-        parts.append(sep + item)
-        used += measure(sep + item)
-    return "".join(parts) or clip("…", limit)
+    items = [link(s.label or "source", s.url, 200) for s in sources]
+    return views.join_fitting(items, limit, " · ", measure) or clip("…", limit)
 
 
 def _names(names: Sequence[str], limit: int) -> str:
@@ -459,8 +446,7 @@ def digest_fit(alerts: Sequence[Alert]) -> int:
 def _entry_lines(entries: Sequence[views.Entry], *, bullet: bool) -> list[str]:
     """One line per entry (a digest's or a lookup page's), as many as fit the
     description: ``• **[title](url)**`` or ``11\\. **[title](url)**``, then its details."""
-    lines: list[str] = []
-    used = 0
+    lines = []
     for e in entries:
         mark = "•" if bullet else f"{e.number}\\."
         line = f"{mark} **{link(e.title, e.url, 600)}**"
@@ -468,12 +454,13 @@ def _entry_lines(entries: Sequence[views.Entry], *, bullet: bool) -> list[str]:
             # A digest's times are relative ("2 hours ago"), a lookup's absolute.
             detail = markdown(e.detail, "R" if bullet else "f")
             line += ("\n  " if bullet else "\n") + clip(detail, 1000)
-        sep = "\n" if lines else ""
-        if used + measure(sep + line) > LIMITS.description - 40:
-            break
-        lines.append(sep + line)
-        used += measure(sep + line)
-    return lines
+        lines.append(line)
+    return lines[: _fitting_lines(lines)]
+
+
+def _fitting_lines(lines: Sequence[str]) -> int:
+    """How many whole lines fit an embed description, with room for a note."""
+    return views.fit_count([measure(x) for x in lines], LIMITS.description - 40, 1)
 
 
 def digest_embeds(
@@ -489,7 +476,7 @@ def digest_embeds(
     embed: Embed = {
         "type": "rich",
         "title": escape_clip(title or v.title, LIMITS.title),
-        "description": "".join(lines) or "—",
+        "description": "\n".join(lines) or "—",
         "color": COLOUR,
     }
     footer = "alertbot"
@@ -514,18 +501,11 @@ def error_text(message: str) -> str:
 
 def _lines_embed(title: str, lines: Sequence[str], *, empty: str, noun: str) -> Embed:
     """An embed whose description lists ``lines``; overflow is counted, not cut mid-line."""
-    out: list[str] = []
-    used = 0
-    for line in lines:
-        sep = "\n" if out else ""
-        if used + measure(sep + line) > LIMITS.description - 40:
-            break
-        out.append(sep + line)
-        used += measure(sep + line)
+    out = lines[: _fitting_lines(lines)]
     embed: Embed = {
         "type": "rich",
         "title": clip(title, LIMITS.title),
-        "description": "".join(out) or empty,
+        "description": "\n".join(out) or empty,
         "color": COLOUR,
     }
     shown = len(out)
@@ -542,7 +522,7 @@ def lookup_embed(query: str, found: LookupPage, *, since: str | None = None) -> 
     lines = _entry_lines(v.entries, bullet=False)
     embed = _lines_embed(
         clip(escape(v.title), LIMITS.title),
-        [line.removeprefix("\n") for line in lines],
+        lines,
         empty=clip(markdown(v.empty), LIMITS.description),
         noun="stories",
     )

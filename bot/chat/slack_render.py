@@ -27,7 +27,7 @@ Nothing here reads the clock or the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,25 +152,6 @@ def spans_mrkdwn(spans: Sequence[Span], limit: int = SECTION_TEXT_LIMIT) -> str:
     return "".join(out)
 
 
-def mrkdwn_cut(pieces: Iterable[str], limit: int, sep: str = "\n") -> str:
-    """Join already-rendered pieces, dropping whole pieces (never cutting one) past ``limit``."""
-    out: list[str] = []
-    used = 0
-    items = list(pieces)
-    for i, piece in enumerate(items):
-        extra = len(piece) + (len(sep) if out else 0)
-        if used + extra > limit:
-            more = f"{sep}{ELLIPSIS} and {len(items) - i} more"
-            while out and used + len(more) > limit:
-                used -= len(out.pop()) + len(sep)
-            if out:
-                out.append(more.removeprefix(sep))
-            break
-        out.append(piece)
-        used += extra
-    return sep.join(out)
-
-
 # --------------------------------------------------------------------------- blocks
 
 
@@ -215,7 +196,7 @@ def _source_elements(v: views.AlertView) -> list[str]:
     first = f"Source: {labels[0]}"
     if len(labels) == 1:
         return [first]
-    rest = mrkdwn_cut(labels[1:], CONTEXT_TEXT_LIMIT - 20, sep=" · ")
+    rest = views.join_fitting(labels[1:], CONTEXT_TEXT_LIMIT - 20, " · ")
     return [first, f"Also reported by: {rest}"]
 
 
@@ -251,7 +232,7 @@ def alert_blocks(alert: Alert) -> list[Block]:
     if v.watchlists:
         meta.append("Watchlists: " + ", ".join(bold(w) for w in v.watchlists))
     if v.terms:
-        meta.append("Terms: " + mrkdwn_cut((esc(t) for t in v.terms), 1000, sep=", "))
+        meta.append("Terms: " + views.join_fitting([esc(t) for t in v.terms], 1000, ", "))
     if v.published is not None:
         meta.append(_date(v.published))
     if safe_url(v.earlier):
@@ -293,16 +274,10 @@ def digest_fit(alerts: Sequence[Alert]) -> int:
 
 def _digest_entries(v: views.DigestView) -> list[list[Block]]:
     """Each entry's blocks, as many as fit beside the header and the note."""
-    entries: list[list[Block]] = []
+    entries = [_entry(e) for e in v.entries]
     used = 2 if mention_markup(v.mentions) else 1  # the header (and mention)
-    for e in v.entries:
-        entry = _entry(e)
-        # Keep one block free for the "and N more" note.
-        if used + len(entry) > MESSAGE_BLOCKS_LIMIT - 1:
-            break
-        entries.append(entry)
-        used += len(entry)
-    return entries
+    # Keep one block free for the "and N more" note.
+    return entries[: views.fit_count([len(e) for e in entries], MESSAGE_BLOCKS_LIMIT - 1 - used)]
 
 
 def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:

@@ -113,6 +113,42 @@ def plain_text(line: Line, command: Callable[[str], str] = lambda c: c) -> str:
     return "".join(out)
 
 
+# --------------------------------------------------------------------------- fitting
+
+
+def more_note(n: int) -> str:
+    """What stands for ``n`` items left out of a line: ``…and 3 more``."""
+    return f"…and {n} more"
+
+
+def fit_count(
+    sizes: Sequence[int], limit: int, sep: int = 0, more: Callable[[int], int] | None = None
+) -> int:
+    """How many items (from the first), of these rendered ``sizes`` joined by a
+    separator of ``sep``, fit in ``limit``, leaving room for a separator and
+    ``more(rest)`` whenever ``rest`` items are left out. Platforms measure in their
+    own units; whole items only, never a cut one."""
+    if sum(sizes) + sep * max(0, len(sizes) - 1) <= limit:
+        return len(sizes)
+    used = 0
+    for i, size in enumerate(sizes):
+        used += size + (sep if i else 0)
+        rest = len(sizes) - i - 1
+        if used + (sep + more(rest) if rest and more else 0) > limit:
+            return i
+    return len(sizes)
+
+
+def join_fitting(
+    items: Sequence[str], limit: int, sep: str, size: Callable[[str], int] = len
+) -> str:
+    """Rendered ``items`` joined by ``sep`` within ``limit``, the rest counted by
+    :func:`more_note` (``a · b · …and 3 more``); empty when not even that fits."""
+    n = fit_count([size(i) for i in items], limit, size(sep), lambda r: size(more_note(r)))
+    text = sep.join([*items[:n], *([more_note(len(items) - n)] if n < len(items) else [])])
+    return text if size(text) <= limit else ""
+
+
 # --------------------------------------------------------------------------- confirmations
 
 
