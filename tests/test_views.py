@@ -186,5 +186,5 @@ def test_fitting_keeps_whole_items_and_counts_the_rest() -> None:
     assert views.fit_count([3, 3, 3], 10, sep=1, more=lambda rest: 4) == 1
     assert views.join_fitting(["aaa", "bbb", "ccc"], 11, " ") == "aaa bbb ccc"
     assert views.join_fitting(["aaaa", "bbb", "ccc"], 11, " ") == "…and 3 more"
-    assert views.join_fitting(["a", "b", "c", "d"], 13, " ") == "a …and 3 more"
+    assert views.join_fitting(["aa", "b" * 12, "c"], 14, " ") == "aa …and 2 more"
     assert views.join_fitting(["aaa"] * 3, 3, " ") == ""  # not even the note fits
