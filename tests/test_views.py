@@ -188,3 +188,14 @@ def test_fitting_keeps_whole_items_and_counts_the_rest() -> None:
     assert views.join_fitting(["aaaa", "bbb", "ccc"], 11, " ") == "…and 3 more"
     assert views.join_fitting(["aa", "b" * 12, "c"], 14, " ") == "aa …and 2 more"
     assert views.join_fitting(["aaa"] * 3, 3, " ") == ""  # not even the note fits
+
+
+def test_an_entry_names_ten_watchlists_or_terms_and_counts_the_rest() -> None:
+    many = tuple(f"term{i}" + "x" * 100 for i in range(400))
+    entry = views.digest_entry(make_alert(watchlists=many[:12], terms=many))
+    text = views.plain_text(entry.detail)
+    assert text.count("…and 2 more") == 1 and text.count("…and 390 more") == 1
+    assert len(text) < 1500
+    [embed] = discord_render.digest_embeds([make_alert(watchlists=many, terms=many)] * 3)
+    assert discord_render.check_limits([embed]) == []
+    assert embed["description"].count("**") % 2 == 0  # no bold cut open

@@ -453,7 +453,7 @@ def _entry_lines(entries: Sequence[views.Entry], *, bullet: bool) -> list[str]:
         if e.detail:
             # A digest's times are relative ("2 hours ago"), a lookup's absolute.
             detail = markdown(e.detail, "R" if bullet else "f")
-            line += ("\n  " if bullet else "\n") + clip(detail, 1000)
+            line += ("\n  " if bullet else "\n") + detail
         lines.append(line)
     return lines[: _fitting_lines(lines)]
 

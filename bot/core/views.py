@@ -547,8 +547,16 @@ class Entry:
     snippet: str = ""
 
 
+NAMES_SHOWN = 10
+"""Watchlists or terms named in one entry's details; the rest are counted."""
+
+
 def _names_line(names: Sequence[str], strong: bool) -> Line:
-    return _list([name(n, 100) if strong else plain_from_user(n, 100) for n in names])
+    """Up to :data:`NAMES_SHOWN` names of at most 60 characters, then ``…and N more``:
+    an entry's details stay a few hundred characters on every platform."""
+    shown = [name(n, 60) if strong else plain_from_user(n, 60) for n in names[:NAMES_SHOWN]]
+    rest = len(names) - NAMES_SHOWN
+    return _list(shown) + ((plain(", " + more_note(rest)),) if rest > 0 else ())
 
 
 def _details(parts: Sequence[Line]) -> Line:
