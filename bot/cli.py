@@ -35,7 +35,7 @@ from bot.config import (
     parse_duration,
 )
 from bot.core import views
-from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
+from bot.core.models import FeedStatus, StoryHit, Subscription, Watchlist
 from bot.service import (
     Caller,
     CommandError,
@@ -143,7 +143,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _operator(platform: str = "console", channel: str = "cli", guild: str = "") -> Caller:
     """The CLI is run by the operator, who may do everything."""
     return Caller(
-        platform=platform,  # type: ignore[arg-type]  # argparse choices are PLATFORMS
+        platform=platform,
         user="cli",
         channel=channel,
         guild=guild,
@@ -1137,12 +1137,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("subscriptions", "manage channel subscriptions without chat", cmd_subscriptions)
     sb = p.add_subparsers(dest="sub_command", metavar="ACTION", required=True)
     q = sb.add_parser("list", help="all subscriptions", parents=[common])
-    q.add_argument("--platform", choices=PLATFORMS, help="only this platform's")
+    q.add_argument("--platform", choices=platforms.names(), help="only this platform's")
     q.add_argument("--channel", metavar="ID", help="only this channel's")
     q.add_argument("--json", action="store_true", help=json_help)
     for name, what in (("add", "subscribe a channel"), ("remove", "unsubscribe a channel")):
         q = sb.add_parser(name, help=what, parents=[common])
-        q.add_argument("--platform", choices=PLATFORMS, required=True, help=platform_help)
+        q.add_argument("--platform", choices=platforms.names(), required=True, help=platform_help)
         q.add_argument("--channel", required=True, metavar="ID", help=channel_help)
         q.add_argument("--watchlist", metavar="NAME", help=name_help + " (or --feed)")
         q.add_argument(

@@ -264,7 +264,7 @@ class Service:
     def _listed(self, c: Caller, rank: str) -> bool:
         """Named in the config's ``{rank}_users`` / ``{rank}_roles|groups`` for the platform."""
         chat = PLATFORMS.get(c.platform)
-        section = getattr(self.config, c.platform, None)
+        section = self.config.section(c.platform)
         if chat is None or section is None:
             return False
         users = getattr(section, f"{rank}_users")
@@ -276,7 +276,8 @@ class Service:
         return c.platform == "console" or self._platform_admin(c) or self._listed(c, "admin")
 
     def _platform_admin(self, c: Caller) -> bool:
-        """The platform's own admin right (Discord Manage Server, Slack admin).
+        """The platform's own admin right (Discord Manage Server, Slack admin),
+        where the platform's registry entry trusts it (``trust_admin``).
 
         Watchlists and feeds are shared by every server the bot is in, so on
         Discord, Manage Server confers bot-admin rights only in the servers that
@@ -286,7 +287,8 @@ class Service:
         """
         if not c.is_admin:
             return False
-        return c.platform != "discord" or c.guild in self.config.discord.guilds
+        chat = PLATFORMS.get(c.platform)
+        return chat is None or chat.trust_admin is None or chat.trust_admin(self.config, c)
 
     def _manages(self, c: Caller) -> bool:
         # A platform admin (Manage Server) manages the channels of their own server,

@@ -238,18 +238,20 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
     """What the app, the CLI and the service read of a platform is its entry."""
     import importlib
 
-    from bot.chat.platforms import PLATFORMS
-    from bot.config import Secrets
-    from bot.core.models import PLATFORMS as STORED
+    from bot.chat.platforms import PLATFORMS, names
+    from bot.config import Reader, Secrets
 
     config = parse_config({"bot": {"database": "x.db"}}, tmp_path / "a.toml", {})
-    assert set(PLATFORMS) | {"console"} == set(STORED)
+    assert names() == ("console", *PLATFORMS)
     for name, chat in PLATFORMS.items():
         assert chat.name == name
         cls = chat.load()
         for method in ("start", "serve", "close"):
             assert callable(getattr(cls, method)), (name, method)
-        section = getattr(config, name)  # its config section
+        section = config.section(name)  # its config section
+        problems: list[str] = []
+        assert section == chat.parser()({}, Reader(tmp_path / "a.toml", problems), f"{name}.")
+        assert problems == []
         for rank in ("admin", "manager"):
             assert isinstance(getattr(section, f"{rank}_users"), tuple | list), (name, rank)
             assert isinstance(getattr(section, f"{rank}_{chat.roles}"), tuple | list), name
