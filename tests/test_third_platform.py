@@ -92,6 +92,12 @@ async def test_run_once_delivers_to_it(
     assert code == 0, err
     assert len([p for p in fakechat.POSTED if p["action"] == "post"]) == 1
 
+    # The CLI knows the name too.
+    code, out, err = await alertbot(
+        "subscriptions", "list", "--platform", "fakechat", "--config", str(config), env=ENV
+    )
+    assert code == 0 and "fc-news" in out and "KFOR" in out, (out, err)
+
     # A wrong token is refused at login, naming the platform's reason.
     code, _, err = await alertbot(
         "run", "--once", "--config", str(config), env={"FAKECHAT_TOKEN": "nope"}
@@ -116,6 +122,10 @@ async def test_text_commands_reach_the_service(
         assert "KFOR" in done and not done.startswith("error")
         listed = await bot.commands.handle(editor, "!ab subscriptions")
         assert "KFOR" in listed
+        boss = Caller("fakechat", "boss", "fc-boss")  # [fakechat] admin_users
+        assert "KFOR" in await bot.commands.handle(boss, "!ab subscribe KFOR")
+        platform_admin = Caller("fakechat", "x", "fc-own", is_admin=True)  # no trust_admin hook
+        assert "KFOR" in await bot.commands.handle(platform_admin, "!ab subscribe KFOR")
         elsewhere = await bot.commands.handle(editor, "!ab subscribe KFOR")
         assert "KFOR" in elsewhere  # subscribing again is not an error
         assert "watchlist" in await bot.commands.handle(stranger, "!ab help")
@@ -126,4 +136,4 @@ async def test_text_commands_reach_the_service(
 
         await run_once(rt, all_feeds=True)
     channels = sorted(p["channel"] for p in fakechat.POSTED if p["action"] == "post")
-    assert channels == ["fc-desk", "fc-news"], fakechat.POSTED
+    assert channels == ["fc-boss", "fc-desk", "fc-news", "fc-own"], fakechat.POSTED
