@@ -630,7 +630,9 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         except OptionError as e:
             r.err(where + "format", str(e).removeprefix("format: "))
         try:
-            mention = check_mention(r.str_(s, "mention", where, ""), platform)
+            mention = check_mention(
+                r.str_(s, "mention", where, ""), platform, platforms.mention_kinds()
+            )
         except OptionError as e:
             r.err(where + "mention", str(e).removeprefix("mention: "))
         quiet = r.str_(s, "quiet", where, "").strip()

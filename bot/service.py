@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.chat.platforms import PLATFORMS
+from bot.chat.platforms import PLATFORMS, mention_kinds
 from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
 from bot.commands import PermissionDenied as PermissionDenied
 from bot.commands import Values
@@ -346,7 +346,7 @@ class Service:
             )
         try:
             fmt = check_format(format)
-            mention = check_mention(mention, caller.platform)
+            mention = check_mention(mention, caller.platform, mention_kinds())
         except OptionError as e:
             raise CommandError(str(e)) from None
         quiet, timezone = quiet.strip(), timezone.strip()

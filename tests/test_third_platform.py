@@ -30,6 +30,7 @@ prefix = "!ab"
 platform = "fakechat"
 channel = "fc-news"
 watchlists = ["KFOR"]
+mention = "user:u-ann"
 """
 ENV = {"FAKECHAT_TOKEN": "fc-secret-1"}
 
@@ -55,7 +56,10 @@ def test_config_reads_its_section_and_secret(
     assert cfg.secrets.get("FAKECHAT_TOKEN") == "fc-secret-1"
     assert "fc-secret-1" not in repr(cfg) and "fc-secret-1" not in repr(cfg.secrets)
     assert [p.name for p in platforms.enabled(cfg.secrets)] == ["fakechat"]
-    assert [s.platform for s in cfg.subscriptions] == ["console", "fakechat"]
+    assert [(s.platform, s.mention) for s in cfg.subscriptions] == [
+        ("console", ""),
+        ("fakechat", "user:u-ann"),
+    ]
     # Without its token it is off; Discord and Slack parse as before.
     off = load_config(write_config(tmp_path, FEEDS, SECTION), env={})
     assert platforms.enabled(off.secrets) == [] and off.discord.guilds == ()
@@ -66,6 +70,10 @@ def test_config_reads_its_section_and_secret(
     text = str(e.value)
     assert "fakechat.colour: unknown key (known keys: admin_roles, admin_users" in text
     assert "fakechat.prefix: expected one word" in text
+
+    discord_role = SECTION.replace('"user:u-ann"', '"role:123456789012345678"')
+    with pytest.raises(ConfigError, match="names a Discord role, but this is a fakechat channel"):
+        load_config(write_config(tmp_path, FEEDS, discord_role), env=ENV)
 
 
 def test_unregistered_platform_is_refused_by_the_config(tmp_path: Path) -> None:
@@ -85,6 +93,7 @@ async def test_run_once_delivers_to_it(
     assert fakechat.SESSIONS == ["fc-secret-1"]
     posts = [p for p in fakechat.POSTED if p["action"] == "post"]
     assert [p["channel"] for p in posts] == ["fc-news"], fakechat.POSTED
+    assert posts[0]["text"].startswith("@u-ann "), posts[0]  # its own kind of mention
     assert "KFOR" in posts[0]["text"] or "Kosovo" in posts[0]["text"], posts[0]
     assert '"channel": "alerts"' in out  # the console subscription still gets its alerts
     # Nothing doubled: a second pass finds nothing new.

@@ -13,7 +13,7 @@ and its secrets' environment variables; subscriptions accept every registered
 name; the service asks :attr:`ChatPlatform.trust_admin` whether the platform's
 own admin right counts.
 
-This module imports nothing of the bot at run time (``bot.config`` imports it).
+This module imports only the pure core at run time (``bot.config`` imports it).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from bot.core.subscription import GROUP, ROLE, MentionKind
 
 if TYPE_CHECKING:
     from bot.config import Config, Secrets
@@ -67,6 +69,9 @@ class ChatPlatform:
     channel_hint: str = "the platform's channel id"
     """Where to find a channel id, for the error when one does not match."""
 
+    mention: MentionKind | None = None
+    """What its subscriptions' ``mention`` may name (None: nothing). The platform's
+    sender pings it; ``Service.mention_checks[name]`` may check that it exists."""
     trust_admin: Callable[[Config, Caller], bool] | None = None
     """Whether the platform's own admin right (``Caller.is_admin``) makes the
     caller a bot admin here; None: always. Discord trusts Manage Server only in
@@ -112,6 +117,7 @@ PLATFORMS: dict[str, ChatPlatform] = {
         secrets_env=("ALERTBOT_DISCORD_API_URL", "ALERTBOT_DISCORD_GATEWAY_URL"),
         section="bot.config:parse_discord",
         keys=("admin_roles", "admin_users", "manager_roles", "manager_users", "guilds"),
+        mention=ROLE,
         trust_admin=_discord_trusts_admin,
         cli="bot.chat.discord_cli",
         needs_admin="a role or user id in the bot's [discord] admin_roles / admin_users "
@@ -139,6 +145,7 @@ PLATFORMS: dict[str, ChatPlatform] = {
         ),
         cli="bot.chat.slack_cli",
         roles="groups",
+        mention=GROUP,
         needs_admin="to be a workspace admin or listed in the bot's [slack] admin config",
         needs_manager="to be a workspace admin or listed in the bot's [slack] manager config",
         channel_id=r"[CGD][A-Z0-9]+",
@@ -173,6 +180,11 @@ def register(platform: ChatPlatform) -> None:
 def unregister(name: str) -> None:
     """Remove a platform :func:`register` added."""
     PLATFORMS.pop(name, None)
+
+
+def mention_kinds() -> dict[str, MentionKind]:
+    """Platform → the kind of mention its subscriptions may name."""
+    return {p.name: p.mention for p in PLATFORMS.values() if p.mention is not None}
 
 
 def env_names() -> tuple[str, ...]:

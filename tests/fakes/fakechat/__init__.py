@@ -15,6 +15,7 @@ text commands (``!alertbot subscribe KFOR``), parsed and dispatched by
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from bot.config import Config, Reader
 from bot.core import views
 from bot.core.models import Alert
 from bot.core.render import render_digest_console
+from bot.core.subscription import MentionKind, mention_id
 from bot.service import Caller, Service
 
 POSTED: list[dict[str, Any]] = []
@@ -73,7 +75,8 @@ class FakechatSender:
         return ref
 
     async def post(self, channel: str, alert: Alert, *, key: str) -> str:
-        return self._add("post", channel, f"{alert.title} <{alert.url}>", key)
+        pings = "".join(f"@{mention_id(m)} " for m in alert.mentions)
+        return self._add("post", channel, f"{pings}{alert.title} <{alert.url}>", key)
 
     async def edit(self, channel: str, ref: str, alert: Alert) -> str:
         self._add("edit", channel, f"{alert.title} <{alert.url}>")
@@ -184,6 +187,7 @@ ENTRY = ChatPlatform(
     section="tests.fakes.fakechat:parse_section",
     keys=("admin_users", "admin_roles", "manager_users", "manager_roles", "prefix"),
     needs_admin="to be listed in the bot's [fakechat] admin_users",
+    mention=MentionKind("user", re.compile(r"u-[a-z0-9]+"), "a user id such as u-ann", "a user"),
     channel_id=r"fc-[a-z0-9-]+",
     channel_hint="a channel id such as fc-news",
 )
