@@ -831,28 +831,26 @@ async def _subscribe(service: Service, args: argparse.Namespace) -> Subscription
     guild = args.guild or ""
     closers: list[Callable[[], Awaitable[None]]] = []
     try:
-        if args.mention and args.platform == "discord" and secrets.discord_token:
-            from bot.chat.discord import DiscordBot
-
-            bot = DiscordBot(service.config, service)
+        chat = platforms.PLATFORMS.get(args.platform)
+        kind = chat.mention if chat is not None else None
+        if args.mention and chat is not None and kind is not None and chat.token(secrets):
+            # The platform's own bot, logged in, registers its Service.mention_checks
+            # entry (Discord: the guild's roles; Slack: the workspace's user groups).
+            bot = chat.load()(service.config, service)
             closers.append(bot.close)
             try:
                 await bot.start()
             except Exception as e:
                 raise CliError(
-                    f"--mention: cannot log in to Discord to check the role: {e}"
+                    f"--mention: cannot log in to {chat.title} to check {kind.what}: {e}"
                 ) from None
-            guild = guild or await bot.channel_guild(args.channel)
-        elif args.mention and args.platform == "slack" and secrets.slack_bot_token:
-            from bot.chat.slack import groups_check, make_client
-
-            client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
-            service.mention_checks["slack"] = groups_check(client)
-        elif args.mention and args.platform in ("discord", "slack"):
-            token = "DISCORD_TOKEN" if args.platform == "discord" else "SLACK_BOT_TOKEN"
+            channel_guild = getattr(bot, "channel_guild", None)
+            if channel_guild is not None and not guild:
+                guild = await channel_guild(args.channel)
+        elif args.mention and chat is not None and kind is not None:
             print(
                 f"note: --mention {args.mention} not checked with {args.platform} "
-                f"({token} is not set); a wrong id pings nobody",
+                f"({chat.token_env} is not set); a wrong id pings nobody",
                 file=sys.stderr,
             )
         me = _operator(args.platform, args.channel, guild)

@@ -107,6 +107,16 @@ async def test_run_once_delivers_to_it(
     )
     assert code == 0 and "fc-news" in out and "KFOR" in out, (out, err)
 
+    # Its mentions are checked with its bot, logged in, like Discord's and Slack's.
+    add = ("subscriptions", "add", "--platform", "fakechat", "--channel", "fc-cli")
+    add += ("--watchlist", "KFOR", "--config", str(config))
+    code, _, err = await alertbot(*add, "--mention", "user:u-zed", env=ENV)
+    assert code == 1 and "mention: u-zed is not a fakechat user" in err, err
+    code, out, err = await alertbot(*add, "--mention", "user:u-bob", env=ENV)
+    assert code == 0 and "mention user:u-bob" in out, (out, err)
+    code, _, err = await alertbot(*add, "--mention", "user:u-bob", env={})
+    assert "not checked with fakechat (FAKECHAT_TOKEN is not set)" in err, err
+
     # A wrong token is refused at login, naming the platform's reason.
     code, _, err = await alertbot(
         "run", "--once", "--config", str(config), env={"FAKECHAT_TOKEN": "nope"}
@@ -129,6 +139,8 @@ async def test_text_commands_reach_the_service(
         assert "Did you mean `subscribe`?" in typo and "!ab help" in typo
         done = await bot.commands.handle(editor, '!ab subscribe "KFOR"')
         assert "KFOR" in done and not done.startswith("error")
+        nobody = await bot.commands.handle(editor, "!ab subscribe KFOR mention:user:u-zed")
+        assert nobody == "error: mention: u-zed is not a fakechat user"
         listed = await bot.commands.handle(editor, "!ab subscriptions")
         assert "KFOR" in listed
         boss = Caller("fakechat", "boss", "fc-boss")  # [fakechat] admin_users

@@ -35,6 +35,8 @@ POSTED: list[dict[str, Any]] = []
 """Every message the sender posted, edited or noticed, in order."""
 SESSIONS: list[str] = []
 """The token of each login."""
+USERS = {"u-ann", "u-bob"}
+"""Who exists on fakechat (what a ``user:ID`` mention is checked against)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,11 @@ class FakechatBot:
         section: FakechatConfig = config.section("fakechat")
         self.sender = FakechatSender()
         self.commands = FakechatCommands(service, section.prefix)
+        service.mention_checks["fakechat"] = self.check_user
+
+    async def check_user(self, guild: str, mention: str) -> None:
+        if mention_id(mention) not in USERS:
+            raise CommandError(f"mention: {mention_id(mention)} is not a fakechat user")
 
     async def start(self) -> None:
         token = ENTRY.token(self.config.secrets)
