@@ -313,11 +313,10 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = FetchConfig()
     alerts: AlertConfig = AlertConfig()
-    discord: DiscordConfig = DiscordConfig()
-    slack: SlackConfig = SlackConfig()
     secrets: Secrets = Secrets()
     sections: Mapping[str, Any] = field(default_factory=dict)
-    """Every other registered chat platform's parsed ``[<name>]`` section, by name."""
+    """Every registered chat platform's parsed ``[<name>]`` section, by name (what its
+    registry entry's parser made of it)."""
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (dated lines) or ``json`` (one object per line)."""
@@ -329,11 +328,17 @@ class Config:
 
     def section(self, platform: str) -> Any:
         """A chat platform's parsed config section (None: not a chat platform)."""
-        if platform == "discord":
-            return self.discord
-        if platform == "slack":
-            return self.slack
         return self.sections.get(platform)
+
+    @property
+    def discord(self) -> DiscordConfig:
+        s = self.sections.get("discord")
+        return s if isinstance(s, DiscordConfig) else DiscordConfig()
+
+    @property
+    def slack(self) -> SlackConfig:
+        s = self.sections.get("slack")
+        return s if isinstance(s, SlackConfig) else SlackConfig()
 
     def resolve(self, p: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -719,8 +724,6 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         subscriptions=tuple(subs),
         fetch=fetch,
         alerts=alerts,
-        discord=sections.pop("discord"),
-        slack=sections.pop("slack"),
         sections=sections,
         secrets=Secrets.from_env(env),
         log_level=log_level,

@@ -253,6 +253,7 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
         for method in ("start", "serve", "close"):
             assert callable(getattr(cls, method)), (name, method)
         section = config.section(name)  # its config section
+        assert section is getattr(config, name)  # Discord's and Slack's typed shortcut
         problems: list[str] = []
         assert section == chat.parser()({}, Reader(tmp_path / "a.toml", problems), f"{name}.")
         assert problems == []
