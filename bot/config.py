@@ -394,6 +394,10 @@ _KNOWN: dict[str, set[str]] = {
 entry lists (:attr:`bot.chat.platforms.ChatPlatform.keys`)."""
 
 
+TABLES = frozenset(_KNOWN[""])
+"""The config's own top-level tables (no chat platform may take one's name)."""
+
+
 def _known(section: str) -> set[str]:
     if section == "":
         return _KNOWN[""] | set(platforms.PLATFORMS)

@@ -76,6 +76,15 @@ def test_config_reads_its_section_and_secret(
         load_config(write_config(tmp_path, FEEDS, discord_role), env=ENV)
 
 
+def test_a_platform_name_must_be_free() -> None:
+    from dataclasses import replace
+
+    for name in ("console", "fetch", "discord", "Bad Name"):
+        with pytest.raises(ValueError, match=r"cannot name a chat platform|already registered"):
+            platforms.register(replace(fakechat.ENTRY, name=name))
+    assert "fetch" not in platforms.PLATFORMS and "fakechat" not in platforms.PLATFORMS
+
+
 def test_unregistered_platform_is_refused_by_the_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(write_config(tmp_path, FEEDS, SECTION), env=ENV)

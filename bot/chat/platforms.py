@@ -170,8 +170,11 @@ def register(platform: ChatPlatform) -> None:
     """Add a platform at run time (a plugin, a test). A platform shipped with the
     bot is an entry in :data:`PLATFORMS` instead. Register before the config is
     loaded: the loader reads the registry."""
-    if platform.name == CONSOLE or not re.fullmatch(r"[a-z][a-z0-9_]*", platform.name):
-        raise ValueError(f"{platform.name!r} cannot name a chat platform")
+    from bot.config import TABLES  # bot.config imports this module
+
+    name = platform.name
+    if name == CONSOLE or name in TABLES or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"{name!r} cannot name a chat platform")
     if platform.name in PLATFORMS:
         raise ValueError(f"a chat platform named {platform.name!r} is already registered")
     PLATFORMS[platform.name] = platform
