@@ -36,6 +36,7 @@ from bot.config import (
 )
 from bot.core import views
 from bot.core.models import FeedStatus, StoryHit, Subscription, Watchlist
+from bot.core.render import render_lookup_console
 from bot.service import (
     Caller,
     CommandError,
@@ -511,15 +512,13 @@ def cmd_lookup(args: argparse.Namespace) -> int:
                 }
             )
             return 0
+        view = views.lookup_page_view(" ".join(args.query), found, args.since)
         if not found.hits:
-            print(found.span(), file=sys.stderr)
+            print(views.plain_text(view.empty), file=sys.stderr)
             return 0
-        for h in found.hits:
-            tags = f" [{', '.join(h.watchlists)}]" if h.watchlists else ""
-            print(f"{_when(h.story.published)}  {h.story.outlet}: {h.story.title}{tags}")
-            print(f"    {h.story.url}")
+        print(render_lookup_console(view), end="")
         more = f"; --page {found.page + 1} for more" if found.has_next else ""
-        print(f"stories {found.span()}{more}", file=sys.stderr)
+        print(f"stories {view.span}{more}", file=sys.stderr)
         return 0
 
     return _with_service(args, work, prepare=False)
