@@ -17,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.chat import platforms
+from bot.chat.discord.config import DiscordConfig
+from bot.chat.slack.config import SlackConfig
 from bot.core.models import Format, Mode, Platform
 from bot.core.quiet import QuietError, QuietHours, parse_range
 from bot.core.subscription import OptionError, check_format, check_mention
@@ -216,27 +218,6 @@ class MetricsConfig:
     """``HOST:PORT`` for /metrics and /healthz; empty: not served."""
     stale: timedelta = timedelta(minutes=10)
     """/healthz answers 503 when no poll pass finished for this long."""
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordConfig:
-    admin_roles: tuple[str, ...] = ()
-    admin_users: tuple[str, ...] = ()
-    manager_roles: tuple[str, ...] = ()
-    manager_users: tuple[str, ...] = ()
-    guilds: tuple[str, ...] = ()
-    """Guild ids to sync commands to instantly; empty = global commands."""
-
-
-@dataclass(frozen=True, slots=True)
-class SlackConfig:
-    admin_users: tuple[str, ...] = ()
-    admin_groups: tuple[str, ...] = ()
-    manager_users: tuple[str, ...] = ()
-    manager_groups: tuple[str, ...] = ()
-    http_port: int = 3000
-    http_path: str = "/slack/events"
-    command: str = "/alertbot"
 
 
 _NAMED_SECRETS = {
@@ -734,34 +715,3 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         log_format=log_format,
         metrics=metrics,
     )
-
-
-def parse_discord(t: Mapping[str, Any], r: Reader, where: str) -> DiscordConfig:
-    """The ``[discord]`` section (its registry entry names this parser)."""
-    d = dict(t)
-    return DiscordConfig(
-        admin_roles=r.strs(d, "admin_roles", where),
-        admin_users=r.strs(d, "admin_users", where),
-        manager_roles=r.strs(d, "manager_roles", where),
-        manager_users=r.strs(d, "manager_users", where),
-        guilds=r.strs(d, "guilds", where),
-    )
-
-
-def parse_slack(t: Mapping[str, Any], r: Reader, where: str) -> SlackConfig:
-    """The ``[slack]`` section (its registry entry names this parser)."""
-    d = dict(t)
-    s0 = SlackConfig()
-    slack = SlackConfig(
-        admin_users=r.strs(d, "admin_users", where),
-        admin_groups=r.strs(d, "admin_groups", where),
-        manager_users=r.strs(d, "manager_users", where),
-        manager_groups=r.strs(d, "manager_groups", where),
-        http_port=r.int_(d, "http_port", where, s0.http_port, lo=1, hi=65535),
-        http_path=r.str_(d, "http_path", where, s0.http_path),
-        command=r.str_(d, "command", where, s0.command),
-    )
-    for key, value in (("http_path", slack.http_path), ("command", slack.command)):
-        if not value.startswith("/"):
-            r.err(f"{where}{key}", f"must start with '/', e.g. '/{value}'")
-    return slack

@@ -15,8 +15,8 @@ import pytest
 
 from bot import commands
 from bot.chat import textcmd
-from bot.chat.discord import DiscordBot, command_payload
-from bot.chat.slack import SlackCommands
+from bot.chat.discord.client import DiscordBot, command_payload
+from bot.chat.slack.client import SlackCommands
 from bot.cli import build_parser
 from bot.commands import CATALOGUE, CLI_ONLY, Command, find, handler_name, missing_handlers
 from bot.config import parse_config
@@ -116,7 +116,7 @@ def test_slack_answers_exactly_the_catalogue(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_discord_handlers_are_exactly_the_catalogue() -> None:
-    from bot.chat.discord import DiscordCommands
+    from bot.chat.discord.client import DiscordCommands
 
     assert _handlers(DiscordCommands) == {handler_name(c) for c in CATALOGUE}
 
@@ -270,7 +270,8 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
 
 def test_a_confirmation_reads_the_same_on_every_platform() -> None:
     """Discord, Slack and the CLI differ in markup only."""
-    from bot.chat import discord_render, slack_render
+    from bot.chat.discord import render as discord_render
+    from bot.chat.slack import render as slack_render
     from bot.cli import _cli_command
     from bot.core import views
     from bot.core.models import Subscription

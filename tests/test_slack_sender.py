@@ -10,8 +10,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.base import DeliveryError
-from bot.chat.slack import SlackBot, SlackDirectory, SlackSender, make_client
-from bot.config import SlackConfig, parse_config
+from bot.chat.slack.client import SlackBot, SlackDirectory, SlackSender, make_client
+from bot.chat.slack.config import SlackConfig
+from bot.config import parse_config
 from bot.core.models import Alert, Source, Span, Summary
 from tests.fakes.slack_api import FakeSlackAPI
 

@@ -46,11 +46,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import slack_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.slack import render
+from bot.chat.slack.config import SlackConfig
 from bot.chat.textcmd import Dispatcher, UsageError, tokenize
 from bot.commands import CommandError, Values, find, help_entries
-from bot.config import Config, SlackConfig
+from bot.config import Config
 from bot.core import views
 from bot.core.models import Alert, Platform
 from bot.core.subscription import mention_id
