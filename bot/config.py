@@ -110,21 +110,30 @@ def load_zone(name: str) -> tzinfo:
         ) from None
 
 
-def quiet_problem(quiet: str, zone: str) -> tuple[str, str] | None:
-    """(key, what is wrong) for a quiet-hours range and its time zone, or None."""
+def quiet_problems(quiet: str, zone: str) -> list[tuple[str, str]]:
+    """(key, what is wrong) for each of a quiet-hours range and its time zone."""
+    problems: list[tuple[str, str]] = []
     if quiet:
         try:
             parse_range(quiet)
         except QuietError as e:
-            return "quiet", str(e)
+            problems.append(("quiet", str(e)))
     if zone:
         try:
             load_zone(zone)
         except ValueError as e:
-            return "timezone", str(e)
-        if not quiet:
-            return "timezone", 'only means something with quiet hours: add quiet = "22:00-07:00"'
-    return None
+            problems.append(("timezone", str(e)))
+        else:
+            if not quiet:
+                problems.append(
+                    ("timezone", 'only means something with quiet hours: add quiet = "22:00-07:00"')
+                )
+    return problems
+
+
+def quiet_problem(quiet: str, zone: str) -> tuple[str, str] | None:
+    """The first of :func:`quiet_problems`, or None."""
+    return next(iter(quiet_problems(quiet, zone)), None)
 
 
 def quiet_hours(quiet: str, zone: str) -> QuietHours | None:
@@ -627,9 +636,10 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
             r.err(where + "mention", str(e).removeprefix("mention: "))
         quiet = r.str_(s, "quiet", where, "").strip()
         zone = r.str_(s, "timezone", where, "").strip()
-        problem = quiet_problem(quiet, zone)
-        if problem is not None:
-            r.err(where + problem[0], problem[1])
+        bad_quiet = quiet_problems(quiet, zone)
+        for key, problem in bad_quiet:
+            r.err(where + key, problem)
+        if bad_quiet:
             quiet = zone = ""
         subs.append(
             SubscriptionConfig(
