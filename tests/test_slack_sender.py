@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -174,8 +175,12 @@ async def test_permalink_needs_the_workspace_url(fake, sender):
     )
 
 
-async def test_start_alone_is_enough_to_deliver(fake, tmp_path):
-    """What `alertbot run --once` does: auth.test and Web API sends, no socket, no port."""
+async def test_start_alone_is_enough_to_deliver(fake, tmp_path, monkeypatch, caplog):
+    """What `alertbot run --once` does: auth.test and Web API sends, no socket, no port.
+    With SLACK_BOT_TOKEN in the environment, as in a real run, bolt's warning that our
+    client's token wins over it is not logged."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    caplog.set_level(logging.WARNING)
     config = parse_config(
         {"bot": {"database": "db.sqlite", "watchlists": "w"}},
         tmp_path / "alertbot.toml",
@@ -195,6 +200,7 @@ async def test_start_alone_is_enough_to_deliver(fake, tmp_path):
     await bot.close()
     assert [c.method for c in fake.calls] == ["auth.test", "chat.postMessage"]
     assert bot.http_port is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 async def test_start_with_a_revoked_token_fails_clearly(fake, tmp_path):
