@@ -703,12 +703,15 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
     from bot.service import fetching_probe
 
     urls: list[str] = []
+    titles: dict[str, str] = {}
     if args.feeds_command == "import":
         from bot.feeds.opml import OpmlError, read_opml
 
         path = Path(args.file)
         try:
-            urls = [f.url for f in read_opml(await asyncio.to_thread(path.read_bytes))]
+            outlines = read_opml(await asyncio.to_thread(path.read_bytes))
+            urls = [f.url for f in outlines]
+            titles = {f.url: f.title for f in outlines}
         except OSError as e:
             raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
         except OpmlError as e:
@@ -722,7 +725,9 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
             return 0
         if not args.no_check:
             print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
-        added, known = await service.feeds_import(_operator(), urls, check=not args.no_check)
+        added, known = await service.feeds_import(
+            _operator(), urls, check=not args.no_check, titles=titles
+        )
     for url in added:
         print(f"added {url}")
     print(
