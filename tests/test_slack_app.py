@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.chat.slack import SlackBot
+from bot.chat.slack.client import SlackBot
 from bot.config import parse_config
 from bot.core.models import Match, Story
 from bot.service import Service

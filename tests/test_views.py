@@ -9,7 +9,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.chat import discord_render, slack_render
+from bot.chat.discord import render as discord_render
+from bot.chat.slack import render as slack_render
 from bot.core import views
 from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Source, Span, Story, StoryHit, Summary

@@ -6,7 +6,7 @@ watchlists, one watchlist) is built here once, as plain
 values: lines of :class:`Piece` s that say what each bit of text is (our own
 words, a name from a user or a feed, a literal, a link, a time, a channel, a
 command to type, a status icon). A platform renderer
-(``bot.chat.discord_render``, ``bot.chat.slack_render``, :func:`plain_text`
+(``bot.chat.discord.render``, ``bot.chat.slack.render``, :func:`plain_text`
 for the console and the CLI) turns pieces into its markup, escapes what came
 from users and feeds, and cuts to its size limits; it decides nothing about
 wording, order or what is shown.
