@@ -78,7 +78,7 @@ async def test_feeds_add_fetches_the_url_once_and_refuses_what_is_not_a_feed(
     assert f"{feed_server.url('/good.xml')}  Good" in out, "named by the fetch, before any poll"
     code, _, err = await alertbot("feeds", "add", feed_server.url("/page"), *c)
     assert code == 1
-    assert f"{feed_server.url('/page')} is not a feed:" in err
+    assert f"{feed_server.url('/page')} is not a feed: got an HTML page" in err
     assert "not the web page" in err
     code, _, err = await alertbot("feeds", "add", feed_server.url("/status/404"), *c)
     assert code == 1 and "cannot fetch it: HTTP 404" in err
