@@ -419,20 +419,30 @@ class Poller:
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
             published = item.story.published or now
+            # Compared as sketches read straight from the stored bytes (no decoding
+            # of the 128 MinHash values, one big-integer comparison each).
             candidates = [
                 clustering.Candidate(
                     r.cluster_id,
-                    clustering.decode(r.fingerprint),
+                    (),
                     r.published,
                     r.feed_url,
                     r.title,
+                    sketch=clustering.Sketch.from_bytes(r.fingerprint),
                 )
                 for r in rows
             ]
+            mine = clustering.sketch(item.fp)
             linked = clustering.linked_clusters(
-                item.fp, published, feed.url, candidates, threshold=threshold, window=window
+                item.fp,
+                published,
+                feed.url,
+                candidates,
+                threshold=threshold,
+                window=window,
+                prepared=mine,
             )
-            if clustering.near_copy(item.fp, published, candidates, window=window):
+            if clustering.near_copy(item.fp, published, candidates, window=window, prepared=mine):
                 item.bands = ()  # its original is indexed with the same keys
             # Every story recent enough to alert is indexed, alerting or not: a
             # story that fires no watchlist can still be a source of, or a bridge
