@@ -146,6 +146,9 @@ class Poller:
         """Parse, match and fingerprint run here, in processes (``[fetch] workers``)."""
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
+        self.wake: asyncio.Event | None = None
+        """Set as soon as one feed's poll stored alerts, so the deliverer sends them
+        then, not when the whole ``poll_due`` (up to a minute of claims) returns."""
 
     async def matcher(self) -> Matcher:
         """The compiled matcher, rebuilt when any watchlist changed (from any process)."""
@@ -313,9 +316,12 @@ class Poller:
         """
         hold = self.fetcher.budget.hold()
         try:
-            return await self._poll_feed(feed, hold)
+            outcome = await self._poll_feed(feed, hold)
         finally:
             await hold.release()
+        if outcome.alerts and self.wake is not None:
+            self.wake.set()
+        return outcome
 
     async def _poll_feed(self, feed: FeedRow, hold: Hold) -> FeedOutcome:
         now = self.clock()
