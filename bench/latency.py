@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import random
+import string
 import sys
 import tempfile
 import time
@@ -38,20 +39,17 @@ WATCHLIST = """name = "Latency"
 name = "Zorblax"
 forms = ["Zorblax"]
 """
-_WORDS = (
-    "harbour council budget river bridge school winter market railway museum festival "
-    "library hospital airport garden factory election theatre stadium orchestra "
-    "farmer teacher engineer captain village island mountain forest desert valley "
-    "coast storm harvest treaty summit border tunnel canal castle tower cathedral "
-    "parliament court"
-)
-WORDS = _WORDS.split()
+
+
+def word(rng: random.Random) -> str:
+    return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 9)))
 
 
 def story(rng: random.Random, marker: str) -> tuple[str, str]:
-    """A title and text about nothing else: random words, so no two stories link."""
-    title = f"Zorblax {marker}: " + " ".join(rng.sample(WORDS, 6))
-    text = f"Zorblax {marker}. " + " ".join(rng.choice(WORDS) for _ in range(60)) + "."
+    """A title and text of made-up words, so no two stories link (each is its own
+    event and its own alert)."""
+    title = f"Zorblax {marker}: " + " ".join(word(rng) for _ in range(6))
+    text = f"Zorblax {marker}. " + " ".join(word(rng) for _ in range(60)) + "."
     return title, text
 
 

@@ -636,8 +636,8 @@ class SQLStore:
         singles = sorted(set(item.singles))
         if cluster_id is None and not singles and not item.alert:
             return []  # alone, and it fired nothing: no event until a story links to it
-        joined = cluster_id is not None
-        before: set[str] = set()
+        merges = sorted(set(item.merges) - {cluster_id})
+        new_source = False
         if cluster_id is None:
             c = await self._one(
                 "INSERT INTO clusters (created_at, updated_at) VALUES (?, ?) RETURNING id",
@@ -649,38 +649,43 @@ class SQLStore:
             await self._exec(
                 "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
             )
-            before = {
-                r["feed_url"]
-                for r in await self._all(
-                    "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ?", (cluster_id,)
-                )
-            }
+            if not merges:
+                added = {s.feed_url}
+                if singles:
+                    added |= {
+                        r["feed_url"]
+                        for r in await self._all(
+                            "SELECT DISTINCT feed_url FROM stories "
+                            f"WHERE id IN ({marks(len(singles))})",
+                            singles,
+                        )
+                    }
+                # Which of the joining feeds the event has already: looked up by feed
+                # (a feed's stories), never by reading every story of the event, which
+                # grows without bound when many feeds carry one template.
+                present = {
+                    r["feed_url"]
+                    for r in await self._all(
+                        "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ? "
+                        f"AND feed_url IN ({marks(len(added))})",
+                        (cluster_id, *sorted(added)),
+                    )
+                }
+                new_source = any(new_outlet(f, present) for f in added)
         members = [story_id, *singles]
         await self._exec(
             f"UPDATE stories SET cluster_id = ? WHERE id IN ({marks(len(members))})",
             (cluster_id, *members),
         )
         touched: list[int] = []
-        merges = sorted(set(item.merges) - {cluster_id})
         if merges:
             touched.extend(await self._merge_clusters(cluster_id, merges, now))
-        elif joined:
-            added = {s.feed_url}
-            if singles:
-                added |= {
-                    r["feed_url"]
-                    for r in await self._all(
-                        "SELECT DISTINCT feed_url FROM stories "
-                        f"WHERE id IN ({marks(len(singles))})",
-                        singles,
-                    )
-                }
-            if any(new_outlet(f, before) for f in added):
-                rows = await self._all(
-                    "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
-                    (cluster_id,),
-                )
-                touched.extend(int(r["id"]) for r in rows)
+        elif new_source:
+            rows = await self._all(
+                "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
+                (cluster_id,),
+            )
+            touched.extend(int(r["id"]) for r in rows)
         if item.alert:
             touched.extend(
                 await self._route(
