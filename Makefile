@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/memory.py
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
 
+from bot.chat import platforms
 from bot.chat.base import DeliveryError, Sender
 from bot.chat.console import ConsoleSender
+from bot.chat.mentions import warn_config_mentions
 from bot.config import Config, parse_listen
 from bot.core.schedule import reconnect_delay
 from bot.feeds.fetch import Fetcher, create_session
@@ -179,21 +181,13 @@ async def _start_chat(
     back-off, adding the platform's sender once it is in. Each bot joins
     ``bots`` before it logs in, so the caller closes it even if the login fails.
     """
-    s = config.secrets
-    if s.discord_token:
-        from bot.chat.discord import DiscordBot  # imported only when used: it is heavy
-
-        bot: Any = DiscordBot(config, service)
+    for chat in platforms.enabled(config.secrets):
+        bot: Any = chat.load()(config, service)  # imported only when used: they are heavy
         bots.append(bot)  # closed on the way out even when its login fails
-        await _first_login(bot, "discord", "Discord", senders, logins, wake)
-    if s.slack_bot_token:
-        from bot.chat.slack import SlackBot
-
-        sbot = SlackBot(config, service)
-        bots.append(sbot)
-        await _first_login(sbot, "slack", "Slack", senders, logins, wake)
+        await _first_login(bot, chat.name, chat.title, senders, logins, wake)
     if not bots:
-        log.info("no chat tokens set (DISCORD_TOKEN, SLACK_BOT_TOKEN): alerts go to the console")
+        tokens = ", ".join(p.token_env for p in platforms.PLATFORMS.values())
+        log.info("no chat tokens set (%s): alerts go to the console", tokens)
 
 
 async def _first_login(
@@ -223,6 +217,7 @@ async def _first_login(
     senders[platform] = bot.sender
     bot.logged_in.set()
     log.info("%s: logged in", name)
+    await warn_config_mentions(bot, platform)
 
 
 async def _log_in_later(
@@ -255,6 +250,7 @@ async def _log_in_later(
             failures,
             time.monotonic() - started,
         )
+        await warn_config_mentions(bot, platform)
         return
 
 

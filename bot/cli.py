@@ -21,7 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot import logs
+from bot import commands, logs
+from bot.chat import platforms
 from bot.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -33,6 +34,7 @@ from bot.config import (
     load_config,
     parse_duration,
 )
+from bot.core import views
 from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
 from bot.service import (
     Caller,
@@ -612,11 +614,11 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
             return 0
         if op == "create":
             w = await service.watchlist_create(me, args.name, args.description or "")
-            print(f"created watchlist {w.name}")
+            _confirm(views.watchlist_created(w.name))
             return 0
         if op == "delete":
             await service.watchlist_delete(me, args.name)
-            print(f"deleted watchlist {args.name} and its subscriptions")
+            _confirm(views.watchlist_deleted(args.name))
             return 0
         if op in ("add-term", "add"):
             w = await service.watchlist_add_term(
@@ -717,7 +719,7 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
             service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
         if args.feeds_command == "add":
             f = await service.feed_add(_operator(), args.url)
-            print(f"added {f.url}: it is polled on the next cycle")
+            _confirm(views.feed_added(f.url))
             return 0
         if not args.no_check:
             print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
@@ -760,12 +762,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{_plural(len(feeds), 'feed')}, {bad} with errors")
             return 0
         if op == "export":
-            from bot.config import is_http_url
-            from bot.feeds.opml import OpmlFeed, write_opml
-
-            # Local file feeds mean nothing to another machine's reader.
-            feeds = [f for f in await service.feeds() if is_http_url(f.url)]
-            sys.stdout.write(write_opml([OpmlFeed(f.url, f.title) for f in feeds]))
+            sys.stdout.write((await service.feeds_opml())[0])
             return 0
         if op in ("add", "import"):
             return await _feeds_add(service, args)
@@ -782,13 +779,30 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{f.url}: back-off cleared; polled {when}")
             return 0
         await service.feed_remove(_operator(), args.url)
-        print(f"removed {args.url}")
+        _confirm(views.feed_removed(args.url))
         return 0
 
     return _with_service(args, work, prepare=op not in ("list", "status", "export"))
 
 
 # ------------------------------------------------------------------ subscriptions
+
+
+def _cli_command(chat: str) -> str:
+    """A chat command named in a reply, as the ``alertbot`` command that does it."""
+    words = chat.split()
+    for n in (2, 1):
+        try:
+            c = commands.find(tuple(words[:n]))
+        except KeyError:
+            continue
+        if c.cli is not None:
+            return " ".join(["alertbot", *c.cli, *words[n:]])
+    return chat
+
+
+def _confirm(c: views.Confirmation) -> None:
+    print(views.plain_text(c.line, _cli_command))
 
 
 def _sub_json(s: Subscription) -> dict[str, Any]:
@@ -799,7 +813,65 @@ def _sub_json(s: Subscription) -> dict[str, Any]:
         "watchlist": s.watchlist,
         "mode": s.mode,
         "paused": s.paused_reason,
+        "feeds": list(s.feeds),
+        "format": s.format,
+        "mention": s.mention,
+        "quiet": s.quiet,
+        "timezone": s.timezone,
     }
+
+
+async def _subscribe(service: Service, args: argparse.Namespace) -> Subscription:
+    """``subscriptions add``: new feeds fetched once; a mention checked with the
+    platform when its token is set (the bot's own login), else said to be unchecked."""
+    from bot.feeds.fetch import Fetcher, create_session
+    from bot.service import fetching_probe
+
+    secrets = service.config.secrets
+    guild = args.guild or ""
+    closers: list[Callable[[], Awaitable[None]]] = []
+    try:
+        if args.mention and args.platform == "discord" and secrets.discord_token:
+            from bot.chat.discord import DiscordBot
+
+            bot = DiscordBot(service.config, service)
+            closers.append(bot.close)
+            try:
+                await bot.start()
+            except Exception as e:
+                raise CliError(
+                    f"--mention: cannot log in to Discord to check the role: {e}"
+                ) from None
+            guild = guild or await bot.channel_guild(args.channel)
+        elif args.mention and args.platform == "slack" and secrets.slack_bot_token:
+            from bot.chat.slack import groups_check, make_client
+
+            client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
+            service.mention_checks["slack"] = groups_check(client)
+        elif args.mention and args.platform in ("discord", "slack"):
+            token = "DISCORD_TOKEN" if args.platform == "discord" else "SLACK_BOT_TOKEN"
+            print(
+                f"note: --mention {args.mention} not checked with {args.platform} "
+                f"({token} is not set); a wrong id pings nobody",
+                file=sys.stderr,
+            )
+        me = _operator(args.platform, args.channel, guild)
+        async with create_session(service.config.fetch) as session:
+            if args.feed:
+                service.feed_probe = fetching_probe(Fetcher(session, service.config.fetch))
+            return await service.subscribe(
+                me,
+                args.watchlist or "",
+                args.mode,
+                feeds=args.feed or (),
+                format=args.format,
+                mention=args.mention or "",
+                quiet=args.quiet or "",
+                timezone=args.timezone or "",
+            )
+    finally:
+        for close in closers:
+            await close()
 
 
 def cmd_subscriptions(args: argparse.Namespace) -> int:
@@ -813,17 +885,19 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
                 return 0
             for s in subs:
                 paused = f"  PAUSED: {s.paused_reason}" if s.paused_reason else ""
-                print(f"{s.platform:<8} {s.channel:<24} {s.watchlist:<16} {s.mode}{paused}")
+                options = f" ({s.options})" if s.options else ""
+                print(f"{s.platform:<8} {s.channel:<24} {s.label:<16} {s.mode}{options}{paused}")
             if not subs:
                 print("no subscriptions", file=sys.stderr)
             return 0
-        me = _operator(args.platform, args.channel, args.guild or "")
+        where = f"{args.platform} channel {args.channel}"
         if op == "add":
-            s = await service.subscribe(me, args.watchlist, args.mode)
-            print(f"{s.platform} {s.channel} now gets {s.watchlist} ({s.mode})")
+            s = await _subscribe(service, args)
+            _confirm(views.subscribed(s, where))
             return 0
-        s = await service.unsubscribe(me, args.watchlist)
-        print(f"{s.platform} {s.channel} no longer gets {s.watchlist}")
+        me = _operator(args.platform, args.channel, args.guild or "")
+        s = await service.unsubscribe(me, args.watchlist or "", feeds=args.feed or ())
+        _confirm(views.unsubscribed(s, where, args.feed or ()))
         return 0
 
     return _with_service(args, work)
@@ -1070,7 +1144,15 @@ def build_parser() -> argparse.ArgumentParser:
         q = sb.add_parser(name, help=what, parents=[common])
         q.add_argument("--platform", choices=PLATFORMS, required=True, help=platform_help)
         q.add_argument("--channel", required=True, metavar="ID", help=channel_help)
-        q.add_argument("--watchlist", required=True, metavar="NAME", help=name_help)
+        q.add_argument("--watchlist", metavar="NAME", help=name_help + " (or --feed)")
+        q.add_argument(
+            "--feed",
+            action="append",
+            metavar="URL",
+            help="only items of this feed (repeatable); without --watchlist: every new "
+            "item of it"
+            + (" (a feed not polled yet is fetched once, then added)" if name == "add" else ""),
+        )
         q.add_argument("--guild", metavar="ID", help="Discord guild / Slack team id")
         if name == "add":
             q.add_argument(
@@ -1079,6 +1161,28 @@ def build_parser() -> argparse.ArgumentParser:
                 default="realtime",
                 help="realtime: an alert per story (default); digest: one message per "
                 "[alerts] digest_every (a day by default)",
+            )
+            q.add_argument(
+                "--format",
+                default="full",
+                choices=("full", "compact"),
+                help="full (default): title, summary, outlets; compact: headline, outlets, link",
+            )
+            q.add_argument(
+                "--mention",
+                metavar="role:ID|group:ID",
+                help="ping this Discord role or Slack user group with each new alert",
+            )
+            q.add_argument(
+                "--quiet",
+                metavar="HH:MM-HH:MM",
+                help="hold alerts in these hours and send them as one digest after, "
+                'e.g. "22:00-07:00"',
+            )
+            q.add_argument(
+                "--timezone",
+                metavar="ZONE",
+                help="the IANA zone --quiet is read in, e.g. Europe/Belgrade (default UTC)",
             )
 
     p = add("db", "the database: move to another one", cmd_db)
@@ -1100,8 +1204,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME, or a new SQLite file path",
     )
 
-    for module in ("bot.chat.slack_cli", "bot.chat.discord_cli"):
-        _register_platform(module, sub)
+    for chat in platforms.PLATFORMS.values():
+        if chat.cli:
+            _register_platform(chat.cli, sub)
     return parser
 
 

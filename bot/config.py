@@ -10,11 +10,14 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core.models import PLATFORMS, Mode, Platform
+from bot.core.models import PLATFORMS, Format, Mode, Platform
+from bot.core.quiet import QuietError, QuietHours, parse_range
+from bot.core.subscription import OptionError, check_format, check_mention
 
 DEFAULT_CONFIG = Path("config/alertbot.toml")
 CONFIG_ENV = "ALERTBOT_CONFIG"
@@ -90,6 +93,44 @@ def is_http_url(url: str) -> bool:
     return url.strip().lower().startswith(("http://", "https://"))
 
 
+def load_zone(name: str) -> tzinfo:
+    """An IANA time zone by name (``Europe/Belgrade``); ValueError naming the fix."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{name!r} is not a time zone: use an IANA name such as Europe/Belgrade, "
+            "America/New_York or UTC"
+        ) from None
+
+
+def quiet_problem(quiet: str, zone: str) -> tuple[str, str] | None:
+    """(key, what is wrong) for a quiet-hours range and its time zone, or None."""
+    if quiet:
+        try:
+            parse_range(quiet)
+        except QuietError as e:
+            return "quiet", str(e)
+    if zone:
+        try:
+            load_zone(zone)
+        except ValueError as e:
+            return "timezone", str(e)
+        if not quiet:
+            return "timezone", 'only means something with quiet hours: add quiet = "22:00-07:00"'
+    return None
+
+
+def quiet_hours(quiet: str, zone: str) -> QuietHours | None:
+    """The quiet hours of a checked range and zone (None when there is no range)."""
+    if not quiet:
+        return None
+    start, end = parse_range(quiet)
+    return QuietHours(start, end, load_zone(zone))
+
+
 class ConfigError(Exception):
     """Every problem found in a configuration, one per line."""
 
@@ -113,6 +154,12 @@ class SubscriptionConfig:
     watchlists: tuple[str, ...]
     mode: Mode = "realtime"
     guild: str = ""
+    feeds: tuple[str, ...] = ()
+    """Only items of these feeds; with no watchlists, every new item of them."""
+    format: Format = "full"
+    mention: str = ""
+    quiet: str = ""
+    timezone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +304,18 @@ _KNOWN: dict[str, set[str]] = {
     "bot": {"database", "watchlists", "backfill", "keep", "lease", "log_level", "log_format"},
     "metrics": {"listen", "stale"},
     "feeds": {"url", "interval", "title"},
-    "subscriptions": {"platform", "channel", "watchlists", "mode", "guild"},
+    "subscriptions": {
+        "platform",
+        "channel",
+        "watchlists",
+        "mode",
+        "guild",
+        "feeds",
+        "format",
+        "mention",
+        "quiet",
+        "timezone",
+    },
     "fetch": {
         "connect_timeout",
         "read_timeout",
@@ -502,12 +560,40 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
             r.err(where + "channel", "missing: the platform's channel id (console: any name)")
             continue
         names = r.strs(s, "watchlists", where)
-        if not names:
-            r.err(where + "watchlists", 'expected at least one watchlist name, e.g. ["KFOR"]')
+        sub_feeds = tuple(u.strip() for u in r.strs(s, "feeds", where))
+        if not names and not sub_feeds:
+            r.err(
+                where + "watchlists",
+                'expected at least one watchlist name, e.g. ["KFOR"], or feeds = ["URL"] '
+                "for every item of those feeds",
+            )
+        for url in sub_feeds:
+            if url not in seen_urls:
+                r.err(
+                    where + "feeds",
+                    f"{url!r} is not one of the [[feeds]] urls: add it as a [[feeds]] entry "
+                    "(or fix the spelling)",
+                )
         mode = r.str_(s, "mode", where, "realtime")
         if mode not in ("realtime", "digest"):
             r.err(where + "mode", f'expected "realtime" or "digest", got {mode!r}')
             mode = "realtime"
+        fmt: Format = "full"
+        mention = ""
+        try:
+            fmt = check_format(r.str_(s, "format", where, "full"))
+        except OptionError as e:
+            r.err(where + "format", str(e).removeprefix("format: "))
+        try:
+            mention = check_mention(r.str_(s, "mention", where, ""), platform)
+        except OptionError as e:
+            r.err(where + "mention", str(e).removeprefix("mention: "))
+        quiet = r.str_(s, "quiet", where, "").strip()
+        zone = r.str_(s, "timezone", where, "").strip()
+        problem = quiet_problem(quiet, zone)
+        if problem is not None:
+            r.err(where + problem[0], problem[1])
+            quiet = zone = ""
         subs.append(
             SubscriptionConfig(
                 platform=platform,
@@ -515,6 +601,11 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
                 watchlists=names,
                 mode=mode,  # type: ignore[arg-type]  # checked against the two modes above
                 guild=r.str_(s, "guild", where, ""),
+                feeds=sub_feeds,
+                format=fmt,
+                mention=mention,
+                quiet=quiet,
+                timezone=zone,
             )
         )
 

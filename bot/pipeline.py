@@ -36,14 +36,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.chat.base import DeliveryError, Sender
-from bot.config import Config
+from bot.config import Config, quiet_hours
 from bot.core import cluster as clustering
 from bot.core.alerts import build_alert, next_digest_time
 from bot.core.matching import Matcher, compile_matcher
 from bot.core.models import Alert
 from bot.core.outlet import page_outlet
+from bot.core.quiet import QuietHours, held_until
 from bot.core.routing import dedup_key, may_alert, new_stories, unique_stories
 from bot.core.schedule import next_poll, stable_jitter
+from bot.core.subscription import split_quiet_spec
 from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.feeds.article import read_article
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, Hold, Unchanged, Validators
@@ -401,13 +403,15 @@ class Poller:
         unique = new_stories(stories, known, await self.store.known_dedup_keys(keys))
         cutoff = now - self.config.backfill
         first_poll = feed.first_ok_at is None
+        # A channel that follows this feed gets every item recent enough to alert.
+        followed = feed.url in await self.store.followed_feeds()
 
         # Matches and fingerprints came from the worker with the parse.
         items: list[NewStory] = []
         for s, key in unique:
             eligible = may_alert(s.published, cutoff, first_poll=first_poll)
             item = NewStory(story=s, dedup_key=key, matches=analysed.matches.get(s.id, []))
-            item.alert = eligible and bool(item.matches)
+            item.alert = eligible and (followed or bool(item.matches))
             if eligible:
                 item.fp = analysed.fingerprints.get(s.id)
                 if item.fp is None:  # not expected: the worker used the same rule
@@ -584,6 +588,7 @@ class Deliverer:
         self.owner = owner or process_owner()
         self._places: dict[tuple[str, str], str] = {}
         """(platform, channel) → place already stored by this process."""
+        self._quiet_cache: dict[str, QuietHours | None] = {}
         self._warned: set[str] = set()
 
     async def drain(self, *, limit: int = 200) -> DeliveryStats:
@@ -632,7 +637,7 @@ class Deliverer:
             # Merged into another event (a story bridged them) after this row was
             # claimed, or pruned: the merge retired the row; nothing to send.
             raise DeliveryError(f"event {row.cluster_id} has no stories (merged or pruned)")
-        return build_alert(
+        alert = build_alert(
             row.cluster_id,
             cs.stories,
             cs.matches,
@@ -640,6 +645,9 @@ class Deliverer:
             summary_chars=self.config.alerts.summary_chars,
             previous_url=previous_url,
         )
+        # Only a first post pings: an edit or a post anew about the event does not.
+        first = row.message_ref is None and previous_url is None
+        return dataclasses.replace(alert, format=row.format, mentions=row.mentions if first else ())
 
     async def _deliver_channel(
         self, sender: Sender, channel: str, rows: Sequence[OutboxRow], stats: DeliveryStats
@@ -670,6 +678,7 @@ class Deliverer:
                 self._post_digest(sender, channel, group, digest_id, key, now, stats), group, stats
             )
         rows = [r for r in rows if r.digest_id is None]
+        rows = await self._hold_quiet(channel, rows, now)
         fresh = [r for r in rows if r.message_ref is None]
         updates = [r for r in rows if r.message_ref is not None]
         digest = [r for r in fresh if r.mode == "digest"]
@@ -683,6 +692,40 @@ class Deliverer:
             await self._send(self._post(sender, channel, row, now, stats), [row], stats)
         for row in updates:
             await self._send(self._update(sender, channel, row, now, stats), [row], stats)
+
+    async def _hold_quiet(
+        self, channel: str, rows: list[OutboxRow], now: datetime
+    ) -> list[OutboxRow]:
+        """Hold new alerts that fall due in their channel's quiet hours: they wait in
+        the database (as digest rows due when the hours end) and go out together as
+        one digest then. Edits of posted alerts go on: they ping nobody."""
+        held: dict[datetime, list[int]] = defaultdict(list)
+        for r in rows:
+            hours = [self._quiet(spec) for spec in r.quiet]
+            if r.message_ref is None and hours and None not in hours:
+                until = held_until([h for h in hours if h is not None], now)
+                if until is not None:
+                    held[until].append(r.id)
+        for until, ids in held.items():
+            await self.store.hold_outbox(ids, until, self.owner)
+            log.info(
+                "%s: %d alerts held for quiet hours until %s UTC",
+                channel,
+                len(ids),
+                until.strftime("%Y-%m-%d %H:%M"),
+            )
+        gone = {i for ids in held.values() for i in ids}
+        return [r for r in rows if r.id not in gone]
+
+    def _quiet(self, spec: str) -> QuietHours | None:
+        if spec not in self._quiet_cache:
+            hours, zone = split_quiet_spec(spec)
+            try:
+                self._quiet_cache[spec] = quiet_hours(hours, zone)
+            except ValueError:  # checked when the subscription was made; zone data changed?
+                log.warning("quiet hours %r cannot be read; alerts are not held", spec)
+                self._quiet_cache[spec] = None
+        return self._quiet_cache[spec]
 
     def _sent_key(self, row: OutboxRow, digest_keys: Mapping[int, str]) -> str | None:
         """The key of the message an unfinished claim of ``row`` may have posted."""

@@ -15,13 +15,16 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Config, parse_duration
+from bot.chat.platforms import PLATFORMS
+from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
+from bot.commands import PermissionDenied as PermissionDenied
+from bot.commands import Values
+from bot.config import Config, is_http_url, parse_duration, quiet_problem
 from bot.core.lookup import PER_PAGE, LookupPage
 from bot.core.models import (
     CaseRule,
@@ -32,6 +35,7 @@ from bot.core.models import (
     Term,
     Watchlist,
 )
+from bot.core.subscription import FEED_ONLY, OptionError, check_format, check_mention
 from bot.core.text import canonical_url
 from bot.core.watchlist import (
     CASE_RULES,
@@ -43,18 +47,11 @@ from bot.core.watchlist import (
     validate_watchlist,
 )
 from bot.feeds.fetch import Fetcher, FetchError, check_url
+from bot.feeds.opml import OpmlFeed, write_opml
 from bot.feeds.probe import ProbeError, probe_feed
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
-
-
-class CommandError(Exception):
-    """A command could not run; ``str(err)`` is meant for the user."""
-
-
-class PermissionDenied(CommandError):
-    """The caller lacks the permission the command needs; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,128 +75,24 @@ class Caller:
 MODES: tuple[Mode, ...] = ("realtime", "digest")
 
 
-@dataclass(frozen=True, slots=True)
-class HelpEntry:
-    usage: str
-    does: str
-    example: str
-    who: str  # "anyone" | "channel managers" | "admins"
-
-
-HELP: tuple[HelpEntry, ...] = (
-    HelpEntry(
-        "subscribe WATCHLIST [realtime|digest]",
-        "this channel gets that watchlist's alerts",
-        "subscribe KFOR digest",
-        "channel managers",
-    ),
-    HelpEntry(
-        "unsubscribe WATCHLIST",
-        "stop that watchlist's alerts here",
-        "unsubscribe KFOR",
-        "channel managers",
-    ),
-    HelpEntry("subscriptions", "what this channel gets", "subscriptions", "anyone"),
-    HelpEntry(
-        "lookup QUERY [since] [watchlist]",
-        "search stored stories (words must all occur; quote a phrase)",
-        'lookup "Kosovo Force" since:7d',
-        "anyone",
-    ),
-    HelpEntry("watchlist list", "all watchlists", "watchlist list", "anyone"),
-    HelpEntry(
-        "watchlist show NAME", "a watchlist's terms and forms", "watchlist show MKE", "anyone"
-    ),
-    HelpEntry(
-        "watchlist create NAME [DESCRIPTION]",
-        "a new, empty watchlist",
-        'watchlist create Drones "Turkish drones"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist delete NAME",
-        "delete a watchlist and its subscriptions",
-        "watchlist delete Drones",
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist add-term WATCHLIST TERM [FORM...]",
-        "watch a new name (forms default to it)",
-        'watchlist add-term KFOR "Camp Bondsteel"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist remove-term WATCHLIST TERM",
-        "stop watching a name",
-        'watchlist remove-term KFOR "Camp Bondsteel"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist add-form WATCHLIST TERM FORM",
-        "another spelling, alias or language",
-        'watchlist add-form KFOR KFOR "Kosovo Force"',
-        "admins",
-    ),
-    HelpEntry(
-        "watchlist remove-form WATCHLIST TERM FORM",
-        "drop a spelling",
-        'watchlist remove-form KFOR KFOR "Kosovo Force"',
-        "admins",
-    ),
-    HelpEntry("feeds list", "the feeds", "feeds list", "anyone"),
-    HelpEntry("feeds status", "the feeds and their health", "feeds status", "anyone"),
-    HelpEntry(
-        "feeds add URL",
-        "poll another feed (public http/https only)",
-        "feeds add https://example.org/rss",
-        "admins",
-    ),
-    HelpEntry(
-        "feeds remove URL", "stop polling a feed", "feeds remove https://example.org/rss", "admins"
-    ),
-    HelpEntry("help", "this list", "help", "anyone"),
-)
-
-
 IMPORT_PROBES = 8
 """Feeds fetched at once while an import checks them."""
-
-_NEEDS: dict[str, dict[str, str]] = {
-    "admin": {
-        "discord": "a role or user id in the bot's [discord] admin_roles / admin_users "
-        "(or Manage Server in a server listed in [discord] guilds)",
-        "slack": "to be a workspace admin or listed in the bot's [slack] admin config",
-    },
-    "manager": {
-        "discord": "the Manage Channels permission in this channel",
-        "slack": "to be a workspace admin or listed in the bot's [slack] manager config",
-    },
-}
-"""What a refused caller lacks, in the platform's own words."""
-
-
-_CHANNEL_IDS: dict[str, tuple[re.Pattern[str], str]] = {
-    "discord": (
-        re.compile(r"\d{15,21}"),
-        "a numeric channel id such as 123456789012345678 "
-        "(Developer Mode → right-click the channel → Copy Channel ID)",
-    ),
-    "slack": (
-        re.compile(r"[CGD][A-Z0-9]+"),
-        "a channel id such as C0123456789 (channel details → About → the id at the bottom), "
-        "not its #name",
-    ),
-}
 
 
 def channel_problem(platform: str, channel: str) -> str | None:
     """What is wrong with a channel id for its platform, or None."""
     if not channel.strip():
         return "The channel is empty: give the platform's channel id."
-    rule = _CHANNEL_IDS.get(platform)
-    if rule is not None and not rule[0].fullmatch(channel):
-        return f"{channel!r} is not a {platform} channel id: use {rule[1]}."
-    return None
+    chat = PLATFORMS.get(platform)
+    return chat.channel_problem(channel) if chat is not None else None
+
+
+def chat_url(text: str) -> str:
+    """A URL as typed in chat: Slack's ``<https://x|label>`` and ``<https://x>`` unwrapped."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].partition("|")[0]
+    return text.strip()
 
 
 def utcnow() -> datetime:
@@ -263,6 +156,10 @@ class Service:
         self.feed_probe: Callable[[str], Awaitable[str]] | None = None
         """Fetches a URL once and raises ``CommandError`` unless it is a feed
         (set where a fetcher exists: the running bot, the CLI)."""
+        self.mention_checks: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        """Per platform: raises ``CommandError`` unless a mention (``role:ID`` /
+        ``group:ID``) names a role or group that exists in the guild or workspace
+        (set by the chat adapters, which can ask the platform)."""
         self.problems: list[str] = []
         """What is wrong in the config or the watchlist files as last read: invalid
         files, subscriptions naming a watchlist that does not exist."""
@@ -292,10 +189,11 @@ class Service:
             [(f.url, f.interval, f.title) for f in self.config.feeds], now
         )
         known = {n.casefold() for n in await self.watchlist_names()}
-        subs: list[tuple[str, str, str, str, str]] = []
+        subs: dict[tuple[str, str, str], Subscription] = {}
         for s in self.config.subscriptions:
-            for name in s.watchlists:
-                if name.casefold() not in known:
+            names = list(s.watchlists) or [FEED_ONLY]
+            for name in names:
+                if name and name.casefold() not in known:
                     problem = (
                         f"{self.config.path}: subscriptions: channel {s.channel!r} names "
                         f"watchlist {name!r}, which does not exist (skipped)"
@@ -303,8 +201,25 @@ class Service:
                     warnings.append(problem)
                     self.problems.append(problem)
                     continue
-                subs.append((s.platform, s.channel, name, s.mode, s.guild))
-        await self.store.sync_config_subscriptions(subs, now)
+                key = (s.platform, s.channel, name.casefold())
+                feeds = s.feeds
+                if key in subs:  # two feed subscriptions of one channel: one, with both's feeds
+                    feeds = tuple(dict.fromkeys(subs[key].feeds + s.feeds))
+                subs[key] = Subscription(
+                    id=0,
+                    platform=s.platform,
+                    channel=s.channel,
+                    watchlist=name,
+                    mode=s.mode,
+                    guild=s.guild,
+                    origin="config",
+                    feeds=feeds,
+                    format=s.format,
+                    mention=s.mention,
+                    quiet=s.quiet,
+                    timezone=s.timezone,
+                )
+        await self.store.sync_config_subscriptions(list(subs.values()), now)
         for w in warnings:
             log.warning("%s", w)
         return warnings
@@ -348,18 +263,12 @@ class Service:
 
     def _listed(self, c: Caller, rank: str) -> bool:
         """Named in the config's ``{rank}_users`` / ``{rank}_roles|groups`` for the platform."""
-        if c.platform == "discord":
-            users, roles = (
-                getattr(self.config.discord, f"{rank}_users"),
-                getattr(self.config.discord, f"{rank}_roles"),
-            )
-        elif c.platform == "slack":
-            users, roles = (
-                getattr(self.config.slack, f"{rank}_users"),
-                getattr(self.config.slack, f"{rank}_groups"),
-            )
-        else:
+        chat = PLATFORMS.get(c.platform)
+        section = getattr(self.config, c.platform, None)
+        if chat is None or section is None:
             return False
+        users = getattr(section, f"{rank}_users")
+        roles = getattr(section, f"{rank}_{chat.roles}")
         return c.user in users or any(r in roles for r in c.roles)
 
     def _is_admin(self, c: Caller) -> bool:
@@ -386,12 +295,14 @@ class Service:
 
     def _need_admin(self, c: Caller, action: str) -> None:
         if not self._is_admin(c):
-            need = _NEEDS["admin"].get(c.platform, "admin rights")
+            chat = PLATFORMS.get(c.platform)
+            need = chat.needs_admin if chat is not None else "admin rights"
             raise PermissionDenied(f"Only admins can {action}: you need {need}.")
 
     def _need_manager(self, c: Caller, action: str) -> None:
         if not self._manages(c):
-            need = _NEEDS["manager"].get(c.platform, "channel manager rights")
+            chat = PLATFORMS.get(c.platform)
+            need = chat.needs_manager if chat is not None else "channel manager rights"
             raise PermissionDenied(f"Only channel managers can {action}: you need {need}.")
 
     # ------------------------------------------------------------ subscriptions
@@ -409,40 +320,179 @@ class Service:
         )
 
     async def subscribe(
-        self, caller: Caller, watchlist: str, mode: str = "realtime"
+        self,
+        caller: Caller,
+        watchlist: str = "",
+        mode: str = "realtime",
+        *,
+        feeds: Sequence[str] = (),
+        format: str = "full",
+        mention: str = "",
+        quiet: str = "",
+        timezone: str = "",
     ) -> Subscription:
+        """Subscribe the caller's channel to a watchlist's alerts, limited to
+        ``feeds`` when given; with feeds and no watchlist, to every new item of
+        those feeds (added to the ones it already follows). A feed not polled yet
+        is added when the caller may add feeds (fetched once first). Everything is
+        checked before anything is written."""
         self._need_manager(caller, "subscribe a channel")
-        w = await self.watchlist(watchlist)
         if mode not in MODES:
             raise CommandError(
                 f"Unknown mode {mode!r}: use realtime (each alert as it comes) "
                 "or digest (one message a day)."
             )
+        try:
+            fmt = check_format(format)
+            mention = check_mention(mention, caller.platform)
+        except OptionError as e:
+            raise CommandError(str(e)) from None
+        quiet, timezone = quiet.strip(), timezone.strip()
+        if (bad := quiet_problem(quiet, timezone)) is not None:
+            raise CommandError(f"{bad[0]}: {bad[1]}")
         if (problem := channel_problem(caller.platform, caller.channel)) is not None:
             raise CommandError(problem)
-        existing = await self._existing(caller, w.name)
-        if existing is not None and existing.origin == "config" and existing.mode != mode:
+        if not watchlist.strip() and not feeds:
+            raise CommandError(
+                "Name a watchlist (subscribe KFOR) or a feed (subscribe feed:https://…/rss)."
+            )
+        name = (await self.watchlist(watchlist)).name if watchlist.strip() else FEED_ONLY
+        urls, new = await self._subscription_feeds(caller, feeds)
+        check = self.mention_checks.get(caller.platform)
+        if mention and check is not None:
+            await check(caller.guild, mention)
+        existing = await self._existing(caller, name)
+        if existing is not None and existing.feeds and urls:  # follows these feeds too
+            urls = list(dict.fromkeys([*existing.feeds, *urls]))
+        wanted = Subscription(
+            id=0,
+            platform=caller.platform,
+            channel=caller.channel,
+            watchlist=name,
+            mode="digest" if mode == "digest" else "realtime",
+            guild=caller.guild,
+            feeds=tuple(urls),
+            format=fmt,
+            mention=mention,
+            quiet=quiet,
+            timezone=timezone,
+        )
+        same = existing is not None and dataclasses.replace(
+            wanted, id=existing.id, origin=existing.origin, guild=existing.guild
+        ) == dataclasses.replace(existing, paused_reason="")
+        if existing is not None and existing.origin == "config" and not same:
             raise self._from_config(existing, "change")
         return await self.store.subscribe(
             caller.platform,
             caller.channel,
-            w.name,
+            name,
             mode=mode,
             guild=caller.guild,
             origin="cli" if caller.platform == "console" else "chat",
             now=self.clock(),
+            options=wanted,
+            new_feeds=new,
         )
 
-    async def unsubscribe(self, caller: Caller, watchlist: str) -> Subscription:
+    async def subscribe_from(self, caller: Caller, v: Values) -> Subscription:
+        """``subscribe`` as the catalogue declares it (every chat platform)."""
+        watchlist, mode = v.text("watchlist"), v.text("mode")
+        if v.optional("feed") and watchlist.lower() in MODES and mode == "realtime":
+            watchlist, mode = "", watchlist.lower()  # subscribe feed:URL digest
+        return await self.subscribe(
+            caller,
+            watchlist,
+            mode,
+            feeds=v.words("feed"),
+            format=v.text("format"),
+            mention=v.text("mention"),
+            quiet=v.text("quiet"),
+            timezone=v.text("timezone"),
+        )
+
+    async def unsubscribe_from(self, caller: Caller, v: Values) -> Subscription:
+        """``unsubscribe`` as the catalogue declares it (every chat platform)."""
+        return await self.unsubscribe(caller, v.text("watchlist"), feeds=v.words("feed"))
+
+    async def _subscription_feeds(
+        self, caller: Caller, feeds: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        """The polled URLs of ``feeds`` and those of them to add (checked and fetched
+        once, the caller allowed to add feeds); CommandError naming the bad one."""
+        urls: list[str] = []
+        new: list[str] = []
+        for raw in feeds:
+            text = chat_url(raw)
+            known = await self.store.feed(text)
+            if known is None and "://" in text:
+                try:
+                    text = canonical_url(
+                        check_url(text, allow_private=self.config.fetch.allow_private)
+                    )
+                except FetchError as e:
+                    raise CommandError(f"feed: {e}") from None
+                known = await self.store.feed(text)
+            if known is not None:
+                urls.append(known.url)
+                continue
+            if "://" not in text:
+                raise CommandError(
+                    f"feed: {text!r} is not a feed URL: give the feed's http(s) address"
+                )
+            try:
+                self._need_admin(caller, f"add feeds ({text} is not polled yet)")
+            except PermissionDenied as e:
+                raise PermissionDenied(
+                    f"feed: {e} Ask one to run feeds add {text}, then subscribe again."
+                ) from None
+            if self.feed_probe is not None:
+                try:
+                    await self.feed_probe(text)
+                except CommandError as e:
+                    raise CommandError(f"feed: {e}") from None
+            urls.append(text)
+            new.append(text)
+        return list(dict.fromkeys(urls)), list(dict.fromkeys(new))
+
+    async def unsubscribe(
+        self, caller: Caller, watchlist: str = "", *, feeds: Sequence[str] = ()
+    ) -> Subscription:
+        """Stop a watchlist's alerts here, or (with ``feeds``) stop taking them from those
+        feeds; a subscription left with no feed ends (it does not widen to every feed)."""
         self._need_manager(caller, "unsubscribe a channel")
-        existing = await self._existing(caller, watchlist)
+        name = watchlist.strip() or FEED_ONLY
+        if not name and not feeds:
+            raise CommandError(
+                "Name a watchlist (unsubscribe KFOR) or a feed (unsubscribe feed:https://…/rss)."
+            )
+        existing = await self._existing(caller, name)
         if existing is not None and existing.origin == "config":
             raise self._from_config(existing, "remove")
-        removed = await self.store.unsubscribe(caller.platform, caller.channel, watchlist)
+        if feeds and existing is not None:
+            gone = {chat_url(f) for f in feeds}
+            gone |= {canonical_url(f) for f in gone if "://" in f}
+            left = tuple(f for f in existing.feeds if f not in gone)
+            if len(left) == len(existing.feeds):
+                has = ", ".join(existing.feeds) or "every feed"
+                raise CommandError(
+                    f"feed: this subscription does not name that feed (it takes {has})."
+                )
+            if left:
+                return await self.store.subscribe(
+                    caller.platform,
+                    caller.channel,
+                    existing.watchlist,
+                    mode=existing.mode,
+                    guild=existing.guild,
+                    now=self.clock(),
+                    options=dataclasses.replace(existing, feeds=left),
+                )
+        removed = await self.store.unsubscribe(caller.platform, caller.channel, name)
         if removed is None:
-            current = [s.watchlist for s in await self.subscriptions(caller)]
+            current = [s.label for s in await self.subscriptions(caller)]
             has = ", ".join(current) if current else "nothing"
-            raise CommandError(f"This channel is not subscribed to {watchlist!r} (it gets: {has}).")
+            what = watchlist or "any feed"
+            raise CommandError(f"This channel is not subscribed to {what!r} (it gets: {has}).")
         return removed
 
     async def subscriptions(self, caller: Caller) -> list[Subscription]:
@@ -639,6 +689,14 @@ class Service:
     async def feeds(self) -> list[FeedStatus]:
         return await self.store.feed_statuses()
 
+    async def feeds_opml(self) -> tuple[str, int]:
+        """Every http(s) feed as an OPML 2.0 document, and how many it lists.
+
+        Local file feeds mean nothing to another machine's reader, so they are left out.
+        """
+        feeds = [OpmlFeed(f.url, f.title) for f in await self.feeds() if is_http_url(f.url)]
+        return write_opml(feeds), len(feeds)
+
     async def feed_urls(self) -> list[str]:
         return [f.url for f in await self.store.feeds()]
 
@@ -729,9 +787,6 @@ class Service:
             urls = [url]
         done = set(await self.store.retry_feeds(urls, self.clock()))
         return [f for f in await self.store.feed_statuses() if f.url in done]
-
-    def help(self) -> list[HelpEntry]:
-        return list(HELP)
 
 
 def fetching_probe(fetcher: Fetcher) -> Callable[[str], Awaitable[str]]:

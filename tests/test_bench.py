@@ -64,3 +64,19 @@ def test_scale_bench_smoke_run() -> None:
     assert [r[2] for r in sqlite[:2]] == ["cold", "warm"], out
     assert [r[feeds] for r in sqlite[:2]] == ["200", "200"], out  # every feed polled, twice
     assert "machine:" in out
+
+
+def test_memory_bench_smoke_run() -> None:
+    """bench/memory.py --quick: two 1 MiB feeds, one cycle with and without the byte
+    budget (untimed; the 15 MiB run is `make bench`)."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "memory.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "baseline (no byte budget)" in out and "ours (default budget)" in out, out
+    assert out.count("feeds 2  errors 0  peak RSS main") == 2, out
+    assert "worst cycle: poller process" in out, out

@@ -27,8 +27,8 @@ import pytest
 
 from bot.app import Runtime, open_runtime, serve
 from bot.chat.discord import DiscordBot
+from bot.commands import CATALOGUE
 from bot.config import Config, parse_config
-from bot.service import HELP
 from tests.fakes.discord_api import (
     MANAGE_CHANNELS,
     MANAGE_GUILD,
@@ -181,16 +181,8 @@ async def discord(tmp_path: Path) -> AsyncIterator[Discord]:
 
 
 def catalogue() -> dict[str, str]:
-    """Every command of the catalogue (``service.HELP``): name → who may run it."""
-    names = {}
-    for entry in HELP:
-        words = []
-        for word in entry.usage.split():
-            if word.isupper() or word.startswith("["):
-                break
-            words.append(word)
-        names[" ".join(words)] = entry.who
-    return names
+    """Every command of the catalogue (``bot.commands``): name → who may run it."""
+    return {c.name: c.who for c in CATALOGUE}
 
 
 DISCORD_SCRIPT: list[tuple[str, dict[str, str], str]] = [
@@ -209,6 +201,7 @@ DISCORD_SCRIPT: list[tuple[str, dict[str, str], str]] = [
     ("watchlist delete", {"name": "Drones"}, "Deleted watchlist **Drones**"),
     ("feeds list", {}, "wire.xml"),
     ("feeds status", {}, "Feed status"),
+    ("feeds export", {}, "as OPML"),
     ("feeds add", {"url": "NEW"}, "Added feed"),
     ("feeds remove", {"url": "NEW"}, "Removed feed"),
 ]
@@ -482,14 +475,15 @@ SLACK_SCRIPT: list[tuple[str, str, str]] = [
     ("watchlist list", "watchlist list", "KFOR"),
     ("watchlist show", "watchlist show KFOR", "Kosovo Force"),
     ("watchlist create", "watchlist create Drones", "Created"),
-    ("watchlist add-term", "watchlist add-term Drones TB2 TB2", "Added term"),
+    ("watchlist add-term", "watchlist add-term Drones TB2 TB2", "now watches"),
     ("watchlist add-form", "watchlist add-form Drones TB2 TB-2", "now also matches"),
     ("watchlist remove-form", "watchlist remove-form Drones TB2 TB-2", "no longer matches"),
-    ("watchlist remove-term", "watchlist remove-term Drones TB2", "Removed term"),
+    ("watchlist remove-term", "watchlist remove-term Drones TB2", "no longer watches"),
     ("watchlist delete", "watchlist delete Drones", "Deleted watchlist"),
     ("feeds list", "feeds list", "wire.xml"),
     ("feeds status", "feeds status", "wire.xml"),
-    ("feeds add", "feeds add NEW", "Added <"),
+    ("feeds export", "feeds export", "as OPML"),
+    ("feeds add", "feeds add NEW", "Added feed"),
     ("feeds remove", "feeds remove NEW", "Removed"),
 ]
 

@@ -71,7 +71,10 @@ def test_commands_json_is_the_tree_discord_receives(capsys: pytest.CaptureFixtur
 def test_commands_human_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("discord", "commands") == 0
     out = capsys.readouterr().out
-    assert "/subscribe watchlist [mode] — Post a watchlist's alerts in this channel" in out
+    assert (
+        "/subscribe [watchlist] [mode] [feed] [format] [mention] [quiet] [timezone] — "
+        "Post a watchlist's alerts, or a feed's items, in this channel (channel managers)"
+    ) in out
     assert "/watchlist add-term watchlist term [forms] [case]" in out
     assert "/feeds remove url" in out
     assert "tree sha256" in out

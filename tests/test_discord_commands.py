@@ -373,7 +373,7 @@ async def test_help_lists_every_command_with_examples(env: Env) -> None:
     a = await env.run("help")
     assert a.ephemeral
     names = [f["name"] for f in a.embed["fields"]]
-    assert "/subscribe WATCHLIST [realtime|digest]" in names
+    assert "/subscribe [WATCHLIST] [realtime|digest] [feed:URL] [format:FORMAT]" in names[0]
     assert all("Example:" in f["value"] for f in a.embed["fields"])
 
 
@@ -425,7 +425,13 @@ def test_tree_has_every_command_of_the_table(env: Env) -> None:
         "add-form",
         "remove-form",
     }
-    assert {o["name"] for o in top["feeds"]["options"]} == {"list", "status", "add", "remove"}
+    assert {o["name"] for o in top["feeds"]["options"]} == {
+        "list",
+        "status",
+        "export",
+        "add",
+        "remove",
+    }
     sub_opts = {o["name"]: o for o in top["subscribe"]["options"]}
     assert sub_opts["watchlist"]["autocomplete"] is True and sub_opts["watchlist"]["description"]
     assert [c["value"] for c in sub_opts["mode"]["choices"]] == ["realtime", "digest"]
@@ -511,3 +517,28 @@ async def test_lookup_pages_with_buttons_through_discord_py(env: Env) -> None:
     # "all" includes the story that fired no watchlist.
     every = await env.run("lookup", {"query": "Bayraktar", "all": "true"})
     assert every.embed["footer"]["text"] == "Stories 1–10 of 33"
+
+
+# --------------------------------------------------------------------------- feeds export
+
+
+async def test_feeds_export_answers_with_the_opml_file(env: Env) -> None:
+    from bot.feeds.opml import read_opml
+
+    await env.service.store.add_feed("https://other.example/atom", WHEN, origin="user")
+    a = await env.run("feeds export")
+    assert a.kind == 4 and a.ephemeral
+    assert "2 feeds as OPML: `alertbot-feeds.opml`" in a.content
+    [(name, body)] = a.callback.files
+    assert name == "alertbot-feeds.opml"
+    assert [f.url for f in read_opml(body)] == [
+        "https://feeds.example/rss",
+        "https://other.example/atom",
+    ]
+    assert a.data["attachments"][0]["filename"] == "alertbot-feeds.opml"
+    # Slow work defers; the file then comes with the edit of the original answer.
+    env.bot.defer_after = 0
+    b = await env.run("feeds export")
+    assert b.kind == 5
+    [edit] = [r for r in b.requests if r.method == "PATCH"]
+    assert [n for n, _ in edit.files] == ["alertbot-feeds.opml"]

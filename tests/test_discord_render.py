@@ -23,7 +23,7 @@ from bot.core.models import (
     Term,
     Watchlist,
 )
-from bot.service import HelpEntry
+from bot.core.views import HelpEntry, help_view
 
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "@everyone <@&123> <@456> @here [click](https://evil.example) **bold** `x` ||s|| # h"
@@ -236,7 +236,7 @@ def test_other_replies_stay_within_limits() -> None:
     subs = [Subscription(i, "discord", "1", f"W{i}" * 50, paused_reason="gone") for i in range(200)]
     assert len(r.subscriptions_text(subs)) <= 2000
     helps = [HelpEntry(f"cmd{i} " + "A" * 300, "does " * 300, "ex", "anyone") for i in range(40)]
-    assert r.check_limits([r.help_embed(helps)]) == []
+    assert r.check_limits([r.help_embed(help_view(helps))]) == []
     assert len(r.error_text("x" * 5000)) <= 2000
 
 

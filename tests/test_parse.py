@@ -388,6 +388,25 @@ def test_huge_title_and_text_are_bounded() -> None:
     assert len(story.text) <= TEXT_CHARS
 
 
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_a_feed_with_too_many_entries_keeps_the_newest(
+    monkeypatch: pytest.MonkeyPatch, newest_first: bool
+) -> None:
+    monkeypatch.setattr("bot.feeds.parse.MAX_ENTRIES", 10)
+    days = range(30, 0, -1) if newest_first else range(1, 31)
+    items = "".join(
+        item(title=f"day {d}", guid=f"g{d}", pubDate=f"{d:02d} Jan 2026 12:00:00 GMT") for d in days
+    )
+    feed = one(rss(items))
+    assert sorted(int(s.title.split()[1]) for s in feed.stories) == list(range(21, 31))
+    kept = "first" if newest_first else "last"
+    assert feed.warning == f"30 entries: kept the {kept} 10 (the newest)"
+    # Within the limit nothing is dropped and nothing is said.
+    monkeypatch.setattr("bot.feeds.parse.MAX_ENTRIES", 30)
+    feed = one(rss(items))
+    assert len(feed.stories) == 30 and feed.warning is None
+
+
 def test_a_flood_of_elements_yields_the_first_items(monkeypatch: pytest.MonkeyPatch) -> None:
     budget = 2_000  # MAX_MARKUP, small: the rule is the same, the test quick
     monkeypatch.setattr("bot.feeds.parse.MAX_MARKUP", budget)
@@ -570,6 +589,15 @@ def test_realfeeds_agree_with_feedparser(
     # define: feedparser keeps it as text, the mended fast path reads "Re:".
     differing = [Path(p).name for p, _, _, n in real if n]
     assert set(differing) <= {"d4b7ab74da763119.xml", "3d13901a267083a8.xml"}
+
+
+def test_a_json_feed_with_too_many_items_keeps_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.feeds.parse.MAX_ENTRIES", 3)
+    items = [{"id": str(i), "title": f"item {i}"} for i in range(5)]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+    feed = parse_feed(body, "https://wire.example/feed.json")
+    assert [s.title for s in feed.stories] == ["item 0", "item 1", "item 2"]
+    assert feed.warning == "5 entries: kept the first 3 (the newest)"
 
 
 def test_json_feed() -> None:

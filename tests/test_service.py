@@ -159,13 +159,6 @@ async def test_config_watchlist_files_seed_and_follow_unedited_changes(
         await svc.close()
 
 
-def test_help_lists_every_command(service: Service) -> None:
-    usages = " ".join(h.usage for h in service.help())
-    for word in ("subscribe", "unsubscribe", "subscriptions", "lookup", "watchlist", "feeds"):
-        assert word in usages
-    assert all(h.example and h.who for h in service.help())
-
-
 async def test_without_trusted_guilds_manage_server_is_not_bot_admin(
     make_config: MakeConfig,
 ) -> None:

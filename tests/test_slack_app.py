@@ -192,7 +192,7 @@ async def test_start_checks_the_token_and_bolt_authorizes_on_first_request(h):
 async def test_help_lists_every_command_with_examples(h):
     reply = await h.slash("help")
     text = reply_text(reply)
-    for word in ("subscribe", "lookup", "watchlist add-form", "feeds add", "e.g."):
+    for word in ("subscribe", "lookup", "watchlist add-form", "feeds add", "Example:"):
         assert word in text
     assert reply_text(await h.slash("")) == text  # bare /alertbot shows help too
 
@@ -238,7 +238,7 @@ async def test_permission_refusal_says_why(h):
 
 async def test_bad_arguments_get_a_helpful_ephemeral_message(h):
     text = reply_text(await h.slash("subscribe"))
-    assert "Usage: /alertbot subscribe WATCHLIST [realtime|digest]" in text
+    assert "Name a watchlist (subscribe KFOR) or a feed (subscribe feed:https://" in text
     text = reply_text(await h.slash("subscribe KFOR hourly"))
     assert "realtime or digest" in text
     text = reply_text(await h.slash("subscribe NOPE"))
@@ -415,13 +415,47 @@ async def test_feeds_add_status_remove(h):
     assert "Added" in reply_text(reply)
     assert await h.service.feed_urls() == ["https://example.org/rss?a=1&b=2"]
     text = reply_text(await h.slash("feeds status", user=NOBODY))
-    assert "1 feed(s), 0 failing" in text and "not fetched yet" in text
+    assert "Feed status: 0 of 1 failing" in text and "not fetched yet" in text
     text = reply_text(await h.slash("feeds add ftp://example.org/rss"))
     assert "only http:// and https://" in text
     text = reply_text(await h.slash("feeds add https://example.org/other", user=NOBODY))
     assert "Only admins" in text
     await h.slash("feeds remove https://example.org/rss?a=1&b=2")
     assert await h.service.feed_urls() == []
+
+
+async def test_feeds_export_uploads_the_opml_file_into_the_channel(h):
+    from bot.feeds.opml import read_opml
+
+    for url in ("https://example.org/rss", "https://example.net/atom?a=1&b=2"):
+        await h.service.store.add_feed(url, NOW, origin="user")
+    text = reply_text(await h.slash("feeds export", user=NOBODY, channel="CNEWS"))
+    assert "2 feeds as OPML: `alertbot-feeds.opml`, uploaded to this channel" in text
+    [f] = h.fake.files.values()
+    assert (f["filename"], f["title"], f["channel"]) == ("alertbot-feeds.opml",) * 2 + ("CNEWS",)
+    assert f["initial_comment"] == f"Feeds exported by <@{NOBODY}>"
+    assert f["length"] == len(f["content"])
+    urls = [x.url for x in read_opml(f["content"])]
+    assert sorted(urls) == ["https://example.net/atom?a=1&b=2", "https://example.org/rss"]
+    # files_upload_v2: the URL, the upload, then the share, in that order
+    order = [c.method for c in h.fake.calls if c.method.startswith(("files.", "upload"))]
+    assert order == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+
+
+async def test_feeds_export_inline_when_the_upload_is_refused(h):
+    await h.service.store.add_feed("https://example.org/rss?x=<b>", NOW, origin="user")
+    h.fake.fail_channel("CPRIV", "not_in_channel", methods=("files.",))
+    reply = await h.slash("feeds export", user=NOBODY, channel="CPRIV")
+    code = reply["blocks"][1]["text"]["text"]
+    # Slack shows &lt; as <: the file reads as written, and nothing in it is markup.
+    assert code.startswith("```&lt;?xml") and "x=&amp;lt;b&amp;gt;" in code
+    assert "uploaded" not in reply_text(reply)
+    for i in range(60):  # too long to show: the reply says what to do instead
+        await h.service.store.add_feed(
+            f"https://example.org/feed/{i}/" + "x" * 40, NOW, origin="user"
+        )
+    text = reply_text(await h.slash("feeds export", user=NOBODY, channel="CPRIV"))
+    assert "not_in_channel" in text and "files:write" in text and "alertbot feeds export" in text
 
 
 # --------------------------------------------------------------------------- App Home

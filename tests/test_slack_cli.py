@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from bot.chat.slack import UsageError, parse_command, tokenize
+from bot.chat.slack import parse_command
 from bot.chat.slack_cli import MANIFEST_FILE, build_manifest, manifest_json, register
+from bot.chat.textcmd import UsageError, tokenize
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -45,6 +46,7 @@ def test_manifest_socket_mode(tmp_path, capsys):
         "usergroups:read",
         "channels:history",
         "groups:history",
+        "files:write",
     }
     assert "not found" in err
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.cluster import STORIES_PER_KEY, fingerprint
-from bot.core.models import Match, Story
+from bot.core.models import Match, Story, Subscription
 from bot.store import Store, StoreError, describe, open_store
 from bot.store.base import NewStory, PollResult
 
@@ -458,7 +458,9 @@ async def test_processes_starting_together_seed_and_subscribe_once(database: str
     async def start(s: Store) -> None:
         await s.seed_watchlists([("KFOR", "a"), ("MKE", "b")], NOW)
         await s.sync_config_feeds([("https://f.example/rss", None, "F")], NOW)
-        await s.sync_config_subscriptions([("console", "a", "KFOR", "realtime", "")], NOW)
+        await s.sync_config_subscriptions(
+            [Subscription(0, "console", "a", "KFOR", origin="config")], NOW
+        )
         await s.subscribe("console", "b", "MKE", now=NOW)
 
     try:

@@ -11,17 +11,33 @@ from tests.conftest import ROOT
 FORBIDDEN_IN_CORE = ("aiohttp", "aiosqlite", "discord", "slack_sdk", "slack_bolt", "asyncio")
 
 
-def test_core_imports_no_io_or_platform_libraries() -> None:
-    code = (
-        "import sys, pkgutil, importlib, bot.core\n"
-        "for m in pkgutil.iter_modules(bot.core.__path__):\n"
-        "    importlib.import_module('bot.core.' + m.name)\n"
-        "print('\\n'.join(sorted(sys.modules)))\n"
-    )
-    out = subprocess.run(
+def _loaded(code: str) -> list[str]:
+    """Every module loaded once ``code`` ran in a fresh interpreter."""
+    code += "\nimport sys\nprint('\\n'.join(sorted(sys.modules)))\n"
+    return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
+
+
+def test_core_imports_no_io_or_platform_libraries() -> None:
+    out = _loaded(
+        "import pkgutil, importlib, bot.core\n"
+        "for m in pkgutil.iter_modules(bot.core.__path__):\n"
+        "    importlib.import_module('bot.core.' + m.name)\n"
+    )
     leaked = [m for m in out if m.split(".")[0] in FORBIDDEN_IN_CORE]
+    assert leaked == []
+
+
+def test_catalogue_and_renderers_load_no_io_libraries() -> None:
+    """The catalogue, the text commands, the views and both renderers are pure: no
+    database or HTTP client, no platform library, not the service."""
+    out = _loaded(
+        "import bot.commands, bot.chat.textcmd, bot.core.views\n"
+        "import bot.chat.discord_render, bot.chat.slack_render\n"
+    )
+    io = ("aiosqlite", "aiohttp", "asyncpg", "discord", "slack_sdk", "slack_bolt")
+    leaked = [m for m in out if m.split(".")[0] in io or m == "bot.service"]
     assert leaked == []
 
 

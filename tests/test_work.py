@@ -4,14 +4,19 @@ is replaced."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.feeds.parse import ParseError, parse_feed
 from bot.feeds.work import CpuPool, Job, analyse_body
 
+ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
 WATCHLIST = """
 name = "Bench"
@@ -72,3 +77,40 @@ async def test_a_dead_worker_is_replaced() -> None:
         assert len(got.parsed.stories) == 2
     finally:
         pool.close()
+
+
+def test_workers_and_fork_server_end_when_the_poller_is_killed(tmp_path: Path) -> None:
+    """A poller killed with SIGKILL leaves no worker processes or fork server behind."""
+    script = (
+        "import asyncio, os\n"
+        "from bot.feeds.work import CpuPool\n"
+        "async def main():\n"
+        "    pool = CpuPool(2)\n"
+        "    await pool.run(int)\n"
+        "    print(' '.join(map(str, pool.pids())), flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    assert proc.stdout is not None
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    fork_servers = {int(Path(f"/proc/{p}/stat").read_text().split()[3]) for p in pids}
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    left = pids + sorted(fork_servers)
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if _running(p)]
+        time.sleep(0.05)
+    assert not left, f"still running after the poller was killed: {left}"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -12,10 +12,12 @@ Three parts, one client:
   :meth:`DiscordSender.find_posted` looks for after a crash. Failures become
   :class:`~bot.chat.base.DeliveryError`, permanent when retrying cannot help
   (unknown channel, missing access or permission, revoked token).
-* a :class:`discord.app_commands.CommandTree` with every command of the
-  "Commands in chat" table; each handler builds a :class:`~bot.service.Caller`
-  from the member's permissions in that channel, calls one service method and
-  renders the result (:mod:`bot.chat.discord_render`). Work that takes longer
+* a :class:`discord.app_commands.CommandTree` generated from the command
+  catalogue (:mod:`bot.commands`: names, descriptions, option types, bounds,
+  choices, autocomplete by kind); each command builds a
+  :class:`~bot.service.Caller` from the member's permissions in that channel
+  and runs its handler in :class:`DiscordCommands`, which calls one service
+  method and renders the result (:mod:`bot.chat.discord_render`). Work that takes longer
   than :data:`DEFER_AFTER` is deferred so Discord's 3-second window holds.
 * :class:`DiscordBot`, the lifetime the app drives: ``start()`` (REST login),
   ``sender``, ``serve()`` (sync commands when their hash changed, then the
@@ -32,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
+import io
 import json
 import logging
 import random
@@ -39,7 +43,7 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -50,10 +54,25 @@ from discord.http import Route, handle_message_parameters
 
 from bot.chat import discord_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.commands import (
+    CATALOGUE,
+    GROUPS,
+    Arg,
+    Command,
+    CommandError,
+    Value,
+    Values,
+    handler_name,
+    help_entries,
+    missing_handlers,
+)
 from bot.config import Config
+from bot.core import views
 from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Platform
-from bot.service import Caller, CommandError
+from bot.core.render import digest_mentions
+from bot.core.subscription import mention_id
+from bot.service import Caller
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -208,6 +227,55 @@ def _embeds(dicts: Sequence[render.Embed]) -> list[discord.Embed]:
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
+def only_roles(ids: Sequence[int]) -> discord.AllowedMentions:
+    """Mentions that may ping exactly these roles: never @everyone, users or ``parse``."""
+    if not ids:
+        return NO_MENTIONS
+    roles = [discord.Object(id=i) for i in ids]
+    return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+
+
+def roles_check(http: discord.http.HTTPClient) -> Callable[[str, str], Awaitable[None]]:
+    """A ``Service.mention_checks`` entry: the role must be one of the guild's, and not
+    @everyone (whose id is the guild's)."""
+
+    async def check(guild: str, mention: str) -> None:
+        role = mention_id(mention)
+        if not guild.isdigit():
+            raise CommandError(
+                "mention: a role can only be checked in a server: run subscribe in the "
+                "server's channel (or pass the server id as --guild)"
+            )
+        if role == guild:
+            raise CommandError("mention: that id is @everyone; name a role (never @everyone)")
+        try:
+            roles = await http.get_roles(int(guild))
+        except discord.NotFound:
+            raise CommandError(
+                f"mention: the bot cannot see server {guild}: invite it there first"
+            ) from None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+            raise CommandError(
+                f"mention: Discord could not list the server's roles ({e})"
+            ) from None
+        if role not in {str(r["id"]) for r in roles}:
+            raise CommandError(
+                f"mention: {role} is not a role of this server; copy the role's id "
+                f"(Server Settings → Roles → ⋯ → Copy Role ID, Developer Mode on) and write role:ID"
+            )
+
+    return check
+
+
+async def guild_of_channel(http: discord.http.HTTPClient, channel: str) -> str:
+    """The guild id of a Discord channel ("" when Discord will not say)."""
+    try:
+        data = await http.get_channel(int(channel))
+    except (ValueError, discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        return ""
+    return str(data.get("guild_id") or "")
+
+
 class DiscordSender:
     """The :class:`~bot.chat.base.Sender` for Discord, over REST only."""
 
@@ -220,10 +288,11 @@ class DiscordSender:
         stores it, see :meth:`place`), for permalinks."""
 
     async def post(self, channel: str, alert: Alert, *, key: str) -> str:
-        return await self._post(channel, [render.alert_embed(alert, key=key)], key)
+        return await self._post(channel, [render.alert_embed(alert, key=key)], key, alert.mentions)
 
     async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
-        return await self._post(channel, render.digest_embeds(alerts, key=key), key)
+        embeds = render.digest_embeds(alerts, key=key)
+        return await self._post(channel, embeds, key, digest_mentions(alerts))
 
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
@@ -256,13 +325,25 @@ class DiscordSender:
             raise delivery_error(e, channel) from e
         return str(data["id"])
 
-    async def _post(self, channel: str, embeds: list[render.Embed], key: str) -> str:
+    async def _post(
+        self, channel: str, embeds: list[render.Embed], key: str, mentions: Sequence[str] = ()
+    ) -> str:
         cid = _snowflake(channel)
-        problems = render.check_limits(embeds)
+        if mentions:
+            # The guild's own id is its @everyone role: never ping it, whatever the
+            # config says (chat and the CLI refuse it; a config is read offline).
+            await self._learn_guild(channel, cid)
+            everyone = f"role:{self._guild_of.get(channel, '')}"
+            mentions = [m for m in mentions if m != everyone]
+        content = render.mention_content(mentions)
+        problems = render.check_limits(embeds, content)
         if problems:  # the renderer guarantees this; a miss must not reach Discord
             raise DeliveryError("rendered message breaks Discord limits: " + "; ".join(problems))
         params = handle_message_parameters(
-            embeds=_embeds(embeds), allowed_mentions=NO_MENTIONS, nonce=nonce_for(key)
+            content=content or discord.utils.MISSING,
+            embeds=_embeds(embeds),
+            allowed_mentions=only_roles(render.role_ids(mentions)),
+            nonce=nonce_for(key),
         )
         try:
             data = await self.client.http.send_message(cid, params=params)
@@ -369,6 +450,8 @@ class Reply:
     embeds: list[render.Embed] = field(default_factory=list)
     view: discord.ui.View | None = None
     """Buttons under the answer (lookup's previous/next)."""
+    file: tuple[str, bytes] | None = None
+    """An attachment: (file name, contents)."""
 
 
 PAGER_TIMEOUT = 600.0
@@ -563,9 +646,18 @@ class DiscordBot:
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
         )
         self.client.identify_wait = identify_wait
+        self.commands = DiscordCommands(self)
+        if missing := missing_handlers(self.commands):
+            raise TypeError(f"DiscordCommands has no handler for: {', '.join(missing)}")
         self.tree = AlertTree(self.client)
         _add_commands(self.tree, self)
         self.sender = DiscordSender(self.client)
+        if service is not None:
+            service.mention_checks["discord"] = roles_check(self.client.http)
+
+    async def channel_guild(self, channel: str) -> str:
+        """The guild id of a channel, asked of Discord ("" when it will not say)."""
+        return await guild_of_channel(self.client.http, channel)
 
     @property
     def svc(self) -> Service:
@@ -763,6 +855,13 @@ class DiscordBot:
         embeds = _embeds(reply.embeds)
         content = render.text(reply.content) if reply.content else None
         extra: dict[str, Any] = {"view": reply.view} if reply.view is not None else {}
+        if reply.file is not None:
+            name, data = reply.file
+            attachment = discord.File(io.BytesIO(data), filename=name)
+            if deferred:
+                extra["attachments"] = [attachment]
+            else:
+                extra["file"] = attachment
         if deferred:
             await interaction.edit_original_response(
                 content=content, embeds=embeds, allowed_mentions=NO_MENTIONS, **extra
@@ -814,269 +913,226 @@ def _forms(text: str) -> tuple[str, ...]:
     return tuple(f.strip() for f in text.split(",") if f.strip())
 
 
-def _b(name: str) -> str:
-    return f"**{render.escape(name)}**"
+# --------------------------------------------------------------------------- handlers
+
+
+class DiscordCommands:
+    """One handler per catalogue command: call one service method, render the answer."""
+
+    def __init__(self, bot: DiscordBot) -> None:
+        self.bot = bot
+
+    @property
+    def svc(self) -> Service:
+        return self.bot.svc
+
+    async def cmd_subscribe(self, c: Caller, v: Values) -> Reply:
+        sub = await self.svc.subscribe_from(c, v)
+        return Reply(render.confirm_text(views.subscribed(sub)))
+
+    async def cmd_unsubscribe(self, c: Caller, v: Values) -> Reply:
+        sub = await self.svc.unsubscribe_from(c, v)
+        return Reply(render.confirm_text(views.unsubscribed(sub, feeds=v.words("feed"))))
+
+    async def cmd_subscriptions(self, c: Caller, v: Values) -> Reply:
+        return Reply(render.subscriptions_text(await self.svc.subscriptions(c), c.channel))
+
+    async def cmd_lookup(self, c: Caller, v: Values) -> Reply:
+        query, since, watchlist = v.text("query"), v.optional("since"), v.optional("watchlist")
+        pager = LookupPager(self.svc, c, query, since, watchlist, v.flag("all"))
+        found = await pager.fetch(v.number("page"))
+        return Reply(embeds=[pager.embed(found)], view=pager if found.pages > 1 else None)
+
+    async def cmd_help(self, c: Caller, v: Values) -> Reply:
+        return Reply(embeds=[render.help_embed(views.help_view(help_entries()))])
+
+    async def cmd_watchlist_list(self, c: Caller, v: Values) -> Reply:
+        return Reply(embeds=[render.watchlists_embed(await self.svc.watchlists())])
+
+    async def cmd_watchlist_show(self, c: Caller, v: Values) -> Reply:
+        return Reply(embeds=[render.watchlist_embed(await self.svc.watchlist(v.text("name")))])
+
+    async def cmd_watchlist_create(self, c: Caller, v: Values) -> Reply:
+        w = await self.svc.watchlist_create(c, v.text("name"), v.text("description"))
+        return Reply(render.confirm_text(views.watchlist_created(w.name)))
+
+    async def cmd_watchlist_delete(self, c: Caller, v: Values) -> Reply:
+        await self.svc.watchlist_delete(c, v.text("name"))
+        return Reply(render.confirm_text(views.watchlist_deleted(v.text("name"))))
+
+    async def cmd_watchlist_add_term(self, c: Caller, v: Values) -> Reply:
+        term = v.text("term")
+        w = await self.svc.watchlist_add_term(
+            c, v.text("watchlist"), term, v.words("forms"), v.text("case")
+        )
+        return Reply(render.confirm_text(views.term_added(w.name, term)))
+
+    async def cmd_watchlist_remove_term(self, c: Caller, v: Values) -> Reply:
+        term = v.text("term")
+        w = await self.svc.watchlist_remove_term(c, v.text("watchlist"), term)
+        return Reply(render.confirm_text(views.term_removed(w.name, term)))
+
+    async def cmd_watchlist_add_form(self, c: Caller, v: Values) -> Reply:
+        term, form = v.text("term"), v.text("form")
+        w = await self.svc.watchlist_add_form(c, v.text("watchlist"), term, form)
+        return Reply(render.confirm_text(views.form_added(w.name, term, form)))
+
+    async def cmd_watchlist_remove_form(self, c: Caller, v: Values) -> Reply:
+        term, form = v.text("term"), v.text("form")
+        w = await self.svc.watchlist_remove_form(c, v.text("watchlist"), term, form)
+        return Reply(render.confirm_text(views.form_removed(w.name, term, form)))
+
+    async def cmd_feeds_list(self, c: Caller, v: Values) -> Reply:
+        return Reply(embeds=[render.feeds_embed(await self.svc.feeds())])
+
+    async def cmd_feeds_status(self, c: Caller, v: Values) -> Reply:
+        return Reply(embeds=[render.feeds_embed(await self.svc.feeds(), status=True)])
+
+    async def cmd_feeds_export(self, c: Caller, v: Values) -> Reply:
+        body, count = await self.svc.feeds_opml()
+        return Reply(
+            render.confirm_text(views.feeds_exported(count)),
+            file=(views.OPML_FILENAME, body.encode()),
+        )
+
+    async def cmd_feeds_add(self, c: Caller, v: Values) -> Reply:
+        st = await self.svc.feed_add(c, v.text("url"))
+        return Reply(render.confirm_text(views.feed_added(st.url)))
+
+    async def cmd_feeds_remove(self, c: Caller, v: Values) -> Reply:
+        await self.svc.feed_remove(c, v.text("url"))
+        return Reply(render.confirm_text(views.feed_removed(v.text("url"))))
 
 
 # --------------------------------------------------------------------------- the tree
 
-WATCHLIST_HELP = "Watchlist name (start typing to pick one)"
+
+def _annotation(arg: Arg) -> Any:
+    """The Python type discord.py turns into the option's type and bounds."""
+    if arg.kind == "bool":
+        return bool
+    if arg.kind == "channel":
+        return discord.TextChannel
+    base: type = int if arg.kind == "int" else str
+    if arg.min is None and arg.max is None:
+        return base
+    return app_commands.Range[base, arg.min, arg.max]
 
 
-def _add_commands(tree: AlertTree, bot: DiscordBot) -> None:
-    """Declare every command of the table on ``tree``; each calls one service method."""
+def _from_option(arg: Arg, value: Any) -> Value:
+    """An option's value as the catalogue's kind holds it."""
+    if value is None:
+        return None
+    if arg.many:
+        return _forms(str(value))
+    if arg.kind == "channel":
+        return str(value.id)
+    if isinstance(value, bool | int):
+        return value
+    return str(value)
 
-    async def ac_watchlist(
+
+def _autocomplete(bot: DiscordBot, kind: str) -> Any:
+    """The autocomplete callback for an argument kind, or None."""
+
+    async def watchlist(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         return await bot.complete_watchlist(current)
 
-    async def ac_feed(
+    async def feed(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         return await bot.complete_feed(current)
 
-    async def ac_term(
+    async def term(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         return await bot.complete_term(str(interaction.namespace.watchlist or ""), current)
 
-    async def ac_form(
+    async def form(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         ns = interaction.namespace
         return await bot.complete_form(str(ns.watchlist or ""), str(ns.term or ""), current)
 
-    # ---------------------------------------------------------------- channel
+    return {"watchlist": watchlist, "feed": feed, "term": term, "form": form}.get(kind)
 
-    @tree.command(name="subscribe", description="Post a watchlist's alerts in this channel")
-    @app_commands.describe(
-        watchlist=WATCHLIST_HELP,
-        mode="realtime: each alert as it comes; digest: one summary message a day",
+
+def _callback(bot: DiscordBot, command: Command) -> Any:
+    """The app-command callback for ``command``: its signature is the catalogue's
+    arguments (discord.py reads options from it), its body the handler."""
+    handler: Callable[[Caller, Values], Awaitable[Reply]] = getattr(
+        bot.commands, handler_name(command)
     )
-    @app_commands.autocomplete(watchlist=ac_watchlist)
-    @app_commands.guild_only()
-    async def subscribe(
-        interaction: discord.Interaction[Any],
-        watchlist: str,
-        mode: Literal["realtime", "digest"] = "realtime",
-    ) -> None:
+
+    async def callback(interaction: discord.Interaction[Any], **options: Any) -> None:
+        given = {k: _from_option(command.arg(k), v) for k, v in options.items()}
+        values = Values(command, given)
+
         async def work(c: Caller) -> Reply:
-            sub = await bot.svc.subscribe(c, watchlist, mode)
-            return Reply(
-                f"✅ This channel now gets {_b(sub.watchlist)} alerts ({sub.mode}), "
-                f"set by <@{c.user}>."
+            return await handler(c, values)
+
+        await bot.respond(interaction, work, ephemeral=not command.public)
+
+    params = [
+        inspect.Parameter(
+            "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+        )
+    ]
+    for a in command.args:
+        default = inspect.Parameter.empty if a.required else a.default
+        params.append(
+            inspect.Parameter(
+                a.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(a), default=default
             )
+        )
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # read by inspect.signature
+    # A plain name (no "<locals>" path) tells discord.py this is not a method.
+    callback.__name__ = callback.__qualname__ = handler_name(command)
+    fn: Any = app_commands.describe(**{a.name: a.help for a in command.args})(callback)
+    choices = {
+        a.name: [app_commands.Choice(name=c, value=c) for c in a.choices]
+        for a in command.args
+        if a.choices
+    }
+    if choices:
+        fn = app_commands.choices(**choices)(fn)
+    completes = {a.name: _autocomplete(bot, a.kind) for a in command.args}
+    completes = {k: f for k, f in completes.items() if f is not None}
+    if completes:
+        fn = app_commands.autocomplete(**completes)(fn)
+    return fn
 
-        await bot.respond(interaction, work, ephemeral=False)
 
-    @tree.command(name="unsubscribe", description="Stop a watchlist's alerts in this channel")
-    @app_commands.describe(watchlist=WATCHLIST_HELP)
-    @app_commands.autocomplete(watchlist=ac_watchlist)
-    @app_commands.guild_only()
-    async def unsubscribe(interaction: discord.Interaction[Any], watchlist: str) -> None:
-        async def work(c: Caller) -> Reply:
-            sub = await bot.svc.unsubscribe(c, watchlist)
-            return Reply(f"This channel no longer gets {_b(sub.watchlist)} alerts.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @tree.command(name="subscriptions", description="What this channel gets")
-    @app_commands.guild_only()
-    async def subscriptions(interaction: discord.Interaction[Any]) -> None:
-        async def work(c: Caller) -> Reply:
-            return Reply(render.subscriptions_text(await bot.svc.subscriptions(c)))
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    @tree.command(name="lookup", description="Search stored stories (only you see the answer)")
-    @app_commands.describe(
-        query="Words to find, e.g. Bayraktar Kosovo",
-        since="How far back, e.g. 12h, 7d, 2w (default: everything stored)",
-        watchlist="Only stories that matched this watchlist",
-        everything="Also stories that fired no watchlist (default: only those that did)",
-    )
-    @app_commands.rename(everything="all")
-    @app_commands.autocomplete(watchlist=ac_watchlist)
-    @app_commands.guild_only()
-    async def lookup(
-        interaction: discord.Interaction[Any],
-        query: app_commands.Range[str, 1, 200],
-        since: str | None = None,
-        watchlist: str | None = None,
-        everything: bool = False,
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            pager = LookupPager(bot.svc, c, query, since, watchlist, everything)
-            found = await pager.fetch(1)
-            return Reply(embeds=[pager.embed(found)], view=pager if found.pages > 1 else None)
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    @tree.command(name="help", description="What alertbot can do, with examples")
-    @app_commands.guild_only()
-    async def help_(interaction: discord.Interaction[Any]) -> None:
-        async def work(c: Caller) -> Reply:
-            return Reply(embeds=[render.help_embed(bot.svc.help())])
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    # ---------------------------------------------------------------- watchlists
-
+def _add_commands(tree: AlertTree, bot: DiscordBot) -> None:
+    """Declare every command of the catalogue on ``tree`` (generated, see :mod:`bot.commands`)."""
     # Commands act on a server's channel, so they exist only in servers.
     in_guilds = app_commands.AppCommandContext(guild=True)
-    wl = app_commands.Group(
-        name="watchlist",
-        description="See and edit watchlists",
-        guild_only=True,
-        allowed_contexts=in_guilds,
-    )
-
-    @wl.command(name="list", description="All watchlists")
-    async def wl_list(interaction: discord.Interaction[Any]) -> None:
-        async def work(c: Caller) -> Reply:
-            return Reply(embeds=[render.watchlists_embed(await bot.svc.watchlists())])
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    @wl.command(name="show", description="A watchlist's terms and their forms")
-    @app_commands.describe(name=WATCHLIST_HELP)
-    @app_commands.autocomplete(name=ac_watchlist)
-    async def wl_show(interaction: discord.Interaction[Any], name: str) -> None:
-        async def work(c: Caller) -> Reply:
-            return Reply(embeds=[render.watchlist_embed(await bot.svc.watchlist(name))])
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    @wl.command(name="create", description="Create an empty watchlist (admins)")
-    @app_commands.describe(name="New watchlist name", description="What it is about")
-    async def wl_create(
-        interaction: discord.Interaction[Any],
-        name: app_commands.Range[str, 1, 64],
-        description: app_commands.Range[str, 0, 300] = "",
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            w = await bot.svc.watchlist_create(c, name, description)
-            return Reply(
-                f"Created watchlist {_b(w.name)}. Add terms with `/watchlist add-term`, "
-                "then `/subscribe` a channel."
+    groups: dict[str, app_commands.Group] = {}
+    for command in CATALOGUE:
+        callback = _callback(bot, command)
+        if len(command.path) == 1:
+            tree.add_command(
+                app_commands.Command(
+                    name=command.name,
+                    description=command.description,
+                    callback=app_commands.guild_only()(callback),
+                )
             )
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @wl.command(name="delete", description="Delete a watchlist and its subscriptions (admins)")
-    @app_commands.describe(name=WATCHLIST_HELP)
-    @app_commands.autocomplete(name=ac_watchlist)
-    async def wl_delete(interaction: discord.Interaction[Any], name: str) -> None:
-        async def work(c: Caller) -> Reply:
-            await bot.svc.watchlist_delete(c, name)
-            return Reply(f"Deleted watchlist {_b(name)}.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @wl.command(name="add-term", description="Watch a new name (admins)")
-    @app_commands.describe(
-        watchlist=WATCHLIST_HELP,
-        term="The name to watch, e.g. Bayraktar TB2",
-        forms="Other spellings, comma-separated, e.g. TB2, Bayraktar-TB2",
-        case="auto: acronyms as written, words any case; exact; fold: ignore case",
-    )
-    @app_commands.autocomplete(watchlist=ac_watchlist)
-    async def wl_add_term(
-        interaction: discord.Interaction[Any],
-        watchlist: str,
-        term: app_commands.Range[str, 1, 100],
-        forms: str = "",
-        case: Literal["auto", "exact", "fold"] = "auto",
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            w = await bot.svc.watchlist_add_term(c, watchlist, term, _forms(forms), case)
-            return Reply(f"{_b(w.name)} now watches {_b(term)}.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @wl.command(name="remove-term", description="Stop watching a name (admins)")
-    @app_commands.describe(watchlist=WATCHLIST_HELP, term="The term to remove")
-    @app_commands.autocomplete(watchlist=ac_watchlist, term=ac_term)
-    async def wl_remove_term(
-        interaction: discord.Interaction[Any], watchlist: str, term: str
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            w = await bot.svc.watchlist_remove_term(c, watchlist, term)
-            return Reply(f"{_b(w.name)} no longer watches {_b(term)}.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @wl.command(name="add-form", description="Add a spelling, alias or translation (admins)")
-    @app_commands.describe(
-        watchlist=WATCHLIST_HELP, term="The term it belongs to", form="e.g. Kosovo Force"
-    )
-    @app_commands.autocomplete(watchlist=ac_watchlist, term=ac_term)
-    async def wl_add_form(
-        interaction: discord.Interaction[Any],
-        watchlist: str,
-        term: str,
-        form: app_commands.Range[str, 1, 100],
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            w = await bot.svc.watchlist_add_form(c, watchlist, term, form)
-            return Reply(f"{_b(term)} in {_b(w.name)} now also matches {render.code(form)}.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @wl.command(name="remove-form", description="Remove a spelling of a term (admins)")
-    @app_commands.describe(watchlist=WATCHLIST_HELP, term="The term", form="The form to remove")
-    @app_commands.autocomplete(watchlist=ac_watchlist, term=ac_term, form=ac_form)
-    async def wl_remove_form(
-        interaction: discord.Interaction[Any], watchlist: str, term: str, form: str
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            w = await bot.svc.watchlist_remove_form(c, watchlist, term, form)
-            return Reply(f"{_b(term)} in {_b(w.name)} no longer matches {render.code(form)}.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    tree.add_command(wl)
-
-    # ---------------------------------------------------------------- feeds
-
-    feeds = app_commands.Group(
-        name="feeds", description="See and edit feeds", guild_only=True, allowed_contexts=in_guilds
-    )
-
-    @feeds.command(name="list", description="The feeds alertbot reads")
-    async def feeds_list(interaction: discord.Interaction[Any]) -> None:
-        async def work(c: Caller) -> Reply:
-            return Reply(embeds=[render.feeds_embed(await bot.svc.feeds())])
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    @feeds.command(name="status", description="Feed health: last success, errors, stories")
-    async def feeds_status(interaction: discord.Interaction[Any]) -> None:
-        async def work(c: Caller) -> Reply:
-            return Reply(embeds=[render.feeds_embed(await bot.svc.feeds(), status=True)])
-
-        await bot.respond(interaction, work, ephemeral=True)
-
-    @feeds.command(name="add", description="Read a new RSS/Atom feed (admins)")
-    @app_commands.describe(url="A public http(s) feed URL, e.g. https://example.com/rss")
-    async def feeds_add(
-        interaction: discord.Interaction[Any], url: app_commands.Range[str, 1, 2000]
-    ) -> None:
-        async def work(c: Caller) -> Reply:
-            st = await bot.svc.feed_add(c, url)
-            return Reply(f"Added feed {render.code(st.url)}; it is read on the next poll.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    @feeds.command(name="remove", description="Stop reading a feed (admins)")
-    @app_commands.describe(url="The feed URL (start typing to pick one)")
-    @app_commands.autocomplete(url=ac_feed)
-    async def feeds_remove(interaction: discord.Interaction[Any], url: str) -> None:
-        async def work(c: Caller) -> Reply:
-            await bot.svc.feed_remove(c, url)
-            return Reply(f"Removed feed {render.code(url)}.")
-
-        await bot.respond(interaction, work, ephemeral=False)
-
-    tree.add_command(feeds)
+            continue
+        head = command.path[0]
+        group = groups.get(head)
+        if group is None:
+            group = groups[head] = app_commands.Group(
+                name=head,
+                description=GROUPS[head].summary,
+                guild_only=True,
+                allowed_contexts=in_guilds,
+            )
+            tree.add_command(group)
+        group.add_command(
+            app_commands.Command(
+                name=command.path[1], description=command.description, callback=callback
+            )
+        )

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bot.core import views
 from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
@@ -47,8 +48,8 @@ from bot.core.models import (
     Summary,
     Watchlist,
 )
-from bot.core.text import redact_url, strip_invisible, without_userinfo
-from bot.service import HelpEntry
+from bot.core.subscription import mention_id
+from bot.core.text import longest_fit, strip_invisible, without_userinfo
 
 Embed = dict[str, Any]
 """An embed as Discord's JSON (``discord.Embed.from_dict`` accepts it)."""
@@ -213,20 +214,9 @@ def escape_clip(raw: str, limit: int, render: Callable[[str], str] = escape) -> 
         return full
     if limit <= 0:
         return ""
-    raw = clean(raw)
-    lo, hi = 0, len(raw)
-    best = ""
-    # Rendered length grows with the raw prefix: binary search the longest fit.
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = render(raw[:mid].rstrip()) + ELLIPSIS if mid else ELLIPSIS
-        if measure(candidate) <= limit:
-            best, lo = candidate, mid + 1
-        else:
-            hi = mid - 1
-    if measure(best) > limit:
-        return ""
-    return best
+    return longest_fit(
+        clean(raw), lambda p: render(p.rstrip()) + ELLIPSIS if p else ELLIPSIS, limit, measure
+    )
 
 
 def link(text: str, url: str | None, limit: int) -> str:
@@ -404,7 +394,8 @@ def _footer(text: str, key: str | None) -> dict[str, str]:
 
 
 def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = None) -> Embed:
-    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time.
+    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time
+    (compact: linked title, outlets, time).
 
     With ``key`` (a post; edits have none) the footer ends with its :func:`ref_tag`.
     """
@@ -433,7 +424,8 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = Non
                 "inline": False,
             }
         )
-    if alert.watchlists:
+    compact = alert.format == "compact"
+    if alert.watchlists and not compact:
         fields.append(
             {
                 "name": "Watchlists" if len(alert.watchlists) > 1 else "Watchlist",
@@ -441,7 +433,7 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = Non
                 "inline": True,
             }
         )
-    if alert.terms:
+    if alert.terms and not compact:
         fields.append(
             {
                 "name": "Matched",
@@ -461,10 +453,22 @@ def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = Non
         embed["timestamp"] = when.isoformat()
     # The summary gets whatever the other parts leave of the 6000 total.
     room = min(LIMITS.description, LIMITS.total - embed_length(embed))
-    description = summary_markdown(alert.summary, room)
+    description = "" if compact else summary_markdown(alert.summary, room)
     if description:
         embed["description"] = description
     return embed
+
+
+def role_ids(mentions: Sequence[str]) -> list[int]:
+    """The Discord role ids of ``role:ID`` mentions (others ignored), once each."""
+    ids = [mention_id(m) for m in mentions if m.startswith("role:")]
+    return [int(i) for i in dict.fromkeys(ids) if i.isdigit()]
+
+
+def mention_content(mentions: Sequence[str]) -> str:
+    """The message content that pings the mentioned roles (empty: none). Only these
+    ids are allowed to ping (see ``DiscordSender``); feed text never is content."""
+    return " ".join(f"<@&{i}>" for i in role_ids(mentions))
 
 
 def digest_fit(alerts: Sequence[Alert]) -> int:
@@ -597,105 +601,108 @@ def lookup_embed(query: str, found: LookupPage, *, since: str | None = None) -> 
     return embed
 
 
-def subscriptions_text(subs: Sequence[Subscription]) -> str:
-    if not subs:
-        return text("This channel has no subscriptions. Add one with `/subscribe`.")
-    lines = ["This channel gets:"]
-    for s in subs:
-        line = f"• **{escape(s.watchlist)}** ({s.mode})"
-        if s.paused_reason:
-            line += f" — ⏸️ paused: {escape(s.paused_reason)}"
-        lines.append(line)
-    return text("\n".join(lines))
+ICONS: dict[str, str] = {"ok": "✅", "warning": "🟡", "error": "⚠️", "new": "⚪", "paused": "⏸️"}
+
+
+def _escape_piece(text: str) -> str:
+    """:func:`escape` keeping the spaces around the text (pieces join into a line)."""
+    inner = escape(text)
+    if not inner:
+        return " " if text[:1].isspace() or text[-1:].isspace() else ""
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() else ""
+    return lead + inner + trail
+
+
+def _piece(p: views.Piece) -> str:
+    raw = p.text
+    if p.limit and len(clean(raw)) > p.limit:
+        raw = clean(raw)[: p.limit - 1].rstrip() + ELLIPSIS
+    if p.kind == "name":
+        body = escape(raw)
+        return f"**{body}**" if body else ""
+    if p.kind == "literal":
+        return code(raw)
+    if p.kind == "link":
+        return link(raw, p.url, 600)
+    if p.kind == "time":
+        return timestamp(p.when, "R")
+    if p.kind == "channel":
+        return f"<#{raw}>" if raw.isdigit() else "this channel"
+    if p.kind == "command":
+        return code("/" + raw)
+    if p.kind == "icon":
+        return ICONS.get(raw, "")
+    return _escape_piece(raw)
+
+
+def markdown(line: views.Line) -> str:
+    """A neutral line as Discord markdown: user text escaped, names bold, literals as code."""
+    return "".join(_piece(p) for p in line)
+
+
+def confirm_text(c: views.Confirmation) -> str:
+    return text(("✅ " if c.done else "") + markdown(c.line))
+
+
+def _item(item: views.Item) -> str:
+    line = markdown(item.head) + ("\n  " + markdown(item.detail) if item.detail else "")
+    return clip(line, 1000)
+
+
+def list_embed(view: views.ListView) -> Embed:
+    """A neutral list as one embed; items that do not fit are counted in the footer."""
+    lines = ([markdown(view.intro)] if view.intro else []) + [_item(i) for i in view.items]
+    return _lines_embed(
+        clip(escape(view.title), LIMITS.title),
+        lines,
+        empty=clip(markdown(view.empty), LIMITS.description) or "—",
+        noun=view.noun,
+    )
+
+
+def list_text(view: views.ListView) -> str:
+    """A short neutral list as message content (2000 characters, whole items only)."""
+    if not view.items:
+        return text(markdown(view.empty))
+    out = markdown(view.intro) if view.intro else ""
+    for n, item in enumerate(view.items):
+        line = "• " + _item(item)
+        more = f"\n… and {len(view.items) - n} more {view.noun}"
+        if measure(out) + measure(line) + 1 + measure(more) > LIMITS.content:
+            return text(out + more)
+        out += ("\n" if out else "") + line
+    return text(out)
+
+
+def subscriptions_text(subs: Sequence[Subscription], channel: str = "") -> str:
+    return list_text(views.subscriptions_view(subs, channel))
 
 
 def watchlists_embed(watchlists: Sequence[Watchlist]) -> Embed:
-    lines = []
-    for w in watchlists:
-        line = f"**{escape(w.name)}** · {len(w.terms)} term{'s' if len(w.terms) != 1 else ''}"
-        if clean(w.description):
-            line += f" — {escape_clip(w.description, 200)}"
-        lines.append(line)
-    return _lines_embed(
-        "Watchlists",
-        lines,
-        empty="No watchlists yet. An admin can add one with `/watchlist create`.",
-        noun="watchlists",
-    )
+    return list_embed(views.watchlists_view(watchlists))
 
 
 def watchlist_embed(w: Watchlist) -> Embed:
     """One watchlist: its terms with their forms, case rule and exclusions."""
-    lines: list[str] = []
-    if clean(w.description):
-        lines.append(escape_clip(w.description, 500))
-    if w.require:
-        lines.append("Requires all of: " + _names(w.require, 500))
-    if w.exclude:
-        lines.append("Skips stories containing: " + ", ".join(code(x) for x in w.exclude[:20]))
-    for t in w.terms:
-        forms = ", ".join(code(f) for f in t.forms) or "—"
-        line = f"**{escape(t.name)}**: {forms}"
-        if t.case != "auto":
-            line += f" (case: {t.case})"
-        if t.exclude:
-            line += " · not in: " + ", ".join(code(x) for x in t.exclude)
-        lines.append(clip(line, 1000))
-    return _lines_embed(
-        clip("Watchlist " + escape(w.name), LIMITS.title),
-        lines,
-        empty="No terms yet: add one with `/watchlist add-term`.",
-        noun="terms",
-    )
+    return list_embed(views.watchlist_view(w))
 
 
 def feeds_embed(feeds: Sequence[FeedStatus], *, status: bool = False) -> Embed:
     """Feeds, with their health when ``status`` (last success, errors, stories)."""
-    lines: list[str] = []
-    for f in feeds:
-        ok = not f.error
-        mark = "✅" if ok else "⚠️"
-        line = f"{mark} {code(redact_url(f.url))}"
-        if clean(f.title):
-            line += f" — {escape_clip(f.title, 120)}"
-        if status:
-            meta = [f"{f.stories} stories"]
-            if f.last_ok:
-                meta.append("ok " + timestamp(f.last_ok, "R"))
-            elif f.last_fetched:
-                meta.append("never succeeded")
-            else:
-                meta.append("not fetched yet")
-            if f.error:
-                meta.append(f"{f.error_count}× {escape_clip(f.error, 200)}")
-            if f.next_due:
-                meta.append("next " + timestamp(f.next_due, "R"))
-            if f.origin == "user":
-                meta.append("added in chat")
-            line += "\n  " + " · ".join(meta)
-        lines.append(line)
-    failing = sum(1 for f in feeds if f.error)
-    title = (
-        f"Feeds ({len(feeds)})" if not status else f"Feed status: {failing} of {len(feeds)} failing"
-    )
-    return _lines_embed(
-        title, lines, empty="No feeds yet. An admin can add one with `/feeds add`.", noun="feeds"
-    )
+    return list_embed(views.feeds_view(feeds, status=status))
 
 
-def help_embed(entries: Sequence[HelpEntry]) -> Embed:
+def help_embed(view: views.HelpView) -> Embed:
     """Usage with examples, one field per command, within 25 fields and 6000 chars."""
     embed: Embed = {
         "type": "rich",
-        "title": "alertbot commands",
-        "description": (
-            "Alerts about the names on watchlists, from news feeds. "
-            "Channel managers subscribe channels; admins edit watchlists and feeds."
-        ),
+        "title": view.title,
+        "description": view.intro,
         "color": COLOUR,
         "fields": [],
     }
-    for e in entries:
+    for e in view.entries:
         example = code("/" + e.example.removeprefix("/"))
         value = clip(f"{e.does}\nExample: {example} · {e.who}", LIMITS.field_value)
         name = clip("/" + e.usage.removeprefix("/"), LIMITS.field_name)

@@ -1,7 +1,8 @@
 """Slack adapter: the ``/alertbot`` command, the App Home tab and alert delivery.
 
 One slack-bolt :class:`AsyncApp` maps ``/alertbot SUBCOMMAND …`` onto
-:mod:`bot.service`; it acks at once and does the work after, replying only to
+:mod:`bot.service`, parsed and dispatched by the command catalogue
+(:mod:`bot.chat.textcmd`); it acks at once and does the work after, replying only to
 the asker (``respond`` with ``response_type="ephemeral"``). Commands arrive
 over Socket Mode when ``SLACK_APP_TOKEN`` is set, else over HTTP (bolt's aiohttp
 adapter, signatures verified with ``SLACK_SIGNING_SECRET``).
@@ -23,13 +24,12 @@ keys were posted before a crash.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import html
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -48,9 +48,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import slack_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.textcmd import Dispatcher, UsageError, tokenize
+from bot.commands import CommandError, Values, find, help_entries
 from bot.config import Config, SlackConfig
+from bot.core import views
 from bot.core.models import Alert, Platform
-from bot.service import Caller, CommandError
+from bot.core.subscription import mention_id
+from bot.service import Caller
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -58,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Reply = tuple[str, list[render.Block]]
+Upload = Callable[[str, str, str, str], Awaitable[None]]
+"""(channel, file name, content, comment) → the file shared in the channel."""
 
 DEFAULT_API_URL = "https://slack.com/api/"
 PACE_SECONDS = 1.0
@@ -85,13 +91,6 @@ EVENT_TYPES = frozenset({"alertbot_alert", "alertbot_digest"})
 
 # --------------------------------------------------------------------------- parsing
 
-
-class UsageError(CommandError):
-    """The command line could not be understood; the message shows the right usage."""
-
-
-_DOUBLE_QUOTES = '"“”„‟«»'
-_SINGLE_QUOTES = "'‘’‚‛‹›"
 # Slack wraps links, channel and user references in <…>: <https://x|x>, <#C1|name>, <@U1>.
 _SLACK_REF = re.compile(r"<([^<>]*)>")
 
@@ -115,50 +114,8 @@ def normalize(text: str) -> str:
     return html.unescape(_SLACK_REF.sub(_unwrap_ref, text))
 
 
-def tokenize(text: str) -> list[str]:
-    """Split a command line on spaces, honouring quotes.
-
-    Like :func:`shlex.split` but forgiving: curly and guillemet quotes count
-    (macOS and phones "smarten" quotes as people type), a quote only opens at
-    the start of a word (so ``O'Brien`` needs none), and an unclosed quote is a
-    :class:`UsageError` that says where it opened, not a stack trace.
-    Known misses: a word that starts with an apostrophe (``'90s``) opens a quote,
-    and there is no backslash escape; quote such words with the other quote kind.
-    """
-    tokens: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        family = (
-            _DOUBLE_QUOTES
-            if ch in _DOUBLE_QUOTES
-            else _SINGLE_QUOTES
-            if ch in _SINGLE_QUOTES
-            else ""
-        )
-        if family:
-            end = next((j for j in range(i + 1, n) if text[j] in family), -1)
-            if end < 0:
-                snippet = render.cut(text[i + 1 :], 30)
-                raise UsageError(
-                    f"The quote {ch} before “{snippet}” is never closed. Put the same quote at "
-                    'the end of the name, e.g. watchlist add-form KFOR "Kosovo Force".'
-                )
-            tokens.append(text[i + 1 : end])
-            i = end + 1
-            continue
-        j = i
-        while j < n and not text[j].isspace():
-            j += 1
-        tokens.append(text[i:j])
-        i = j
-    return tokens
-
-
 def parse_command(text: str) -> list[str]:
+    """Slack's command text → words (:func:`bot.chat.textcmd.tokenize` after unwrapping)."""
     return tokenize(normalize(text))
 
 
@@ -263,59 +220,27 @@ class SlackDirectory:
 
 # --------------------------------------------------------------------------- commands
 
-USAGE: dict[str, str] = {
-    "subscribe": "subscribe WATCHLIST [realtime|digest]",
-    "unsubscribe": "unsubscribe WATCHLIST",
-    "subscriptions": "subscriptions",
-    "lookup": "lookup QUERY [since:7d] [watchlist:NAME] [all] [page:N]   "
-    'e.g. lookup "Skydagger" since:7d',
-    "watchlist": "watchlist list | show NAME | create NAME [DESCRIPTION] | delete NAME | "
-    "add-term NAME TERM [FORM…] | remove-term NAME TERM | add-form NAME [TERM] FORM | "
-    "remove-form NAME [TERM] FORM",
-    "feeds": "feeds [list|status] | feeds add URL | feeds remove URL",
-    "help": "help",
-}
-_ALIASES = {
-    "sub": "subscribe",
-    "unsub": "unsubscribe",
-    "subs": "subscriptions",
-    "search": "lookup",
-    "watchlists": "watchlist",
-    "wl": "watchlist",
-    "feed": "feeds",
-}
-WATCHLIST_SUBCOMMANDS = (
-    "list",
-    "show",
-    "create",
-    "delete",
-    "add-term",
-    "remove-term",
-    "add-form",
-    "remove-form",
-)
-
-
-def _suggest(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word.lower(), list(choices), n=1)
-    return f" Did you mean `{close[0]}`?" if close else ""
-
 
 class SlackCommands:
-    """``/alertbot …`` text → one service call → an ephemeral reply (text, blocks)."""
+    """``/alertbot …`` text → one service call → an ephemeral reply (text, blocks).
 
-    def __init__(self, service: Service, *, command: str = "/alertbot"):
+    Parsing and dispatch come from the catalogue (:mod:`bot.chat.textcmd`); each
+    ``cmd_…`` method calls the service and renders.
+    """
+
+    def __init__(
+        self, service: Service, *, command: str = "/alertbot", upload: Upload | None = None
+    ):
         self.service = service
         self.command = command
-
-    def _usage(self, name: str, problem: str) -> UsageError:
-        return UsageError(f"{problem} Usage: {self.command} {USAGE[name]}")
+        self.upload = upload
+        """Shares a file in a channel (``files_upload_v2``); None: files are shown inline."""
+        self.dispatch: Dispatcher[Caller, Reply] = Dispatcher(self, command)
 
     async def handle(self, caller: Caller, text: str) -> Reply:
         """Run one command line; every failure becomes a helpful reply, never an exception."""
         try:
-            args = parse_command(text)
-            return await self.run(caller, args)
+            return await self.run(caller, parse_command(text))
         except CommandError as e:
             return render.error_reply(str(e))
         except Exception:
@@ -325,74 +250,33 @@ class SlackCommands:
             )
 
     async def run(self, caller: Caller, args: list[str]) -> Reply:
-        if not args:
-            return self.help()
-        name = _ALIASES.get(args[0].lower(), args[0].lower())
-        rest = args[1:]
-        handler: Callable[[Caller, list[str]], Awaitable[Reply]] | None = getattr(
-            self, "cmd_" + name, None
-        )
-        if name not in USAGE or handler is None:
-            raise UsageError(
-                f"Unknown command “{args[0]}”.{_suggest(name, list(USAGE))} "
-                f"Try `{self.command} help`."
-            )
-        return await handler(caller, rest)
+        return await self.dispatch.run(caller, args)
 
     def help(self) -> Reply:
-        return render.help_reply(self.service.help(), self.command)
+        return render.help_reply(views.help_view(help_entries()), self.command)
 
-    async def cmd_help(self, caller: Caller, args: list[str]) -> Reply:
+    async def cmd_help(self, caller: Caller, v: Values) -> Reply:
         return self.help()
 
-    async def cmd_subscribe(self, caller: Caller, args: list[str]) -> Reply:
-        if not 1 <= len(args) <= 2:
-            raise self._usage("subscribe", "Name one watchlist, and optionally a mode.")
-        mode = args[1].lower() if len(args) == 2 else "realtime"
-        if mode not in ("realtime", "digest"):
-            raise self._usage("subscribe", f"The mode must be realtime or digest, not “{mode}”.")
-        sub = await self.service.subscribe(caller, args[0], mode)
-        return render.message_reply(
-            f":white_check_mark: This channel now gets {render.bold(sub.watchlist)} alerts "
-            f"({sub.mode})."
-        )
+    async def cmd_subscribe(self, caller: Caller, v: Values) -> Reply:
+        sub = await self.service.subscribe_from(caller, v)
+        return render.confirm_reply(views.subscribed(sub))
 
-    async def cmd_unsubscribe(self, caller: Caller, args: list[str]) -> Reply:
-        if len(args) != 1:
-            raise self._usage("unsubscribe", "Name the watchlist to stop.")
-        sub = await self.service.unsubscribe(caller, args[0])
-        return render.message_reply(
-            f"This channel no longer gets {render.bold(sub.watchlist)} alerts."
-        )
+    async def cmd_unsubscribe(self, caller: Caller, v: Values) -> Reply:
+        sub = await self.service.unsubscribe_from(caller, v)
+        return render.confirm_reply(views.unsubscribed(sub, feeds=v.words("feed")))
 
-    async def cmd_subscriptions(self, caller: Caller, args: list[str]) -> Reply:
-        if args:
-            raise self._usage("subscriptions", "This command takes no arguments.")
-        return render.subscriptions_reply(await self.service.subscriptions(caller))
+    async def cmd_subscriptions(self, caller: Caller, v: Values) -> Reply:
+        return render.subscriptions_reply(await self.service.subscriptions(caller), caller.channel)
 
-    async def cmd_lookup(self, caller: Caller, args: list[str]) -> Reply:
-        since: str | None = None
-        watchlist: str | None = None
-        everything = False
-        page = 1
-        words: list[str] = []
-        for arg in args:
-            key, sep, value = arg.partition(":")
-            if sep and key.lower() == "since":
-                since = value
-            elif sep and key.lower() in ("watchlist", "wl"):
-                watchlist = value
-            elif sep and key.lower() == "page" and value.isdigit():
-                page = int(value)
-            elif arg.lower() in ("all", "--all"):
-                everything = True
-            else:
-                words.append(arg)
-        query = " ".join(words).strip()
-        if not query and not watchlist:
-            raise self._usage("lookup", "Say what to look for.")
-        state = {"query": query, "since": since, "watchlist": watchlist, "all": everything}
-        return await self.lookup_page(caller, state, page)
+    async def cmd_lookup(self, caller: Caller, v: Values) -> Reply:
+        state = {
+            "query": v.text("query").strip(),
+            "since": v.optional("since"),
+            "watchlist": v.optional("watchlist"),
+            "all": v.flag("all"),
+        }
+        return await self.lookup_page(caller, state, v.number("page"))
 
     async def lookup_page(self, caller: Caller, state: dict[str, Any], page: int) -> Reply:
         """One page of a lookup; ``state`` as the buttons carry it."""
@@ -422,83 +306,98 @@ class SlackCommands:
         except CommandError as e:
             return render.error_reply(str(e))
 
-    async def cmd_feeds(self, caller: Caller, args: list[str]) -> Reply:
-        sub = args[0].lower() if args else "list"
-        if sub in ("list", "status") and len(args) <= 1:
-            return render.feeds_reply(await self.service.feeds())
-        if sub == "add" and len(args) == 2:
-            status = await self.service.feed_add(caller, args[1])
-            return render.message_reply(
-                f":white_check_mark: Added {render.link(status.url, status.title or status.url)}."
-                " It is polled from the next cycle."
-            )
-        if sub == "remove" and len(args) == 2:
-            await self.service.feed_remove(caller, args[1])
-            return render.message_reply(f"Removed {render.esc(args[1])}.")
-        if sub in ("add", "remove"):
-            raise self._usage("feeds", f"`feeds {sub}` takes one URL.")
-        raise self._usage(
-            "feeds", f"Unknown feeds command “{sub}”.{_suggest(sub, ['list', 'add', 'remove'])}"
-        )
+    async def cmd_feeds_list(self, caller: Caller, v: Values) -> Reply:
+        return render.feeds_reply(await self.service.feeds())
 
-    async def _term_for(self, watchlist: str, args: list[str], what: str) -> tuple[str, str]:
-        """``[TERM] FORM`` → (term, form); TERM may be left out when it is unambiguous."""
-        if len(args) == 2:
-            return args[0], args[1]
-        wl = await self.service.watchlist(watchlist)
+    async def cmd_feeds_status(self, caller: Caller, v: Values) -> Reply:
+        return render.feeds_reply(await self.service.feeds(), status=True)
+
+    async def cmd_feeds_export(self, caller: Caller, v: Values) -> Reply:
+        """The OPML file, uploaded into the channel; shown inline when the upload is
+        not possible (no ``files:write`` scope, the app not in the channel) and it fits."""
+        body, count = await self.service.feeds_opml()
+        problem = "uploads are off"
+        if self.upload is not None:
+            comment = f"Feeds exported by <@{caller.user}>"
+            try:
+                await self.upload(caller.channel, views.OPML_FILENAME, body, comment)
+                return render.confirm_reply(views.feeds_exported(count, "this channel"))
+            except SlackApiError as e:
+                problem = _code(e)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as e:
+                problem = str(e) or type(e).__name__
+            log.warning("slack: OPML upload to %s failed (%s)", caller.channel, problem)
+        reply = render.file_reply(views.feeds_exported(count), body)
+        if reply is None:
+            raise CommandError(
+                f"Could not upload the OPML file here ({problem}), and it is too long to show: "
+                "invite the app to this channel (it needs the files:write scope, see "
+                "`alertbot slack manifest`), or run `alertbot feeds export --opml`."
+            )
+        return reply
+
+    async def cmd_feeds_add(self, caller: Caller, v: Values) -> Reply:
+        status = await self.service.feed_add(caller, v.text("url"))
+        return render.confirm_reply(views.feed_added(status.url, status.title))
+
+    async def cmd_feeds_remove(self, caller: Caller, v: Values) -> Reply:
+        await self.service.feed_remove(caller, v.text("url"))
+        return render.confirm_reply(views.feed_removed(v.text("url")))
+
+    async def _term(self, v: Values, what: str) -> str:
+        """The term named, or the one to guess when it was left out (text only)."""
+        given = v.optional("term")
+        if given is not None:
+            return given
+        wl = await self.service.watchlist(v.text("watchlist"))
         names = [t.name for t in wl.terms]
         if len(names) == 1:
-            return names[0], args[0]
+            return names[0]
         same = [t for t in names if t.casefold() == wl.name.casefold()]
         if same:
-            return same[0], args[0]
+            return same[0]
         choices = ", ".join(names) or "none yet"
-        raise self._usage(
-            "watchlist",
+        raise UsageError(
             f"{wl.name} has several terms ({choices}): say which one gets the form, "
-            f'e.g. watchlist {what} {wl.name} "TERM" "FORM".',
+            f'e.g. watchlist {what} {wl.name} "TERM" "FORM". '
+            f"Usage: {self.command} {find(('watchlist', what)).usage()}"
         )
 
-    async def cmd_watchlist(self, caller: Caller, args: list[str]) -> Reply:
-        sub = args[0].lower() if args else "list"
-        rest = args[1:]
-        svc = self.service
-        if sub == "list" and not rest:
-            return render.watchlists_reply(await svc.watchlists())
-        if sub == "show" and len(rest) == 1:
-            return render.watchlist_reply(await svc.watchlist(rest[0]))
-        if sub == "create" and rest:
-            wl = await svc.watchlist_create(caller, rest[0], " ".join(rest[1:]))
-            return render.watchlist_reply(wl, f":white_check_mark: Created {render.bold(wl.name)}.")
-        if sub == "delete" and len(rest) == 1:
-            await svc.watchlist_delete(caller, rest[0])
-            return render.message_reply(f"Deleted watchlist {render.bold(rest[0])}.")
-        if sub == "add-term" and len(rest) >= 2:
-            forms = tuple(rest[2:])
-            wl = await svc.watchlist_add_term(caller, rest[0], rest[1], forms)
-            return render.watchlist_reply(
-                wl, f":white_check_mark: Added term {render.bold(rest[1])}."
-            )
-        if sub == "remove-term" and len(rest) == 2:
-            wl = await svc.watchlist_remove_term(caller, rest[0], rest[1])
-            return render.watchlist_reply(wl, f"Removed term {render.bold(rest[1])}.")
-        if sub in ("add-form", "remove-form") and 2 <= len(rest) <= 3:
-            term, form = await self._term_for(rest[0], rest[1:], sub)
-            if sub == "add-form":
-                wl = await svc.watchlist_add_form(caller, rest[0], term, form)
-                note = (
-                    f":white_check_mark: {render.bold(term)} now also matches “{render.esc(form)}”."
-                )
-            else:
-                wl = await svc.watchlist_remove_form(caller, rest[0], term, form)
-                note = f"{render.bold(term)} no longer matches “{render.esc(form)}”."
-            return render.watchlist_reply(wl, note)
-        if sub in WATCHLIST_SUBCOMMANDS:
-            raise self._usage("watchlist", f"Wrong number of arguments for `watchlist {sub}`.")
-        raise self._usage(
-            "watchlist",
-            f"Unknown watchlist command “{sub}”.{_suggest(sub, WATCHLIST_SUBCOMMANDS)}",
+    async def cmd_watchlist_list(self, caller: Caller, v: Values) -> Reply:
+        return render.watchlists_reply(await self.service.watchlists())
+
+    async def cmd_watchlist_show(self, caller: Caller, v: Values) -> Reply:
+        return render.watchlist_reply(await self.service.watchlist(v.text("name")))
+
+    async def cmd_watchlist_create(self, caller: Caller, v: Values) -> Reply:
+        wl = await self.service.watchlist_create(caller, v.text("name"), v.text("description"))
+        return render.watchlist_reply(wl, views.watchlist_created(wl.name))
+
+    async def cmd_watchlist_delete(self, caller: Caller, v: Values) -> Reply:
+        await self.service.watchlist_delete(caller, v.text("name"))
+        return render.confirm_reply(views.watchlist_deleted(v.text("name")))
+
+    async def cmd_watchlist_add_term(self, caller: Caller, v: Values) -> Reply:
+        term = v.text("term")
+        wl = await self.service.watchlist_add_term(
+            caller, v.text("watchlist"), term, v.words("forms"), v.text("case")
         )
+        return render.watchlist_reply(wl, views.term_added(wl.name, term))
+
+    async def cmd_watchlist_remove_term(self, caller: Caller, v: Values) -> Reply:
+        term = v.text("term")
+        wl = await self.service.watchlist_remove_term(caller, v.text("watchlist"), term)
+        return render.watchlist_reply(wl, views.term_removed(wl.name, term))
+
+    async def cmd_watchlist_add_form(self, caller: Caller, v: Values) -> Reply:
+        term, form = await self._term(v, "add-form"), v.text("form")
+        wl = await self.service.watchlist_add_form(caller, v.text("watchlist"), term, form)
+        return render.watchlist_reply(wl, views.form_added(wl.name, term, form))
+
+    async def cmd_watchlist_remove_form(self, caller: Caller, v: Values) -> Reply:
+        term, form = await self._term(v, "remove-form"), v.text("form")
+        wl = await self.service.watchlist_remove_form(caller, v.text("watchlist"), term, form)
+        return render.watchlist_reply(wl, views.form_removed(wl.name, term, form))
 
     async def home(self, team: str) -> dict[str, Any]:
         """The App Home view for a workspace."""
@@ -552,6 +451,31 @@ def delivery_error(e: SlackApiError, channel: str) -> DeliveryError:
             except ValueError:
                 retry_after = None
     return DeliveryError(f"slack {code} posting to {channel}", retry_after=retry_after)
+
+
+def groups_check(client: AsyncWebClient) -> Callable[[str, str], Awaitable[None]]:
+    """A ``Service.mention_checks`` entry: the group must be one of the workspace's."""
+
+    async def check(guild: str, mention: str) -> None:
+        group = mention_id(mention)
+        try:
+            resp = await client.usergroups_list()
+        except SlackApiError as e:
+            code = e.response.get("error", "error") if e.response is not None else "error"
+            raise CommandError(
+                f"mention: Slack could not list the user groups ({code}); the app needs the "
+                "usergroups:read scope"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise CommandError(f"mention: Slack could not be asked ({e!r})") from None
+        groups = {str(g.get("id", "")): g for g in resp.get("usergroups") or []}
+        if group not in groups:
+            raise CommandError(
+                f"mention: {group} is not a user group of this workspace; use its id "
+                f"(the id in the user group's URL, or usergroups.list) and write group:ID"
+            )
+
+    return check
 
 
 class SlackSender:
@@ -812,12 +736,25 @@ class SlackBot:
         self.client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
         self.sender = SlackSender(self.client, pace=pace)
         self.directory = SlackDirectory(self.client, config.slack)
-        self.commands = SlackCommands(service, command=config.slack.command)
+        if service is not None:  # tests build a bot for delivery only
+            service.mention_checks["slack"] = groups_check(self.client)
+        self.commands = SlackCommands(service, command=config.slack.command, upload=self.upload)
         self.ids = _Ids()
         self.app = self._build_app()
         self.http_port: int | None = None
         self._runner: web.AppRunner | None = None
         self._socket: Any = None
+
+    async def upload(self, channel: str, filename: str, content: str, comment: str) -> None:
+        """Share a text file in ``channel`` (slack-sdk's ``files_upload_v2``:
+        ``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``)."""
+        await self.client.files_upload_v2(
+            channel=channel,
+            filename=filename,
+            title=filename,
+            content=content,
+            initial_comment=comment,
+        )
 
     # ----------------------------------------------------------------- bolt app
 

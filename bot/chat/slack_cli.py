@@ -20,6 +20,9 @@ Bot scopes, each for a reason:
   private channels, to find an alert that was posted just before a crash so it is
   not posted twice. The bot reads only its own messages' metadata, at most one
   call (or a few pages) per channel per recovery.
+* ``files:write``: ``/alertbot feeds export`` uploads the OPML file into the
+  channel it was asked in (``files.getUploadURLExternal`` and
+  ``files.completeUploadExternal``).
 
 Not requested: ``channels:read`` (channels are shown as ``<#C…>`` references,
 which Slack resolves in the client), ``im:history``/``mpim:history`` (alerts go to
@@ -44,6 +47,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "usergroups:read",
     "channels:history",
     "groups:history",
+    "files:write",
 )
 MANIFEST_FILE = Path(__file__).resolve().parents[2] / "config" / "slack-manifest.json"
 USAGE_HINT = 'subscribe KFOR digest · lookup "Skydagger" since:7d · help'

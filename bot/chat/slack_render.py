@@ -27,11 +27,12 @@ Nothing here reads the clock or the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.core import views
 from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
@@ -40,8 +41,10 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
+from bot.core.render import digest_mentions
+from bot.core.subscription import GROUP_ID, mention_id
 from bot.core.summarize import summarize
-from bot.core.text import redact_url, strip_invisible, without_userinfo
+from bot.core.text import longest_fit, strip_invisible, without_userinfo
 
 Block = dict[str, Any]
 BUTTON_VALUE_CHARS = 2000
@@ -124,21 +127,9 @@ def cut(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
 
 
-def _cut_raw_to_fit(raw: str, budget: int, render: Any) -> str:
+def _cut_raw_to_fit(raw: str, budget: int, render: Callable[[str], str]) -> str:
     """The longest prefix of ``raw`` (plus an ellipsis) whose rendering fits ``budget``."""
-    lo, hi = 0, len(raw)
-    best = ""
-    # Rendering only lengthens text, so the rendered length grows with the prefix:
-    # a binary search finds the longest prefix that fits.
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = render(raw[:mid].rstrip() + ELLIPSIS) if mid else ""
-        if len(candidate) <= budget:
-            best = candidate
-            lo = mid + 1
-        else:
-            hi = mid - 1
-    return best
+    return longest_fit(raw, lambda p: render(p.rstrip() + ELLIPSIS) if p else "", budget)
 
 
 def esc_fit(raw: str, limit: int) -> str:
@@ -237,9 +228,22 @@ def alert_title(alert: Alert) -> str:
     return f"*{link(alert.url, title)}*" if safe_url(alert.url) else bold(title)
 
 
+def mention_markup(mentions: Sequence[str]) -> str:
+    """``<!subteam^ID>`` for each ``group:ID`` mention: the one ping an alert may
+    carry (feed text is escaped, so it can never form one)."""
+    ids = [mention_id(m) for m in mentions if m.startswith("group:")]
+    return " ".join(f"<!subteam^{i}>" for i in dict.fromkeys(ids) if GROUP_ID.fullmatch(i))
+
+
 def alert_blocks(alert: Alert) -> list[Block]:
-    """One alert: linked title, summary, sources, watchlists and terms (≤ 5 blocks)."""
-    blocks: list[Block] = [section(alert_title(alert))]
+    """One alert: linked title, summary, sources, watchlists and terms (≤ 5 blocks);
+    compact: linked title and sources. A mention leads the title."""
+    ping = mention_markup(alert.mentions)
+    title = f"{ping} {alert_title(alert)}" if ping else alert_title(alert)
+    blocks: list[Block] = [section(title)]
+    if alert.format == "compact":
+        sources = _source_elements(alert)
+        return blocks + ([context(sources)] if sources else [])
     summary = spans_mrkdwn(alert.summary.spans)
     if summary.strip():
         blocks.append(section(summary))
@@ -265,7 +269,8 @@ def alert_text(alert: Alert) -> str:
     title = cut(alert.title.strip() or "(untitled story)", FALLBACK_CHARS)
     names = ", ".join(alert.watchlists)
     text = f"{title} [{names}]" if names else title
-    return esc_fit(text, FALLBACK_CHARS)
+    ping = mention_markup(alert.mentions)
+    return f"{ping} {esc_fit(text, FALLBACK_CHARS)}" if ping else esc_fit(text, FALLBACK_CHARS)
 
 
 def alert_message(alert: Alert) -> tuple[str, list[Block]]:
@@ -291,7 +296,7 @@ def digest_fit(alerts: Sequence[Alert]) -> int:
 def _digest_entries(alerts: Sequence[Alert]) -> list[list[Block]]:
     """Each alert's blocks, as many alerts as fit beside the header and the note."""
     entries: list[list[Block]] = []
-    used = 1  # the header
+    used = 2 if mention_markup(digest_mentions(alerts)) else 1  # the header (and mention)
     for alert in alerts:
         entry = _compact_alert(alert)
         # Keep one block free for the "and N more" note.
@@ -308,6 +313,9 @@ def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
     n = len(alerts)
     head = f"{n} new alert{'s' if n != 1 else ''}"
     blocks: list[Block] = [header(head)]
+    ping = mention_markup(digest_mentions(alerts))
+    if ping:
+        blocks.append(section(ping))
     entries = _digest_entries(alerts)
     for entry in entries:
         blocks.extend(entry)
@@ -315,7 +323,8 @@ def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
     if shown < n:
         blocks.append(context([f"{ELLIPSIS} and {n - shown} more not shown here"]))
     titles = "; ".join(cut(a.title, 80) for a in alerts[:3])
-    return esc_fit(f"{head}: {titles}", FALLBACK_CHARS), blocks
+    text = esc_fit(f"{head}: {titles}", FALLBACK_CHARS)
+    return (f"{ping} {text}" if ping else text), blocks
 
 
 def metadata(cluster_id: int, key: str, event_type: str = "alertbot_alert") -> dict[str, Any]:
@@ -377,19 +386,79 @@ def error_reply(message: str) -> tuple[str, list[Block]]:
     return text, [section(text[:SECTION_TEXT_LIMIT])]
 
 
-def subscription_line(sub: Subscription) -> str:
-    line = f"{bold(sub.watchlist)} in <#{esc(sub.channel)}> ({sub.mode})"
-    if sub.paused_reason:
-        line += f" — :double_vertical_bar: paused: {esc(sub.paused_reason)}"
-    return line
+ICONS: dict[str, str] = {
+    "ok": ":large_green_circle:",
+    "warning": ":large_yellow_circle:",
+    "error": ":red_circle:",
+    "new": ":white_circle:",
+    "paused": ":double_vertical_bar:",
+}
 
 
-def subscriptions_reply(subs: Sequence[Subscription]) -> tuple[str, list[Block]]:
-    if not subs:
-        text = "This channel has no subscriptions. Try `/alertbot subscribe WATCHLIST`."
-        return message_reply(text)
-    lines = [f"• {subscription_line(s)}" for s in subs]
-    return f"{len(subs)} subscription(s)", lines_blocks(lines, title="Subscriptions")
+def _piece(p: views.Piece, prefix: str) -> str:
+    raw = cut(p.text, p.limit) if p.limit else p.text
+    if p.kind == "name":
+        return bold(raw)
+    if p.kind == "literal":
+        return f"`{esc(raw)}`" if raw.strip() else ""
+    if p.kind == "link":
+        return link(p.url, raw)
+    if p.kind == "time":
+        return _date(p.when)
+    if p.kind == "channel":
+        return f"<#{esc(raw)}>" if raw else "this channel"
+    if p.kind == "command":
+        return f"`{esc(prefix)} {esc(raw)}`"
+    if p.kind == "icon":
+        return ICONS.get(raw, "")
+    return esc(raw)
+
+
+def mrkdwn(line: views.Line, prefix: str = "/alertbot") -> str:
+    """A neutral line as mrkdwn: every piece escaped, names bold, literals as code."""
+    return "".join(_piece(p, prefix) for p in line)
+
+
+def _item(item: views.Item, prefix: str = "/alertbot") -> str:
+    text = "• " + mrkdwn(item.head, prefix)
+    return text + ("\n    " + mrkdwn(item.detail, prefix) if item.detail else "")
+
+
+def confirm_reply(c: views.Confirmation, prefix: str = "/alertbot") -> tuple[str, list[Block]]:
+    return message_reply(_confirmation(c, prefix))
+
+
+def _confirmation(c: views.Confirmation, prefix: str = "/alertbot") -> str:
+    return (":white_check_mark: " if c.done else "") + mrkdwn(c.line, prefix)
+
+
+def list_reply(
+    view: views.ListView, prefix: str = "/alertbot", note: str = ""
+) -> tuple[str, list[Block]]:
+    """A neutral list: a header, the intro, one bullet per item (sections of ≤ 3000)."""
+    if not view.items:
+        text = mrkdwn(view.empty, prefix)
+        return message_reply(f"{note}\n{text}" if note else text)
+    lines = [note] if note else []
+    if view.intro:
+        lines.append(mrkdwn(view.intro, prefix))
+    lines += [_item(i, prefix) for i in view.items]
+    return view.title, lines_blocks(lines, title=view.title)
+
+
+def file_reply(
+    c: views.Confirmation, body: str, prefix: str = "/alertbot"
+) -> tuple[str, list[Block]] | None:
+    """A text file shown inline as a code block under ``c``; None when it does not fit."""
+    block = f"```{esc_entities(body)}```"
+    if len(block) > SECTION_TEXT_LIMIT:
+        return None
+    head = _confirmation(c, prefix)
+    return head, [section(head), section(block)]
+
+
+def subscriptions_reply(subs: Sequence[Subscription], channel: str = "") -> tuple[str, list[Block]]:
+    return list_reply(views.subscriptions_view(subs, channel))
 
 
 LOOKUP_ACTIONS = ("lookup_previous", "lookup_next")
@@ -444,71 +513,29 @@ def hits_reply(query: str, found: LookupPage, state: dict[str, Any]) -> tuple[st
 
 
 def watchlists_reply(lists: Sequence[Watchlist]) -> tuple[str, list[Block]]:
-    if not lists:
-        return message_reply(
-            "No watchlists yet. An admin can add one: `/alertbot watchlist create NAME`."
-        )
+    return list_reply(views.watchlists_view(lists))
+
+
+def watchlist_reply(
+    w: Watchlist, note: views.Confirmation | None = None
+) -> tuple[str, list[Block]]:
+    """One watchlist, under the confirmation of the edit that changed it."""
+    return list_reply(views.watchlist_view(w), note=_confirmation(note) if note else "")
+
+
+def feeds_reply(feeds: Sequence[FeedStatus], *, status: bool = False) -> tuple[str, list[Block]]:
+    return list_reply(views.feeds_view(feeds, status=status))
+
+
+def help_reply(view: views.HelpView, command: str = "/alertbot") -> tuple[str, list[Block]]:
+    """Usage with examples, then the tips for typing commands."""
     lines = []
-    for w in lists:
-        terms = ", ".join(esc(t.name) for t in w.terms) or "no terms"
-        desc = f" — {esc(cut(w.description, 200))}" if w.description else ""
-        lines.append(f"• {bold(w.name)}{desc} ({terms})")
-    return f"{len(lists)} watchlist(s)", lines_blocks(lines, title="Watchlists")
-
-
-def watchlist_reply(w: Watchlist, note: str = "") -> tuple[str, list[Block]]:
-    lines = [note] if note else []
-    if w.description:
-        lines.append(esc(w.description))
-    for t in w.terms:
-        forms = ", ".join(f"`{esc(f)}`" for f in t.forms) or "(no forms)"
-        line = f"• {bold(t.name)}: {forms}"
-        if t.case != "auto":
-            line += f" (case: {t.case})"
-        if t.exclude:
-            line += " — except in: " + ", ".join(esc(x) for x in t.exclude)
-        lines.append(line)
-    if not w.terms:
-        lines.append("(no terms yet)")
-    if w.require:
-        lines.append("Requires all of: " + ", ".join(esc(r) for r in w.require))
-    if w.exclude:
-        lines.append("Skips stories containing: " + ", ".join(esc(x) for x in w.exclude))
-    return f"Watchlist {esc(w.name)}", lines_blocks(lines, title=f"Watchlist {w.name}")
-
-
-def feed_line(f: FeedStatus) -> str:
-    shown = redact_url(f.url)
-    label = link(shown, cut(f.title or shown, SOURCE_LABEL_CHARS))
-    if f.error:
-        health = f":red_circle: {esc(cut(f.error, 200))} ({f.error_count}×)"
-    elif f.last_ok is not None:
-        health = f":large_green_circle: ok {_date(f.last_ok)}"
-    else:
-        health = ":white_circle: not fetched yet"
-    return f"• {label} — {health} · {f.stories} stories"
-
-
-def feeds_reply(feeds: Sequence[FeedStatus]) -> tuple[str, list[Block]]:
-    if not feeds:
-        return message_reply("No feeds yet. An admin can add one: `/alertbot feeds add URL`.")
-    failing = sum(1 for f in feeds if f.error)
-    title = f"{len(feeds)} feed(s), {failing} failing"
-    return title, lines_blocks([feed_line(f) for f in feeds], title=title)
-
-
-def help_reply(entries: Iterable[Any], command: str = "/alertbot") -> tuple[str, list[Block]]:
-    """Usage with examples; ``entries`` are :class:`bot.service.HelpEntry` values."""
-    lines = []
-    for e in entries:
+    for e in view.entries:
         lines.append(
-            f"*`{command} {esc_entities(e.usage)}`* — {esc_entities(e.does)} ({e.who})\n"
-            f"    e.g. `{command} {esc_entities(e.example)}`"
+            f"*`{command} {esc_entities(e.usage)}`* — {esc_entities(e.does)}\n"
+            f"    Example: `{command} {esc_entities(e.example)}` · {e.who}"
         )
-    lines.append(
-        'Quote names with spaces: `watchlist add-form KFOR "Kosovo Force"`. '
-        "Lookup takes `since:7d` and `watchlist:NAME`."
-    )
+    lines += [mrkdwn(t, command) for t in view.typing_tips]
     return f"{command} help", lines_blocks(lines, title=f"{command} help")
 
 
@@ -527,15 +554,19 @@ def home_view(
 
     part(
         "Subscriptions",
-        [f"• {subscription_line(s)}" for s in subs],
+        [_item(views.workspace_subscription(s)) for s in subs],
         "No channel subscribes yet: run `/alertbot subscribe WATCHLIST` in a channel.",
     )
     part(
         "Watchlists",
-        [f"• {bold(w.name)} ({len(w.terms)} terms)" for w in lists],
+        [_item(i) for i in views.watchlists_view(lists).items],
         "No watchlists yet.",
     )
     failing = sum(1 for f in feeds if f.error)
-    part(f"Feeds ({len(feeds)}, {failing} failing)", [feed_line(f) for f in feeds], "No feeds yet.")
+    part(
+        f"Feeds ({len(feeds)}, {failing} failing)",
+        [_item(i) for i in views.feeds_view(feeds, status=True).items],
+        "No feeds yet.",
+    )
     blocks.append(context(["Type `/alertbot help` in any channel for commands."]))
     return {"type": "home", "blocks": blocks[:HOME_BLOCKS_LIMIT]}

@@ -22,6 +22,10 @@ CaseRule = Literal["auto", "exact", "fold"]
 Mode = Literal["realtime", "digest"]
 """How a subscription wants its alerts."""
 
+Format = Literal["full", "compact"]
+"""How an alert looks: ``full`` (title, summary, outlets, watchlists) or ``compact``
+(headline, outlets, link; no summary)."""
+
 Platform = Literal["console", "discord", "slack"]
 PLATFORMS: tuple[Platform, ...] = ("console", "discord", "slack")
 
@@ -132,6 +136,10 @@ class Alert:
     previous_url: str | None = None
     """Link to an earlier message about the same cluster, when the edit window
     had passed and this alert is posted anew."""
+    format: Format = "full"
+    mentions: tuple[str, ...] = ()
+    """``role:ID`` / ``group:ID`` to ping with this message (set on a first post
+    only: an edit or a later post about the same event pings nobody)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +155,34 @@ class Subscription:
     """Non-empty when delivery failed permanently (channel gone, no permission)."""
     origin: Literal["config", "chat", "cli"] = "chat"
     """Where it was made; config-made ones are changed in the config file only."""
+    feeds: tuple[str, ...] = ()
+    """Only items of these feeds; with ``watchlist == ""``, every item of them."""
+    format: Format = "full"
+    mention: str = ""
+    """``role:ID`` (Discord) or ``group:ID`` (Slack) to ping; empty: nobody."""
+    quiet: str = ""
+    """Quiet hours, ``"22:00-07:00"``; empty: none."""
+    timezone: str = ""
+    """The IANA zone ``quiet`` is read in (empty: UTC)."""
+
+    @property
+    def options(self) -> str:
+        """Its options beyond the mode, for people: ``compact, mention role:1, quiet
+        22:00-07:00 Europe/Belgrade`` (empty for the defaults)."""
+        parts: list[str] = [] if self.format == "full" else [self.format]
+        if self.mention:
+            parts.append(f"mention {self.mention}")
+        if self.quiet:
+            parts.append(f"quiet {self.quiet} {self.timezone or 'UTC'}")
+        return ", ".join(parts)
+
+    @property
+    def label(self) -> str:
+        """What the subscription gets, for people: the watchlist, "every item", and feeds."""
+        what = self.watchlist or "every item"
+        if self.feeds:
+            what += " of " + ", ".join(self.feeds)
+        return what
 
 
 @dataclass(frozen=True, slots=True)

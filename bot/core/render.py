@@ -9,7 +9,9 @@ move the cursor, recolour or overwrite earlier output. Highlights are shown as
 ``alert_json`` is a contract that scripts rely on: it always has ``action``,
 ``channel``, ``watchlists``, ``title``, ``summary`` and ``sources`` (a list of
 ``{"outlet", "url"}`` objects), plus ``cluster_id``, ``url``, ``terms``,
-``published``, ``previous_url`` and ``highlights``.
+``published``, ``previous_url``, ``highlights``, ``format`` and ``mentions``.
+
+A ``compact`` alert shows the headline, its outlets and the link, no summary.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.core.text import strip_invisible
 
 __all__ = [
     "alert_json",
+    "digest_mentions",
     "format_time",
     "render_console",
     "render_digest_console",
@@ -77,10 +80,13 @@ def render_console(alert: Alert, *, action: str, channel: str, color: bool = Fal
     def dim(s: str) -> str:
         return f"{_DIM}{s}{_RESET}" if color else s
 
+    compact = alert.format == "compact"
     head = f"[{action}] {channel}"
+    if alert.mentions:
+        head += " · mention " + ", ".join(alert.mentions)
     if alert.watchlists:
         head += " · " + ", ".join(_line(w) for w in alert.watchlists)
-    if alert.terms:
+    if alert.terms and not compact:
         head += " · terms: " + ", ".join(_line(t) for t in alert.terms)
     lines = [dim(head)]
     title = _line(alert.title) or _line(alert.url) or "(untitled)"
@@ -90,7 +96,7 @@ def render_console(alert: Alert, *, action: str, channel: str, color: bool = Fal
         lines.append(dim("  ".join(meta)))
     # Clean each span before marking it up: the markup itself may be escape codes.
     clean = Summary(tuple(Span(_safe(s.text), s.highlight) for s in alert.summary.spans))
-    text = " ".join(summary_markup(clean, bold=bold).split())
+    text = "" if compact else " ".join(summary_markup(clean, bold=bold).split())
     if text:
         lines.append("")
         lines.extend(
@@ -134,13 +140,23 @@ def alert_json(alert: Alert, *, action: str, channel: str) -> dict[str, object]:
         ],
         "published": alert.published.isoformat() if alert.published else None,
         "previous_url": alert.previous_url,
+        "format": alert.format,
+        "mentions": list(alert.mentions),
     }
+
+
+def digest_mentions(alerts: Sequence[Alert]) -> tuple[str, ...]:
+    """Every mention the alerts of one digest carry, once each, in order."""
+    return tuple(dict.fromkeys(m for a in alerts for m in a.mentions))
 
 
 def render_digest_console(alerts: Sequence[Alert], *, channel: str) -> str:
     """Several alerts as one compact console message: one numbered entry each."""
     n = len(alerts)
-    lines = [f"[digest] {channel} · {n} alert{'s' if n != 1 else ''}"]
+    head = f"[digest] {channel} · {n} alert{'s' if n != 1 else ''}"
+    if mentions := digest_mentions(alerts):
+        head += " · mention " + ", ".join(mentions)
+    lines = [head]
     for i, a in enumerate(alerts, 1):
         title = _line(a.title) or _line(a.url) or "(untitled)"
         lines.append(f"{i}. {title}")

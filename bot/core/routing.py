@@ -17,6 +17,10 @@ they return.
   row is realtime when any of those subscriptions is. A realtime subscription
   that fires on an event still waiting for a channel's digest takes it out of
   the digest (only while no digest message was prepared for it).
+  A subscription limited to some feeds takes only their stories; a feed
+  subscription (no watchlist) takes every alert-eligible story of its feeds.
+  Several subscriptions of one channel share the event's one row, which looks
+  as ``bot.core.subscription.presentation`` says.
 - **Revisions.** A story that joins an event from a feed the event did not
   have yet is a new outlet: every channel that got the event sees it added.
 """
@@ -24,11 +28,12 @@ they return.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.fold import fold_form
 from bot.core.models import Mode, Story, Subscription
+from bot.core.subscription import FEED_ONLY, Presentation, presentation, quiet_spec
 
 
 def dedup_key(story: Story) -> str | None:
@@ -91,6 +96,7 @@ class NewRow:
     channel: str
     watchlists: tuple[str, ...]
     mode: Mode
+    look: Presentation = field(default_factory=Presentation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,30 +107,51 @@ class RowUpdate:
     """Take the row out of a pending digest: it goes out now."""
 
 
+def wanted_by(
+    fired: Iterable[str], feed_url: str, subscriptions: Mapping[str, Sequence[Subscription]]
+) -> list[Subscription]:
+    """The subscriptions that want a story of ``feed_url`` that fired ``fired``: those of
+    the fired watchlists (limited to some feeds or not), and the feed subscriptions
+    (``watchlist == ""``) of its feed."""
+    keys = [name.casefold() for name in fired] + [FEED_ONLY]
+    return [
+        sub
+        for key in dict.fromkeys(keys)
+        for sub in subscriptions.get(key, ())
+        if (not sub.feeds and sub.watchlist) or feed_url in sub.feeds
+    ]
+
+
 def route(
     fired: Iterable[str],
     subscriptions: Mapping[str, Sequence[Subscription]],
     existing: Iterable[ExistingRow],
+    feed_url: str = "",
 ) -> tuple[list[NewRow], list[RowUpdate]]:
-    """Outbox rows to insert and to update for an event whose story fired ``fired``.
+    """Outbox rows to insert and to update for an event whose story (of
+    ``feed_url``) fired ``fired``.
 
-    ``subscriptions`` maps a casefolded watchlist name to its active
-    (unpaused) subscriptions; ``existing`` are the event's outbox rows.
+    ``subscriptions`` maps a casefolded watchlist name (``""`` for feed
+    subscriptions) to its active (unpaused) subscriptions; ``existing`` are the
+    event's outbox rows. A new row looks as :func:`presentation` says for the
+    subscriptions that want it; an existing row keeps its look.
     """
-    per_channel: dict[tuple[str, str], tuple[set[str], bool]] = {}
-    for name in fired:
-        for sub in subscriptions.get(name.casefold(), ()):
-            names, realtime = per_channel.get((sub.platform, sub.channel), (set(), False))
-            names.add(sub.watchlist)
-            per_channel[(sub.platform, sub.channel)] = (names, realtime or sub.mode == "realtime")
+    per_channel: dict[tuple[str, str], list[Subscription]] = {}
+    for sub in wanted_by(fired, feed_url, subscriptions):
+        per_channel.setdefault((sub.platform, sub.channel), []).append(sub)
     rows = {(r.platform, r.channel): r for r in existing}
     inserts: list[NewRow] = []
     updates: list[RowUpdate] = []
-    for (platform, channel), (names, realtime) in sorted(per_channel.items()):
+    for (platform, channel), subs in sorted(per_channel.items()):
+        names = {s.watchlist for s in subs if s.watchlist}
+        realtime = any(s.mode == "realtime" for s in subs)
         row = rows.get((platform, channel))
         if row is None:
             mode: Mode = "realtime" if realtime else "digest"
-            inserts.append(NewRow(platform, channel, tuple(sorted(names)), mode))
+            look = presentation(
+                (s.format, s.mention, quiet_spec(s.quiet, s.timezone)) for s in subs
+            )
+            inserts.append(NewRow(platform, channel, tuple(sorted(names)), mode, look))
             continue
         merged = tuple(sorted(set(row.watchlists) | names))
         upgrade = realtime and row.mode == "digest" and row.sent_revision == 0 and not row.in_digest

@@ -45,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = [
@@ -602,3 +602,25 @@ def _teaser(body: str, kinds: set[str], title: str) -> bool:
         if " ".join(body_words).casefold() == " ".join(title_words).casefold():
             return True
     return "appeared" in kinds and len(body) < EXCERPT_CHARS
+
+
+def longest_fit(
+    raw: str, make: Callable[[str], str], limit: int, measure: Callable[[str], int] = len
+) -> str:
+    """The longest ``make(raw[:n])`` that measures at most ``limit``, or "".
+
+    Renderers cut feed text *before* escaping it (so an escape or a markup pair is
+    never split) and must fit the escaped result: ``make`` escapes a prefix (and
+    adds an ellipsis). It must grow with the prefix, which escaping does, so a
+    binary search over ``n`` finds the answer in log(len(raw)) renderings.
+    """
+    lo, hi = 0, len(raw)
+    best = ""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = make(raw[:mid])
+        if measure(candidate) <= limit:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best

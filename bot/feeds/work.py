@@ -20,6 +20,10 @@ import contextlib
 import functools
 import logging
 import multiprocessing
+import os
+import select
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -101,6 +105,38 @@ def analyse_body(job: Job) -> Analysed:
     return Analysed(parsed, matches, fingerprints, bands)
 
 
+def _exit_with(parent: int) -> None:
+    """In a worker: exit as soon as the process that made the pool is gone.
+
+    A pool worker holds both ends of its job queue, so a poller killed with SIGKILL
+    (a crash, the OOM killer, ``kill -9``) would leave its workers waiting for jobs
+    forever, and they in turn keep the fork server alive. A thread in every worker
+    watches the poller's process and ends the worker when it dies.
+    """
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(parent)
+        except (AttributeError, OSError):  # no pidfd (not Linux ≥ 5.3): poll instead
+            while _alive(parent):
+                time.sleep(1.0)
+        else:
+            select.select([fd], [], [])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _context() -> multiprocessing.context.BaseContext:
     # A fork server, not a plain fork: the poller's process has threads (the SQLite
     # driver, the resolver) whose locks a fork could copy while held.
@@ -126,7 +162,12 @@ class CpuPool:
 
     def _start(self) -> Executor:
         """A new pool with every worker up (blocking: run off the loop)."""
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_context(),
+            initializer=_exit_with,
+            initargs=(os.getpid(),),
+        )
         # Starting the fork server and forking the workers takes a second or so:
         # done here, in a thread, never on the event loop.
         for f in [pool.submit(int) for _ in range(self.workers)]:

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from bot.core.health import FeedHealth
 from bot.core.lookup import LookupPage
-from bot.core.models import FeedStatus, Match, Mode, Platform, Story, Subscription
+from bot.core.models import FeedStatus, Format, Match, Mode, Platform, Story, Subscription
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -144,6 +144,11 @@ class OutboxRow:
     """When an earlier claim of this row began that never recorded an outcome: a
     process may have died after the platform accepted the message. The sender
     is asked whether the message is there before anything is sent again."""
+    format: Format = "full"
+    mentions: tuple[str, ...] = ()
+    quiet: tuple[str, ...] = ()
+    """Quiet-hours specs of the subscriptions that wanted it (see
+    ``bot.core.subscription.Presentation``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +283,15 @@ class Store(Protocol):
         """Of ``row_ids``, those ``owner`` still holds, their leases extended to ``until``."""
         ...
 
+    async def hold_outbox(self, row_ids: Sequence[int], until: datetime, owner: str) -> None:
+        """Quiet hours: the rows ``owner`` still holds wait until ``until`` and then go
+        out as one digest."""
+        ...
+
+    async def followed_feeds(self) -> set[str]:
+        """Feeds with an active feed subscription (every new item alerts)."""
+        ...
+
     async def waiting_outbox(self, now: datetime) -> dict[str, int]:
         """Due rows per platform (for warnings about platforms without a token)."""
         ...
@@ -360,6 +374,8 @@ class Store(Protocol):
         guild: str = "",
         origin: str = "chat",
         now: datetime,
+        options: Subscription | None = None,
+        new_feeds: Sequence[str] = (),
     ) -> Subscription: ...
     async def unsubscribe(
         self, platform: str, channel: str, watchlist: str
@@ -368,7 +384,7 @@ class Store(Protocol):
         self, platform: str | None = None, channel: str | None = None
     ) -> list[Subscription]: ...
     async def sync_config_subscriptions(
-        self, subs: Iterable[tuple[str, str, str, str, str]], now: datetime
+        self, subs: Iterable[Subscription], now: datetime
     ) -> None: ...
 
     # moving between databases

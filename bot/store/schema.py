@@ -41,6 +41,22 @@ _FEED_HEALTH = """
     CREATE INDEX notices_due ON notices (due_at) WHERE sent_at IS NULL;
 """
 
+# Subscription options (SQLite migration 5, PostgreSQL migration 4): feeds a
+# subscription is limited to (JSON list; with watchlist '' it gets every item of
+# them), its format, mention and quiet hours; and the look an outbox row was
+# routed with (bot.core.subscription.presentation), so a held alert keeps it
+# across restarts. Written once in the SQL both engines speak.
+_SUBSCRIPTION_OPTIONS = """
+    ALTER TABLE subscriptions ADD COLUMN feeds TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE subscriptions ADD COLUMN format TEXT NOT NULL DEFAULT 'full';
+    ALTER TABLE subscriptions ADD COLUMN mention TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscriptions ADD COLUMN quiet TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscriptions ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN format TEXT NOT NULL DEFAULT 'full';
+    ALTER TABLE outbox ADD COLUMN mentions TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE outbox ADD COLUMN quiet TEXT NOT NULL DEFAULT '[]';
+"""
+
 MIGRATIONS: list[str] = [
     # 1: the first schema.
     """
@@ -260,6 +276,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (platform, channel)
     );
     """,
+    # 5: subscription options: feeds, format, mention, quiet hours.
+    _SUBSCRIPTION_OPTIONS,
 ]
 
 POSTGRES_MIGRATIONS: list[str] = [
@@ -409,4 +427,6 @@ POSTGRES_MIGRATIONS: list[str] = [
         PRIMARY KEY (platform, channel)
     );
     """,
+    # 4: subscription options (SQLite migration 5).
+    _SUBSCRIPTION_OPTIONS,
 ]

@@ -149,7 +149,21 @@ def _sub_from_row(r: Row) -> Subscription:
         guild=r["guild"],
         paused_reason=r["paused_reason"],
         origin=r["origin"],
+        feeds=tuple(json.loads(r["feeds"])),
+        format=r["format"],
+        mention=r["mention"],
+        quiet=r["quiet"],
+        timezone=r["timezone"],
     )
+
+
+def _sub_options(sub: Subscription) -> tuple[Any, ...]:
+    """The option columns of a subscription, in :data:`_SUB_OPTIONS` order."""
+    return (json.dumps(list(sub.feeds)), sub.format, sub.mention, sub.quiet, sub.timezone)
+
+
+_SUB_OPTIONS = "feeds = ?, format = ?, mention = ?, quiet = ?, timezone = ?"
+_SUB_COLUMNS = "feeds, format, mention, quiet, timezone"
 
 
 def _outbox_from_row(r: Row, now: datetime) -> OutboxRow:
@@ -168,6 +182,9 @@ def _outbox_from_row(r: Row, now: datetime) -> OutboxRow:
         attempts=r["attempts"],
         digest_id=r["digest_id"],
         prior_claim=from_iso(r["prior_claim"]),
+        format=r["format"],
+        mentions=tuple(json.loads(r["mentions"])),
+        quiet=tuple(json.loads(r["quiet"])),
     )
 
 
@@ -289,7 +306,24 @@ class SQLStore:
         return feed
 
     async def remove_feed(self, url: str) -> bool:
-        return await self._exec("DELETE FROM feeds WHERE url = ?", (url,)) > 0
+        """Stop polling ``url``; subscriptions limited to it forget it, and one left
+        with no feed ends (it was limited to feeds no longer polled): one transaction."""
+        async with self.transaction():
+            await self._write_lock()
+            gone = await self._exec("DELETE FROM feeds WHERE url = ?", (url,)) > 0
+            for r in await self._all("SELECT id, feeds FROM subscriptions WHERE feeds != '[]'"):
+                feeds = json.loads(r["feeds"])
+                if url not in feeds:
+                    continue
+                left = [f for f in feeds if f != url]
+                if not left:
+                    await self._exec("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
+                else:
+                    await self._exec(
+                        "UPDATE subscriptions SET feeds = ? WHERE id = ?",
+                        (json.dumps(left), r["id"]),
+                    )
+        return gone
 
     async def feed(self, url: str) -> FeedRow | None:
         row = await self._one("SELECT * FROM feeds WHERE url = ?", (url,))
@@ -689,7 +723,12 @@ class SQLStore:
         if item.alert:
             touched.extend(
                 await self._route(
-                    cluster_id, [m.watchlist for m in item.matches], subs, now, digest_due
+                    cluster_id,
+                    [m.watchlist for m in item.matches],
+                    s.feed_url,
+                    subs,
+                    now,
+                    digest_due,
                 )
             )
         return touched
@@ -744,6 +783,13 @@ class SQLStore:
         log.info("events %s merged into %d (a story links them)", list(merged), survivor)
         return [u.id for u in plan.keep]
 
+    async def followed_feeds(self) -> set[str]:
+        """Feeds whose every item a channel gets (an active feed subscription)."""
+        rows = await self._all(
+            "SELECT feeds FROM subscriptions WHERE watchlist = '' AND paused_reason = ''"
+        )
+        return {url for r in rows for url in json.loads(r["feeds"])}
+
     async def _subscriptions_by_watchlist(self) -> dict[str, list[Subscription]]:
         out: dict[str, list[Subscription]] = {}
         for r in await self._all("SELECT * FROM subscriptions WHERE paused_reason = ''"):
@@ -755,6 +801,7 @@ class SQLStore:
         self,
         cluster_id: int,
         fired: Sequence[str],
+        feed_url: str,
         subs: dict[str, list[Subscription]],
         now: datetime,
         digest_due: datetime,
@@ -775,7 +822,7 @@ class SQLStore:
                 (cluster_id,),
             )
         ]
-        inserts, updates = route(sorted(set(fired)), subs, existing)
+        inserts, updates = route(sorted(set(fired)), subs, existing, feed_url)
         ids: list[int] = []
         for u in updates:
             await self._exec(
@@ -790,7 +837,8 @@ class SQLStore:
         for n in inserts:
             row = await self._one(
                 "INSERT INTO outbox (platform, channel, cluster_id, mode, watchlists, "
-                "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "created_at, due_at, format, mentions, quiet) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     n.platform,
                     n.channel,
@@ -799,6 +847,9 @@ class SQLStore:
                     json.dumps(list(n.watchlists)),
                     iso(now),
                     iso(now if n.mode == "realtime" else digest_due),
+                    n.look.format,
+                    json.dumps(list(n.look.mentions)),
+                    json.dumps(list(n.look.quiet)),
                 ),
             )
             assert row is not None
@@ -968,6 +1019,18 @@ class SQLStore:
             (iso(until), *row_ids, owner),
         )
         return {int(r["id"]) for r in rows}
+
+    async def hold_outbox(self, row_ids: Sequence[int], until: datetime, owner: str) -> None:
+        """Quiet hours: these rows (still claimed by ``owner``) go out in one digest at
+        ``until``; their claims are released."""
+        if not row_ids:
+            return
+        await self._exec(
+            "UPDATE outbox SET mode = 'digest', due_at = ?, claim_owner = NULL, "
+            f"claim_until = NULL, claimed_at = NULL WHERE id IN ({marks(len(row_ids))}) "
+            "AND claim_owner = ?",
+            (iso(until), *row_ids, owner),
+        )
 
     async def waiting_outbox(self, now: datetime) -> dict[str, int]:
         t = iso(now)
@@ -1371,20 +1434,33 @@ class SQLStore:
         guild: str = "",
         origin: str = "chat",
         now: datetime,
+        options: Subscription | None = None,
+        new_feeds: Sequence[str] = (),
     ) -> Subscription:
+        """Add or change a subscription; ``options`` carries its feeds, format,
+        mention and quiet hours (None: the defaults). ``new_feeds`` are added as
+        user feeds in the same transaction."""
         key = (platform, channel, watchlist)
         where = "platform = ? AND channel = ? AND lower(watchlist) = lower(?)"
+        opts = _sub_options(options or Subscription(0, "console", "", ""))
         async with self.transaction():
             await self._write_lock()
+            for url in new_feeds:
+                await self._exec(
+                    "INSERT INTO feeds (url, origin, added_at, next_due_at) "
+                    "VALUES (?, 'user', ?, ?) ON CONFLICT (url) DO NOTHING",
+                    (url, iso(now), iso(now)),
+                )
             n = await self._exec(
-                f"UPDATE subscriptions SET mode = ?, guild = ?, paused_reason = '' WHERE {where}",
-                (mode, guild, *key),
+                f"UPDATE subscriptions SET mode = ?, guild = ?, paused_reason = '', "
+                f"{_SUB_OPTIONS} WHERE {where}",
+                (mode, guild, *opts, *key),
             )
             if not n:
                 await self._exec(
                     "INSERT INTO subscriptions (platform, channel, guild, watchlist, mode, "
-                    "origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (platform, channel, guild, watchlist, mode, origin, iso(now)),
+                    f"origin, created_at, {_SUB_COLUMNS}) VALUES ({marks(12)})",
+                    (platform, channel, guild, watchlist, mode, origin, iso(now), *opts),
                 )
             row = await self._one(f"SELECT * FROM subscriptions WHERE {where}", key)
         assert row is not None
@@ -1415,27 +1491,35 @@ class SQLStore:
         sql += " ORDER BY platform, channel, lower(watchlist)"
         return [_sub_from_row(r) for r in await self._all(sql, params)]
 
-    async def sync_config_subscriptions(
-        self, subs: Iterable[tuple[str, str, str, str, str]], now: datetime
-    ) -> None:
-        """(platform, channel, watchlist, mode, guild) from the config: present, and
+    async def sync_config_subscriptions(self, subs: Iterable[Subscription], now: datetime) -> None:
+        """The config's subscriptions present (options as the config says), and
         config-made ones that left the config removed. Chat-made ones stay."""
-        wanted = {(p, c, w.casefold()): (p, c, w, m, g) for p, c, w, m, g in subs}
+        wanted = {(s.platform, s.channel, s.watchlist.casefold()): s for s in subs}
         where = "platform = ? AND channel = ? AND lower(watchlist) = lower(?)"
         async with self.transaction():
             await self._write_lock()
             for r in await self._all("SELECT * FROM subscriptions WHERE origin = 'config'"):
                 if (r["platform"], r["channel"], r["watchlist"].casefold()) not in wanted:
                     await self._exec("DELETE FROM subscriptions WHERE id = ?", (r["id"],))
-            for p, c, w, m, g in wanted.values():
+            for sub in wanted.values():
+                key = (sub.platform, sub.channel, sub.watchlist)
                 n = await self._exec(
-                    f"UPDATE subscriptions SET mode = ? WHERE {where}", (m, p, c, w)
+                    f"UPDATE subscriptions SET mode = ?, {_SUB_OPTIONS} WHERE {where}",
+                    (sub.mode, *_sub_options(sub), *key),
                 )
                 if not n:
                     await self._exec(
                         "INSERT INTO subscriptions (platform, channel, guild, watchlist, mode, "
-                        "origin, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)",
-                        (p, c, g, w, m, iso(now)),
+                        f"origin, created_at, {_SUB_COLUMNS}) VALUES ({marks(12)})",
+                        (
+                            *key[:2],
+                            sub.guild,
+                            sub.watchlist,
+                            sub.mode,
+                            "config",
+                            iso(now),
+                            *_sub_options(sub),
+                        ),
                     )
 
     # ------------------------------------------------------------ moving between databases

@@ -16,6 +16,10 @@ Start it in a test, point ``discord.http.Route.BASE`` (or
   callback object), webhook follow-ups and ``@original`` GET/PATCH/DELETE
 * ``PUT /applications/{app}/commands`` and ``…/guilds/{gid}/commands``
 
+A request with attachments (multipart/form-data, as discord.py sends files)
+is recorded with its ``payload_json`` as :attr:`Recorded.json` and the files in
+:attr:`Recorded.files`.
+
 Channels are known only when added with :meth:`add_channel`; others answer 404
 Unknown Channel, and ``forbidden`` ones 403 Missing Access / Missing
 Permissions. Message ids are snowflakes of the time they were created (now, or
@@ -31,6 +35,8 @@ discord.py would read the body as text.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import itertools
 import json
 import re
@@ -60,6 +66,8 @@ class Recorded:
     json: Any
     headers: dict[str, str]
     status: int = 0
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    """Attachments of a multipart request: (file name, contents), in order."""
 
 
 @dataclass
@@ -115,6 +123,9 @@ class FakeDiscordAPI:
         self.token_ok = True
         self.unavailable = False
         """Answer every request 503 (Discord down); set it False to bring it back."""
+        self.roles: dict[int, dict[int, str]] = {}
+        """Guild id → its roles (id → name), for ``GET /guilds/{id}/roles``; a guild
+        not here is unknown (404)."""
 
     # ------------------------------------------------------------------ control
 
@@ -131,6 +142,11 @@ class FakeDiscordAPI:
         read_history: bool = True,
     ) -> None:
         self.channels[channel_id] = Channel(channel_id, guild_id, forbidden, read_history)
+
+    def add_role(self, guild_id: int, role_id: int, name: str = "role") -> None:
+        """A role of a guild (the guild's @everyone role, its own id, comes with it)."""
+        roles = self.roles.setdefault(guild_id, {guild_id: "@everyone"})
+        roles[role_id] = name
 
     def new_id(self, at: datetime | None = None) -> int:
         """A snowflake for ``at`` (default now), unique in this fake."""
@@ -212,8 +228,11 @@ class FakeDiscordAPI:
         self, request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
         body: Any = None
+        files: list[tuple[str, bytes]] = []
         raw = await request.read()
-        if raw:
+        if request.content_type == "multipart/form-data":
+            body, files = _multipart(request.headers["Content-Type"], raw)
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -224,6 +243,7 @@ class FakeDiscordAPI:
             dict(request.query),
             body,
             dict(request.headers),
+            files=files,
         )
         self.requests.append(rec)
         request[RECORDED] = rec
@@ -259,6 +279,7 @@ class FakeDiscordAPI:
             ("GET", r"^/users/@me$", self._me),
             ("GET", r"^/oauth2/applications/@me$", self._app),
             ("GET", r"^/channels/(\d+)$", self._get_channel),
+            ("GET", r"^/guilds/(\d+)/roles$", self._get_roles),
             ("GET", r"^/channels/(\d+)/messages$", self._get_messages),
             ("POST", r"^/channels/(\d+)/messages$", self._post_message),
             ("PATCH", r"^/channels/(\d+)/messages/(\d+)$", self._edit_message),
@@ -270,7 +291,7 @@ class FakeDiscordAPI:
             ("PUT", r"^/applications/(\d+)/commands$", self._sync),
             ("PUT", r"^/applications/(\d+)/guilds/(\d+)/commands$", self._sync),
         ]
-        needs_bot = ("/users", "/oauth2", "/channels", "/applications")
+        needs_bot = ("/users", "/oauth2", "/channels", "/applications", "/guilds")
         if path.startswith(needs_bot) and (not is_bot or not self.token_ok):
             return _error(401, 0, "401: Unauthorized")
         for m, rx, fn in routes:
@@ -348,6 +369,26 @@ class FakeDiscordAPI:
         if ch.forbidden == 50013:
             return _error(403, 50013, "Missing Permissions")
         return None
+
+    def _get_roles(self, gid: str, **_: Any) -> web.Response:
+        roles = self.roles.get(int(gid))
+        if roles is None:
+            return _error(404, 10004, "Unknown Guild")
+        return _json(
+            [
+                {
+                    "id": str(rid),
+                    "name": name,
+                    "color": 0,
+                    "hoist": False,
+                    "position": i,
+                    "permissions": "0",
+                    "managed": False,
+                    "mentionable": True,
+                }
+                for i, (rid, name) in enumerate(roles.items())
+            ]
+        )
 
     def _get_channel(self, cid: str, **_: Any) -> web.Response:
         problem = self._channel_problem(int(cid))
@@ -581,3 +622,20 @@ def component_payload(
     payload["message"] = message
     payload["data"] = {"custom_id": custom_id, "component_type": 2}
     return payload
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[Any, list[tuple[str, bytes]]]:
+    """A multipart/form-data body → (``payload_json`` decoded, [(file name, bytes)])."""
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP
+    )
+    payload: Any = None
+    files: list[tuple[str, bytes]] = []
+    for part in message.iter_parts():
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        if part.get_param("name", header="content-disposition") == "payload_json":
+            payload = json.loads(data)
+        else:
+            files.append((str(part.get_filename() or ""), data))
+    return payload, files

@@ -33,6 +33,14 @@ sends back (acks) is recorded as calls with method ``socket``.
 :attr:`live_sockets` counts open sockets, :attr:`most_live_sockets` the most
 that were open at once, :attr:`socket_opens` every socket ever opened.
 
+Files (``files_upload_v2``): ``files.getUploadURLExternal`` hands out
+``http://127.0.0.1:…/upload/{file_id}``; what is posted there is kept (recorded
+as a call with method ``upload``); ``files.completeUploadExternal`` shares the
+uploaded files in ``channel_id`` (:attr:`FakeSlackAPI.files`, by id). A file
+completed before its upload, or twice, answers ``file_not_found`` /
+``file_already_completed``, and ``fail_channel(…, methods=("files.",))`` makes
+sharing into that channel fail.
+
 ``POST /response/{name}`` stands in for slash-command ``response_url``s; what bolt's
 ``respond()`` sends there is recorded as a call with method ``response:{name}``.
 Shaped after slack-bolt's ``tests/mock_web_api_server``.
@@ -76,6 +84,9 @@ class FakeSlackAPI:
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """(channel, ts) → the last posted/updated arguments (``user``: who posted it)."""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """file id → ``filename``, ``length``, ``content`` (bytes, once uploaded),
+    ``channel``, ``title`` and ``initial_comment`` (once completed)."""
     history_max_limit: int = 999
     """The most messages one ``conversations.history`` page holds (15 for apps
     distributed outside the Marketplace since 2025)."""
@@ -188,6 +199,7 @@ class FakeSlackAPI:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -281,6 +293,16 @@ class FakeSlackAPI:
         await self._record(Call(f"response:{request.match_info['name']}", body))
         return web.Response(text="ok")
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        body = await request.read()
+        await self._record(Call("upload", {"file_id": file_id, "size": len(body)}))
+        pending = self.files.get(file_id)
+        if pending is None:
+            return web.Response(status=404, text="unknown upload URL")
+        pending["content"] = body
+        return web.Response(text=f"OK - {len(body)}")
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args: dict[str, Any] = dict(request.query)
@@ -290,7 +312,12 @@ class FakeSlackAPI:
                 args.update(await request.json())
             else:
                 args.update(parse_qsl(await request.text()))
-        for k in ("blocks", "metadata", "view"):  # form-encoded calls send these as JSON strings
+        for k in (
+            "blocks",
+            "metadata",
+            "view",
+            "files",
+        ):  # form-encoded calls send these as JSON strings
             if isinstance(args.get(k), str):
                 args[k] = json.loads(args[k])
         auth = request.headers.get("Authorization", "")
@@ -313,7 +340,7 @@ class FakeSlackAPI:
             return _error("not_authed")
         if token in self._revoked:
             return _error("token_revoked")
-        channel = str(args.get("channel", ""))
+        channel = str(args.get("channel") or args.get("channel_id") or "")
         failing = self._channel_errors.get(channel)
         if failing and method.startswith(failing[1]):
             return _error(failing[0])
@@ -440,6 +467,32 @@ class FakeSlackAPI:
         if gid not in self.usergroups:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(self.usergroups[gid])}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.files) + 1:07d}"
+        self.files[file_id] = {"filename": args["filename"], "length": int(args["length"])}
+        url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+        return {"ok": True, "upload_url": url, "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        shared = []
+        for item in args.get("files") or []:
+            f = self.files.get(str(item.get("id")))
+            if f is None or "content" not in f:
+                return {"ok": False, "error": "file_not_found"}
+            if "title" in f:
+                return {"ok": False, "error": "file_already_completed"}
+            f.update(
+                title=item.get("title") or f["filename"],
+                channel=str(args.get("channel_id") or ""),
+                initial_comment=str(args.get("initial_comment") or ""),
+            )
+            shared.append({"id": item["id"], "name": f["filename"], "title": f["title"]})
+        if not shared:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "files": shared}
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": {"id": "V0HOME", **dict(args.get("view") or {})}}
