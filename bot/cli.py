@@ -35,7 +35,8 @@ from bot.config import (
     parse_duration,
 )
 from bot.core import views
-from bot.core.models import PLATFORMS, FeedStatus, StoryHit, Subscription, Watchlist
+from bot.core.models import FeedStatus, StoryHit, Subscription, Watchlist
+from bot.core.render import render_lookup_console
 from bot.service import (
     Caller,
     CommandError,
@@ -143,7 +144,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _operator(platform: str = "console", channel: str = "cli", guild: str = "") -> Caller:
     """The CLI is run by the operator, who may do everything."""
     return Caller(
-        platform=platform,  # type: ignore[arg-type]  # argparse choices are PLATFORMS
+        platform=platform,
         user="cli",
         channel=channel,
         guild=guild,
@@ -511,15 +512,13 @@ def cmd_lookup(args: argparse.Namespace) -> int:
                 }
             )
             return 0
+        view = views.lookup_page_view(" ".join(args.query), found, args.since)
         if not found.hits:
-            print(found.span(), file=sys.stderr)
+            print(views.plain_text(view.empty), file=sys.stderr)
             return 0
-        for h in found.hits:
-            tags = f" [{', '.join(h.watchlists)}]" if h.watchlists else ""
-            print(f"{_when(h.story.published)}  {h.story.outlet}: {h.story.title}{tags}")
-            print(f"    {h.story.url}")
+        print(render_lookup_console(view), end="")
         more = f"; --page {found.page + 1} for more" if found.has_next else ""
-        print(f"stories {found.span()}{more}", file=sys.stderr)
+        print(f"stories {view.span}{more}", file=sys.stderr)
         return 0
 
     return _with_service(args, work, prepare=False)
@@ -704,12 +703,15 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
     from bot.service import fetching_probe
 
     urls: list[str] = []
+    titles: dict[str, str] = {}
     if args.feeds_command == "import":
         from bot.feeds.opml import OpmlError, read_opml
 
         path = Path(args.file)
         try:
-            urls = [f.url for f in read_opml(await asyncio.to_thread(path.read_bytes))]
+            outlines = read_opml(await asyncio.to_thread(path.read_bytes))
+            urls = [f.url for f in outlines]
+            titles = {f.url: f.title for f in outlines}
         except OSError as e:
             raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
         except OpmlError as e:
@@ -723,7 +725,9 @@ async def _feeds_add(service: Service, args: argparse.Namespace) -> int:
             return 0
         if not args.no_check:
             print(f"checking {_plural(len(urls), 'feed')}…", file=sys.stderr)
-        added, known = await service.feeds_import(_operator(), urls, check=not args.no_check)
+        added, known = await service.feeds_import(
+            _operator(), urls, check=not args.no_check, titles=titles
+        )
     for url in added:
         print(f"added {url}")
     print(
@@ -831,28 +835,26 @@ async def _subscribe(service: Service, args: argparse.Namespace) -> Subscription
     guild = args.guild or ""
     closers: list[Callable[[], Awaitable[None]]] = []
     try:
-        if args.mention and args.platform == "discord" and secrets.discord_token:
-            from bot.chat.discord import DiscordBot
-
-            bot = DiscordBot(service.config, service)
+        chat = platforms.PLATFORMS.get(args.platform)
+        kind = chat.mention if chat is not None else None
+        if args.mention and chat is not None and kind is not None and chat.token(secrets):
+            # The platform's own bot, logged in, registers its Service.mention_checks
+            # entry (Discord: the guild's roles; Slack: the workspace's user groups).
+            bot = chat.load()(service.config, service)
             closers.append(bot.close)
             try:
                 await bot.start()
             except Exception as e:
                 raise CliError(
-                    f"--mention: cannot log in to Discord to check the role: {e}"
+                    f"--mention: cannot log in to {chat.title} to check {kind.what}: {e}"
                 ) from None
-            guild = guild or await bot.channel_guild(args.channel)
-        elif args.mention and args.platform == "slack" and secrets.slack_bot_token:
-            from bot.chat.slack import groups_check, make_client
-
-            client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
-            service.mention_checks["slack"] = groups_check(client)
-        elif args.mention and args.platform in ("discord", "slack"):
-            token = "DISCORD_TOKEN" if args.platform == "discord" else "SLACK_BOT_TOKEN"
+            channel_guild = getattr(bot, "channel_guild", None)
+            if channel_guild is not None and not guild:
+                guild = await channel_guild(args.channel)
+        elif args.mention and chat is not None and kind is not None:
             print(
                 f"note: --mention {args.mention} not checked with {args.platform} "
-                f"({token} is not set); a wrong id pings nobody",
+                f"({chat.token_env} is not set); a wrong id pings nobody",
                 file=sys.stderr,
             )
         me = _operator(args.platform, args.channel, guild)
@@ -1137,12 +1139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("subscriptions", "manage channel subscriptions without chat", cmd_subscriptions)
     sb = p.add_subparsers(dest="sub_command", metavar="ACTION", required=True)
     q = sb.add_parser("list", help="all subscriptions", parents=[common])
-    q.add_argument("--platform", choices=PLATFORMS, help="only this platform's")
+    q.add_argument("--platform", choices=platforms.names(), help="only this platform's")
     q.add_argument("--channel", metavar="ID", help="only this channel's")
     q.add_argument("--json", action="store_true", help=json_help)
     for name, what in (("add", "subscribe a channel"), ("remove", "unsubscribe a channel")):
         q = sb.add_parser(name, help=what, parents=[common])
-        q.add_argument("--platform", choices=PLATFORMS, required=True, help=platform_help)
+        q.add_argument("--platform", choices=platforms.names(), required=True, help=platform_help)
         q.add_argument("--channel", required=True, metavar="ID", help=channel_help)
         q.add_argument("--watchlist", metavar="NAME", help=name_help + " (or --feed)")
         q.add_argument(

@@ -550,11 +550,10 @@ CLI_ONLY: tuple[tuple[str, ...], ...] = (
     ("feeds", "import"),
     ("feeds", "retry"),
     ("db",),
-    ("slack",),
-    ("discord",),
 )
 """``alertbot`` subcommands (and whole groups) that have no chat command: the
-operator's own (files, the database, the process, the platforms' setup)."""
+operator's own (files, the database, the process). Each chat platform's setup
+group (``alertbot discord …``, its registry entry's ``cli``) is the operator's too."""
 
 
 def find(path: tuple[str, ...] | str) -> Command:

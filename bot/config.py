@@ -9,13 +9,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core.models import PLATFORMS, Format, Mode, Platform
+from bot.chat import platforms
+from bot.chat.discord.config import DiscordConfig
+from bot.chat.slack.config import SlackConfig
+from bot.core.models import Format, Mode, Platform
 from bot.core.quiet import QuietError, QuietHours, parse_range
 from bot.core.subscription import OptionError, check_format, check_mention
 
@@ -106,21 +110,30 @@ def load_zone(name: str) -> tzinfo:
         ) from None
 
 
-def quiet_problem(quiet: str, zone: str) -> tuple[str, str] | None:
-    """(key, what is wrong) for a quiet-hours range and its time zone, or None."""
+def quiet_problems(quiet: str, zone: str) -> list[tuple[str, str]]:
+    """(key, what is wrong) for each of a quiet-hours range and its time zone."""
+    problems: list[tuple[str, str]] = []
     if quiet:
         try:
             parse_range(quiet)
         except QuietError as e:
-            return "quiet", str(e)
+            problems.append(("quiet", str(e)))
     if zone:
         try:
             load_zone(zone)
         except ValueError as e:
-            return "timezone", str(e)
-        if not quiet:
-            return "timezone", 'only means something with quiet hours: add quiet = "22:00-07:00"'
-    return None
+            problems.append(("timezone", str(e)))
+        else:
+            if not quiet:
+                problems.append(
+                    ("timezone", 'only means something with quiet hours: add quiet = "22:00-07:00"')
+                )
+    return problems
+
+
+def quiet_problem(quiet: str, zone: str) -> tuple[str, str] | None:
+    """The first of :func:`quiet_problems`, or None."""
+    return next(iter(quiet_problems(quiet, zone)), None)
 
 
 def quiet_hours(quiet: str, zone: str) -> QuietHours | None:
@@ -216,30 +229,25 @@ class MetricsConfig:
     """/healthz answers 503 when no poll pass finished for this long."""
 
 
-@dataclass(frozen=True, slots=True)
-class DiscordConfig:
-    admin_roles: tuple[str, ...] = ()
-    admin_users: tuple[str, ...] = ()
-    manager_roles: tuple[str, ...] = ()
-    manager_users: tuple[str, ...] = ()
-    guilds: tuple[str, ...] = ()
-    """Guild ids to sync commands to instantly; empty = global commands."""
-
-
-@dataclass(frozen=True, slots=True)
-class SlackConfig:
-    admin_users: tuple[str, ...] = ()
-    admin_groups: tuple[str, ...] = ()
-    manager_users: tuple[str, ...] = ()
-    manager_groups: tuple[str, ...] = ()
-    http_port: int = 3000
-    http_path: str = "/slack/events"
-    command: str = "/alertbot"
+_NAMED_SECRETS = {
+    "DISCORD_TOKEN": "discord_token",
+    "SLACK_BOT_TOKEN": "slack_bot_token",
+    "SLACK_APP_TOKEN": "slack_app_token",
+    "SLACK_SIGNING_SECRET": "slack_signing_secret",
+    "ALERTBOT_DISCORD_API_URL": "discord_api_url",
+    "ALERTBOT_DISCORD_GATEWAY_URL": "discord_gateway_url",
+    "ALERTBOT_SLACK_API_URL": "slack_api_url",
+}
+"""The environment variables of Discord and Slack that have their own field."""
 
 
 @dataclass(frozen=True, slots=True)
 class Secrets:
-    """Read from the environment only; ``repr`` never shows them."""
+    """Read from the environment only; ``repr`` never shows them.
+
+    Discord's and Slack's have named fields; every other registered platform's
+    (its ``token_env`` and ``secrets_env``, see :mod:`bot.chat.platforms`) is in
+    ``extra``, read with :meth:`get`."""
 
     discord_token: str = field(default="", repr=False)
     slack_bot_token: str = field(default="", repr=False)
@@ -248,11 +256,27 @@ class Secrets:
     discord_api_url: str = ""
     discord_gateway_url: str = ""
     slack_api_url: str = ""
+    extra: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """(environment variable, value) of the other platforms' secrets."""
+
+    def get(self, env_name: str) -> str:
+        """The secret read from environment variable ``env_name`` ("" when unset)."""
+        named = _NAMED_SECRETS.get(env_name)
+        if named is not None:
+            value: str = getattr(self, named)
+            return value
+        return next((v for k, v in self.extra if k == env_name), "")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
         e = os.environ if env is None else env
+        extra = tuple(
+            (name, e.get(name, ""))
+            for name in dict.fromkeys(platforms.env_names())
+            if name not in _NAMED_SECRETS
+        )
         return cls(
+            extra=extra,
             discord_token=e.get("DISCORD_TOKEN", ""),
             slack_bot_token=e.get("SLACK_BOT_TOKEN", ""),
             slack_app_token=e.get("SLACK_APP_TOKEN", ""),
@@ -279,9 +303,10 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = FetchConfig()
     alerts: AlertConfig = AlertConfig()
-    discord: DiscordConfig = DiscordConfig()
-    slack: SlackConfig = SlackConfig()
     secrets: Secrets = Secrets()
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    """Every registered chat platform's parsed ``[<name>]`` section, by name (what its
+    registry entry's parser made of it)."""
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (dated lines) or ``json`` (one object per line)."""
@@ -290,6 +315,20 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def section(self, platform: str) -> Any:
+        """A chat platform's parsed config section (None: not a chat platform)."""
+        return self.sections.get(platform)
+
+    @property
+    def discord(self) -> DiscordConfig:
+        s = self.sections.get("discord")
+        return s if isinstance(s, DiscordConfig) else DiscordConfig()
+
+    @property
+    def slack(self) -> SlackConfig:
+        s = self.sections.get("slack")
+        return s if isinstance(s, SlackConfig) else SlackConfig()
 
     def resolve(self, p: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -300,7 +339,7 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 _KNOWN: dict[str, set[str]] = {
-    "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "discord", "slack", "metrics"},
+    "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "metrics"},
     "bot": {"database", "watchlists", "backfill", "keep", "lease", "log_level", "log_format"},
     "metrics": {"listen", "stale"},
     "feeds": {"url", "interval", "title"},
@@ -340,21 +379,25 @@ _KNOWN: dict[str, set[str]] = {
         "digest_every",
         "feed_health_after",
     },
-    "discord": {"admin_roles", "admin_users", "manager_roles", "manager_users", "guilds"},
-    "slack": {
-        "admin_users",
-        "admin_groups",
-        "manager_users",
-        "manager_groups",
-        "http_port",
-        "http_path",
-        "command",
-    },
 }
+"""The keys of each table; a chat platform's section has the keys its registry
+entry lists (:attr:`bot.chat.platforms.ChatPlatform.keys`)."""
 
 
-class _Reader:
-    """Typed access to a TOML table that records problems instead of raising."""
+TABLES = frozenset(_KNOWN[""])
+"""The config's own top-level tables (no chat platform may take one's name)."""
+
+
+def _known(section: str) -> set[str]:
+    if section == "":
+        return _KNOWN[""] | set(platforms.PLATFORMS)
+    chat = platforms.PLATFORMS.get(section)
+    return set(chat.keys) if chat is not None else _KNOWN[section]
+
+
+class Reader:
+    """Typed access to a TOML table that records problems instead of raising
+    (what a chat platform's section parser is given)."""
 
     def __init__(self, file: Path, problems: list[str]):
         self.file = file
@@ -365,8 +408,8 @@ class _Reader:
 
     def unknown(self, table: dict[str, Any], section: str, where: str) -> None:
         for k in table:
-            if k not in _KNOWN[section]:
-                known = ", ".join(sorted(_KNOWN[section]))
+            if k not in _known(section):
+                known = ", ".join(sorted(_known(section)))
                 self.err(f"{where}{k}" if where else k, f"unknown key (known keys: {known})")
 
     def str_(self, t: dict[str, Any], key: str, where: str, default: str) -> str:
@@ -456,7 +499,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG, env: dict[str, str] | None = 
 
 def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = None) -> Config:
     problems: list[str] = []
-    r = _Reader(path, problems)
+    r = Reader(path, problems)
     r.unknown(raw, "", "")
 
     bot = r.table(raw, "bot")
@@ -552,8 +595,9 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
             continue
         r.unknown(s, "subscriptions", where)
         platform = r.str_(s, "platform", where, "console")
-        if platform not in PLATFORMS:
-            r.err(where + "platform", f"expected one of {', '.join(PLATFORMS)}, got {platform!r}")
+        if platform not in platforms.names():
+            known = ", ".join(platforms.names())
+            r.err(where + "platform", f"expected one of {known}, got {platform!r}")
             continue
         channel = r.str_(s, "channel", where, "").strip()
         if not channel:
@@ -585,14 +629,17 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         except OptionError as e:
             r.err(where + "format", str(e).removeprefix("format: "))
         try:
-            mention = check_mention(r.str_(s, "mention", where, ""), platform)
+            mention = check_mention(
+                r.str_(s, "mention", where, ""), platform, platforms.mention_kinds()
+            )
         except OptionError as e:
             r.err(where + "mention", str(e).removeprefix("mention: "))
         quiet = r.str_(s, "quiet", where, "").strip()
         zone = r.str_(s, "timezone", where, "").strip()
-        problem = quiet_problem(quiet, zone)
-        if problem is not None:
-            r.err(where + problem[0], problem[1])
+        bad_quiet = quiet_problems(quiet, zone)
+        for key, problem in bad_quiet:
+            r.err(where + key, problem)
+        if bad_quiet:
             quiet = zone = ""
         subs.append(
             SubscriptionConfig(
@@ -653,31 +700,11 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
     if alerts.digest_every < timedelta(seconds=1):
         r.err("alerts.digest_every", 'must be at least 1s (e.g. "24h", one digest a day)')
 
-    dt = r.table(raw, "discord")
-    r.unknown(dt, "discord", "discord.")
-    discord = DiscordConfig(
-        admin_roles=r.strs(dt, "admin_roles", "discord."),
-        admin_users=r.strs(dt, "admin_users", "discord."),
-        manager_roles=r.strs(dt, "manager_roles", "discord."),
-        manager_users=r.strs(dt, "manager_users", "discord."),
-        guilds=r.strs(dt, "guilds", "discord."),
-    )
-    st = r.table(raw, "slack")
-    r.unknown(st, "slack", "slack.")
-    s0 = SlackConfig()
-    slack = SlackConfig(
-        admin_users=r.strs(st, "admin_users", "slack."),
-        admin_groups=r.strs(st, "admin_groups", "slack."),
-        manager_users=r.strs(st, "manager_users", "slack."),
-        manager_groups=r.strs(st, "manager_groups", "slack."),
-        http_port=r.int_(st, "http_port", "slack.", s0.http_port, lo=1, hi=65535),
-        http_path=r.str_(st, "http_path", "slack.", s0.http_path),
-        command=r.str_(st, "command", "slack.", s0.command),
-    )
-
-    for key, value in (("http_path", slack.http_path), ("command", slack.command)):
-        if not value.startswith("/"):
-            r.err(f"slack.{key}", f"must start with '/', e.g. '/{value}'")
+    sections: dict[str, Any] = {}
+    for chat in platforms.PLATFORMS.values():
+        table = r.table(raw, chat.name)
+        r.unknown(table, chat.name, f"{chat.name}.")
+        sections[chat.name] = chat.parser()(table, r, f"{chat.name}.")
 
     if problems:
         raise ConfigError(problems)
@@ -692,8 +719,7 @@ def parse_config(raw: dict[str, Any], path: Path, env: dict[str, str] | None = N
         subscriptions=tuple(subs),
         fetch=fetch,
         alerts=alerts,
-        discord=discord,
-        slack=slack,
+        sections=sections,
         secrets=Secrets.from_env(env),
         log_level=log_level,
         log_format=log_format,

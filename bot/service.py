@@ -15,12 +15,12 @@ import asyncio
 import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.chat.platforms import PLATFORMS
+from bot.chat.platforms import PLATFORMS, mention_kinds
 from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
 from bot.commands import PermissionDenied as PermissionDenied
 from bot.commands import Values
@@ -264,7 +264,7 @@ class Service:
     def _listed(self, c: Caller, rank: str) -> bool:
         """Named in the config's ``{rank}_users`` / ``{rank}_roles|groups`` for the platform."""
         chat = PLATFORMS.get(c.platform)
-        section = getattr(self.config, c.platform, None)
+        section = self.config.section(c.platform)
         if chat is None or section is None:
             return False
         users = getattr(section, f"{rank}_users")
@@ -276,7 +276,8 @@ class Service:
         return c.platform == "console" or self._platform_admin(c) or self._listed(c, "admin")
 
     def _platform_admin(self, c: Caller) -> bool:
-        """The platform's own admin right (Discord Manage Server, Slack admin).
+        """The platform's own admin right (Discord Manage Server, Slack admin),
+        where the platform's registry entry trusts it (``trust_admin``).
 
         Watchlists and feeds are shared by every server the bot is in, so on
         Discord, Manage Server confers bot-admin rights only in the servers that
@@ -286,7 +287,8 @@ class Service:
         """
         if not c.is_admin:
             return False
-        return c.platform != "discord" or c.guild in self.config.discord.guilds
+        chat = PLATFORMS.get(c.platform)
+        return chat is None or chat.trust_admin is None or chat.trust_admin(self.config, c)
 
     def _manages(self, c: Caller) -> bool:
         # A platform admin (Manage Server) manages the channels of their own server,
@@ -344,7 +346,7 @@ class Service:
             )
         try:
             fmt = check_format(format)
-            mention = check_mention(mention, caller.platform)
+            mention = check_mention(mention, caller.platform, mention_kinds())
         except OptionError as e:
             raise CommandError(str(e)) from None
         quiet, timezone = quiet.strip(), timezone.strip()
@@ -710,23 +712,29 @@ class Service:
         url = canonical_url(url)  # HTTPS://EXAMPLE.org/rss is example.org's feed too
         if await self.store.feed(url) is not None:
             raise CommandError(f"{url} is already polled.")
-        if self.feed_probe is not None:
-            await self.feed_probe(url)
-        await self.store.add_feed(url, self.clock(), origin="user")
+        title = await self.feed_probe(url) if self.feed_probe is not None else ""
+        await self.store.add_feed(url, self.clock(), origin="user", title=title)
         return next(f for f in await self.store.feed_statuses() if f.url == url)
 
     async def feeds_import(
-        self, caller: Caller, urls: Sequence[str], *, check: bool = True
+        self,
+        caller: Caller,
+        urls: Sequence[str],
+        *,
+        check: bool = True,
+        titles: Mapping[str, str] | None = None,
     ) -> tuple[list[str], list[str]]:
         """Add every new URL of ``urls``, all or none; return (added, already polled).
 
         Every URL is checked like ``feed_add`` (and fetched once when ``check`` and a
         probe is set) before any is added; one bad URL refuses the whole import,
-        naming every bad one."""
+        naming every bad one. A new feed is named by its own title when fetched, else
+        by ``titles`` (URL as given → name, e.g. an OPML outline's), until it is polled."""
         self._need_admin(caller, "add feeds")
         problems: list[str] = []
         fresh: list[str] = []
         known: list[str] = []
+        named: dict[str, str] = {}
         for raw in urls:
             try:
                 url = canonical_url(
@@ -738,6 +746,7 @@ class Service:
             if url in fresh or url in known:
                 continue
             (known if await self.store.feed(url) is not None else fresh).append(url)
+            named[url] = (titles or {}).get(raw, "")
         if check and self.feed_probe is not None and fresh:
             probe = self.feed_probe
             limit = asyncio.Semaphore(IMPORT_PROBES)
@@ -745,7 +754,7 @@ class Service:
             async def one(url: str) -> str | None:
                 async with limit:
                     try:
-                        await probe(url)
+                        named[url] = await probe(url) or named[url]
                     except CommandError as e:
                         return str(e)
                     return None
@@ -761,7 +770,7 @@ class Service:
         now = self.clock()
         async with self.store.transaction():  # all or none
             for url in fresh:
-                await self.store.add_feed(url, now, origin="user")
+                await self.store.add_feed(url, now, origin="user", title=named[url])
         return fresh, known
 
     async def feed_remove(self, caller: Caller, url: str) -> None:

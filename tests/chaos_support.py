@@ -1000,8 +1000,8 @@ def zygote() -> None:
 
     _die_with_parent()
     import bot.app
-    import bot.chat.discord
-    import bot.chat.slack
+    import bot.chat.discord.client
+    import bot.chat.slack.client
     import bot.cli
 
     del bot.app, bot.chat.discord, bot.chat.slack  # imported for the children

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime, open_runtime, serve
-from bot.chat.discord import DiscordBot
+from bot.chat.discord.client import DiscordBot
 from bot.commands import CATALOGUE
 from bot.config import Config, parse_config
 from tests.fakes.discord_api import (

@@ -15,8 +15,8 @@ import pytest
 
 from bot import commands
 from bot.chat import textcmd
-from bot.chat.discord import DiscordBot, command_payload
-from bot.chat.slack import SlackCommands
+from bot.chat.discord.client import DiscordBot, command_payload
+from bot.chat.slack.client import SlackCommands
 from bot.cli import build_parser
 from bot.commands import CATALOGUE, CLI_ONLY, Command, find, handler_name, missing_handlers
 from bot.config import parse_config
@@ -116,7 +116,7 @@ def test_slack_answers_exactly_the_catalogue(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_discord_handlers_are_exactly_the_catalogue() -> None:
-    from bot.chat.discord import DiscordCommands
+    from bot.chat.discord.client import DiscordCommands
 
     assert _handlers(DiscordCommands) == {handler_name(c) for c in CATALOGUE}
 
@@ -209,10 +209,14 @@ IGNORED_DESTS = {"help", "config", "func", "version"}
 
 
 def test_cli_agrees_with_the_catalogue() -> None:
+    from bot.chat.platforms import PLATFORMS
+
     leaves = _cli_leaves(build_parser())
     mapped = {c.cli: c for c in CATALOGUE if c.cli is not None}
+    setup = tuple((p.name,) for p in PLATFORMS.values() if p.cli)
+    assert setup == (("discord",), ("slack",))
     for path in leaves:
-        if any(path[: len(p)] == p for p in CLI_ONLY):
+        if any(path[: len(p)] == p for p in CLI_ONLY + setup):
             continue
         assert path in mapped, f"alertbot {' '.join(path)} is neither in the catalogue nor CLI_ONLY"
     for cli, c in mapped.items():
@@ -238,18 +242,21 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
     """What the app, the CLI and the service read of a platform is its entry."""
     import importlib
 
-    from bot.chat.platforms import PLATFORMS
-    from bot.config import Secrets
-    from bot.core.models import PLATFORMS as STORED
+    from bot.chat.platforms import PLATFORMS, names
+    from bot.config import Reader, Secrets
 
     config = parse_config({"bot": {"database": "x.db"}}, tmp_path / "a.toml", {})
-    assert set(PLATFORMS) | {"console"} == set(STORED)
+    assert names() == ("console", *PLATFORMS)
     for name, chat in PLATFORMS.items():
         assert chat.name == name
         cls = chat.load()
         for method in ("start", "serve", "close"):
             assert callable(getattr(cls, method)), (name, method)
-        section = getattr(config, name)  # its config section
+        section = config.section(name)  # its config section
+        assert section is getattr(config, name)  # Discord's and Slack's typed shortcut
+        problems: list[str] = []
+        assert section == chat.parser()({}, Reader(tmp_path / "a.toml", problems), f"{name}.")
+        assert problems == []
         for rank in ("admin", "manager"):
             assert isinstance(getattr(section, f"{rank}_users"), tuple | list), (name, rank)
             assert isinstance(getattr(section, f"{rank}_{chat.roles}"), tuple | list), name
@@ -263,7 +270,8 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
 
 def test_a_confirmation_reads_the_same_on_every_platform() -> None:
     """Discord, Slack and the CLI differ in markup only."""
-    from bot.chat import discord_render, slack_render
+    from bot.chat.discord import render as discord_render
+    from bot.chat.slack import render as slack_render
     from bot.cli import _cli_command
     from bot.core import views
     from bot.core.models import Subscription

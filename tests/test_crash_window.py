@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bot.app import open_runtime
-from bot.chat.discord import DiscordBot
-from bot.chat.slack import SlackSender, make_client
+from bot.chat.discord.client import DiscordBot
+from bot.chat.slack.client import SlackSender, make_client
 from bot.config import parse_config
 from bot.core.models import Alert
 from bot.pipeline import Deliverer

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.discord_cli import register
+from bot.chat.discord.cli import register
 from tests.fakes.discord_api import FakeDiscordAPI
 
 

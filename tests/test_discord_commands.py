@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.chat.discord import DiscordBot, command_payload
+from bot.chat.discord.client import DiscordBot, command_payload
 from bot.config import parse_config
 from bot.core.models import Match, Story
 from bot.service import Caller, Service

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.chat.discord import DiscordBot
+from bot.chat.discord.client import DiscordBot
 from bot.config import parse_config
 from bot.core.cluster import bands, fingerprint
 from bot.core.models import Match, Story

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat import discord_render as r
+from bot.chat.discord import render as r
 from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,

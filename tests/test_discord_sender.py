@@ -15,9 +15,9 @@ import yarl
 from aiohttp import web
 from discord.gateway import DiscordWebSocket
 
-from bot.chat import discord_render as render
 from bot.chat.base import DeliveryError
-from bot.chat.discord import DEFAULT_GATEWAY, DiscordBot, api_base, nonce_for
+from bot.chat.discord import render
+from bot.chat.discord.client import DEFAULT_GATEWAY, DiscordBot, api_base, nonce_for
 from bot.config import parse_config
 from bot.core.models import Alert, Source, Span, Summary
 from tests.fakes.discord_api import BOT_USER_ID, FakeDiscordAPI

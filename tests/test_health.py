@@ -128,7 +128,8 @@ async def test_a_broken_feed_is_told_to_its_channels_once_then_its_recovery(
 
 
 async def test_notices_are_escaped_for_discord_and_slack() -> None:
-    from bot.chat import discord_render, slack_render
+    from bot.chat.discord import render as discord_render
+    from bot.chat.slack import render as slack_render
 
     text = "Feed problem: <!channel> @everyone [x](https://evil.example) *b* has failed"
     content = discord_render.notice_content(text)

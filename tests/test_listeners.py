@@ -20,7 +20,7 @@ RENEW = 0.3
 
 
 class DiscordBot:
-    """Stands in for bot.chat.discord.DiscordBot: serve() runs until cancelled."""
+    """Stands in for bot.chat.discord.client.DiscordBot: serve() runs until cancelled."""
 
     def __init__(self) -> None:
         self.serving = False

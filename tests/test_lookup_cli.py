@@ -47,5 +47,6 @@ async def test_lookup_json_pages_with_a_true_total_and_all(tmp_path: Path) -> No
     assert doc["total"] == 33 and "Bayraktar scores" in [s["title"] for s in doc["stories"]]
     code, out, err = await alertbot("lookup", "Bayraktar", "--page", "2", *c)
     assert code == 0 and "21–32 of 32" in err
+    assert out.startswith("21. ") and "\n   https://" in out  # numbered across pages
     code, _, err = await alertbot("lookup", "x", "--page", "0", *c)
     assert code == 2 and "page number" in err

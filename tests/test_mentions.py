@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import open_runtime
-from bot.chat.discord import DiscordBot, roles_check
-from bot.chat.slack import SlackSender, groups_check, make_client
+from bot.chat.discord.client import DiscordBot, roles_check
+from bot.chat.slack.client import SlackSender, groups_check, make_client
 from bot.config import Secrets
 from bot.core.models import Alert, Source, Span, Summary
 from bot.pipeline import Deliverer

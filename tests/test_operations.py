@@ -270,7 +270,9 @@ watchlists = ["KFOR"]
     _, err = await asyncio.wait_for(gentle.communicate(), 30)
     took = time.monotonic() - began
     assert gentle.returncode == 0, err.decode()
-    assert took < 5.0, f"took {took:.1f} s to stop"
+    # The grace is 4 s; 10 s leaves room for a loaded machine (measured 1-3 s idle, 6 s
+    # at load 11 on 2 cores) and still fails the old 20 s grace or the 60 s feed.
+    assert took < 10.0, f"took {took:.1f} s to stop"
     assert b"stopped" in err
 
     hard = await start()

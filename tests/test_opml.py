@@ -74,9 +74,11 @@ async def test_feeds_add_fetches_the_url_once_and_refuses_what_is_not_a_feed(
     code, out, err = await alertbot("feeds", "add", feed_server.url("/good.xml"), *c)
     assert code == 0, err
     assert feed_server.hits("/good.xml") == 1
+    code, out, _ = await alertbot("feeds", "list", *c)
+    assert f"{feed_server.url('/good.xml')}  Good" in out, "named by the fetch, before any poll"
     code, _, err = await alertbot("feeds", "add", feed_server.url("/page"), *c)
     assert code == 1
-    assert f"{feed_server.url('/page')} is not a feed:" in err
+    assert f"{feed_server.url('/page')} is not a feed: got an HTML page" in err
     assert "not the web page" in err
     code, _, err = await alertbot("feeds", "add", feed_server.url("/status/404"), *c)
     assert code == 1 and "cannot fetch it: HTTP 404" in err
@@ -113,8 +115,9 @@ async def test_opml_import_is_all_or_none_and_round_trips(
 
     code, exported, err = await alertbot("feeds", "export", "--opml", *c)
     assert code == 0, err
-    urls = {f.url for f in read_opml(exported.encode())}
-    assert {feed_server.url("/a.xml"), feed_server.url("/b.xml")} <= urls
+    titles = {f.url: f.title for f in read_opml(exported.encode())}
+    # Named by their own titles, fetched at import, before any poll.
+    assert titles[feed_server.url("/a.xml")] == "A" and titles[feed_server.url("/b.xml")] == "B"
 
     other = tmp_path / "other"
     other.mkdir()
@@ -124,8 +127,8 @@ async def test_opml_import_is_all_or_none_and_round_trips(
         "feeds", "import", str(tmp_path / "exported.opml"), "--no-check", *c2
     )
     assert code == 0, err
-    code, out, _ = await alertbot("feeds", "list", "--json", *c2)
-    assert feed_server.url("/a.xml") in out and feed_server.url("/b.xml") in out
+    code, again, _ = await alertbot("feeds", "export", "--opml", *c2)
+    assert read_opml(again.encode()) == read_opml(exported.encode()), "the round trip keeps names"
 
     code, _, err = await alertbot("feeds", "import", str(tmp_path / "nope.opml"), *c)
     assert code == 1 and "nope.opml: cannot read" in err

@@ -331,7 +331,8 @@ def test_quality_bench_smoke_run() -> None:
 
 
 def test_a_title_only_story_alerts_with_its_title_and_no_summary_everywhere() -> None:
-    from bot.chat import discord_render, slack_render
+    from bot.chat.discord import render as discord_render
+    from bot.chat.slack import render as slack_render
     from bot.core.alerts import build_alert
     from bot.core.render import render_console
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.chat.platforms import mention_kinds
 from bot.core.models import Subscription
 from bot.core.quiet import QuietError, QuietHours, held_until, parse_range
 from bot.core.routing import ExistingRow, route
@@ -108,7 +109,7 @@ def test_an_alert_is_held_only_while_every_subscription_wanting_it_is_quiet() ->
     ],
 )
 def test_mentions_that_are_accepted(value: str, platform: str, result: str) -> None:
-    assert check_mention(value, platform) == result
+    assert check_mention(value, platform, mention_kinds()) == result
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_mentions_that_are_accepted(value: str, platform: str, result: str) -> N
 )
 def test_mentions_that_are_refused(value: str, platform: str, message: str) -> None:
     with pytest.raises(OptionError, match=f"^mention: .*{message}"):
-        check_mention(value, platform)
+        check_mention(value, platform, mention_kinds())
 
 
 def test_formats() -> None:

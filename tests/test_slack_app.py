@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.chat.slack import SlackBot
+from bot.chat.slack.client import SlackBot
 from bot.config import parse_config
 from bot.core.models import Match, Story
 from bot.service import Service
@@ -333,7 +333,7 @@ async def test_lookup_finds_stored_stories(h):
     assert "<https://news.example/0|Skydagger shown at IDEF>" in text
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     text = reply_text(await h.slash("lookup nothing-like-this", user=NOBODY))
-    assert "No stored stories match" in text
+    assert "No stored story matches" in text  # one wording on every platform (core.views)
     text = reply_text(await h.slash("lookup watchlist:MKE", user=NOBODY))
     assert "Old Skydagger story" in text
 

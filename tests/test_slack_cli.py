@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bot.chat.slack import parse_command
-from bot.chat.slack_cli import MANIFEST_FILE, build_manifest, manifest_json, register
+from bot.chat.slack.cli import MANIFEST_FILE, build_manifest, manifest_json, register
+from bot.chat.slack.client import parse_command
 from bot.chat.textcmd import UsageError, tokenize
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -10,8 +11,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.base import DeliveryError
-from bot.chat.slack import SlackBot, SlackDirectory, SlackSender, make_client
-from bot.config import SlackConfig, parse_config
+from bot.chat.slack.client import SlackBot, SlackDirectory, SlackSender, make_client
+from bot.chat.slack.config import SlackConfig
+from bot.config import parse_config
 from bot.core.models import Alert, Source, Span, Summary
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -173,8 +175,12 @@ async def test_permalink_needs_the_workspace_url(fake, sender):
     )
 
 
-async def test_start_alone_is_enough_to_deliver(fake, tmp_path):
-    """What `alertbot run --once` does: auth.test and Web API sends, no socket, no port."""
+async def test_start_alone_is_enough_to_deliver(fake, tmp_path, monkeypatch, caplog):
+    """What `alertbot run --once` does: auth.test and Web API sends, no socket, no port.
+    With SLACK_BOT_TOKEN in the environment, as in a real run, bolt's warning that our
+    client's token wins over it is not logged."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    caplog.set_level(logging.WARNING)
     config = parse_config(
         {"bot": {"database": "db.sqlite", "watchlists": "w"}},
         tmp_path / "alertbot.toml",
@@ -194,6 +200,7 @@ async def test_start_alone_is_enough_to_deliver(fake, tmp_path):
     await bot.close()
     assert [c.method for c in fake.calls] == ["auth.test", "chat.postMessage"]
     assert bot.http_port is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 async def test_start_with_a_revoked_token_fails_clearly(fake, tmp_path):

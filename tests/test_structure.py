@@ -34,7 +34,7 @@ def test_catalogue_and_renderers_load_no_io_libraries() -> None:
     database or HTTP client, no platform library, not the service."""
     out = _loaded(
         "import bot.commands, bot.chat.textcmd, bot.core.views\n"
-        "import bot.chat.discord_render, bot.chat.slack_render\n"
+        "import bot.chat.discord.render, bot.chat.slack.render\n"
     )
     io = ("aiosqlite", "aiohttp", "asyncpg", "discord", "slack_sdk", "slack_bolt")
     leaked = [m for m in out if m.split(".")[0] in io or m == "bot.service"]

@@ -160,5 +160,6 @@ def test_console_renders_a_compact_alert_and_its_mention() -> None:
     )
     text = render_console(alert, action="post", channel="news")
     assert "NATO" not in text and "terms:" not in text
-    assert text.splitlines()[0] == "[post] news · mention group:S0123ABCD · KFOR"
+    # Compact drops watchlists and terms on every platform (core.views.alert_view).
+    assert text.splitlines()[0] == "[post] news · mention group:S0123ABCD"
     assert "Also reported by:" in text and "https://b.example/kfor" in text

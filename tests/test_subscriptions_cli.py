@@ -139,6 +139,12 @@ channel = "C1"
 watchlists = ["KFOR"]
 quiet = "22:00-07:00"
 timezone = "Europe/Nowhere"
+[[subscriptions]]
+platform = "slack"
+channel = "C2"
+watchlists = ["KFOR"]
+quiet = "25:00-07:00"
+timezone = "Europe/Belgrad"
 """
     config = write_config(tmp_path, [], extra)
     code, _, err = await alertbot("check", "--config", str(config))
@@ -149,5 +155,8 @@ timezone = "Europe/Nowhere"
         ("subscriptions[1].mention", "names a Slack user group, but this is a discord"),
         ("subscriptions[1].quiet", "'22-07' is not a quiet-hours range"),
         ("subscriptions[2].timezone", "'Europe/Nowhere' is not a time zone"),
+        # a bad range does not hide a bad zone beside it
+        ("subscriptions[3].quiet", "'25:00-07:00': hours run 00-23"),
+        ("subscriptions[3].timezone", "'Europe/Belgrad' is not a time zone"),
     ):
         assert f"{key}: " in err and message in err, (key, err)

@@ -2,7 +2,7 @@
 
 ``bot.core.subscription.check_mention`` checks the shape of ``role:ID`` /
 ``group:ID``. Each platform module supplies the check against the platform
-(``bot.chat.discord.roles_check``: the guild's roles; ``bot.chat.slack.groups_check``:
+(``bot.chat.discord.client.roles_check``: the guild's roles; ``bot.chat.slack.client.groups_check``:
 ``usergroups.list``), registered as ``Service.mention_checks``; commands from chat
 and the CLI use it directly. The config is read offline, so its mentions are
 checked here, once the platform is logged in, and a wrong one is logged.

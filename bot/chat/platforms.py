@@ -2,22 +2,40 @@
 know about each, without importing any (discord.py and slack-bolt load only when
 a token is set or their CLI command runs).
 
-A new platform is a ``bot/chat/<name>`` module or package with a bot class
-(``start()``, ``sender``, ``serve()``, ``close()``, answering the catalogue of
-:mod:`bot.commands`), one :class:`ChatPlatform` entry in :data:`PLATFORMS`, and a
-``[<name>]`` config section with ``admin_users`` / ``manager_users`` and the
-platform's role lists (see ``docs/DESIGN.md``, "Adding a chat platform").
+A new platform is a ``bot/chat/<name>/`` package with a bot class (``start()``,
+``sender``, ``serve()``, ``close()``, answering the catalogue of :mod:`bot.commands`)
+and a parser for its config section, one :class:`ChatPlatform` entry in
+:data:`PLATFORMS` (or :func:`register` at run time), and a ``[<name>]`` config
+section with ``admin_users`` / ``manager_users`` and the platform's role lists
+(see ``docs/DESIGN.md``, "Adding a chat platform"). Nothing else names it: the
+config loader asks this registry for each platform's section parser, its keys
+and its secrets' environment variables; subscriptions accept every registered
+name; the service asks :attr:`ChatPlatform.trust_admin` whether the platform's
+own admin right counts.
+
+This module imports only the pure core at run time (``bot.config`` imports it).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Secrets
+from bot.core.subscription import GROUP, ROLE, MentionKind
+
+if TYPE_CHECKING:
+    from bot.config import Config, Secrets
+    from bot.service import Caller
+
+SectionParser = Callable[[Mapping[str, Any], Any, str], Any]
+"""``parse(table, reader, where) -> section``: the platform's ``[<name>]`` table
+(already checked for unknown keys) → its typed, frozen section object. ``reader``
+is a :class:`bot.config.Reader` (``str_``, ``strs``, ``int_``, ``bool_``, ``dur``,
+``err``) that records problems with their key instead of raising; ``where`` is
+the key prefix, ``"<name>."``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +46,16 @@ class ChatPlatform:
     """As people write it: ``Discord``."""
     bot: str
     """``module:Class`` of its bot, imported when its token is set."""
-    token: Callable[[Secrets], str]
-    """The secret that turns it on (empty: off)."""
     token_env: str
-    """The environment variable of that secret, for messages."""
+    """The environment variable of the secret that turns it on (empty: off)."""
+    section: str
+    """``module:function`` parsing its ``[<name>]`` config section (a
+    :data:`SectionParser`); the module must be light (no client library)."""
+    keys: tuple[str, ...]
+    """The keys its config section may hold; any other is reported as unknown."""
+    secrets_env: tuple[str, ...] = ()
+    """Further environment variables it reads (API URLs for tests, app tokens):
+    :meth:`bot.config.Secrets.get` returns them; never shown in ``repr``."""
     cli: str = ""
     """Module whose ``register(subparsers)`` adds ``alertbot <name> …``; empty: none."""
     roles: str = "roles"
@@ -45,10 +69,26 @@ class ChatPlatform:
     channel_hint: str = "the platform's channel id"
     """Where to find a channel id, for the error when one does not match."""
 
+    mention: MentionKind | None = None
+    """What its subscriptions' ``mention`` may name (None: nothing). The platform's
+    sender pings it; ``Service.mention_checks[name]`` may check that it exists."""
+    trust_admin: Callable[[Config, Caller], bool] | None = None
+    """Whether the platform's own admin right (``Caller.is_admin``) makes the
+    caller a bot admin here; None: always. Discord trusts Manage Server only in
+    the servers ``[discord] guilds`` lists."""
+
     def load(self) -> Any:
         """The bot class (imports the platform's client library)."""
-        module, _, cls = self.bot.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        return _attr(self.bot)
+
+    def parser(self) -> SectionParser:
+        """Its config section parser."""
+        parse: SectionParser = _attr(self.section)
+        return parse
+
+    def token(self, secrets: Secrets) -> str:
+        """The secret that turns it on (empty: off)."""
+        return secrets.get(self.token_env)
 
     def channel_problem(self, channel: str) -> str | None:
         if self.channel_id and not re.fullmatch(self.channel_id, channel):
@@ -56,14 +96,30 @@ class ChatPlatform:
         return None
 
 
+def _attr(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _discord_trusts_admin(config: Config, caller: Caller) -> bool:
+    # Watchlists and feeds are shared by every server the bot is in: Manage
+    # Server counts only in the servers [discord] guilds names as trusted, or
+    # anyone who invites the bot to a server of their own would be an admin.
+    return caller.guild in config.discord.guilds
+
+
 PLATFORMS: dict[str, ChatPlatform] = {
     "discord": ChatPlatform(
         name="discord",
         title="Discord",
-        bot="bot.chat.discord:DiscordBot",
-        token=lambda s: s.discord_token,
+        bot="bot.chat.discord.client:DiscordBot",
         token_env="DISCORD_TOKEN",
-        cli="bot.chat.discord_cli",
+        secrets_env=("ALERTBOT_DISCORD_API_URL", "ALERTBOT_DISCORD_GATEWAY_URL"),
+        section="bot.chat.discord.config:parse",
+        keys=("admin_roles", "admin_users", "manager_roles", "manager_users", "guilds"),
+        mention=ROLE,
+        trust_admin=_discord_trusts_admin,
+        cli="bot.chat.discord.cli",
         needs_admin="a role or user id in the bot's [discord] admin_roles / admin_users "
         "(or Manage Server in a server listed in [discord] guilds)",
         needs_manager="the Manage Channels permission in this channel",
@@ -74,11 +130,22 @@ PLATFORMS: dict[str, ChatPlatform] = {
     "slack": ChatPlatform(
         name="slack",
         title="Slack",
-        bot="bot.chat.slack:SlackBot",
-        token=lambda s: s.slack_bot_token,
+        bot="bot.chat.slack.client:SlackBot",
         token_env="SLACK_BOT_TOKEN",
-        cli="bot.chat.slack_cli",
+        secrets_env=("SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "ALERTBOT_SLACK_API_URL"),
+        section="bot.chat.slack.config:parse",
+        keys=(
+            "admin_users",
+            "admin_groups",
+            "manager_users",
+            "manager_groups",
+            "http_port",
+            "http_path",
+            "command",
+        ),
+        cli="bot.chat.slack.cli",
         roles="groups",
+        mention=GROUP,
         needs_admin="to be a workspace admin or listed in the bot's [slack] admin config",
         needs_manager="to be a workspace admin or listed in the bot's [slack] manager config",
         channel_id=r"[CGD][A-Z0-9]+",
@@ -88,6 +155,44 @@ PLATFORMS: dict[str, ChatPlatform] = {
 }
 """Every chat platform, in the order the app starts them. The console is not one:
 it is the sink when none is configured, and has no commands."""
+
+
+CONSOLE = "console"
+"""The platform name of console subscriptions (not a chat platform: no entry)."""
+
+
+def names() -> tuple[str, ...]:
+    """Every platform a subscription may name: the console, then the registry's."""
+    return (CONSOLE, *PLATFORMS)
+
+
+def register(platform: ChatPlatform) -> None:
+    """Add a platform at run time (a plugin, a test). A platform shipped with the
+    bot is an entry in :data:`PLATFORMS` instead. Register before the config is
+    loaded: the loader reads the registry."""
+    from bot.config import TABLES  # bot.config imports this module
+
+    name = platform.name
+    if name == CONSOLE or name in TABLES or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"{name!r} cannot name a chat platform")
+    if platform.name in PLATFORMS:
+        raise ValueError(f"a chat platform named {platform.name!r} is already registered")
+    PLATFORMS[platform.name] = platform
+
+
+def unregister(name: str) -> None:
+    """Remove a platform :func:`register` added."""
+    PLATFORMS.pop(name, None)
+
+
+def mention_kinds() -> dict[str, MentionKind]:
+    """Platform → the kind of mention its subscriptions may name."""
+    return {p.name: p.mention for p in PLATFORMS.values() if p.mention is not None}
+
+
+def env_names() -> tuple[str, ...]:
+    """Every environment variable some platform reads its secrets from."""
+    return tuple(e for p in PLATFORMS.values() for e in (p.token_env, *p.secrets_env))
 
 
 def enabled(secrets: Secrets) -> list[ChatPlatform]:

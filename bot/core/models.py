@@ -26,8 +26,10 @@ Format = Literal["full", "compact"]
 """How an alert looks: ``full`` (title, summary, outlets, watchlists) or ``compact``
 (headline, outlets, link; no summary)."""
 
-Platform = Literal["console", "discord", "slack"]
-PLATFORMS: tuple[Platform, ...] = ("console", "discord", "slack")
+Platform = str
+"""A platform's name as stored with subscriptions: ``console`` or a chat platform of
+the registry (``bot.chat.platforms``), which the config loader and the commands
+check names against; the core does not enumerate them."""
 
 
 @dataclass(frozen=True, slots=True)

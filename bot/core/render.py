@@ -19,10 +19,18 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
 from bot.core.models import Alert, Span, Summary
 from bot.core.text import strip_invisible
+from bot.core.views import (
+    Entry,
+    LookupView,
+    alert_view,
+    digest_view,
+    format_time,
+    mentions_of,
+    plain_text,
+)
 
 __all__ = [
     "alert_json",
@@ -30,6 +38,7 @@ __all__ = [
     "format_time",
     "render_console",
     "render_digest_console",
+    "render_lookup_console",
     "summary_markup",
 ]
 
@@ -52,15 +61,6 @@ def _line(text: str) -> str:
     return " ".join(_safe(text).split())
 
 
-def format_time(when: datetime | None) -> str:
-    """``2026-02-17 09:30 UTC``; empty for None."""
-    if when is None:
-        return ""
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def summary_markup(summary: Summary, *, bold: Callable[[str], str] | None = None) -> str:
     """The summary's text with highlighted spans passed through ``bold``.
 
@@ -80,40 +80,38 @@ def render_console(alert: Alert, *, action: str, channel: str, color: bool = Fal
     def dim(s: str) -> str:
         return f"{_DIM}{s}{_RESET}" if color else s
 
-    compact = alert.format == "compact"
+    v = alert_view(alert)
     head = f"[{action}] {channel}"
-    if alert.mentions:
-        head += " · mention " + ", ".join(alert.mentions)
-    if alert.watchlists:
-        head += " · " + ", ".join(_line(w) for w in alert.watchlists)
-    if alert.terms and not compact:
-        head += " · terms: " + ", ".join(_line(t) for t in alert.terms)
+    if v.mentions:
+        head += " · mention " + ", ".join(v.mentions)
+    if v.watchlists:
+        head += " · " + ", ".join(_line(w) for w in v.watchlists)
+    if v.terms:
+        head += " · terms: " + ", ".join(_line(t) for t in v.terms)
     lines = [dim(head)]
-    title = _line(alert.title) or _line(alert.url) or "(untitled)"
+    title = _line(v.title)
     lines.append(f"{_BOLD}{title}{_RESET}" if color else title)
-    meta = [m for m in (_line(alert.url), format_time(alert.published)) if m]
+    meta = [m for m in (_line(v.url), format_time(v.published)) if m]
     if meta:
         lines.append(dim("  ".join(meta)))
     # Clean each span before marking it up: the markup itself may be escape codes.
-    clean = Summary(tuple(Span(_safe(s.text), s.highlight) for s in alert.summary.spans))
-    text = "" if compact else " ".join(summary_markup(clean, bold=bold).split())
+    clean = Summary(tuple(Span(_safe(s.text), s.highlight) for s in v.summary.spans))
+    text = " ".join(summary_markup(clean, bold=bold).split())
     if text:
         lines.append("")
         lines.extend(
             textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False) or [""]
         )
-    if alert.sources:
+    if v.source:
         # The first source is the story above; the others are listed once each.
-        lines.append("")
-        first = alert.sources[0]
-        lines.append(f"Source: {_line(first.outlet) or _line(first.title) or '?'}")
-        if len(alert.sources) > 1:
+        lines += ["", f"Source: {_line(v.source.label) or '?'}"]
+        if v.also:
             lines.append("Also reported by:")
-            for s in alert.sources[1:]:
-                outlet = _line(s.outlet) or _line(s.title) or "?"
+            for s in v.also:
+                outlet = _line(s.label) or "?"
                 lines.append(f"  - {outlet} — {_line(s.url)}" if s.url else f"  - {outlet}")
-    if alert.previous_url:
-        lines.append(f"Earlier post: {_line(alert.previous_url)}")
+    if v.earlier:
+        lines.append(f"Earlier post: {_line(v.earlier)}")
     return "\n".join(lines) + "\n"
 
 
@@ -145,32 +143,32 @@ def alert_json(alert: Alert, *, action: str, channel: str) -> dict[str, object]:
     }
 
 
-def digest_mentions(alerts: Sequence[Alert]) -> tuple[str, ...]:
-    """Every mention the alerts of one digest carry, once each, in order."""
-    return tuple(dict.fromkeys(m for a in alerts for m in a.mentions))
+digest_mentions = mentions_of
+"""Every mention the alerts of one digest carry, once each, in order."""
+
+
+def _entries(entries: Sequence[Entry]) -> list[str]:
+    """Numbered stories (a digest's or a lookup page's): title, details, link."""
+    lines = []
+    for i, e in enumerate(entries, 1):
+        lines.append(f"{e.number or i}. {_line(e.title)}")
+        if e.detail:
+            lines.append("   " + _line(plain_text(e.detail)))
+        if e.url:
+            lines.append("   " + _line(e.url))
+    return lines
 
 
 def render_digest_console(alerts: Sequence[Alert], *, channel: str) -> str:
-    """Several alerts as one compact console message: one numbered entry each."""
-    n = len(alerts)
-    head = f"[digest] {channel} · {n} alert{'s' if n != 1 else ''}"
-    if mentions := digest_mentions(alerts):
-        head += " · mention " + ", ".join(mentions)
-    lines = [head]
-    for i, a in enumerate(alerts, 1):
-        title = _line(a.title) or _line(a.url) or "(untitled)"
-        lines.append(f"{i}. {title}")
-        detail = []
-        if a.sources:
-            first = _line(a.sources[0].outlet) or _line(a.sources[0].title)
-            more = len(a.sources) - 1
-            detail.append(first + (f" (+{more} more)" if more else ""))
-        if a.watchlists:
-            detail.append(", ".join(_line(w) for w in a.watchlists))
-        if a.terms:
-            detail.append("terms: " + ", ".join(_line(t) for t in a.terms))
-        if detail:
-            lines.append("   " + " · ".join(detail))
-        if a.url:
-            lines.append("   " + _line(a.url))
-    return "\n".join(lines) + "\n"
+    """Several alerts as one console message: one numbered entry each."""
+    v = digest_view(alerts)
+    head = f"[digest] {channel} · {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
+    if v.mentions:
+        head += " · mention " + ", ".join(v.mentions)
+    return "\n".join([head, *_entries(v.entries)]) + "\n"
+
+
+def render_lookup_console(view: LookupView) -> str:
+    """A page of lookup results for a terminal (empty when the page has no stories:
+    :attr:`LookupView.empty` says why)."""
+    return "".join(line + "\n" for line in _entries(view.entries))

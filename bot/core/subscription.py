@@ -16,7 +16,7 @@ message: :func:`presentation` says how it looks.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.core.models import Format
@@ -27,11 +27,27 @@ FEED_ONLY = ""
 
 ROLE_ID = re.compile(r"\d{15,21}")
 GROUP_ID = re.compile(r"S[A-Z0-9]{6,20}")
-_MENTION_KINDS = {"discord": "role", "slack": "group"}
-_MENTION_IDS = {
-    "role": (ROLE_ID, "a numeric role id such as 123456789012345678"),
-    "group": (GROUP_ID, "a user group id such as S0123ABCD"),
-}
+
+
+@dataclass(frozen=True, slots=True)
+class MentionKind:
+    """What a platform's subscriptions may ping: ``{prefix}:ID``. A chat platform's
+    registry entry names its kind (``bot.chat.platforms``); none: no mentions."""
+
+    prefix: str
+    """``role`` in ``role:ID``."""
+    pattern: re.Pattern[str]
+    """What an id looks like."""
+    example: str
+    """The id, for errors: ``a numeric role id such as 123456789012345678``."""
+    what: str
+    """The thing, for errors: ``a Discord role``."""
+
+
+ROLE = MentionKind(
+    "role", ROLE_ID, "a numeric role id such as 123456789012345678", "a Discord role"
+)
+GROUP = MentionKind("group", GROUP_ID, "a user group id such as S0123ABCD", "a Slack user group")
 
 
 class OptionError(ValueError):
@@ -50,34 +66,35 @@ def check_format(value: str) -> Format:
     )
 
 
-def check_mention(value: str, platform: str) -> str:
-    """``role:ID`` for Discord, ``group:ID`` for Slack, normalised; OptionError otherwise.
+def check_mention(value: str, platform: str, kinds: Mapping[str, MentionKind]) -> str:
+    """``{kind}:ID`` for ``platform``'s kind of mention (``kinds``: platform → its kind,
+    from the registry: Discord ``role:ID``, Slack ``group:ID``), normalised;
+    OptionError otherwise.
 
     Empty means no mention. Only the id's shape is checked here; whether it exists
     is the platform's to say (the chat adapters ask it)."""
     v = value.strip()
     if not v:
         return ""
-    want = _MENTION_KINDS.get(platform)
+    want = kinds.get(platform)
     if want is None:
         raise OptionError(f"mention: {platform} alerts cannot mention anyone; remove mention")
-    kind, sep, ident = v.partition(":")
-    kind = kind.strip().lower()
+    known = {k.prefix: k for k in kinds.values()}
+    prefix, sep, ident = v.partition(":")
+    prefix = prefix.strip().lower()
     ident = ident.strip()
-    if not sep or kind not in _MENTION_IDS:
+    if not sep or prefix not in known:
         raise OptionError(
-            f"mention: {value!r} is not a mention: write {want}:ID ({_MENTION_IDS[want][1]})"
+            f"mention: {value!r} is not a mention: write {want.prefix}:ID ({want.example})"
         )
-    if kind != want:
-        other = "a Slack user group" if kind == "group" else "a Discord role"
+    if prefix != want.prefix:
         raise OptionError(
-            f"mention: {value!r} names {other}, but this is a {platform} channel: "
-            f"use {want}:ID ({_MENTION_IDS[want][1]})"
+            f"mention: {value!r} names {known[prefix].what}, but this is a {platform} channel: "
+            f"use {want.prefix}:ID ({want.example})"
         )
-    pattern, example = _MENTION_IDS[kind]
-    if not pattern.fullmatch(ident):
-        raise OptionError(f"mention: {ident!r} is not {example}")
-    return f"{kind}:{ident}"
+    if not want.pattern.fullmatch(ident):
+        raise OptionError(f"mention: {ident!r} is not {want.example}")
+    return f"{prefix}:{ident}"
 
 
 def mention_id(mention: str) -> str:

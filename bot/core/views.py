@@ -1,11 +1,12 @@
-"""Neutral views of command results: what a reply says, not how it looks.
+"""Neutral views of alerts and command results: what a message says, not how it looks.
 
-Each result a platform shows (help, a confirmation, subscriptions, the feeds
-and their status, the watchlists, one watchlist) is built here once, as plain
+Each result a platform shows (an alert, a digest, a page of lookup results,
+help, a confirmation, subscriptions, the feeds and their status, the
+watchlists, one watchlist) is built here once, as plain
 values: lines of :class:`Piece` s that say what each bit of text is (our own
 words, a name from a user or a feed, a literal, a link, a time, a channel, a
 command to type, a status icon). A platform renderer
-(``bot.chat.discord_render``, ``bot.chat.slack_render``, :func:`plain_text`
+(``bot.chat.discord.render``, ``bot.chat.slack.render``, :func:`plain_text`
 for the console and the CLI) turns pieces into its markup, escapes what came
 from users and feeds, and cuts to its size limits; it decides nothing about
 wording, order or what is shown.
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from bot.core.models import FeedStatus, Subscription, Watchlist
-from bot.core.render import format_time
+from bot.core.lookup import LookupPage
+from bot.core.models import Alert, FeedStatus, Subscription, Summary, Watchlist
+from bot.core.summarize import summarize
 from bot.core.text import redact_url
 
 PieceKind = Literal["plain", "name", "literal", "link", "time", "channel", "command", "icon"]
@@ -81,6 +83,15 @@ def icon(which: Icon) -> Piece:
     return Piece(which, "icon")
 
 
+def format_time(when: datetime | None) -> str:
+    """``2026-02-17 09:30 UTC``; empty for None."""
+    if when is None:
+        return ""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def plain_text(line: Line, command: Callable[[str], str] = lambda c: c) -> str:
     """A line as plain text (the console and the CLI): no markup at all; ``command``
     spells a chat command the way this place runs it."""
@@ -100,6 +111,42 @@ def plain_text(line: Line, command: Callable[[str], str] = lambda c: c) -> str:
         else:
             out.append(text)
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def more_note(n: int) -> str:
+    """What stands for ``n`` items left out of a line: ``…and 3 more``."""
+    return f"…and {n} more"
+
+
+def fit_count(
+    sizes: Sequence[int], limit: int, sep: int = 0, more: Callable[[int], int] | None = None
+) -> int:
+    """How many items (from the first), of these rendered ``sizes`` joined by a
+    separator of ``sep``, fit in ``limit``, leaving room for a separator and
+    ``more(rest)`` whenever ``rest`` items are left out. Platforms measure in their
+    own units; whole items only, never a cut one."""
+    if sum(sizes) + sep * max(0, len(sizes) - 1) <= limit:
+        return len(sizes)
+    used = 0
+    for i, size in enumerate(sizes):
+        used += size + (sep if i else 0)
+        rest = len(sizes) - i - 1
+        if used + (sep + more(rest) if rest and more else 0) > limit:
+            return i
+    return len(sizes)
+
+
+def join_fitting(
+    items: Sequence[str], limit: int, sep: str, size: Callable[[str], int] = len
+) -> str:
+    """Rendered ``items`` joined by ``sep`` within ``limit``, the rest counted by
+    :func:`more_note` (``a · b · …and 3 more``); empty when not even that fits."""
+    n = fit_count([size(i) for i in items], limit, size(sep), lambda r: size(more_note(r)))
+    text = sep.join([*items[:n], *([more_note(len(items) - n)] if n < len(items) else [])])
+    return text if size(text) <= limit else ""
 
 
 # --------------------------------------------------------------------------- confirmations
@@ -425,3 +472,194 @@ def help_view(entries: Sequence[HelpEntry]) -> HelpView:
             ),
         ),
     )
+
+
+# --------------------------------------------------------------------------- alerts
+
+UNTITLED = "(untitled)"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLink:
+    """An outlet that carried the story: its name (else the story's title, else its
+    link) and the link."""
+
+    label: str
+    url: str
+
+
+def _source(outlet: str, title: str, url: str) -> SourceLink:
+    return SourceLink(outlet.strip() or title.strip() or url.strip(), url)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One alert, as every platform shows it.
+
+    ``source`` is the outlet of the story the alert was made from, ``also`` the
+    other outlets of the event ("Also reported by"). ``earlier`` links the earlier
+    message about the same event when the edit window had passed (else empty).
+    ``mentions`` (``role:ID`` / ``group:ID``) are pinged, by the platform's own
+    markup only. A ``compact`` alert is the headline, its link, outlets, time and
+    the earlier link: its ``summary``, ``watchlists`` and ``terms`` are empty.
+    """
+
+    title: str
+    url: str
+    summary: Summary
+    source: SourceLink | None
+    also: tuple[SourceLink, ...]
+    watchlists: tuple[str, ...]
+    terms: tuple[str, ...]
+    published: datetime | None
+    earlier: str
+    mentions: tuple[str, ...]
+    compact: bool
+
+
+def alert_view(alert: Alert) -> AlertView:
+    compact = alert.format == "compact"
+    links = tuple(_source(s.outlet, s.title, s.url) for s in alert.sources)
+    return AlertView(
+        title=alert.title.strip() or UNTITLED,
+        url=alert.url,
+        summary=Summary(()) if compact else alert.summary,
+        source=links[0] if links else None,
+        also=links[1:],
+        watchlists=() if compact else alert.watchlists,
+        terms=() if compact else alert.terms,
+        published=alert.published,
+        earlier=alert.previous_url or "",
+        mentions=alert.mentions,
+        compact=compact,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One story in a digest or a page of lookup results: its linked headline, a line
+    of details, and (lookup) its place across pages and the lede of its text."""
+
+    title: str
+    url: str
+    detail: Line
+    number: int = 0
+    snippet: str = ""
+
+
+NAMES_SHOWN = 10
+"""Watchlists or terms named in one entry's details; the rest are counted."""
+
+
+def _names_line(names: Sequence[str], strong: bool) -> Line:
+    """Up to :data:`NAMES_SHOWN` names of at most 60 characters, then ``…and N more``:
+    an entry's details stay a few hundred characters on every platform."""
+    shown = [name(n, 60) if strong else plain_from_user(n, 60) for n in names[:NAMES_SHOWN]]
+    rest = len(names) - NAMES_SHOWN
+    return _list(shown) + ((plain(", " + more_note(rest)),) if rest > 0 else ())
+
+
+def _details(parts: Sequence[Line]) -> Line:
+    out: Line = ()
+    for part in parts:
+        if part:
+            out += ((plain(" · "),) if out else ()) + part
+    return out
+
+
+def mentions_of(alerts: Sequence[Alert]) -> tuple[str, ...]:
+    """Every mention the alerts of one digest carry, once each, in order."""
+    return tuple(dict.fromkeys(m for a in alerts for m in a.mentions))
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    """Several alerts in one message: one entry each, the mentions of them all once."""
+
+    title: str
+    entries: tuple[Entry, ...]
+    mentions: tuple[str, ...]
+
+
+def digest_entry(alert: Alert) -> Entry:
+    """``Outlet (+2 more) · KFOR, MKE · terms: KFOR · time`` under the linked headline."""
+    outlet: Line = ()
+    if alert.sources:
+        first = alert.sources[0]
+        outlet = (plain_from_user(first.outlet.strip() or first.title.strip(), 80),)
+        if len(alert.sources) > 1:
+            outlet += (plain(f" (+{len(alert.sources) - 1} more)"),)
+    detail = _details(
+        (
+            outlet,
+            _names_line(alert.watchlists, strong=True) if alert.watchlists else (),
+            (plain("terms: "), *_names_line(alert.terms, strong=False)) if alert.terms else (),
+            (time(alert.published),) if alert.published else (),
+        )
+    )
+    return Entry(alert.title.strip() or alert.url.strip() or UNTITLED, alert.url, detail)
+
+
+def digest_view(alerts: Sequence[Alert]) -> DigestView:
+    return DigestView(
+        f"{_plural(len(alerts), 'new alert')}",
+        tuple(digest_entry(a) for a in alerts),
+        mentions_of(alerts),
+    )
+
+
+# --------------------------------------------------------------------------- lookup
+
+SNIPPET_CHARS = 280
+
+
+@dataclass(frozen=True, slots=True)
+class LookupView:
+    """One page of lookup results: ``span`` is "11–20 of 32"; ``empty`` is shown when
+    the page has no stories; ``page`` gives the paging (previous, next)."""
+
+    title: str
+    query: str
+    span: str
+    entries: tuple[Entry, ...]
+    empty: Line
+    page: LookupPage
+
+
+def lookup_page_view(query: str, found: LookupPage, since: str | None = None) -> LookupView:
+    """Each story numbered across pages, with outlet, time and the matched terms (else
+    its watchlists), and the lede of its text (photo credits and page chrome left out)."""
+    q = " ".join(query.split())[:100]
+    entries = []
+    for number, hit in enumerate(found.hits, found.first):
+        s = hit.story
+        matched: Line = ()
+        if hit.terms:
+            matched = (plain("matched "), *_names_line(hit.terms, strong=False))
+        elif hit.watchlists:
+            matched = _names_line(hit.watchlists, strong=True)
+        detail = _details(
+            (
+                (plain_from_user(s.outlet, 80),) if s.outlet.strip() else (),
+                (time(s.published),) if s.published else (),
+                matched,
+            )
+        )
+        lede = summarize(s.title, s.text, (), budget=SNIPPET_CHARS).text
+        entries.append(
+            Entry(s.title.strip() or s.url.strip() or UNTITLED, s.url, detail, number, lede)
+        )
+    title = f"Stories matching {q}" if q else "Stories"
+    if since:
+        title += f" (last {' '.join(since.split())})"
+    if found.total == 0:
+        empty: Line = (
+            plain("No stored story matches"),
+            *((plain(" "), name(q)) if q else ()),
+            plain(". Try fewer words, another spelling or a longer "),
+            literal("since"),
+            plain("."),
+        )
+    else:
+        empty = (plain(f"Nothing on page {found.page}: there are {found.total} stories."),)
+    return LookupView(title, q, found.span(), tuple(entries), empty, found)

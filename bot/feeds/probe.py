@@ -25,7 +25,7 @@ async def probe_feed(fetcher: Fetcher, url: str) -> str:
         parsed = await asyncio.to_thread(parse_feed, got.body, url, content_type=got.content_type)
     except ParseError as e:
         raise ProbeError(
-            f"{url} is not a feed: {str(e).removeprefix(f'{url}: ')} "
+            f"{url} is not a feed: {str(e).removeprefix(f'{url}: ').removeprefix('not a feed: ')} "
             "(give the RSS, Atom or JSON Feed address, not the web page)"
         ) from None
     return parsed.title

@@ -295,11 +295,15 @@ class SQLStore:
                     (url, title, _secs(interval), iso(now), iso(now)),
                 )
 
-    async def add_feed(self, url: str, now: datetime, origin: str = "user") -> FeedRow:
+    async def add_feed(
+        self, url: str, now: datetime, origin: str = "user", title: str = ""
+    ) -> FeedRow:
+        """Add ``url`` to the polled feeds (``title``: what it is called until its first
+        poll names it); a feed already there is left as it is."""
         await self._exec(
-            "INSERT INTO feeds (url, origin, added_at, next_due_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (url) DO NOTHING",
-            (url, origin, iso(now), iso(now)),
+            "INSERT INTO feeds (url, origin, title, added_at, next_due_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            (url, origin, title, iso(now), iso(now)),
         )
         feed = await self.feed(url)
         assert feed is not None

@@ -8,7 +8,7 @@ Three parts, one client:
   ``nonce`` derived from the outbox key with ``enforce_nonce`` so a retried post
   is not doubled. Discord forgets nonces after a few minutes and never returns
   them when messages are read, so posts also carry a tag of the key in the
-  embed footer (:func:`~bot.chat.discord_render.ref_tag`), which
+  embed footer (:func:`~bot.chat.discord.render.ref_tag`), which
   :meth:`DiscordSender.find_posted` looks for after a crash. Failures become
   :class:`~bot.chat.base.DeliveryError`, permanent when retrying cannot help
   (unknown channel, missing access or permission, revoked token).
@@ -17,7 +17,7 @@ Three parts, one client:
   choices, autocomplete by kind); each command builds a
   :class:`~bot.service.Caller` from the member's permissions in that channel
   and runs its handler in :class:`DiscordCommands`, which calls one service
-  method and renders the result (:mod:`bot.chat.discord_render`). Work that takes longer
+  method and renders the result (:mod:`bot.chat.discord.render`). Work that takes longer
   than :data:`DEFER_AFTER` is deferred so Discord's 3-second window holds.
 * :class:`DiscordBot`, the lifetime the app drives: ``start()`` (REST login),
   ``sender``, ``serve()`` (sync commands when their hash changed, then the
@@ -52,8 +52,8 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket, ReconnectWebSocket
 from discord.http import Route, handle_message_parameters
 
-from bot.chat import discord_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.discord import render
 from bot.commands import (
     CATALOGUE,
     GROUPS,

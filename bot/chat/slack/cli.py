@@ -37,7 +37,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, SlackConfig, load_config
+from bot.chat.slack.config import SlackConfig
+from bot.config import ConfigError, load_config
 
 BOT_SCOPES: tuple[str, ...] = (
     "commands",
@@ -49,7 +50,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "groups:history",
     "files:write",
 )
-MANIFEST_FILE = Path(__file__).resolve().parents[2] / "config" / "slack-manifest.json"
+MANIFEST_FILE = Path(__file__).resolve().parents[3] / "config" / "slack-manifest.json"
 USAGE_HINT = 'subscribe KFOR digest · lookup "Skydagger" since:7d · help'
 
 

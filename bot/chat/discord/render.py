@@ -43,7 +43,6 @@ from bot.core.lookup import LookupPage
 from bot.core.models import (
     Alert,
     FeedStatus,
-    Source,
     Subscription,
     Summary,
     Watchlist,
@@ -338,23 +337,10 @@ def summary_markdown(summary: Summary, limit: int) -> str:
     return text
 
 
-def _source_links(sources: Sequence[Source], limit: int) -> str:
+def _source_links(sources: Sequence[views.SourceLink], limit: int) -> str:
     """``[Outlet](url) · [Outlet](url) · …and N more`` within ``limit``."""
-    parts: list[str] = []
-    used = 0
-    for i, s in enumerate(sources):
-        item = link(s.outlet or s.title or "source", s.url, 200)
-        sep = " · " if parts else ""
-        rest = len(sources) - i - 1
-        tail = f" · …and {rest} more" if rest else ""
-        if used + measure(sep + item) + measure(tail) > limit:
-            more = f"{sep}…and {len(sources) - i} more"
-            if used + measure(more) <= limit:
-                parts.append(more)
-            break
-        parts.append(sep + item)
-        used += measure(sep + item)
-    return "".join(parts) or clip("…", limit)
+    items = [link(s.label or "source", s.url, 200) for s in sources]
+    return views.join_fitting(items, limit, " · ", measure) or clip("…", limit)
 
 
 def _names(names: Sequence[str], limit: int) -> str:
@@ -394,66 +380,47 @@ def _footer(text: str, key: str | None) -> dict[str, str]:
 
 
 def alert_embed(alert: Alert, *, footer: str = "alertbot", key: str | None = None) -> Embed:
-    """One alert as an embed: linked title, summary, outlets, watchlists, terms, time
-    (compact: linked title, outlets, time).
+    """One alert (:func:`bot.core.views.alert_view`) as an embed: linked title, the
+    outlet as author, summary, other outlets, watchlists, terms, the earlier post, time.
 
     With ``key`` (a post; edits have none) the footer ends with its :func:`ref_tag`.
     """
-    embed: Embed = {
-        "type": "rich",
-        "title": escape_clip(alert.title or "(untitled)", LIMITS.title),
-        "color": COLOUR,
-    }
-    url = safe_url(alert.url)
+    v = views.alert_view(alert)
+    embed: Embed = {"type": "rich", "title": escape_clip(v.title, LIMITS.title), "color": COLOUR}
+    url = safe_url(v.url)
     if url:
         embed["url"] = url
-    first = alert.sources[0] if alert.sources else None
-    if first is not None and clean(first.outlet):
+    if v.source is not None and clean(v.source.label):
         # Author names are plain text in Discord (no markdown): no backslashes.
-        author: dict[str, str] = {"name": clip(plain(first.outlet), LIMITS.author)}
-        if safe_url(first.url):
-            author["url"] = safe_url(first.url) or ""
+        author: dict[str, str] = {"name": clip(plain(v.source.label), LIMITS.author)}
+        if safe_url(v.source.url):
+            author["url"] = safe_url(v.source.url) or ""
         embed["author"] = author
     fields: list[dict[str, Any]] = []
-    also = alert.sources[1:]
-    if also:
-        fields.append(
-            {
-                "name": "Also reported by",
-                "value": _source_links(also, LIMITS.field_value),
-                "inline": False,
-            }
-        )
-    compact = alert.format == "compact"
-    if alert.watchlists and not compact:
-        fields.append(
-            {
-                "name": "Watchlists" if len(alert.watchlists) > 1 else "Watchlist",
-                "value": _names(alert.watchlists, LIMITS.field_value),
-                "inline": True,
-            }
-        )
-    if alert.terms and not compact:
-        fields.append(
-            {
-                "name": "Matched",
-                "value": _names(alert.terms, LIMITS.field_value),
-                "inline": True,
-            }
-        )
-    earlier = safe_url(alert.previous_url)
+
+    def field(name: str, value: str, inline: bool = True) -> None:
+        fields.append({"name": name, "value": value, "inline": inline})
+
+    if v.also:
+        field("Also reported by", _source_links(v.also, LIMITS.field_value), inline=False)
+    if v.watchlists:
+        name = "Watchlists" if len(v.watchlists) > 1 else "Watchlist"
+        field(name, _names(v.watchlists, LIMITS.field_value))
+    if v.terms:
+        field("Matched", _names(v.terms, LIMITS.field_value))
+    earlier = safe_url(v.earlier)
     if earlier:
-        fields.append({"name": "Earlier", "value": f"[Earlier post]({earlier})", "inline": True})
+        field("Earlier", f"[Earlier post]({earlier})")
     embed["fields"] = fields[: LIMITS.fields]
     embed["footer"] = _footer(footer, key)
-    if alert.published is not None:
-        when = alert.published
+    if v.published is not None:
+        when = v.published
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         embed["timestamp"] = when.isoformat()
     # The summary gets whatever the other parts leave of the 6000 total.
     room = min(LIMITS.description, LIMITS.total - embed_length(embed))
-    description = "" if compact else summary_markdown(alert.summary, room)
+    description = summary_markdown(v.summary, room)
     if description:
         embed["description"] = description
     return embed
@@ -473,57 +440,48 @@ def mention_content(mentions: Sequence[str]) -> str:
 
 def digest_fit(alerts: Sequence[Alert]) -> int:
     """How many of ``alerts`` (from the first) one digest message shows; at least 1."""
-    return max(1, len(_digest_lines(alerts)))
+    return max(1, len(_entry_lines(views.digest_view(alerts).entries, bullet=True)))
 
 
-def _digest_lines(alerts: Sequence[Alert]) -> list[str]:
-    """One line per alert, as many as fit the embed description."""
-    lines: list[str] = []
-    used = 0
-    budget = LIMITS.description
-    for a in alerts:
-        outlet = a.sources[0].outlet if a.sources else ""
-        extra = [escape_clip(outlet, 80)] if clean(outlet) else []
-        if a.terms:
-            extra.append(_names(a.terms, 200))
-        if len(a.sources) > 1:
-            extra.append(f"+{len(a.sources) - 1} outlets")
-        when = timestamp(a.published, "R")
-        if when:
-            extra.append(when)
-        line = f"• **{link(a.title or '(untitled)', a.url, 600)}**"
-        if extra:
-            line += "\n  " + " · ".join(extra)
-        sep = "\n" if lines else ""
-        if used + measure(sep + line) > budget - 40:
-            break
-        lines.append(sep + line)
-        used += measure(sep + line)
-    return lines
+def _entry_lines(entries: Sequence[views.Entry], *, bullet: bool) -> list[str]:
+    """One line per entry (a digest's or a lookup page's), as many as fit the
+    description: ``• **[title](url)**`` or ``11\\. **[title](url)**``, then its details."""
+    lines = []
+    for e in entries:
+        mark = "•" if bullet else f"{e.number}\\."
+        line = f"{mark} **{link(e.title, e.url, 600)}**"
+        if e.detail:
+            # A digest's times are relative ("2 hours ago"), a lookup's absolute.
+            detail = markdown(e.detail, "R" if bullet else "f")
+            line += ("\n  " if bullet else "\n") + detail
+        lines.append(line)
+    return lines[: _fitting_lines(lines)]
+
+
+def _fitting_lines(lines: Sequence[str]) -> int:
+    """How many whole lines fit an embed description, with room for a note."""
+    return views.fit_count([measure(x) for x in lines], LIMITS.description - 40, 1)
 
 
 def digest_embeds(
     alerts: Sequence[Alert], *, title: str = "", key: str | None = None
 ) -> list[Embed]:
-    """Several alerts in one message: one embed listing them, within every limit.
-
-    A digest lists each alert as a linked title with its first outlet, matched
-    terms and time. Alerts that do not fit are counted in the footer; the
-    deliverer sends at most ``digest_fit`` alerts per message, so none are lost.
+    """A digest (:func:`bot.core.views.digest_view`) in one message: one embed listing
+    the alerts, within every limit. Alerts that do not fit are counted in the footer;
+    the deliverer sends at most ``digest_fit`` alerts per message, so none are lost.
     With ``key`` the footer ends with its :func:`ref_tag`.
     """
-    lines = _digest_lines(alerts)
-    shown = len(lines)
-    head = title or f"{len(alerts)} new alert{'s' if len(alerts) != 1 else ''}"
+    v = views.digest_view(alerts)
+    lines = _entry_lines(v.entries, bullet=True)
     embed: Embed = {
         "type": "rich",
-        "title": escape_clip(head, LIMITS.title),
-        "description": "".join(lines) or "—",
+        "title": escape_clip(title or v.title, LIMITS.title),
+        "description": "\n".join(lines) or "—",
         "color": COLOUR,
     }
     footer = "alertbot"
-    if shown < len(alerts):
-        footer = f"alertbot · {len(alerts) - shown} more not shown"
+    if len(lines) < len(v.entries):
+        footer = f"alertbot · {len(v.entries) - len(lines)} more not shown"
     embed["footer"] = _footer(footer, key)
     return [embed]
 
@@ -543,18 +501,11 @@ def error_text(message: str) -> str:
 
 def _lines_embed(title: str, lines: Sequence[str], *, empty: str, noun: str) -> Embed:
     """An embed whose description lists ``lines``; overflow is counted, not cut mid-line."""
-    out: list[str] = []
-    used = 0
-    for line in lines:
-        sep = "\n" if out else ""
-        if used + measure(sep + line) > LIMITS.description - 40:
-            break
-        out.append(sep + line)
-        used += measure(sep + line)
+    out = lines[: _fitting_lines(lines)]
     embed: Embed = {
         "type": "rich",
         "title": clip(title, LIMITS.title),
-        "description": "".join(out) or empty,
+        "description": "\n".join(out) or empty,
         "color": COLOUR,
     }
     shown = len(out)
@@ -564,40 +515,21 @@ def _lines_embed(title: str, lines: Sequence[str], *, empty: str, noun: str) -> 
 
 
 def lookup_embed(query: str, found: LookupPage, *, since: str | None = None) -> Embed:
-    """One page of lookup results: linked titles, outlet, time and matched terms,
-    numbered across pages, the true total in the footer ("11–20 of 32")."""
-    lines: list[str] = []
-    for i, hit in enumerate(found.hits, found.first):
-        s = hit.story
-        meta = []
-        if clean(s.outlet):
-            meta.append(escape_clip(s.outlet, 80))
-        when = timestamp(s.published, "f")
-        if when:
-            meta.append(when)
-        if hit.terms:
-            meta.append("matched " + _names(hit.terms, 200))
-        elif hit.watchlists:
-            meta.append(_names(hit.watchlists, 200))
-        line = f"{i}\\. **{link(s.title or s.url or '(untitled)', s.url, 700)}**"
-        if meta:
-            line += "\n" + " · ".join(meta)
-        lines.append(line)
-    title = f"Stories matching {clean(query)}" if query.strip() else "Stories"
-    if since:
-        title += f" (last {clean(since)})"
+    """One page of lookup results (:func:`bot.core.views.lookup_page_view`): linked
+    titles with their details, numbered across pages, the true total in the footer
+    ("11–20 of 32"). The ledes are left out: ten of them overflow 4096 characters."""
+    v = views.lookup_page_view(query, found, since)
+    lines = _entry_lines(v.entries, bullet=False)
     embed = _lines_embed(
-        clip(escape(title), LIMITS.title),
+        clip(escape(v.title), LIMITS.title),
         lines,
-        empty="No stored story matches. Try fewer words, another spelling or a longer `since`."
-        if found.total == 0
-        else f"Nothing on page {found.page}: there are {found.total} stories.",
+        empty=clip(markdown(v.empty), LIMITS.description),
         noun="stories",
     )
+    shown, total = len(lines), len(v.entries)
     if found.total:
-        cut = embed.get("footer", {}).get("text", "")
-        footer = f"Stories {found.span()}"
-        embed["footer"] = {"text": f"{footer} · {cut}" if cut else footer}
+        more = f" · {total - shown} more stories not shown" if shown < total else ""
+        embed["footer"] = {"text": f"Stories {v.span}{more}"}
     return embed
 
 
@@ -614,7 +546,7 @@ def _escape_piece(text: str) -> str:
     return lead + inner + trail
 
 
-def _piece(p: views.Piece) -> str:
+def _piece(p: views.Piece, style: str = "R") -> str:
     raw = p.text
     if p.limit and len(clean(raw)) > p.limit:
         raw = clean(raw)[: p.limit - 1].rstrip() + ELLIPSIS
@@ -626,7 +558,7 @@ def _piece(p: views.Piece) -> str:
     if p.kind == "link":
         return link(raw, p.url, 600)
     if p.kind == "time":
-        return timestamp(p.when, "R")
+        return timestamp(p.when, style)
     if p.kind == "channel":
         return f"<#{raw}>" if raw.isdigit() else "this channel"
     if p.kind == "command":
@@ -636,9 +568,10 @@ def _piece(p: views.Piece) -> str:
     return _escape_piece(raw)
 
 
-def markdown(line: views.Line) -> str:
-    """A neutral line as Discord markdown: user text escaped, names bold, literals as code."""
-    return "".join(_piece(p) for p in line)
+def markdown(line: views.Line, time_style: str = "R") -> str:
+    """A neutral line as Discord markdown: user text escaped, names bold, literals as
+    code, times as ``<t:…>`` in ``time_style`` (relative by default)."""
+    return "".join(_piece(p, time_style) for p in line)
 
 
 def confirm_text(c: views.Confirmation) -> str:

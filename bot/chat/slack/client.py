@@ -38,6 +38,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -46,11 +47,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import slack_render as render
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.slack import render
+from bot.chat.slack.config import SlackConfig
 from bot.chat.textcmd import Dispatcher, UsageError, tokenize
 from bot.commands import CommandError, Values, find, help_entries
-from bot.config import Config, SlackConfig
+from bot.config import Config
 from bot.core import views
 from bot.core.models import Alert, Platform
 from bot.core.subscription import mention_id
@@ -676,6 +678,18 @@ class _Ids:
     url: str = ""
 
 
+class _QuietTokenWarning(logging.Filter):
+    """Drop bolt's start-up warning that the client's token wins over SLACK_BOT_TOKEN:
+    bolt reads that variable itself, and it is the very token our client carries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_LOG = logging.getLogger("alertbot.slack.bolt")
+_BOLT_LOG.addFilter(_QuietTokenWarning())
+
+
 class _SocketLog(logging.Handler):
     """Where slack-sdk's Socket Mode client logs: every record goes on at DEBUG
     (under ``bot.chat.slack.socket``), and the last error is kept as the reason
@@ -763,7 +777,7 @@ class SlackBot:
             client=self.client,
             signing_secret=self.config.secrets.slack_signing_secret,
             name="alertbot",
-            logger=logging.getLogger("alertbot.slack.bolt"),
+            logger=_BOLT_LOG,
         )
         app.command(self.config.slack.command)(self._on_command)
         app.event("app_home_opened")(self._on_home_opened)

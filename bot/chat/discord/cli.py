@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.chat.discord import DiscordBot, SyncResult, command_payload, payload_hash
+from bot.chat.discord.client import DiscordBot, SyncResult, command_payload, payload_hash
 from bot.config import Config, ConfigError, load_config, parse_config
 from bot.service import Service
 

@@ -27,7 +27,7 @@ Nothing here reads the clock or the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,9 +41,7 @@ from bot.core.models import (
     Subscription,
     Watchlist,
 )
-from bot.core.render import digest_mentions
 from bot.core.subscription import GROUP_ID, mention_id
-from bot.core.summarize import summarize
 from bot.core.text import longest_fit, strip_invisible, without_userinfo
 
 Block = dict[str, Any]
@@ -154,25 +152,6 @@ def spans_mrkdwn(spans: Sequence[Span], limit: int = SECTION_TEXT_LIMIT) -> str:
     return "".join(out)
 
 
-def mrkdwn_cut(pieces: Iterable[str], limit: int, sep: str = "\n") -> str:
-    """Join already-rendered pieces, dropping whole pieces (never cutting one) past ``limit``."""
-    out: list[str] = []
-    used = 0
-    items = list(pieces)
-    for i, piece in enumerate(items):
-        extra = len(piece) + (len(sep) if out else 0)
-        if used + extra > limit:
-            more = f"{sep}{ELLIPSIS} and {len(items) - i} more"
-            while out and used + len(more) > limit:
-                used -= len(out.pop()) + len(sep)
-            if out:
-                out.append(more.removeprefix(sep))
-            break
-        out.append(piece)
-        used += extra
-    return sep.join(out)
-
-
 # --------------------------------------------------------------------------- blocks
 
 
@@ -209,23 +188,22 @@ def _date(dt: datetime | None) -> str:
     return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{dt:%Y-%m-%d %H:%M} UTC>"
 
 
-def _source_elements(alert: Alert) -> list[str]:
+def _source_elements(v: views.AlertView) -> list[str]:
     """Context elements for the outlets: the first one, then "Also reported by"."""
-    if not alert.sources:
+    if v.source is None:
         return []
-    labels = [
-        link(s.url, cut(s.outlet or s.title or s.url, SOURCE_LABEL_CHARS)) for s in alert.sources
-    ]
+    labels = [link(s.url, cut(s.label, SOURCE_LABEL_CHARS)) for s in (v.source, *v.also)]
     first = f"Source: {labels[0]}"
     if len(labels) == 1:
         return [first]
-    rest = mrkdwn_cut(labels[1:], CONTEXT_TEXT_LIMIT - 20, sep=" · ")
+    rest = views.join_fitting(labels[1:], CONTEXT_TEXT_LIMIT - 20, " · ")
     return [first, f"Also reported by: {rest}"]
 
 
-def alert_title(alert: Alert) -> str:
-    title = cut(alert.title.strip() or "(untitled story)", TITLE_CHARS)
-    return f"*{link(alert.url, title)}*" if safe_url(alert.url) else bold(title)
+def _headline(title: str, url: str) -> str:
+    """A linked, bold headline (bold text alone without a safe link)."""
+    title = cut(title, TITLE_CHARS)
+    return f"*{link(url, title)}*" if safe_url(url) else bold(title)
 
 
 def mention_markup(mentions: Sequence[str]) -> str:
@@ -235,96 +213,90 @@ def mention_markup(mentions: Sequence[str]) -> str:
     return " ".join(f"<!subteam^{i}>" for i in dict.fromkeys(ids) if GROUP_ID.fullmatch(i))
 
 
+def _pinged(ping: str, text: str) -> str:
+    return f"{ping} {text}" if ping else text
+
+
 def alert_blocks(alert: Alert) -> list[Block]:
-    """One alert: linked title, summary, sources, watchlists and terms (≤ 5 blocks);
-    compact: linked title and sources. A mention leads the title."""
-    ping = mention_markup(alert.mentions)
-    title = f"{ping} {alert_title(alert)}" if ping else alert_title(alert)
-    blocks: list[Block] = [section(title)]
-    if alert.format == "compact":
-        sources = _source_elements(alert)
-        return blocks + ([context(sources)] if sources else [])
-    summary = spans_mrkdwn(alert.summary.spans)
+    """One alert (:func:`bot.core.views.alert_view`): linked title, summary, sources,
+    then watchlists, terms, time and the earlier post (≤ 4 blocks). A mention leads the
+    title. A compact alert keeps to two blocks: its time and earlier link join the
+    sources' context."""
+    v = views.alert_view(alert)
+    blocks: list[Block] = [section(_pinged(mention_markup(v.mentions), _headline(v.title, v.url)))]
+    summary = spans_mrkdwn(v.summary.spans)
     if summary.strip():
         blocks.append(section(summary))
-    sources = _source_elements(alert)
-    if sources:
-        blocks.append(context(sources))
+    sources = _source_elements(v)
     meta: list[str] = []
-    if alert.watchlists:
-        meta.append("Watchlists: " + ", ".join(bold(w) for w in alert.watchlists))
-    if alert.terms:
-        meta.append("Terms: " + mrkdwn_cut((esc(t) for t in alert.terms), 1000, sep=", "))
-    if alert.published is not None:
-        meta.append(_date(alert.published))
-    if alert.previous_url and safe_url(alert.previous_url):
-        meta.append(link(alert.previous_url, "earlier post"))
-    if meta:
-        blocks.append(context(meta))
+    if v.watchlists:
+        meta.append("Watchlists: " + ", ".join(bold(w) for w in v.watchlists))
+    if v.terms:
+        meta.append("Terms: " + views.join_fitting([esc(t) for t in v.terms], 1000, ", "))
+    if v.published is not None:
+        meta.append(_date(v.published))
+    if safe_url(v.earlier):
+        meta.append(link(v.earlier, "earlier post"))
+    for elements in [sources + meta] if v.compact else [sources, meta]:
+        if elements:
+            blocks.append(context(elements))
     return blocks
 
 
 def alert_text(alert: Alert) -> str:
     """The plain ``text`` fallback (notifications, screen readers): short and escaped."""
-    title = cut(alert.title.strip() or "(untitled story)", FALLBACK_CHARS)
-    names = ", ".join(alert.watchlists)
+    v = views.alert_view(alert)
+    title = cut(v.title, FALLBACK_CHARS)
+    names = ", ".join(v.watchlists)
     text = f"{title} [{names}]" if names else title
-    ping = mention_markup(alert.mentions)
-    return f"{ping} {esc_fit(text, FALLBACK_CHARS)}" if ping else esc_fit(text, FALLBACK_CHARS)
+    return _pinged(mention_markup(v.mentions), esc_fit(text, FALLBACK_CHARS))
 
 
 def alert_message(alert: Alert) -> tuple[str, list[Block]]:
     return alert_text(alert), alert_blocks(alert)
 
 
-def _compact_alert(alert: Alert) -> list[Block]:
-    """A digest entry: linked title plus one context line (2 blocks)."""
-    elements = _source_elements(alert)
-    if alert.watchlists:
-        elements.append(", ".join(bold(w) for w in alert.watchlists))
-    blocks = [section(alert_title(alert))]
-    if elements:
-        blocks.append(context(elements))
+def _entry(e: views.Entry, prefix: str = "/alertbot") -> list[Block]:
+    """A digest's or a lookup page's story: linked title (with the lede, if any) and
+    one context line of details (2 blocks)."""
+    head = _headline(e.title, e.url)
+    snippet = esc(cut(e.snippet, views.SNIPPET_CHARS))
+    blocks = [section(f"{head}\n{snippet}" if snippet else head)]
+    if e.detail:
+        blocks.append(context([mrkdwn(e.detail, prefix)[:CONTEXT_TEXT_LIMIT]]))
     return blocks
 
 
 def digest_fit(alerts: Sequence[Alert]) -> int:
     """How many of ``alerts`` (from the first) one digest message shows; at least 1."""
-    return max(1, len(_digest_entries(alerts)))
+    return max(1, len(_digest_entries(views.digest_view(alerts))))
 
 
-def _digest_entries(alerts: Sequence[Alert]) -> list[list[Block]]:
-    """Each alert's blocks, as many alerts as fit beside the header and the note."""
-    entries: list[list[Block]] = []
-    used = 2 if mention_markup(digest_mentions(alerts)) else 1  # the header (and mention)
-    for alert in alerts:
-        entry = _compact_alert(alert)
-        # Keep one block free for the "and N more" note.
-        if used + len(entry) > MESSAGE_BLOCKS_LIMIT - 1:
-            break
-        entries.append(entry)
-        used += len(entry)
-    return entries
+def _digest_entries(v: views.DigestView) -> list[list[Block]]:
+    """Each entry's blocks, as many as fit beside the header and the note."""
+    entries = [_entry(e) for e in v.entries]
+    used = 2 if mention_markup(v.mentions) else 1  # the header (and mention)
+    # Keep one block free for the "and N more" note.
+    return entries[: views.fit_count([len(e) for e in entries], MESSAGE_BLOCKS_LIMIT - 1 - used)]
 
 
 def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
-    """Several alerts as one message, within 50 blocks; the rest counted at the end
-    (the deliverer sends at most ``digest_fit`` alerts per message, so none are lost)."""
-    n = len(alerts)
-    head = f"{n} new alert{'s' if n != 1 else ''}"
-    blocks: list[Block] = [header(head)]
-    ping = mention_markup(digest_mentions(alerts))
+    """A digest (:func:`bot.core.views.digest_view`) as one message, within 50 blocks;
+    the rest counted at the end (the deliverer sends at most ``digest_fit`` alerts per
+    message, so none are lost)."""
+    v = views.digest_view(alerts)
+    blocks: list[Block] = [header(v.title)]
+    ping = mention_markup(v.mentions)
     if ping:
         blocks.append(section(ping))
-    entries = _digest_entries(alerts)
+    entries = _digest_entries(v)
     for entry in entries:
         blocks.extend(entry)
-    shown = len(entries)
+    n, shown = len(v.entries), len(entries)
     if shown < n:
         blocks.append(context([f"{ELLIPSIS} and {n - shown} more not shown here"]))
-    titles = "; ".join(cut(a.title, 80) for a in alerts[:3])
-    text = esc_fit(f"{head}: {titles}", FALLBACK_CHARS)
-    return (f"{ping} {text}" if ping else text), blocks
+    titles = "; ".join(cut(e.title, 80) for e in v.entries[:3])
+    return _pinged(ping, esc_fit(f"{v.title}: {titles}", FALLBACK_CHARS)), blocks
 
 
 def metadata(cluster_id: int, key: str, event_type: str = "alertbot_alert") -> dict[str, Any]:
@@ -466,32 +438,20 @@ LOOKUP_ACTIONS = ("lookup_previous", "lookup_next")
 
 
 def hits_reply(query: str, found: LookupPage, state: dict[str, Any]) -> tuple[str, list[Block]]:
-    """One page of lookup results with the true total ("11–20 of 32") and previous/next
-    buttons whose values carry ``state`` (the lookup's words and options) and the page."""
-    q = cut(query, 100)
-    if not found.hits:
-        if found.total == 0:
-            return message_reply(f"No stored stories match {bold(q)}.")
-        return message_reply(f"No stories on page {found.page}: {found.total} match {bold(q)}.")
-    span = found.span()
-    blocks: list[Block] = [header(f"{span} for {q}")]
+    """One page of lookup results (:func:`bot.core.views.lookup_page_view`) with the
+    true total ("11–20 of 32") and previous/next buttons whose values carry ``state``
+    (the lookup's words and options) and the page."""
+    v = views.lookup_page_view(query, found)
+    if not v.entries:
+        return message_reply(mrkdwn(v.empty))
+    title = f"{v.span} for {v.query}" if v.query else f"{v.span} {v.title.lower()}"
+    blocks: list[Block] = [header(title)]
     room = MESSAGE_BLOCKS_LIMIT - (1 if found.pages > 1 else 0)
-    for hit in found.hits:
-        s = hit.story
-        if len(blocks) + 2 > room:
+    for e in v.entries:
+        entry = _entry(e)
+        if len(blocks) + len(entry) > room:
             break
-        title = cut(s.title or s.url or "(untitled)", TITLE_CHARS)
-        head = f"*{link(s.url, title)}*" if safe_url(s.url) else bold(title)
-        # The summary's lede, not the raw text: photo credits and page chrome go.
-        summary = summarize(s.title, s.text, (), budget=280)
-        snippet = esc(cut("".join(span.text for span in summary.spans), 280))
-        blocks.append(section(f"{head}\n{snippet}" if snippet else head))
-        meta = [link(s.url, cut(s.outlet or s.url, SOURCE_LABEL_CHARS)) if s.outlet else ""]
-        if s.published:
-            meta.append(_date(s.published))
-        if hit.watchlists:
-            meta.append(", ".join(bold(w) for w in hit.watchlists))
-        blocks.append(context([m for m in meta if m] or ["(no details)"]))
+        blocks.extend(entry)
     if found.pages > 1:
         buttons = []
         for action, label, page, shown in (
@@ -509,7 +469,7 @@ def hits_reply(query: str, found: LookupPage, state: dict[str, Any]) -> tuple[st
                     }
                 )
         blocks.append({"type": "actions", "block_id": "lookup_pages", "elements": buttons})
-    return f"Stories {span} for {esc(q)}", blocks
+    return esc(cut(title, FALLBACK_CHARS)), blocks
 
 
 def watchlists_reply(lists: Sequence[Watchlist]) -> tuple[str, list[Block]]:
