@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path above
 from bot.core.cluster import (  # noqa: E402  # the repo root must be on sys.path first
     DEFAULT_THRESHOLD,
+    STORIES_PER_KEY,
     Candidate,
     Hit,
     bands,
@@ -140,7 +141,8 @@ def events(
         keys = bands(fps[i])
         shared: dict[int, int] = defaultdict(int)
         for k in keys:
-            for j in index.get(k, ()):
+            # The store offers each key's newest stories only (bounded) or all of them.
+            for j in index.get(k, [])[-STORIES_PER_KEY if bounded else 0 :]:
                 shared[j] += 1
         if not bounded:
             cands = [

@@ -116,6 +116,7 @@ async def open_runtime(
             logins: list[asyncio.Task[None]] = []
             wake = asyncio.Event()
             poller = Poller(store, config, fetcher, owner=owner)
+            poller.wake = wake  # alerts of a feed go out once its poll is stored
             try:
                 if chat:
                     await _start_chat(config, service, senders, bots, logins, wake)

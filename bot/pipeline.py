@@ -148,6 +148,9 @@ class Poller:
         """Parse, match and fingerprint run here, in processes (``[fetch] workers``)."""
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
+        self.wake: asyncio.Event | None = None
+        """Set as soon as one feed's poll stored alerts, so the deliverer sends them
+        then, not when the whole ``poll_due`` (up to a minute of claims) returns."""
 
     async def matcher(self) -> Matcher:
         """The compiled matcher, rebuilt when any watchlist changed (from any process)."""
@@ -315,9 +318,12 @@ class Poller:
         """
         hold = self.fetcher.budget.hold()
         try:
-            return await self._poll_feed(feed, hold)
+            outcome = await self._poll_feed(feed, hold)
         finally:
             await hold.release()
+        if outcome.alerts and self.wake is not None:
+            self.wake.set()
+        return outcome
 
     async def _poll_feed(self, feed: FeedRow, hold: Hold) -> FeedOutcome:
         now = self.clock()
@@ -423,20 +429,30 @@ class Poller:
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
             published = item.story.published or now
+            # Compared as sketches read straight from the stored bytes (no decoding
+            # of the 128 MinHash values, one big-integer comparison each).
             candidates = [
                 clustering.Candidate(
                     r.cluster_id,
-                    clustering.decode(r.fingerprint),
+                    (),
                     r.published,
                     r.feed_url,
                     r.title,
+                    sketch=clustering.Sketch.from_bytes(r.fingerprint),
                 )
                 for r in rows
             ]
+            mine = clustering.sketch(item.fp)
             linked = clustering.linked_clusters(
-                item.fp, published, feed.url, candidates, threshold=threshold, window=window
+                item.fp,
+                published,
+                feed.url,
+                candidates,
+                threshold=threshold,
+                window=window,
+                prepared=mine,
             )
-            if clustering.near_copy(item.fp, published, candidates, window=window):
+            if clustering.near_copy(item.fp, published, candidates, window=window, prepared=mine):
                 item.bands = ()  # its original is indexed with the same keys
             # Every story recent enough to alert is indexed, alerting or not: a
             # story that fires no watchlist can still be a source of, or a bridge

@@ -17,6 +17,9 @@ from bot.core.cluster import (
     SIZE,
     Candidate,
     Hit,
+    Sketch,
+    _content_similarity,
+    _title_similarity,
     bands,
     choose_cluster,
     decode,
@@ -26,6 +29,7 @@ from bot.core.cluster import (
     linked_clusters,
     links,
     pick_candidates,
+    pick_story_ids,
     similarity,
     story_features,
 )
@@ -421,3 +425,36 @@ def test_a_template_story_joins_only_its_best_match():
     assert sum(links(new, T0, "https://b.example/feed", c) for c in cands) > MAX_BRIDGE
     assert linked_clusters(new, T0, "https://b.example/feed", cands) == [13]
     assert linked_clusters(new, T0, "https://b.example/feed", cands[::-1]) == [13]
+
+
+def test_sketches_score_exactly_like_fingerprints():
+    """The pipeline compares candidates as sketches (packed MinHash, sets built once,
+    read straight from the stored bytes): the same content and title scores as the
+    fingerprint functions, for every pair of a sample of the labelled stories."""
+    stories, _ = load_set()
+    fps = [fingerprint(title, text) for _, (title, text, _, _) in sorted(stories.items())]
+    fps.append(())  # the empty fingerprint is similar to nothing, as a sketch too
+    sketches = [Sketch(fp) for fp in fps]
+    for fp, sk in zip(fps, sketches, strict=True):
+        back = Sketch.from_bytes(encode(fp))
+        assert (back.valid, back.packed, back.title, back.names) == (
+            sk.valid,
+            sk.packed,
+            sk.title,
+            sk.names,
+        )
+    pairs = 0
+    for i in range(0, len(fps), 3):
+        for j in range(len(fps)):
+            a, b = sketches[i], sketches[j]
+            assert a.content(b) == _content_similarity(fps[i], fps[j])
+            assert a.title_score(b) == _title_similarity(fps[i], fps[j])
+            pairs += 1
+    assert pairs > 10_000
+
+
+def test_pick_story_ids_is_pick_candidates_on_tuples():
+    hits = [Hit(sid, sid % 7 if sid % 3 else -sid, (sid * 37) % 9 + 1) for sid in range(1, 300)]
+    assert pick_story_ids((h.story_id, h.cluster_id, h.shared) for h in hits) == (
+        pick_candidates(hits)
+    )

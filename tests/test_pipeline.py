@@ -629,3 +629,21 @@ async def test_article_body_hits_show_chrome_stays_silent_and_the_page_names_the
     assert "Bayraktar drones were part of the shipment." in doc["summary"]
     assert "Brief" not in doc["summary"] and "MKE" not in doc["summary"]
     assert [s["outlet"] for s in doc["sources"]] == ["Balkan Wire"]  # not "127.0.0.1"
+
+
+async def test_the_deliverer_is_woken_by_the_poll_of_one_feed(
+    feed_server: FeedServer, make_config: MakeConfig, database: str
+) -> None:
+    """A feed whose poll stored alerts wakes the deliverer at once (the runtime's
+    ``wake``), not when the whole ``poll_due`` returns; a quiet feed does not."""
+    feed_server.add_feed("/a.xml", rss("Outlet A", [KFOR_A], link="https://a.example/"))
+    feed_server.add_feed("/n.xml", rss("Outlet N", [NOISE], link="https://n.example/"))
+    config = make_config([feed_server.url("/a.xml"), feed_server.url("/n.xml")], database=database)
+    async with open_runtime(config, json_lines=True, out=io.StringIO(), chat=False) as rt:
+        assert rt.poller.wake is rt.wake
+        feeds = {f.url: f for f in await rt.poller.store.feeds()}
+        await rt.poller.matcher()
+        await rt.poller.poll_feed(feeds[feed_server.url("/n.xml")])
+        assert not rt.wake.is_set()
+        outcome = await rt.poller.poll_feed(feeds[feed_server.url("/a.xml")])
+        assert outcome.alerts == 1 and rt.wake.is_set()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.cluster import fingerprint
+from bot.core.cluster import STORIES_PER_KEY, fingerprint
 from bot.core.models import Match, Story, Subscription
 from bot.store import Store, StoreError, describe, open_store
 from bot.store.base import NewStory, PollResult
@@ -511,3 +511,25 @@ async def test_an_older_sqlite_database_is_reindexed_folded_and_stemmed(tmp_path
             assert [h.story.id for h in found.hits] == ["1"], query
     finally:
         await store.close()
+
+
+async def test_a_band_key_offers_its_newest_stories_only(store: Store) -> None:
+    """A key that many recent stories share (a template) offers its STORIES_PER_KEY
+    newest as candidates, so a new story's lookup costs the same however many share it;
+    a story sharing another key too is still found through it."""
+    feed = await store.add_feed("f0", NOW)
+    crowd = STORIES_PER_KEY + 9
+    for i in range(crowd):
+        item = NewStory(
+            story=story("f0", f"t{i}", f"Template {i}"), dedup_key=f"t{i}",
+            clustered=True, bands=[7] if i else [7, 8], fp=FP,
+        )  # fmt: skip
+        await store.save_poll(feed.id, result("f0"), [item], NOW)
+    since = NOW - timedelta(days=1)
+    got = await store.cluster_candidates([7], since)
+    assert len(got) == STORIES_PER_KEY
+    titles = {c.title for c in got}
+    assert titles == {f"Template {i}" for i in range(crowd - STORIES_PER_KEY, crowd)}
+    # The oldest one shares key 8 as well: found through it.
+    got = await store.cluster_candidates([8, 7], since)
+    assert "Template 0" in {c.title for c in got} and len(got) == STORIES_PER_KEY + 1

@@ -135,7 +135,7 @@ import hashlib
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.fold import fold
@@ -183,6 +183,7 @@ _TITLE_KEY = 0xFFFF  # band number of the title-pair keys
 _LEAD_CHARS = 1500
 _MINHASH = struct.Struct(f">{PERMUTATIONS}I")
 _ENCODING = struct.Struct(f">{SIZE}I")
+_SKETCHES = struct.Struct(f">{SIZE - PERMUTATIONS}I")
 _TOKEN = re.compile(r"\w+|[.!?:;\"]")
 _SENTENCE_END = frozenset('.!?:;"')
 _STOP_WORDS = """a an the and or but nor of to in on at for by with from as into onto over under
@@ -389,6 +390,85 @@ def _title_similarity(a: Fingerprint, b: Fingerprint) -> float:
     return sum(1 for x in union if x in sa and x in sb) / len(union)
 
 
+_PAD = frozenset((0,))
+_LANE_BITS = 32
+_LANES_LOW = sum(1 << (_LANE_BITS * i) for i in range(PERMUTATIONS))
+"""The lowest bit of every 32-bit lane of a MinHash packed into one integer."""
+
+
+class Sketch:
+    """A fingerprint prepared for many comparisons (the candidates of the pipeline).
+
+    The same scores as :func:`similarity` and its parts, computed faster: the MinHash
+    is packed into one integer, so the equal values of two signatures are counted with
+    a handful of big-integer operations instead of a loop over 128 pairs, and the
+    title and name sketches are sets built once.
+    """
+
+    __slots__ = ("names", "packed", "title", "title_names", "valid")
+
+    def __init__(self, fp: Fingerprint) -> None:
+        self.valid = len(fp) == SIZE
+        if not self.valid:
+            self.packed = 0
+            self.title = self.title_names = self.names = frozenset[int]()
+            return
+        minhash, title, title_names, names = _parts(fp)
+        self.packed = int.from_bytes(_MINHASH.pack(*minhash), "big")
+        self.title = frozenset(title)
+        self.title_names = frozenset(title_names)
+        self.names = frozenset(names)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Sketch:
+        """The sketch of an encoded fingerprint (:func:`encode`), without decoding the
+        MinHash part; raises ValueError like :func:`decode`."""
+        if len(data) != _ENCODING.size:
+            return cls(decode(data))  # empty (similar to nothing) or a ValueError
+        self = cls.__new__(cls)
+        self.valid = True
+        self.packed = int.from_bytes(data[: _MINHASH.size], "big")
+        rest = _SKETCHES.unpack_from(data, _MINHASH.size)
+        a, b = TITLE_SLOTS, TITLE_SLOTS + TITLE_NAME_SLOTS
+        self.title = frozenset(rest[:a]) - _PAD
+        self.title_names = frozenset(rest[a:b]) - _PAD
+        self.names = frozenset(rest[b:]) - _PAD
+        return self
+
+    def content(self, other: Sketch) -> float:
+        """Same as ``_content_similarity`` of the two fingerprints."""
+        if not self.valid or not other.valid:
+            return 0.0
+        # A lane (one MinHash value) is equal when its 32 bits of the XOR are zero:
+        # fold each lane's bits onto its lowest bit (the shifts never carry a bit
+        # of the lane above into the lowest 16, 8, ... bits), then count.
+        x = self.packed ^ other.packed
+        x |= x >> 16
+        x |= x >> 8
+        x |= x >> 4
+        x |= x >> 2
+        x |= x >> 1
+        return (PERMUTATIONS - (x & _LANES_LOW).bit_count()) / PERMUTATIONS
+
+    def title_score(self, other: Sketch) -> float:
+        """Same as ``_title_similarity`` of the two fingerprints."""
+        ta, tb = self.title, other.title
+        if len(ta) < MIN_TITLE_WORDS or len(tb) < MIN_TITLE_WORDS:
+            return 0.0
+        shared = ta & tb
+        if len(shared) < MIN_SHARED_TITLE_WORDS:
+            return 0.0
+        if (self.title_names - other.names - tb) and (other.title_names - self.names - ta):
+            return 0.0
+        union = sorted(ta | tb)[:TITLE_SLOTS]
+        return sum(1 for x in union if x in shared) / len(union)
+
+
+def sketch(fp: Fingerprint) -> Sketch:
+    """The prepared form of ``fp`` for fast comparisons (see :class:`Sketch`)."""
+    return Sketch(fp)
+
+
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """How alike two stories are, from 0 to 1: the estimated Jaccard index of their
     title+lead words, or its mean with that of their title words when that is higher
@@ -419,6 +499,23 @@ class Candidate:
     published: datetime
     feed_url: str
     title: str
+    sketch: Sketch | None = field(default=None, compare=False, repr=False)
+    """The fingerprint prepared for comparisons, when the caller has it (the pipeline
+    builds it straight from the stored bytes and leaves ``fingerprint`` empty)."""
+
+    def prepared(self) -> Sketch:
+        return self.sketch if self.sketch is not None else Sketch(self.fingerprint)
+
+
+def _score(new: Sketch, c: Candidate, feed_url: str) -> tuple[float, float]:
+    """(score, content score) of a candidate; within one feed only the content counts."""
+    other = c.prepared()
+    content = new.content(other)
+    if c.feed_url == feed_url:
+        # One outlet reuses its own headline patterns, so within a feed only the
+        # title+lead words count.
+        return content, content
+    return _combine(content, new.title_score(other)), content
 
 
 def choose_cluster(
@@ -438,16 +535,13 @@ def choose_cluster(
     order of ``candidates``.
     """
     best: tuple[float, float, datetime, int] | None = None
+    new = Sketch(fp)
     for c in candidates:
         gap = abs(c.published - published)
         if gap > window:
             continue
-        same_feed = c.feed_url == feed_url
-        content = _content_similarity(fp, c.fingerprint)
-        # One outlet reuses its own headline patterns, so within a feed only the
-        # title+lead words count.
-        score = content if same_feed else _combine(content, _title_similarity(fp, c.fingerprint))
-        if score < bar(threshold, gap, same_feed=same_feed) or score <= 0.0:
+        score, content = _score(new, c, feed_url)
+        if score < bar(threshold, gap, same_feed=c.feed_url == feed_url) or score <= 0.0:
             continue
         key = (-score, -content, c.published, c.cluster_id)
         if best is None or key < best:
@@ -473,12 +567,8 @@ def links(
     gap = abs(candidate.published - published)
     if gap > window:
         return False
-    same_feed = candidate.feed_url == feed_url
-    content = _content_similarity(fp, candidate.fingerprint)
-    score = (
-        content if same_feed else _combine(content, _title_similarity(fp, candidate.fingerprint))
-    )
-    return score > 0.0 and score >= bar(threshold, gap, same_feed=same_feed)
+    score, _ = _score(Sketch(fp), candidate, feed_url)
+    return score > 0.0 and score >= bar(threshold, gap, same_feed=candidate.feed_url == feed_url)
 
 
 COPY_SIMILARITY = 0.9
@@ -491,14 +581,15 @@ def near_copy(
     candidates: Iterable[Candidate],
     *,
     window: timedelta = DEFAULT_WINDOW,
+    prepared: Sketch | None = None,
 ) -> bool:
     """Whether the story is a near copy of a compared story within the window (a wire
     story carried by many feeds). A near copy joins its original's event and adds no
     band keys the original lacks, so the store does not index it: the 200th copy then
     meets one indexed story, not 199."""
+    new = prepared if prepared is not None else Sketch(fp)
     return any(
-        abs(c.published - published) <= window
-        and _content_similarity(fp, c.fingerprint) >= COPY_SIMILARITY
+        abs(c.published - published) <= window and new.content(c.prepared()) >= COPY_SIMILARITY
         for c in candidates
     )
 
@@ -507,6 +598,11 @@ CANDIDATES_PER_EVENT = 3
 """Stories of one event compared with a new story, at most (those sharing the most keys)."""
 MAX_CANDIDATES = 60
 """Stories compared with a new story, at most, over all events."""
+STORIES_PER_KEY = 16
+"""Stories one band key offers, at most: its newest. A key that many recent stories
+share comes from a template (a shop's item notices, numbered reports, one item carried
+by many feeds without a link), and walking every story of such keys made a poll's cost
+grow with the square of the template's size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,15 +629,34 @@ def pick_candidates(
     best story, and at most ``limit`` stories are compared in all. The ranking depends
     only on the keys and ids, never on arrival order.
     """
-    per: dict[int, list[Hit]] = {}
-    for h in hits:
-        per.setdefault(h.cluster_id, []).append(h)
-    kept: list[Hit] = []
-    for group in per.values():
-        group.sort(key=lambda h: (-h.shared, h.story_id))
-        kept.extend(group[:per_event])
-    kept.sort(key=lambda h: (-h.shared, h.cluster_id, h.story_id))
-    return [h.story_id for h in kept[:limit]]
+    return pick_story_ids(
+        ((h.story_id, h.cluster_id, h.shared) for h in hits), per_event=per_event, limit=limit
+    )
+
+
+def pick_story_ids(
+    hits: Iterable[tuple[int, int, int]],
+    *,
+    per_event: int = CANDIDATES_PER_EVENT,
+    limit: int = MAX_CANDIDATES,
+) -> list[int]:
+    """:func:`pick_candidates` over plain ``(story_id, cluster_id, shared)`` tuples (the
+    store's rows, without building a :class:`Hit` for each)."""
+    per: dict[int, list[tuple[int, int]]] = {}
+    for story_id, cluster_id, shared in hits:
+        group = per.get(cluster_id)
+        if group is None:
+            per[cluster_id] = [(-shared, story_id)]
+        else:
+            group.append((-shared, story_id))
+    kept: list[tuple[int, int, int]] = []
+    for cluster_id, group in per.items():
+        if len(group) > per_event:
+            group.sort()
+            del group[per_event:]
+        kept.extend((neg, cluster_id, story_id) for neg, story_id in group)
+    kept.sort()
+    return [story_id for _, _, story_id in kept[:limit]]
 
 
 MAX_BRIDGE = 3
@@ -557,6 +672,7 @@ def linked_clusters(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     window: timedelta = DEFAULT_WINDOW,
+    prepared: Sketch | None = None,
 ) -> list[int]:
     """Every event the new story links to (any of its compared stories passes
     :func:`links`), lowest id first.
@@ -570,14 +686,13 @@ def linked_clusters(
     would otherwise chain unrelated events into one).
     """
     best: dict[int, tuple[float, float, datetime, int]] = {}
+    new = prepared if prepared is not None else Sketch(fp)
     for c in candidates:
         gap = abs(c.published - published)
         if gap > window:
             continue
-        same_feed = c.feed_url == feed_url
-        content = _content_similarity(fp, c.fingerprint)
-        score = content if same_feed else _combine(content, _title_similarity(fp, c.fingerprint))
-        if score <= 0.0 or score < bar(threshold, gap, same_feed=same_feed):
+        score, content = _score(new, c, feed_url)
+        if score <= 0.0 or score < bar(threshold, gap, same_feed=c.feed_url == feed_url):
             continue
         key = (-score, -content, c.published, c.cluster_id)
         if c.cluster_id not in best or key < best[c.cluster_id]:

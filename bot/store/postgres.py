@@ -212,10 +212,10 @@ class PostgresStore(SQLStore):
     async def _write_lock(self) -> None:
         await self._exec("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
-    async def _index_story(self, story_id: int, story: Story) -> None:
-        await self._exec(
+    async def _index_stories(self, stories: Sequence[tuple[int, Story]]) -> None:
+        await self._execmany(
             f"UPDATE stories SET search = {SEARCH_DOC} WHERE id = ?",
-            (*search_parts(story.title, story.text), story_id),
+            [(*search_parts(story.title, story.text), story_id) for story_id, story in stories],
         )
 
     # ------------------------------------------------------------ search

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.cluster import Hit, pick_candidates
+from bot.core.cluster import STORIES_PER_KEY, pick_story_ids
 from bot.core.cluster import encode as encode_fingerprint
 from bot.core.health import FeedHealth
 from bot.core.lookup import (
@@ -55,6 +55,8 @@ from bot.store.base import (
 log = logging.getLogger(__name__)
 CANDIDATE_ROWS = 500
 """Stories sharing band keys with a new one read back at most (most shared first)."""
+STORY_ROWS = 200
+"""Stories per multi-row INSERT (11 parameters each, well under every engine's limit)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -212,6 +214,8 @@ class SQLStore:
     description: str = ""
     SKIP_LOCKED = ""
     """Appended to the sub-select that picks rows to claim (PostgreSQL only)."""
+    NEWEST_BAND = "story_id DESC"
+    """The newest rows of one band key first (SQLite: ``rowid``, the index's own order)."""
 
     # ------------------------------------------------------------ primitives
 
@@ -236,8 +240,8 @@ class SQLStore:
         what they read (cluster choice, seeding, upserts): inside a transaction.
         SQLite's BEGIN IMMEDIATE already holds the file's write lock."""
 
-    async def _index_story(self, story_id: int, story: Story) -> None:
-        """Make a new story findable by lookup (a trigger does it on SQLite)."""
+    async def _index_stories(self, stories: Sequence[tuple[int, Story]]) -> None:
+        """Make new stories (id, story) findable by lookup (a trigger does it on SQLite)."""
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -479,34 +483,54 @@ class SQLStore:
         event (``bot.core.cluster.pick_candidates``), best first; stories of
         ``exclude`` (ids) are not candidates."""
         skip = set(exclude)
-        if not bands:
+        keys = list(dict.fromkeys(bands))
+        if not keys:
             return []
-        # One statement: the stories sharing keys, most shared first, at most
-        # CANDIDATE_ROWS of them; pick_candidates keeps a few per event.
-        rows = await self._all(
-            "SELECT s.id, s.cluster_id, s.fingerprint, COALESCE(s.published, s.seen_at) AS t, "
-            "s.feed_url, s.title, h.shared FROM ("
-            "SELECT story_id, COUNT(*) AS shared FROM story_bands "
-            f"WHERE band IN ({marks(len(bands))}) AND seen_at >= ? GROUP BY story_id "
-            "ORDER BY shared DESC, story_id LIMIT ?"
-            ") h JOIN stories s ON s.id = h.story_id WHERE s.fingerprint IS NOT NULL",
-            (*bands, iso(since), CANDIDATE_ROWS),
+        # The stories sharing keys, most shared first, at most CANDIDATE_ROWS of
+        # them, with their event only: pick_candidates keeps a few per event, and
+        # only those few are read whole (fingerprints are 736 bytes each). A key
+        # offers its STORIES_PER_KEY newest stories only: keys that many stories share
+        # come from templates (a shop's item notices, numbered reports), and
+        # walking all of them was most of the cost of a poll.
+        one = (
+            "SELECT story_id FROM (SELECT story_id FROM story_bands WHERE band = ? "
+            f"AND seen_at >= ? ORDER BY {self.NEWEST_BAND} LIMIT {STORIES_PER_KEY}) AS k"
         )
-        by_id = {r["id"]: r for r in rows if r["id"] not in skip}
+        t = iso(since)
+        hits = await self._all(
+            "SELECT h.story_id, s.cluster_id, h.shared FROM ("
+            "SELECT story_id, COUNT(*) AS shared FROM ("
+            + " UNION ALL ".join([one] * len(keys))
+            + ") AS b GROUP BY story_id ORDER BY shared DESC, story_id LIMIT ?"
+            ") h JOIN stories s ON s.id = h.story_id WHERE s.fingerprint IS NOT NULL",
+            (*(x for k in keys for x in (k, t)), CANDIDATE_ROWS),
+        )
         # A story in no event yet (it fired nothing and linked nothing) stands for
         # its own event, numbered -id.
-        chosen = pick_candidates(
-            Hit(r["id"], event_of(r["id"], r["cluster_id"]), r["shared"]) for r in by_id.values()
+        events = {r["story_id"]: event_of(r["story_id"], r["cluster_id"]) for r in hits}
+        chosen = pick_story_ids(
+            (r["story_id"], events[r["story_id"]], r["shared"])
+            for r in hits
+            if r["story_id"] not in skip
         )
+        if not chosen:
+            return []
+        rows = await self._all(
+            "SELECT id, fingerprint, COALESCE(published, seen_at) AS t, feed_url, title "
+            f"FROM stories WHERE id IN ({marks(len(chosen))})",
+            chosen,
+        )
+        by_id = {r["id"]: r for r in rows}
         return [
             ClusterCandidateRow(
-                cluster_id=event_of(i, by_id[i]["cluster_id"]),
+                cluster_id=events[i],
                 fingerprint=bytes(by_id[i]["fingerprint"]),
                 published=from_iso(by_id[i]["t"]) or since,
                 feed_url=by_id[i]["feed_url"],
                 title=by_id[i]["title"],
             )
             for i in chosen
+            if i in by_id
         ]
 
     async def save_poll(
@@ -522,29 +546,48 @@ class SQLStore:
     ) -> list[int]:
         """Store a poll's new stories and route their alerts, atomically.
 
-        With ``cluster_rule``, each story's event is chosen inside the
-        transaction, under the ingest lock, from the candidates stored before
-        this poll (a feed's stories of one poll are not clustered with each
-        other), and the story is stored before the next one chooses, so a
-        story that merges two events is seen by the next. Returns the ids of
-        the outbox rows created or bumped. Stories already stored (by a
-        concurrent poll or an earlier run) are skipped whole.
+        The poll's stories go in with one statement (a story already stored, by
+        a concurrent poll or an earlier run, is skipped whole), their matches
+        and band keys with one ``executemany`` each. With ``cluster_rule``, each
+        new story's event is then chosen inside the transaction, under the
+        ingest lock, from the candidates stored before this poll (a feed's
+        stories of one poll are not clustered with each other), one story after
+        the other, so a story that merges two events is seen by the next.
+        Returns the ids of the outbox rows created or bumped.
         """
         touched: list[int] = []
         async with self.transaction():
             await self._write_lock()
             since = window_since or now
             subs = await self._subscriptions_by_watchlist()
-            this_poll: list[int] = []
+            stored = await self._insert_stories(items, now, clustering=cluster_rule is not None)
+            this_poll = [sid for sid in stored if sid is not None]
             # Band keys go in once, after the poll's stories: they are never
             # candidates for each other, and one statement beats one per story.
             keys: list[tuple[int, int, str | None]] = []
-            for item in items:
+            matches: list[tuple[int, str, str, str, str, int, int]] = []
+            for item, story_id in zip(items, stored, strict=True):
+                if story_id is None:
+                    continue
+                # Most stories fire nothing: no rows for them.
+                matches.extend(
+                    (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
+                    for m in item.matches
+                )
                 if cluster_rule is not None and item.fp is not None:
                     rows = await self.cluster_candidates(item.bands, since, this_poll)
                     cluster_rule(item, rows)
-                touched.extend(
-                    await self._save_story(item, subs, now, digest_due or now, this_poll, keys)
+                if item.clustered:
+                    keys.extend((b, story_id, iso(now)) for b in item.bands)
+                    touched.extend(
+                        await self._cluster_story(item, story_id, subs, now, digest_due or now)
+                    )
+            if matches:
+                await self._execmany(
+                    "INSERT INTO matches "
+                    '(story_id, watchlist, term, form, field, start, "end") '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    matches,
                 )
             if keys:
                 await self._execmany(
@@ -573,60 +616,66 @@ class SQLStore:
             )
         return touched
 
-    async def _save_story(
+    async def _insert_stories(
+        self, items: Sequence[NewStory], now: datetime, *, clustering: bool
+    ) -> list[int | None]:
+        """Insert the poll's stories, a few hundred per statement; each item's new id,
+        or None for one already stored (same feed and guid, or same dedup key)."""
+        out: list[int | None] = [None] * len(items)
+        for start in range(0, len(items), STORY_ROWS):
+            chunk = items[start : start + STORY_ROWS]
+            params: list[Any] = []
+            for item in chunk:
+                s = item.story
+                # The fingerprint is stored for a story that is indexed: every story
+                # the rule clusters (it may become a near copy: then it has no band
+                # keys and is never a candidate), or one the caller clustered.
+                indexed = item.fp and (clustering or item.clustered)
+                params += (
+                    s.feed_url,
+                    s.id,
+                    s.url,
+                    s.title,
+                    s.text,
+                    iso(s.published),
+                    s.outlet,
+                    int(s.teaser),
+                    iso(now),
+                    item.dedup_key,
+                    encode_fingerprint(item.fp) if indexed and item.fp else None,
+                )
+            rows = await self._all(
+                "INSERT INTO stories (feed_url, guid, url, title, text, published, "
+                "outlet, teaser, seen_at, dedup_key, fingerprint) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING id, feed_url, guid",
+                params,
+            )
+            ids = {(r["feed_url"], r["guid"]): int(r["id"]) for r in rows}
+            for n, item in enumerate(chunk):
+                out[start + n] = ids.pop((item.story.feed_url, item.story.id), None)
+        new = [(sid, item.story) for sid, item in zip(out, items, strict=True) if sid is not None]
+        if new:
+            await self._index_stories(new)
+        return out
+
+    async def _cluster_story(
         self,
         item: NewStory,
+        story_id: int,
         subs: dict[str, list[Subscription]],
         now: datetime,
         digest_due: datetime,
-        stored: list[int],
-        keys: list[tuple[int, int, str | None]],
     ) -> list[int]:
-        """Store one story; its id is appended to ``stored``, its band keys to ``keys``
-        (the caller inserts them)."""
+        """Put a stored story into its event (joining, merging or starting one) and
+        route its alert; returns the outbox rows created or bumped."""
         s = item.story
-        row = await self._one(
-            "INSERT INTO stories (feed_url, guid, url, title, text, published, "
-            "outlet, teaser, seen_at, dedup_key, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (
-                s.feed_url,
-                s.id,
-                s.url,
-                s.title,
-                s.text,
-                iso(s.published),
-                s.outlet,
-                int(s.teaser),
-                iso(now),
-                item.dedup_key,
-                encode_fingerprint(item.fp) if item.clustered and item.fp else None,
-            ),
-        )
-        if row is None:
-            return []
-        story_id = int(row["id"])
-        stored.append(story_id)
-        await self._index_story(story_id, s)
-        if item.matches:  # most stories fire nothing: no statement for them
-            await self._execmany(
-                "INSERT INTO matches "
-                '(story_id, watchlist, term, form, field, start, "end") '
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
-                    for m in item.matches
-                ],
-            )
-        if not item.clustered:
-            return []
-        keys.extend((b, story_id, iso(now)) for b in item.bands)
         cluster_id = item.cluster_id
         singles = sorted(set(item.singles))
         if cluster_id is None and not singles and not item.alert:
             return []  # alone, and it fired nothing: no event until a story links to it
-        joined = cluster_id is not None
-        before: set[str] = set()
+        merges = sorted(set(item.merges) - {cluster_id})
+        new_source = False
         if cluster_id is None:
             c = await self._one(
                 "INSERT INTO clusters (created_at, updated_at) VALUES (?, ?) RETURNING id",
@@ -638,38 +687,43 @@ class SQLStore:
             await self._exec(
                 "UPDATE clusters SET updated_at = ? WHERE id = ?", (iso(now), cluster_id)
             )
-            before = {
-                r["feed_url"]
-                for r in await self._all(
-                    "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ?", (cluster_id,)
-                )
-            }
+            if not merges:
+                added = {s.feed_url}
+                if singles:
+                    added |= {
+                        r["feed_url"]
+                        for r in await self._all(
+                            "SELECT DISTINCT feed_url FROM stories "
+                            f"WHERE id IN ({marks(len(singles))})",
+                            singles,
+                        )
+                    }
+                # Which of the joining feeds the event has already: looked up by feed
+                # (a feed's stories), never by reading every story of the event, which
+                # grows without bound when many feeds carry one template.
+                present = {
+                    r["feed_url"]
+                    for r in await self._all(
+                        "SELECT DISTINCT feed_url FROM stories WHERE cluster_id = ? "
+                        f"AND feed_url IN ({marks(len(added))})",
+                        (cluster_id, *sorted(added)),
+                    )
+                }
+                new_source = any(new_outlet(f, present) for f in added)
         members = [story_id, *singles]
         await self._exec(
             f"UPDATE stories SET cluster_id = ? WHERE id IN ({marks(len(members))})",
             (cluster_id, *members),
         )
         touched: list[int] = []
-        merges = sorted(set(item.merges) - {cluster_id})
         if merges:
             touched.extend(await self._merge_clusters(cluster_id, merges, now))
-        elif joined:
-            added = {s.feed_url}
-            if singles:
-                added |= {
-                    r["feed_url"]
-                    for r in await self._all(
-                        "SELECT DISTINCT feed_url FROM stories "
-                        f"WHERE id IN ({marks(len(singles))})",
-                        singles,
-                    )
-                }
-            if any(new_outlet(f, before) for f in added):
-                rows = await self._all(
-                    "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
-                    (cluster_id,),
-                )
-                touched.extend(int(r["id"]) for r in rows)
+        elif new_source:
+            rows = await self._all(
+                "UPDATE outbox SET revision = revision + 1 WHERE cluster_id = ? RETURNING id",
+                (cluster_id,),
+            )
+            touched.extend(int(r["id"]) for r in rows)
         if item.alert:
             touched.extend(
                 await self._route(

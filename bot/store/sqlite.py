@@ -59,6 +59,11 @@ OPEN_RETRIES = (0.05, 0.2, 0.5, 1.0)
 class SQLiteStore(SQLStore):
     """The SQLite backend. Open with ``await SQLiteStore.open(path)``."""
 
+    # Band keys are inserted in story order, so their rowids grow with story ids; the
+    # index on band holds rowids in order, so the newest rows of a key are read
+    # straight off the index, without reading and sorting every row of the key.
+    NEWEST_BAND = "rowid DESC"
+
     def __init__(self, db: aiosqlite.Connection, path: Path):
         self.db = db
         self.path = path
@@ -218,16 +223,16 @@ class SQLiteStore(SQLStore):
             await asyncio.shield(self.db.execute("ROLLBACK"))
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._cursor(sql, params) as cur:
+        # One trip to the driver's thread (execute, fetch and close together): each
+        # trip is a hand-off between threads, and a poll makes many.
+        async with self._turn():
             # aiosqlite.Row reads by column name like a mapping (not registered as one).
-            return cast(list[Row], list(await cur.fetchall()))
+            return cast(list[Row], list(await self.db.execute_fetchall(sql, params)))
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._cursor(sql, params) as cur:
-            row = await cur.fetchone()
-            if row is not None:
-                await cur.fetchall()  # step a RETURNING statement to its end
-            return cast(Row | None, row)
+        # Fetching every row also steps a RETURNING statement to its end.
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     # ------------------------------------------------------------------ search
 
