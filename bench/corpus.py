@@ -7,10 +7,13 @@ with status 2 and one line saying what it needs instead of a traceback.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
 
 
 def require_corpus(folder: Path, script: str) -> None:
@@ -29,3 +32,21 @@ def require_corpus(folder: Path, script: str) -> None:
         file=sys.stderr,
     )
     raise SystemExit(2)
+
+
+async def start_server(script: str, *args: str) -> asyncio.subprocess.Process:
+    """Run ``script`` (Python that serves feeds, e.g. with the tests' FeedServer) in a
+    child process with ``args``, stdin and stdout piped: the benches measure the bot's
+    CPU alone, not the server's."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    return proc

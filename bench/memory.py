@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.corpus import start_server  # noqa: E402  # needs the path above
 
 LIMIT_MIB = 300
 
@@ -193,17 +194,7 @@ async def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        SERVER,
-        str(n),
-        str(cap),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = await start_server(SERVER, str(n), str(cap))
     assert proc.stdout is not None and proc.stdin is not None
     port, *sizes = (await proc.stdout.readline()).split()
     urls = [f"http://127.0.0.1:{int(port)}/big/{i}.xml" for i in range(n)]

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.corpus import CORPUS, require_corpus  # noqa: E402  # needs the path above
+from bench.corpus import CORPUS, require_corpus, start_server  # noqa: E402  # needs the path above
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -230,17 +230,7 @@ def bench_config(tmp: str, urls: list[str]) -> Config:
 
 
 async def serve_feeds(n: int, folder: Path) -> tuple[asyncio.subprocess.Process, list[str]]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        SERVER,
-        str(n),
-        str(folder),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = await start_server(SERVER, str(n), str(folder))
     assert proc.stdout is not None
     port = int(await proc.stdout.readline())
     return proc, [f"http://127.0.0.1:{port}/f/{i}.xml" for i in range(n)]
