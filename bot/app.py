@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
 
-from bot.chat import platforms
+from bot import platforms
 from bot.chat.base import DeliveryError, Sender
 from bot.chat.console import ConsoleSender
 from bot.chat.mentions import warn_config_mentions

@@ -21,8 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot import commands, logs
-from bot.chat import platforms
+from bot import commands, logs, platforms
 from bot.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,

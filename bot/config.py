@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.chat import platforms
-from bot.chat.discord.config import DiscordConfig
-from bot.chat.slack.config import SlackConfig
+from bot import platforms
 from bot.core.models import Format, Mode, Platform
 from bot.core.quiet import QuietError, QuietHours, parse_range
 from bot.core.subscription import OptionError, check_format, check_mention
@@ -246,7 +244,7 @@ class Secrets:
     """Read from the environment only; ``repr`` never shows them.
 
     Discord's and Slack's have named fields; every other registered platform's
-    (its ``token_env`` and ``secrets_env``, see :mod:`bot.chat.platforms`) is in
+    (its ``token_env`` and ``secrets_env``, see :mod:`bot.platforms`) is in
     ``extra``, read with :meth:`get`."""
 
     discord_token: str = field(default="", repr=False)
@@ -320,16 +318,6 @@ class Config:
         """A chat platform's parsed config section (None: not a chat platform)."""
         return self.sections.get(platform)
 
-    @property
-    def discord(self) -> DiscordConfig:
-        s = self.sections.get("discord")
-        return s if isinstance(s, DiscordConfig) else DiscordConfig()
-
-    @property
-    def slack(self) -> SlackConfig:
-        s = self.sections.get("slack")
-        return s if isinstance(s, SlackConfig) else SlackConfig()
-
     def resolve(self, p: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         path = Path(p).expanduser()
@@ -339,7 +327,7 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 _KNOWN: dict[str, set[str]] = {
-    "": {"bot", "feeds", "subscriptions", "fetch", "alerts", "metrics"},
+    "": set(platforms.CONFIG_TABLES),
     "bot": {"database", "watchlists", "backfill", "keep", "lease", "log_level", "log_format"},
     "metrics": {"listen", "stale"},
     "feeds": {"url", "interval", "title"},
@@ -381,11 +369,7 @@ _KNOWN: dict[str, set[str]] = {
     },
 }
 """The keys of each table; a chat platform's section has the keys its registry
-entry lists (:attr:`bot.chat.platforms.ChatPlatform.keys`)."""
-
-
-TABLES = frozenset(_KNOWN[""])
-"""The config's own top-level tables (no chat platform may take one's name)."""
+entry lists (:attr:`bot.platforms.ChatPlatform.keys`)."""
 
 
 def _known(section: str) -> set[str]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.chat.platforms import PLATFORMS, mention_kinds
 from bot.commands import CommandError as CommandError  # re-exported: callers import it from here
 from bot.commands import PermissionDenied as PermissionDenied
 from bot.commands import Values
@@ -49,6 +48,7 @@ from bot.core.watchlist import (
 from bot.feeds.fetch import Fetcher, FetchError, check_url
 from bot.feeds.opml import OpmlFeed, write_opml
 from bot.feeds.probe import ProbeError, probe_feed
+from bot.platforms import PLATFORMS, mention_kinds
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ class Service:
         if not c.is_admin:
             return False
         chat = PLATFORMS.get(c.platform)
-        return chat is None or chat.trust_admin is None or chat.trust_admin(self.config, c)
+        return chat is None or chat.trusts_admin(self.config, c)
 
     def _manages(self, c: Caller) -> bool:
         # A platform admin (Manage Server) manages the channels of their own server,

@@ -209,7 +209,7 @@ IGNORED_DESTS = {"help", "config", "func", "version"}
 
 
 def test_cli_agrees_with_the_catalogue() -> None:
-    from bot.chat.platforms import PLATFORMS
+    from bot.platforms import PLATFORMS
 
     leaves = _cli_leaves(build_parser())
     mapped = {c.cli: c for c in CATALOGUE if c.cli is not None}
@@ -242,8 +242,8 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
     """What the app, the CLI and the service read of a platform is its entry."""
     import importlib
 
-    from bot.chat.platforms import PLATFORMS, names
     from bot.config import Reader, Secrets
+    from bot.platforms import PLATFORMS, names
 
     config = parse_config({"bot": {"database": "x.db"}}, tmp_path / "a.toml", {})
     assert names() == ("console", *PLATFORMS)
@@ -253,7 +253,8 @@ def test_every_chat_platform_is_one_registry_entry(tmp_path: Path) -> None:
         for method in ("start", "serve", "close"):
             assert callable(getattr(cls, method)), (name, method)
         section = config.section(name)  # its config section
-        assert section is getattr(config, name)  # Discord's and Slack's typed shortcut
+        # its package's typed accessor reads the same section
+        assert section is importlib.import_module(f"bot.chat.{name}.config").of(config)
         problems: list[str] = []
         assert section == chat.parser()({}, Reader(tmp_path / "a.toml", problems), f"{name}.")
         assert problems == []

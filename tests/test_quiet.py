@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.chat.platforms import mention_kinds
 from bot.core.models import Subscription
 from bot.core.quiet import QuietError, QuietHours, held_until, parse_range
 from bot.core.routing import ExistingRow, route
@@ -19,6 +18,7 @@ from bot.core.subscription import (
     check_mention,
     presentation,
 )
+from bot.platforms import mention_kinds
 
 BELGRADE = ZoneInfo("Europe/Belgrade")
 NEW_YORK = ZoneInfo("America/New_York")

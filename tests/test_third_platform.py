@@ -1,6 +1,6 @@
 """A third chat platform, added without touching ``bot/``: the package
 ``tests/fakes/fakechat``, its registry entry (registered at run time here; a
-platform shipped with the bot is an entry in ``bot.chat.platforms.PLATFORMS``)
+platform shipped with the bot is an entry in ``bot.platforms.PLATFORMS``)
 and a ``[fakechat]`` section in the TOML config. Config loading, ``alertbot run
 --once`` and a text command through ``bot.chat.textcmd`` all work with it."""
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import platforms
 from bot.app import open_runtime, run_once
-from bot.chat import platforms
+from bot.chat.discord import config as discord_config
 from bot.config import ConfigError, load_config
 from bot.service import Caller
 from tests.cli_support import alertbot
@@ -62,7 +63,7 @@ def test_config_reads_its_section_and_secret(
     ]
     # Without its token it is off; Discord and Slack parse as before.
     off = load_config(write_config(tmp_path, FEEDS, SECTION), env={})
-    assert platforms.enabled(off.secrets) == [] and off.discord.guilds == ()
+    assert platforms.enabled(off.secrets) == [] and discord_config.of(off).guilds == ()
 
     bad = SECTION.replace('prefix = "!ab"', 'prefix = "two words"\ncolour = "red"')
     with pytest.raises(ConfigError) as e:

@@ -28,7 +28,7 @@ Format = Literal["full", "compact"]
 
 Platform = str
 """A platform's name as stored with subscriptions: ``console`` or a chat platform of
-the registry (``bot.chat.platforms``), which the config loader and the commands
+the registry (``bot.platforms``), which the config loader and the commands
 check names against; the core does not enumerate them."""
 
 

@@ -32,7 +32,7 @@ GROUP_ID = re.compile(r"S[A-Z0-9]{6,20}")
 @dataclass(frozen=True, slots=True)
 class MentionKind:
     """What a platform's subscriptions may ping: ``{prefix}:ID``. A chat platform's
-    registry entry names its kind (``bot.chat.platforms``); none: no mentions."""
+    registry entry names its kind (``bot.platforms``); none: no mentions."""
 
     prefix: str
     """``role`` in ``role:ID``."""

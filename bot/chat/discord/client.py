@@ -53,6 +53,7 @@ from discord.gateway import DiscordWebSocket, ReconnectWebSocket
 from discord.http import Route, handle_message_parameters
 
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.discord import config as discord_config
 from bot.chat.discord import render
 from bot.commands import (
     CATALOGUE,
@@ -792,7 +793,7 @@ class DiscordBot:
     def _targets(self, guild: str | None) -> list[str]:
         if guild:
             return [guild]
-        return list(self.config.discord.guilds) or ["global"]
+        return list(discord_config.of(self.config).guilds) or ["global"]
 
     async def sync_commands(
         self, *, guild: str | None = None, force: bool = False

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.config import Reader
+    from bot.config import Config, Reader
+    from bot.service import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +32,18 @@ def parse(t: Mapping[str, Any], r: Reader, where: str) -> DiscordConfig:
         manager_users=r.strs(d, "manager_users", where),
         guilds=r.strs(d, "guilds", where),
     )
+
+
+def of(config: Config) -> DiscordConfig:
+    """The ``[discord]`` section of ``config`` (its defaults when there is none)."""
+    section = config.sections.get("discord")
+    return section if isinstance(section, DiscordConfig) else DiscordConfig()
+
+
+def trusts_admin(config: Config, caller: Caller) -> bool:
+    """Whether Manage Server makes ``caller`` a bot admin (the registry's hook).
+
+    Watchlists and feeds are shared by every server the bot is in: Manage Server
+    counts only in the servers ``[discord] guilds`` names as trusted, or anyone who
+    invites the bot to a server of their own would be an admin."""
+    return caller.guild in of(config).guilds

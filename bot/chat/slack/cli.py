@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.chat.slack import config as slack_config
 from bot.chat.slack.config import SlackConfig
 from bot.config import ConfigError, load_config
 
@@ -120,7 +121,7 @@ def _manifest(args: argparse.Namespace) -> int:
     slack = SlackConfig()
     if path.exists():
         try:
-            slack = load_config(path).slack
+            slack = slack_config.of(load_config(path))
         except ConfigError as e:
             print(e, file=sys.stderr)
             return 1

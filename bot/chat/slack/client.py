@@ -48,6 +48,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.base import RECONNECT_BASE, RECONNECT_CAP, DeliveryError, Supervisor
+from bot.chat.slack import config as slack_config
 from bot.chat.slack import render
 from bot.chat.slack.config import SlackConfig
 from bot.chat.textcmd import Dispatcher, UsageError, tokenize
@@ -749,10 +750,12 @@ class SlackBot:
             )
         self.client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
         self.sender = SlackSender(self.client, pace=pace)
-        self.directory = SlackDirectory(self.client, config.slack)
+        self.directory = SlackDirectory(self.client, slack_config.of(config))
         if service is not None:  # tests build a bot for delivery only
             service.mention_checks["slack"] = groups_check(self.client)
-        self.commands = SlackCommands(service, command=config.slack.command, upload=self.upload)
+        self.commands = SlackCommands(
+            service, command=slack_config.of(config).command, upload=self.upload
+        )
         self.ids = _Ids()
         self.app = self._build_app()
         self.http_port: int | None = None
@@ -779,7 +782,7 @@ class SlackBot:
             name="alertbot",
             logger=_BOLT_LOG,
         )
-        app.command(self.config.slack.command)(self._on_command)
+        app.command(slack_config.of(self.config).command)(self._on_command)
         app.event("app_home_opened")(self._on_home_opened)
         for action in render.LOOKUP_ACTIONS:
             app.action(action)(self._on_lookup_page)
@@ -862,7 +865,7 @@ class SlackBot:
 
     async def start_http(self, host: str | None = None, port: int | None = None) -> int:
         """Serve the HTTP endpoint (bolt's aiohttp adapter); return the bound port."""
-        path = self.config.slack.http_path
+        path = slack_config.of(self.config).http_path
 
         async def handle(request: web.Request) -> web.Response:
             # bolt's signature check calls int() on this header and answers a
@@ -881,7 +884,7 @@ class SlackBot:
         site = web.TCPSite(
             self._runner,
             host or self.host,
-            self.config.slack.http_port if port is None else port,
+            slack_config.of(self.config).http_port if port is None else port,
         )
         await site.start()
         self.http_port = int(self._runner.addresses[0][1])

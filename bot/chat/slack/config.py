@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.config import Reader
+    from bot.config import Config, Reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +39,9 @@ def parse(t: Mapping[str, Any], r: Reader, where: str) -> SlackConfig:
         if not value.startswith("/"):
             r.err(f"{where}{key}", f"must start with '/', e.g. '/{value}'")
     return slack
+
+
+def of(config: Config) -> SlackConfig:
+    """The ``[slack]`` section of ``config`` (its defaults when there is none)."""
+    section = config.sections.get("slack")
+    return section if isinstance(section, SlackConfig) else SlackConfig()

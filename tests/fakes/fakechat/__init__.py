@@ -2,7 +2,7 @@
 
 It exists to prove that adding a platform is one package, one registry entry
 and one config section: nothing in ``bot/`` names it. A real platform would
-live in ``bot/chat/<name>/`` and be an entry in ``bot.chat.platforms.PLATFORMS``;
+live in ``bot/chat/<name>/`` and be an entry in ``bot.platforms.PLATFORMS``;
 this one is registered at run time with :data:`ENTRY` (see
 ``tests/test_third_platform.py``).
 
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.chat.platforms import ChatPlatform
 from bot.chat.textcmd import Dispatcher, UsageError, tokenize
 from bot.commands import CommandError, Values, help_entries
 from bot.config import Config, Reader
@@ -29,6 +28,7 @@ from bot.core import views
 from bot.core.models import Alert
 from bot.core.render import render_digest_console
 from bot.core.subscription import MentionKind, mention_id
+from bot.platforms import ChatPlatform
 from bot.service import Caller, Service
 
 POSTED: list[dict[str, Any]] = []

@@ -13,7 +13,8 @@ and its secrets' environment variables; subscriptions accept every registered
 name; the service asks :attr:`ChatPlatform.trust_admin` whether the platform's
 own admin right counts.
 
-This module imports only the pure core at run time (``bot.config`` imports it).
+This module imports only the pure core (``bot.config`` and ``bot.service`` import
+it, and it names neither: hooks and parsers are ``module:function`` strings).
 """
 
 from __future__ import annotations
@@ -22,13 +23,19 @@ import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.core.subscription import GROUP, ROLE, MentionKind
 
-if TYPE_CHECKING:
-    from bot.config import Config, Secrets
-    from bot.service import Caller
+CONFIG_TABLES = frozenset({"bot", "feeds", "subscriptions", "fetch", "alerts", "metrics"})
+"""The config's own top-level tables (no chat platform may take one's name)."""
+
+
+class SecretSource(Protocol):
+    """Where a platform's secrets are read (``bot.config.Secrets``)."""
+
+    def get(self, name: str) -> str: ...
+
 
 SectionParser = Callable[[Mapping[str, Any], Any, str], Any]
 """``parse(table, reader, where) -> section``: the platform's ``[<name>]`` table
@@ -72,10 +79,11 @@ class ChatPlatform:
     mention: MentionKind | None = None
     """What its subscriptions' ``mention`` may name (None: nothing). The platform's
     sender pings it; ``Service.mention_checks[name]`` may check that it exists."""
-    trust_admin: Callable[[Config, Caller], bool] | None = None
-    """Whether the platform's own admin right (``Caller.is_admin``) makes the
-    caller a bot admin here; None: always. Discord trusts Manage Server only in
-    the servers ``[discord] guilds`` lists."""
+    trust_admin: str = ""
+    """``module:function`` of ``trusts(config, caller) -> bool``: whether the
+    platform's own admin right (``Caller.is_admin``) makes the caller a bot admin
+    here; empty: always. Discord trusts Manage Server only in the servers
+    ``[discord] guilds`` lists."""
 
     def load(self) -> Any:
         """The bot class (imports the platform's client library)."""
@@ -86,7 +94,12 @@ class ChatPlatform:
         parse: SectionParser = _attr(self.section)
         return parse
 
-    def token(self, secrets: Secrets) -> str:
+    def trusts_admin(self, config: Any, caller: Any) -> bool:
+        """Whether ``caller``'s own platform admin right counts here (see
+        :attr:`trust_admin`)."""
+        return not self.trust_admin or bool(_attr(self.trust_admin)(config, caller))
+
+    def token(self, secrets: SecretSource) -> str:
         """The secret that turns it on (empty: off)."""
         return secrets.get(self.token_env)
 
@@ -101,13 +114,6 @@ def _attr(ref: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _discord_trusts_admin(config: Config, caller: Caller) -> bool:
-    # Watchlists and feeds are shared by every server the bot is in: Manage
-    # Server counts only in the servers [discord] guilds names as trusted, or
-    # anyone who invites the bot to a server of their own would be an admin.
-    return caller.guild in config.discord.guilds
-
-
 PLATFORMS: dict[str, ChatPlatform] = {
     "discord": ChatPlatform(
         name="discord",
@@ -118,7 +124,7 @@ PLATFORMS: dict[str, ChatPlatform] = {
         section="bot.chat.discord.config:parse",
         keys=("admin_roles", "admin_users", "manager_roles", "manager_users", "guilds"),
         mention=ROLE,
-        trust_admin=_discord_trusts_admin,
+        trust_admin="bot.chat.discord.config:trusts_admin",
         cli="bot.chat.discord.cli",
         needs_admin="a role or user id in the bot's [discord] admin_roles / admin_users "
         "(or Manage Server in a server listed in [discord] guilds)",
@@ -170,10 +176,8 @@ def register(platform: ChatPlatform) -> None:
     """Add a platform at run time (a plugin, a test). A platform shipped with the
     bot is an entry in :data:`PLATFORMS` instead. Register before the config is
     loaded: the loader reads the registry."""
-    from bot.config import TABLES  # bot.config imports this module
-
     name = platform.name
-    if name == CONSOLE or name in TABLES or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+    if name == CONSOLE or name in CONFIG_TABLES or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise ValueError(f"{name!r} cannot name a chat platform")
     if platform.name in PLATFORMS:
         raise ValueError(f"a chat platform named {platform.name!r} is already registered")
@@ -195,6 +199,6 @@ def env_names() -> tuple[str, ...]:
     return tuple(e for p in PLATFORMS.values() for e in (p.token_env, *p.secrets_env))
 
 
-def enabled(secrets: Secrets) -> list[ChatPlatform]:
+def enabled(secrets: SecretSource) -> list[ChatPlatform]:
     """The platforms whose token is set."""
     return [p for p in PLATFORMS.values() if p.token(secrets)]
