@@ -28,13 +28,11 @@ from bot.core.views import (
     alert_view,
     digest_view,
     format_time,
-    mentions_of,
     plain_text,
 )
 
 __all__ = [
     "alert_json",
-    "digest_mentions",
     "format_time",
     "render_console",
     "render_digest_console",
@@ -141,10 +139,6 @@ def alert_json(alert: Alert, *, action: str, channel: str) -> dict[str, object]:
         "format": alert.format,
         "mentions": list(alert.mentions),
     }
-
-
-digest_mentions = mentions_of
-"""Every mention the alerts of one digest carry, once each, in order."""
 
 
 def _entries(entries: Sequence[Entry]) -> list[str]:

@@ -71,7 +71,6 @@ from bot.config import Config
 from bot.core import views
 from bot.core.lookup import LookupPage
 from bot.core.models import Alert, Platform
-from bot.core.render import digest_mentions
 from bot.core.subscription import mention_id
 from bot.service import Caller
 
@@ -293,7 +292,7 @@ class DiscordSender:
 
     async def post_digest(self, channel: str, alerts: list[Alert], *, key: str) -> str:
         embeds = render.digest_embeds(alerts, key=key)
-        return await self._post(channel, embeds, key, digest_mentions(alerts))
+        return await self._post(channel, embeds, key, views.mentions_of(alerts))
 
     def digest_fit(self, alerts: list[Alert]) -> int:
         return render.digest_fit(alerts)
