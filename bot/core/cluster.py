@@ -137,6 +137,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from bot.core.fold import fold
 
@@ -204,6 +205,7 @@ _NOT_NAME_WORDS = """monday tuesday wednesday thursday friday saturday sunday ja
     breaking live update updates watch video photos opinion analysis news report
     read more follow subscribe"""
 _NOT_NAMES = _STOP | frozenset(_NOT_NAME_WORDS.split())
+_V = TypeVar("_V")
 
 
 def _stem(word: str) -> str:
@@ -221,18 +223,68 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[tuple[str, bool]]:
-    """Content words (folded, stemmed) of ``text``, each with "written as a name".
+class _Memo(Generic[_V]):
+    """A bounded memo of a pure function of a word, per process.
+
+    Two generations of at most ``limit`` words each: the young one takes every new
+    word, and when it is full it becomes the old one (the previous old one is dropped);
+    a word found in the old one moves up into the young one. Frequent words stay, a
+    lookup is a dict get or two, and at most ``2 * limit`` words are held.
+    """
+
+    __slots__ = ("limit", "old", "young")
+
+    def __init__(self, limit: int) -> None:
+        self.young: dict[str, _V] = {}
+        self.old: dict[str, _V] = {}
+        self.limit = limit
+
+    def get(self, word: str) -> _V | None:
+        value = self.young.get(word)
+        if value is None:
+            value = self.old.get(word)
+            if value is not None:
+                self.put(word, value)
+        return value
+
+    def put(self, word: str, value: _V) -> None:
+        if len(self.young) >= self.limit:
+            self.old = self.young
+            self.young = {}
+        self.young[word] = value
+
+    def clear(self) -> None:
+        self.young = {}
+        self.old = {}
+
+
+def _words(text: str, limit: int = 0) -> list[tuple[str, bool]]:
+    """Content words (folded, stemmed) of ``text``, each with "written as a name"; the
+    first ``limit`` of them when ``limit`` is positive.
 
     A name is a word capitalised where the sentence does not force it (not the first
     word, not after ``. ! ? : ;`` or a double quote).
     """
+    # Folding without case only changes characters that are not part of a token into
+    # others that are not either (and curly quotes into '"', dropped format characters
+    # join words), so an ASCII text has the tokens of its fold as it is.
+    typographic = text if text.isascii() else fold(text, case=False).text
+    if typographic.isascii():
+        # Only ASCII is left, and folding the case of ASCII is lowering it, token by
+        # token: one tokenising pass, and for a lead only as far as its limit needs.
+        if limit and len(typographic) > _PREFIX_CHARS:
+            tokens = _TOKEN.findall(typographic, 0, _PREFIX_CHARS)
+            out, used = _ascii_words(tokens, limit)
+            # The last token of the prefix may be cut short: stopping before it is exact.
+            if len(out) == limit and used < len(tokens):
+                return out
+        return _ascii_words(_TOKEN.findall(typographic), limit)[0]
+    cased = _TOKEN.findall(typographic)
     low = _TOKEN.findall(fold(text).text)
-    cased = _TOKEN.findall(fold(text, case=False).text)
     # Folding keeps words whole, so both token lists align; when a rare character
     # splits differently, capitalisation is ignored rather than misread.
     aligned = len(low) == len(cased)
-    out: list[tuple[str, bool]] = []
+    out = []
     start = True
     for i, tok in enumerate(low):
         if tok in _SENTENCE_END:
@@ -242,7 +294,33 @@ def _words(text: str) -> list[tuple[str, bool]]:
         start = False
         if len(tok) > 1 and tok not in _STOP:
             out.append((_stem(tok), name and tok not in _NOT_NAMES))
+            if len(out) == limit:
+                break
     return out
+
+
+_PREFIX_CHARS = 500
+"""Characters of an ASCII lead tokenised first: most leads reach their forty words
+within them, and the others are tokenised whole."""
+
+
+def _ascii_words(tokens: list[str], limit: int) -> tuple[list[tuple[str, bool]], int]:
+    """``_words`` of an ASCII text's tokens as written, and how many tokens it used."""
+    out: list[tuple[str, bool]] = []
+    start = True
+    used = 0
+    for tok in tokens:
+        used += 1
+        if tok in _SENTENCE_END:
+            start = True
+            continue
+        low = tok.lower()
+        if len(low) > 1 and low not in _STOP:
+            out.append((_stem(low), not start and tok[0].isupper() and low not in _NOT_NAMES))
+            if len(out) == limit:
+                break
+        start = False
+    return out, used
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +341,7 @@ def story_features(title: str, text: str) -> Features:
     title_words = _words(title)
     # Forty content words fit well inside the first 1,500 characters; folding only that
     # much keeps long articles as cheap as teasers.
-    lead = _words(text[:_LEAD_CHARS])[:LEAD_WORDS]
+    lead = _words(text[:_LEAD_CHARS], LEAD_WORDS)
     lead_names = {w for w, name in lead if name}
     tset = {w for w, _ in title_words}
     # In Title Case Headlines Every Word Is Capitalised, so capitals there say nothing;
@@ -288,14 +366,85 @@ def features(title: str, text: str) -> set[str]:
 
 
 def _h32(word: str) -> int:
-    # Zero pads the sketches, so no word may hash to it.
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest()) or 1
+    value = _hashes.get(word)
+    if value is None:
+        # Zero pads the sketches, so no word may hash to it.
+        digest = hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest()
+        value = int.from_bytes(digest) or 1
+        _hashes.put(word, value)
+    return value
 
 
-def _sketch(words: Iterable[str], slots: int) -> list[int]:
+# A word's MinHash row is its shake_128 digest: PERMUTATIONS big-endian 32-bit values.
+# Spread into 40-bit lanes (a zero byte before every value) it becomes one integer whose
+# lanes have room for a guard bit, and the column-wise minimum of two rows takes six
+# operations on whole integers (see _minhash) instead of 128 comparisons of ints
+# unpacked one by one. Byte-aligned lanes keep both conversions in C: slice assignment
+# in, a struct format that skips the pad bytes out.
+_LANE_BYTES = 5
+_LANE_BITS = 8 * _LANE_BYTES
+_GUARDS = sum(1 << (_LANE_BITS * i + 32) for i in range(PERMUTATIONS))
+_FROM_LANES = struct.Struct(">" + "xI" * PERMUTATIONS)
+
+
+def _lanes(words: list[str]) -> bytearray:
+    """The rows of ``words``, one after the other, spread into lanes: one pass of
+    slice assignments for all of them."""
+    digests = b"".join([hashlib.shake_128(w.encode("utf-8")).digest(_MINHASH.size) for w in words])
+    lanes = bytearray(_FROM_LANES.size * len(words))
+    for k in range(4):
+        lanes[k + 1 :: _LANE_BYTES] = digests[k::4]
+    return lanes
+
+
+ROW_MEMO_WORDS = 2048
+"""Words whose MinHash rows a process keeps, per generation of its memo (about 0.8 KB
+each, so at most about 3.3 MB): words repeat across stories, and a hit saves the
+shake_128 digest and its spreading into lanes."""
+H32_MEMO_WORDS = 4096
+"""Words whose 32-bit sketch hashes a process keeps, per generation."""
+_rows: _Memo[int] = _Memo(ROW_MEMO_WORDS)
+_hashes: _Memo[int] = _Memo(H32_MEMO_WORDS)
+_ALL_ONES = sum(0xFFFFFFFF << (_LANE_BITS * i) for i in range(PERMUTATIONS))
+_TOP = _GUARDS | _ALL_ONES
+"""The neutral start of a column-wise minimum: every lane at its largest value."""
+
+
+def _minhash(words: Iterable[str]) -> tuple[int, ...]:
+    """The column-wise minimum of the words' rows (at least one word)."""
+    memo = _rows
+    known = memo.young.get
+    missing: list[str] = []
+    acc = _TOP
+    for word in words:
+        b = known(word)
+        if b is None:
+            b = memo.get(word)
+            if b is None:
+                missing.append(word)
+                continue
+        # Every lane of acc is 2**32 + a (the guard set) and of the row b < 2**32, so
+        # the subtraction borrows across no lane: a lane of d keeps its guard where
+        # a >= b, with a - b below it. There the mask takes a - b off acc, leaving b.
+        d = acc - b
+        ge = d & _GUARDS
+        acc -= d & (ge - (ge >> 32))
+    if missing:
+        lanes = memoryview(_lanes(missing))
+        size = _FROM_LANES.size
+        for i, word in enumerate(missing):
+            b = int.from_bytes(lanes[i * size : (i + 1) * size], "big")
+            memo.put(word, b)
+            d = acc - b
+            ge = d & _GUARDS
+            acc -= d & (ge - (ge >> 32))
+    return _FROM_LANES.unpack(acc.to_bytes(_FROM_LANES.size, "big"))
+
+
+def _sketch(words: Iterable[str], slots: int) -> tuple[int, ...]:
     """The ``slots`` smallest word hashes, sorted, padded with zeros."""
     hashes = sorted({_h32(w) for w in words})[:slots]
-    return hashes + [0] * (slots - len(hashes))
+    return (*hashes, *[0] * (slots - len(hashes)))
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
@@ -303,13 +452,8 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     f = story_features(title, text)
     if not f.words:
         return ()
-    rows = [
-        _MINHASH.unpack(hashlib.shake_128(w.encode("utf-8")).digest(_MINHASH.size))
-        for w in sorted(f.words)
-    ]
-    minhash = [min(column) for column in zip(*rows, strict=True)]
-    return tuple(
-        minhash
+    return (
+        _minhash(f.words)
         + _sketch(f.title, TITLE_SLOTS)
         + _sketch(f.title_names, TITLE_NAME_SLOTS)
         + _sketch(f.names, NAME_SLOTS)
@@ -343,6 +487,28 @@ def _parts(fp: Fingerprint) -> tuple[Fingerprint, list[int], list[int], list[int
     return fp[:t0], nonzero[0], nonzero[1], nonzero[2]
 
 
+def _plain_bands(fp: Fingerprint) -> list[int]:
+    """The keys of :func:`bands`, one :func:`_key` call each: the formula the fast path
+    must agree with, kept for fingerprints of any other length."""
+    minhash, title, _, _ = _parts(fp)
+    keys = [_key(b, *minhash[b * ROWS : (b + 1) * ROWS]) for b in range(BANDS)]
+    if len(title) >= MIN_TITLE_WORDS:
+        top = title[:TITLE_BAND_WORDS]
+        keys.extend(_key(_TITLE_KEY, x, y) for i, x in enumerate(top) for y in top[i + 1 :])
+    return keys
+
+
+# A key is the BLAKE2b-64 of the packed (version, band, values...) (see _key); the fast
+# path packs the version and band once, the MinHash once, and reads all keys with one
+# struct call.
+_U32 = struct.Struct(">I")
+_BAND_STATES = tuple(
+    hashlib.blake2b(struct.pack(">HI", _VERSION, b), digest_size=8) for b in range(BANDS)
+)
+_TITLE_STATE = hashlib.blake2b(struct.pack(">HI", _VERSION, _TITLE_KEY), digest_size=8)
+_BAND_BYTES = 4 * ROWS
+
+
 def bands(fp: Fingerprint) -> list[int]:
     """LSH keys as signed 64-bit ints (they fit an SQLite INTEGER).
 
@@ -353,12 +519,25 @@ def bands(fp: Fingerprint) -> list[int]:
     """
     if not fp:
         return []
-    minhash, title, _, _ = _parts(fp)
-    keys = [_key(b, *minhash[b * ROWS : (b + 1) * ROWS]) for b in range(BANDS)]
+    if len(fp) != SIZE:
+        return _plain_bands(fp)  # not a fingerprint of ours (decode rejects it)
+    packed = _MINHASH.pack(*fp[:PERMUTATIONS])
+    digests: list[bytes] = []
+    for i, state in enumerate(_BAND_STATES):
+        h = state.copy()
+        h.update(packed[i * _BAND_BYTES : (i + 1) * _BAND_BYTES])
+        digests.append(h.digest())
+    title = [x for x in fp[PERMUTATIONS : PERMUTATIONS + TITLE_SLOTS] if x]
     if len(title) >= MIN_TITLE_WORDS:
-        top = title[:TITLE_BAND_WORDS]
-        keys.extend(_key(_TITLE_KEY, x, y) for i, x in enumerate(top) for y in top[i + 1 :])
-    return keys
+        top = [_U32.pack(v) for v in title[:TITLE_BAND_WORDS]]
+        for i, a in enumerate(top):
+            first = _TITLE_STATE.copy()
+            first.update(a)
+            for b in top[i + 1 :]:
+                h = first.copy()
+                h.update(b)
+                digests.append(h.digest())
+    return list(struct.unpack(f">{len(digests)}q", b"".join(digests)))
 
 
 def _content_similarity(a: Fingerprint, b: Fingerprint) -> float:
