@@ -13,10 +13,12 @@ bit (fingerprints and band keys are stored and compared across processes and
 versions); the bench checks every story and ``tests/test_fingerprint.py`` checks
 random and corpus inputs.
 
-Both run in this process, each in ``--rounds`` rounds (best of, CPU seconds); ours
-starts every round with empty word caches (a cold worker), and a last line times a
-warm round. Peak memory: the size of the word caches once full (``cache_bytes``) and
-tracemalloc over one cold round of ours.
+Both run in this process, in ``--rounds`` interleaved rounds (best of each, CPU
+seconds): ours with empty word memos at the start of the round (a fresh worker) and
+with the memos left by the round before (warm), plus the features and the band keys
+alone. Memory: what the word memos hold after a cold round (dicts, keys and values)
+and tracemalloc over one cold round that keeps no results. ``--memo N`` sets the
+words per generation of the row memo, to see the trade between memory and hits.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import struct
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -255,6 +257,12 @@ def old(stories: list[tuple[str, str]]) -> list[tuple[Fingerprint, list[int]]]:
     return out
 
 
+def ours_discarding(stories: list[tuple[str, str]]) -> None:
+    """What a worker does: each story's fingerprint and keys, then on to the next."""
+    for title, text in stories:
+        cluster.bands(cluster.fingerprint(title, text))
+
+
 MEMOS = (cluster._rows, cluster._hashes)
 
 
@@ -263,24 +271,26 @@ def cold() -> None:
         memo.clear()
 
 
-def timed(run: object, stories: list[tuple[str, str]], rounds: int, reset: bool) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        if reset:
-            cold()
-        start = time.process_time()
-        run(stories)  # type: ignore[operator]  # one of ours / old
-        best = min(best, time.process_time() - start)
-    return best
+def cpu(run: Callable[[], object]) -> float:
+    start = time.process_time()
+    run()
+    return time.process_time() - start
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--files", type=int, default=None, help="only the first N feed files")
-    ap.add_argument("--rounds", type=int, default=3, help="best of N rounds (default 3)")
+    ap.add_argument("--rounds", type=int, default=5, help="best of N rounds (default 5)")
+    ap.add_argument(
+        "--memo",
+        type=int,
+        default=cluster.ROW_MEMO_WORDS,
+        help=f"words per generation of the row memo (default {cluster.ROW_MEMO_WORDS})",
+    )
     args = ap.parse_args()
     require_corpus(args.corpus, "fingerprint.py")
+    cluster._rows.limit = args.memo
     stories = load_stories(args.corpus, args.files)
     cold()
     new_out = ours(stories)
@@ -291,42 +301,40 @@ def main() -> None:
         f"{len(stories)} stories, {sum(1 for fp, _ in new_out if fp)} fingerprinted, "
         f"{keys} band keys; differing from the baseline: {differ}"
     )
-    t_old = timed(old, stories, args.rounds, reset=False)
-    t_new = timed(ours, stories, args.rounds, reset=True)
-    t_warm = timed(ours, stories, args.rounds, reset=False)
-    print(f"baseline (old formula)   fingerprint+bands  {t_old:7.3f} s CPU")
-    print(f"ours, cold word memos    fingerprint+bands  {t_new:7.3f} s CPU  {t_old / t_new:5.2f}x")
-    print(
-        f"ours, warm word memos    fingerprint+bands  {t_warm:7.3f} s CPU  {t_old / t_warm:5.2f}x"
-    )
-    parts = [
-        ("features", lambda: [cluster.story_features(t, x) for t, x in stories]),
-        ("old features", lambda: [old_story_features(t, x) for t, x in stories]),
-    ]
-    for name, run in parts:
-        start = time.process_time()
-        run()
-        print(f"  {name:22s} {time.process_time() - start:7.3f} s CPU")
     fps = [fp for fp, _ in new_out if fp]
-    start = time.process_time()
-    for fp in fps:
-        cluster.bands(fp)
-    t_bands = time.process_time() - start
-    start = time.process_time()
-    for fp in fps:
-        old_bands(fp)
-    t_old_bands = time.process_time() - start
-    print(f"  bands {t_bands:.3f} s CPU, old bands {t_old_bands:.3f} s CPU")
+    texts = [(t, x) for t, x in stories]
+    # Rounds interleave old and new, so a busy machine slows both alike; best of each.
+    runs: dict[str, Callable[[], object]] = {
+        "old fingerprint+bands": lambda: old(stories),
+        "cold fingerprint+bands": lambda: (cold(), ours(stories)),
+        "warm fingerprint+bands": lambda: ours(stories),
+        "old features": lambda: [old_story_features(t, x) for t, x in texts],
+        "features": lambda: [cluster.story_features(t, x) for t, x in texts],
+        "old bands": lambda: [old_bands(fp) for fp in fps],
+        "bands": lambda: [cluster.bands(fp) for fp in fps],
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(args.rounds):
+        for name, run in runs.items():
+            best[name] = min(best[name], cpu(run))
+    base = best["old fingerprint+bands"]
+    print(f"baseline (old formula)  fingerprint+bands {base:7.3f} s CPU")
+    for label, name in (("cold", "cold fingerprint+bands"), ("warm", "warm fingerprint+bands")):
+        t = best[name]
+        print(f"ours, {label} word memos  fingerprint+bands {t:7.3f} s CPU  {base / t:5.2f}x")
+    for part in ("features", "bands"):
+        old_t, new_t = best[f"old {part}"], best[part]
+        print(f"  {part:9s} old {old_t:6.3f} s  ours {new_t:6.3f} s  {old_t / new_t:5.2f}x")
     cold()
     tracemalloc.start()
-    ours(stories)
+    ours_discarding(stories)
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    held = ", ".join(f"{len(m.young) + len(m.old)}" for m in MEMOS)
+    held = " + ".join(f"{len(m.young) + len(m.old)}" for m in MEMOS)
     print(
-        f"word memos: {held} rows/hashes held, {cache_bytes() / 2**20:.2f} MiB; "
-        f"tracemalloc over one cold round: {current / 2**20:.2f} MiB kept, "
-        f"{peak / 2**20:.2f} MiB peak"
+        f"word memos (rows {args.memo}/generation): {held} rows + hashes held, "
+        f"{cache_bytes() / 2**20:.2f} MiB; tracemalloc over one cold round: "
+        f"{current / 2**20:.2f} MiB kept, {peak / 2**20:.2f} MiB peak"
     )
     if differ:
         raise SystemExit(f"bench/fingerprint.py: {differ} stories differ from the baseline")

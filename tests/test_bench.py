@@ -26,7 +26,9 @@ def test_poll_bench_smoke_run() -> None:
     assert "peak RSS" in out
 
 
-@pytest.mark.parametrize("bench", ["match.py", "parse.py", "poll.py", "cluster.py", "quality.py"])
+@pytest.mark.parametrize(
+    "bench", ["match.py", "parse.py", "poll.py", "cluster.py", "quality.py", "fingerprint.py"]
+)
 def test_bench_without_feeds_says_what_it_needs(bench: str, tmp_path: Path) -> None:
     missing = tmp_path / "realfeeds"
     done = subprocess.run(

@@ -75,6 +75,13 @@ pair the title score can lift (three shared title words) shares a key. Keys carr
 version number: keys of fingerprints in an earlier format never match, so stored rows
 of the old format are never candidates (``decode`` would reject them).
 
+Fingerprints and keys are stored, so the code that computes them may get faster but
+never different: ``tests/test_fingerprint.py`` holds it to the plain formula (kept in
+``bench/fingerprint.py``). ASCII text is folded once (its fold is its lower case), a
+lead is tokenised only as far as its forty words, a word's MinHash row is spread into
+40-bit lanes so the column-wise minimum is a few whole-integer operations, and each
+process keeps bounded memos of word rows and sketch hashes (:data:`ROW_MEMO_WORDS`).
+
 The threshold
 -------------
 Measured on ``tests/data/clusters.tsv`` (hand-labelled pairs of real stories from the
