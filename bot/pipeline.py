@@ -74,6 +74,8 @@ WRITE_BATCH = 256
 """Unchanged polls written together, at most."""
 WRITE_DELAY = 0.2
 """Seconds an unchanged poll waits for others to be written with."""
+MATCHER_CHECK = 1.0
+"""Seconds a cycle uses the watchlists' version it read before reading it again."""
 CLAIM_FOR = timedelta(minutes=1)
 """How long one ``poll_due`` keeps claiming feeds as slots free up before it returns."""
 MAX_DRAIN_ROUNDS = 20
@@ -208,14 +210,23 @@ class Poller:
         """Parse, match and fingerprint run here, in processes (``[fetch] workers``)."""
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
+        self._matcher_checked = 0.0
         self._unchanged = WriteBehind(store.record_unchanged)
         self.wake: asyncio.Event | None = None
         """Set as soon as one feed's poll stored alerts, so the deliverer sends them
         then, not when the whole ``poll_due`` (up to a minute of claims) returns."""
 
-    async def matcher(self) -> Matcher:
-        """The compiled matcher, rebuilt when any watchlist changed (from any process)."""
+    async def matcher(self, *, fresh: bool = False) -> Matcher:
+        """The compiled matcher, rebuilt when any watchlist changed (from any process).
+
+        The version is read again at most every :data:`MATCHER_CHECK` seconds during a
+        cycle (``fresh``: now): once per feed, twice, was a tenth of a cold cycle's
+        hand-offs to the database."""
+        now = asyncio.get_running_loop().time()
+        if not fresh and self._matcher is not None and now < self._matcher_checked:
+            return self._matcher
         version = await self.store.watchlists_version()
+        self._matcher_checked = now + MATCHER_CHECK
         if self._matcher is None or version != self._matcher_version:
             watchlists = []
             bodies = tuple(await self.store.watchlist_bodies())
@@ -256,7 +267,7 @@ class Poller:
             feeds = await self._claim(all_feeds=True, limit=None)
             if feeds:
                 try:
-                    await self.matcher()
+                    await self.matcher(fresh=True)
                     await self._poll_batch(feeds, stats)
                 except BaseException:
                     # Cancelled or failed mid-batch: hand back the feeds not finished
@@ -277,7 +288,8 @@ class Poller:
                 if loop.time() >= stop_claiming:
                     exhausted = True  # let the caller prune and reseed between cycles
                 if not exhausted and len(running) < slots:
-                    await self.matcher()  # before the claim: a claimed feed starts at once
+                    # Before the claim: a claimed feed starts at once.
+                    await self.matcher(fresh=not running)
                     feeds = await self._claim(all_feeds=False, limit=slots - len(running))
                     again = [f.id for f in feeds if f.id in done]
                     feeds = [f for f in feeds if f.id not in done]

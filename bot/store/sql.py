@@ -541,6 +541,9 @@ class SQLStore:
             # candidates for each other, and one statement beats one per story.
             keys: list[tuple[int, int, str | None]] = []
             matches: list[tuple[int, str, str, str, str, int, int]] = []
+            joins: dict[tuple[int, str], list[int]] = {}
+            seen = iso(now)
+            merged_into: dict[int, int] = {}
             for n, (item, story_id) in enumerate(zip(items, stored, strict=True)):
                 if story_id is None:
                     continue
@@ -558,11 +561,23 @@ class SQLStore:
                     if alone and await search.widen(k):
                         cluster_rule(item, await search.candidates(k, this_poll))
                 if item.clustered:
-                    keys.extend((b, story_id, iso(now)) for b in item.bands)
+                    keys.extend((b, story_id, seen) for b in item.bands)
+                    if item.cluster_id is not None and not (
+                        item.merges or item.singles or item.alert
+                    ):
+                        # Joins one event and changes nothing else: written with the
+                        # poll's other plain joins, after the loop.
+                        joins.setdefault((item.cluster_id, item.story.feed_url), []).append(
+                            story_id
+                        )
+                        continue
                     placed = await self._cluster_story(item, story_id, subs, now, digest_due or now)
                     touched.extend(placed.outbox)
+                    merged_into.update(dict.fromkeys(placed.merged, placed.cluster_id or 0))
                     if search is not None and placed.cluster_id is not None:
                         search.placed(placed.cluster_id, item.singles, placed.merged)
+            if joins:
+                touched.extend(await self._join_events(joins, merged_into, now))
             if matches:
                 await self._execmany(
                     "INSERT INTO matches "
@@ -639,6 +654,53 @@ class SQLStore:
         if new:
             await self._index_stories(new)
         return out
+
+    async def _join_events(
+        self,
+        joins: Mapping[tuple[int, str], Sequence[int]],
+        merged_into: Mapping[int, int],
+        now: datetime,
+    ) -> list[int]:
+        """Put a poll's stories into the events they join ((event, feed) → story ids)
+        in a few statements; an event that did not carry the feed yet has its outbox
+        rows bumped (edited to add the outlet). Returns their ids."""
+        by_event: dict[int, list[int]] = {}
+        feeds: dict[str, set[int]] = {}
+        for (event, feed_url), story_ids in joins.items():
+            while event in merged_into:  # merged into another by a later story of the poll
+                event = merged_into[event]
+            by_event.setdefault(event, []).extend(story_ids)
+            feeds.setdefault(feed_url, set()).add(event)
+        events = sorted(by_event)
+        new: set[int] = set()
+        for feed_url, joined in feeds.items():  # one feed, but for a caller's mixed poll
+            present: set[int] = set()
+            for chunk in chunks(sorted(joined), 500):
+                rows = await self._all(
+                    "SELECT DISTINCT cluster_id FROM stories WHERE feed_url = ? "
+                    f"AND cluster_id IN ({marks(len(chunk))})",
+                    (feed_url, *chunk),
+                )
+                present.update(int(r["cluster_id"]) for r in rows)
+            new |= joined - present
+        await self._execmany(
+            "UPDATE stories SET cluster_id = ? WHERE id = ?",
+            [(event, sid) for event, story_ids in by_event.items() for sid in story_ids],
+        )
+        touched: list[int] = []
+        for chunk in chunks(events, 500):
+            await self._exec(
+                f"UPDATE clusters SET updated_at = ? WHERE id IN ({marks(len(chunk))})",
+                (iso(now), *chunk),
+            )
+        for chunk in chunks(sorted(new), 500):
+            rows = await self._all(
+                "UPDATE outbox SET revision = revision + 1 "
+                f"WHERE cluster_id IN ({marks(len(chunk))}) RETURNING id",
+                chunk,
+            )
+            touched.extend(int(r["id"]) for r in rows)
+        return touched
 
     async def _cluster_story(
         self,
