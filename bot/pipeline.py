@@ -512,6 +512,14 @@ class Poller:
         window = self.config.alerts.cluster_window
         threshold = self.config.alerts.cluster_threshold
 
+        sketches: dict[bytes, clustering.Sketch] = {}  # a poll's stories share candidates
+
+        def sketch_of(fingerprint: bytes) -> clustering.Sketch:
+            got = sketches.get(fingerprint)
+            if got is None:
+                got = sketches[fingerprint] = clustering.Sketch.from_bytes(fingerprint)
+            return got
+
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
             published = item.story.published or now
@@ -524,7 +532,7 @@ class Poller:
                     r.published,
                     r.feed_url,
                     r.title,
-                    sketch=clustering.Sketch.from_bytes(r.fingerprint),
+                    sketch=sketch_of(r.fingerprint),
                 )
                 for r in rows
             ]

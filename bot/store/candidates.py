@@ -139,7 +139,9 @@ class PollCandidates:
                 self.events[int(r["id"])] = event_of(int(r["id"]), r["cluster_id"])
 
     async def _read_rows(self, ids: Iterable[int]) -> None:
-        missing = sorted(set(ids) - self.rows.keys())
+        missing = sorted({i for i in ids if i not in self.rows})
+        if not missing:
+            return
         for chunk in _chunks(missing, ID_BATCH):
             rows = await self.store._all(
                 "SELECT id, fingerprint, COALESCE(published, seen_at) AS t, feed_url, title "
