@@ -114,3 +114,75 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+async def test_fingerprints_and_bands_come_back_packed_but_equal() -> None:
+    from bot.core import cluster
+
+    pool = CpuPool(1)
+    try:
+        got = await pool.run(analyse_body, job())
+    finally:
+        pool.close()
+    (story,) = [s for s in got.parsed.stories if s.id == "a"]
+    fp = got.fingerprints["a"]
+    assert fp == cluster.fingerprint(story.title, story.text) and isinstance(fp, tuple)
+    assert got.fingerprints.get("a") is fp  # made once: the pipeline relies on identity
+    assert got.bands["a"] == cluster.bands(fp) and isinstance(got.bands["a"], list)
+    assert got.fingerprints.get("b") is None and dict(got.bands) == {"a": got.bands["a"]}
+
+
+def test_int_table_keeps_rows_that_do_not_fit_as_they_are() -> None:
+    import pickle
+
+    from bot.feeds.work import IntTable
+
+    fits = pickle.loads(pickle.dumps(IntTable({"a": (1, 2**32 - 1), "e": ()}, tuple, "I")))
+    assert dict(fits) == {"a": (1, 2**32 - 1), "e": ()} and len(fits) == 2
+    wide = pickle.loads(pickle.dumps(IntTable({"a": (2**32,), "b": (-1,)}, tuple, "I")))
+    assert dict(wide) == {"a": (2**32,), "b": (-1,)}
+    with pytest.raises(KeyError):
+        fits["missing"]
+
+
+def _status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    raise AssertionError(f"no {key} for {pid}")
+
+
+def _reset_peak(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+async def test_a_worker_gives_memory_back_after_a_big_body() -> None:
+    """glibc keeps freed heap pages; after a body of TRIM_BYTES or more the worker
+    trims its heap, so an idle worker does not sit on its peak."""
+    from bot.feeds.work import TRIM_BYTES
+
+    item = (
+        "<item><title>Story {0} about the ministry</title><guid>g{0}</guid>"
+        "<description>&lt;p&gt;" + "Paragraph {0} of a long report. " * 30 + "&lt;/p&gt;"
+        "</description></item>"
+    )
+    items = "".join(item.format(i) for i in range(TRIM_BYTES // 1000))
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+    assert len(body) >= TRIM_BYTES
+    pool = CpuPool(1)
+    try:
+        await pool.run(analyse_body, job())  # compiles the matcher, imports what it needs
+        (pid,) = pool.pids()
+        before = _status_kib(pid, "VmRSS:")
+        _reset_peak(pid)
+        got = await pool.run(analyse_body, job(body))
+        assert len(got.parsed.stories) == 2000  # MAX_ENTRIES
+        peak, after = _status_kib(pid, "VmHWM:"), _status_kib(pid, "VmRSS:")
+    finally:
+        pool.close()
+    assert peak - before > 20_000, (before, peak, after)  # the parse did use memory
+    assert after - before < (peak - before) / 2, (before, peak, after)
