@@ -133,6 +133,7 @@ TRIM_BYTES = 4 << 20
 """A job whose body is at least this large hands its freed memory back to the OS
 when it is done (``malloc_trim``): glibc keeps freed heap pages otherwise, and a
 worker that once parsed a 15 MiB body would hold ~100 MiB more while idle."""
+TRIM_AGAIN_SECONDS = 0.2
 MMAP_THRESHOLD = 1 << 20
 """Allocations from this size up get pages of their own (``mallopt``), returned to the
 OS as soon as they are freed. glibc's default threshold starts at 128 KiB but rises
@@ -189,7 +190,12 @@ def analyse_body(job: Job) -> Analysed:
         return _analyse(job)
     finally:
         if len(job.body) >= TRIM_BYTES:
-            trim_malloc()
+            trim_malloc()  # the parse's garbage
+            # The result and the job are freed only once the result is sent: trim
+            # again a moment later, so an idle worker does not sit on them.
+            timer = threading.Timer(TRIM_AGAIN_SECONDS, trim_malloc)
+            timer.daemon = True
+            timer.start()
 
 
 def _analyse(job: Job) -> Analysed:
