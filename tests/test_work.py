@@ -192,3 +192,54 @@ async def test_a_worker_gives_memory_back_after_a_big_body() -> None:
         pool.close()
     assert peak - before > 20_000, (before, peak, after)  # the parse did use memory
     assert after - before < (peak - before) / 2, (before, peak, after)
+
+
+async def test_parse_budget_admits_in_order_and_always_one() -> None:
+    from bot.feeds.work import ParseBudget
+
+    budget = ParseBudget(100)
+    order: list[str] = []
+    release = {name: asyncio.Event() for name in "abcd"}
+
+    async def parse(name: str, size: int) -> None:
+        async with budget.share(size):
+            order.append(name)
+            await release[name].wait()
+
+    tasks = [asyncio.create_task(parse("a", 80))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(parse("b", 50)))
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(parse("c", 10)))  # fits beside a, but b asked first
+    await asyncio.sleep(0.01)
+    assert order == ["a"] and budget.used == 80
+    release["a"].set()
+    await asyncio.sleep(0.01)
+    assert order == ["a", "b", "c"] and budget.used == 60
+    release["b"].set()
+    release["c"].set()
+    tasks.append(asyncio.create_task(parse("d", 500)))  # over the limit: runs alone
+    await asyncio.sleep(0.01)
+    assert order[-1] == "d" and budget.used == 500
+    release["d"].set()
+    await asyncio.gather(*tasks)
+    assert budget.used == 0 and budget.peak == 500
+
+
+async def test_big_bodies_parse_one_at_a_time_within_the_budget() -> None:
+    item = "<item><title>Story {0}</title><guid>g{0}</guid><description>{1}</description></item>"
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        + "".join(item.format(i, "word " * 300) for i in range(1000))
+        + "</channel></rss>"
+    ).encode()
+    assert len(body) > 1 << 20
+    pool = CpuPool(2, parse_budget=len(body) + 1000)
+    try:
+        got = await asyncio.gather(*(pool.run(analyse_body, job(body)) for _ in range(2)))
+        small = await pool.run(analyse_body, job())  # under BIG_JOB_BYTES: never waits
+    finally:
+        pool.close()
+    assert [len(g.parsed.stories) for g in got] == [1000] * 2
+    assert len(small.parsed.stories) == 2
+    assert pool.budget.peak == len(body) and pool.budget.used == 0

@@ -16,6 +16,7 @@ library on hostile input) breaks the pool, and ``CpuPool`` starts a new one.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import ctypes.util
@@ -27,7 +28,7 @@ import select
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -266,6 +267,67 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
 
 
+BIG_JOB_BYTES = 1 << 20
+"""Bodies from this size up count against the parse budget; smaller ones never wait."""
+PARSE_BUDGET_BYTES = 16 << 20
+"""Body bytes being parsed at once in all workers together. A worker's memory grows
+by about three times the body it parses (the XML tree, the entries, the stories), so
+with one 15 MiB body per worker the workers alone would need ~100 MiB each: on a
+machine with many cores, far more than the poller. The budget keeps the workers' sum
+bounded whatever the feeds send and however many workers there are; feeds of normal
+size (the largest of 200 real feeds is 2.2 MB) parse side by side as before."""
+
+
+class ParseBudget:
+    """Admits jobs while the bytes they parse fit ``limit``; one job always runs.
+
+    Jobs are admitted in the order they asked, so a big body is not passed over for
+    ever by smaller ones that keep fitting.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        """The most bytes admitted at once so far (for tests and benchmarks)."""
+        self._queue: collections.deque[int] = collections.deque()
+        self._next = 0
+        self._changed: asyncio.Condition | None = None
+
+    @contextlib.asynccontextmanager
+    async def share(self, size: int) -> AsyncIterator[None]:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        cond = self._changed
+        self._next += 1
+        ticket = self._next
+        self._queue.append(ticket)
+        try:
+            async with cond:
+                await cond.wait_for(
+                    lambda: (
+                        self._queue[0] == ticket
+                        and (self.used == 0 or self.used + size <= self.limit)
+                    )
+                )
+                self._queue.popleft()
+                self.used += size
+                self.peak = max(self.peak, self.used)
+                cond.notify_all()  # the next in line may fit too
+        except BaseException:
+            if ticket in self._queue:
+                self._queue.remove(ticket)
+                async with cond:
+                    cond.notify_all()
+            raise
+        try:
+            yield
+        finally:
+            async with cond:
+                self.used -= size
+                cond.notify_all()
+
+
 class CpuPool:
     """A process pool sized to ``workers`` that replaces itself when a worker dies.
 
@@ -273,8 +335,9 @@ class CpuPool:
     that want one process).
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, parse_budget: int = PARSE_BUDGET_BYTES) -> None:
         self.workers = workers
+        self.budget = ParseBudget(parse_budget)
         # The process that makes the pool (the poller) holds the fetched bodies: each
         # gets pages of its own, returned to the OS when the body is dropped.
         tune_malloc()
@@ -307,7 +370,17 @@ class CpuPool:
         return self._pool
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` in a worker process; a dead pool is replaced and the job fails."""
+        """``fn(*args)`` in a worker process; a dead pool is replaced and the job fails.
+
+        A ``Job`` among ``args`` whose body is ``BIG_JOB_BYTES`` or more waits for the
+        parse budget (``PARSE_BUDGET_BYTES``) first."""
+        size = sum(len(a.body) for a in args if isinstance(a, Job))
+        if size < BIG_JOB_BYTES:
+            return await self._run(fn, *args)
+        async with self.budget.share(size):
+            return await self._run(fn, *args)
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
         pool = await self._executor()
         if pool is None:
             return await asyncio.to_thread(fn, *args)
