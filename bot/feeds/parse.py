@@ -398,7 +398,7 @@ def _parse_xml(
     base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
     # No more "<" than bytes: a body this short needs no count.
     markup = body.count(b"<") if len(body) > MAX_MARKUP else 0
-    fast = read_feed(body, base, content_type=content_type, budget=MAX_MARKUP)
+    fast = read_feed(body, base, content_type=content_type, budget=MAX_MARKUP, keep=MAX_ENTRIES + 1)
     if fast is not None:
         parsed = _guarded_build(fast, body, feed_url, base, outlet, now)
         if markup <= MAX_MARKUP:

@@ -1,5 +1,6 @@
-"""Overlong text fields are cut before parsing: the XML stays well-formed, the feed
-still yields its items, and the poll says what was cut."""
+"""Limits that bound the memory a body costs: overlong text fields are cut before
+parsing (the XML stays well-formed, the feed still yields its items, the poll says
+what was cut), and a long feed's middle entries are not kept."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from lxml import etree
 
 from bot.app import open_runtime, run_once
+from bot.feeds.fastparse import read_feed
 from bot.feeds.fieldcap import FIELD_BYTES, cap_fields
 from bot.feeds.parse import TEXT_CHARS, parse_feed
 from bot.service import Service
@@ -132,3 +134,15 @@ async def test_a_feed_with_a_huge_field_is_polled_and_alerts(
         await service.close()
     assert status.error == "" and status.stories == 2
     assert f"longer than {FIELD_BYTES:,} bytes cut" in status.warning
+
+
+def test_a_long_feed_keeps_the_fields_of_its_ends_only() -> None:
+    body = feed(*(item(n, f"Story {n}", f"Text {n}") for n in range(25)))
+    full = read_feed(body, "https://t.example/")
+    ends = read_feed(body, "https://t.example/", keep=5)
+    assert full is not None and ends is not None
+    assert len(ends["entries"]) == 25
+    assert ends["entries"][:5] == full["entries"][:5]
+    assert ends["entries"][-5:] == full["entries"][-5:]
+    assert ends["entries"][5:-5] == [{}] * 15
+    assert read_feed(body, "https://t.example/", keep=20) == full
