@@ -282,6 +282,7 @@ async def cycles(run: Setup, budget: int, label: str) -> list[Cycle]:
             for o in stats.outcomes:
                 if o.error:
                     print(f"      error: {o.error}")
+        await asyncio.sleep(0.5)  # a worker trims its heap 0.2 s after a big job
         print(
             f"    idle after the cycles (MiB): workers {'; '.join(describe(p) for p in cpu.pids())}"
         )
