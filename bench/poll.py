@@ -55,10 +55,11 @@ import asyncio, sys
 from pathlib import Path
 from tests.fakes.feedserver import FeedServer
 async def main():
-    files = sorted(Path(sys.argv[2]).glob("*.xml"))
+    bodies = [f.read_bytes() for f in sorted(Path(sys.argv[2]).glob("*.xml"))]
     async with FeedServer() as s:
         for i in range(int(sys.argv[1])):
-            s.add_feed(f"/f/{i}.xml", files[i % len(files)].read_bytes(), gzip=(i % 2 == 0))
+            # One bytes object per file: the server gzips each file once.
+            s.add_feed(f"/f/{i}.xml", bodies[i % len(bodies)], gzip=(i % 2 == 0))
         print(s.port, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 asyncio.run(main())

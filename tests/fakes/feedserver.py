@@ -127,8 +127,24 @@ class Feed:
         if not self.gzip:
             return self.body
         if self._gzipped is None or self._gzipped[0] is not self.body:
-            self._gzipped = (self.body, gzip_module.compress(self.body, 6, mtime=0))
+            self._gzipped = (self.body, _gzip(self.body))
         return self._gzipped[1]
+
+
+_GZIPPED: dict[int, tuple[bytes, bytes]] = {}
+"""Body object (id) → (body, its gzip): a bench serving one file under many URLs
+compresses it once, so the server's CPU stays small beside the client's."""
+
+
+def _gzip(body: bytes) -> bytes:
+    if len(body) > 1 << 20:  # big bodies (memory benches) are not kept beyond their feed
+        return gzip_module.compress(body, 6, mtime=0)
+    got = _GZIPPED.get(id(body))
+    if got is None or got[0] is not body:
+        if len(_GZIPPED) >= 1024:
+            _GZIPPED.clear()
+        got = _GZIPPED[id(body)] = (body, gzip_module.compress(body, 6, mtime=0))
+    return got[1]
 
 
 def _etag_for(body: bytes) -> str:
