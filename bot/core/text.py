@@ -659,7 +659,12 @@ def _teaser(body: str, kinds: set[str], title: str) -> bool:
         # At most one word more than the title is split off: enough to tell.
         title_words = title.split()
         body_words = body.split(None, len(title_words))
-        if " ".join(body_words).casefold() == " ".join(title_words).casefold():
+        # With more words than the title (the last item is the rest of the text) they
+        # cannot be equal: casefolding keeps the count of spaces.
+        if (
+            len(body_words) <= len(title_words)
+            and " ".join(body_words).casefold() == " ".join(title_words).casefold()
+        ):
             return True
     return "appeared" in kinds and len(body) < EXCERPT_CHARS
 
