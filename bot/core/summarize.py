@@ -540,21 +540,22 @@ def story_text(title: str, text: str) -> tuple[str, bool]:
 
 def _joined(title: str, body: str) -> str:
     """``"\\n".join(body[a:b] for a, b in story_lines(title, body))``: the same rules
-    as :func:`story_lines`, on the lines themselves rather than their offsets (every
-    parsed entry comes through here)."""
-    kept: list[str] = []
-    for raw in body.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        if len(line) < LINE_CHARS and is_chrome(line):
-            continue
-        if line[0] == "[" and _SHORTCODES.fullmatch(line):
-            continue
-        if not kept and repeats_title(line, title):
-            continue
-        kept.append(line)
-    lede = next((n for n, line in enumerate(kept) if _is_prose(line)), 0)
+    as :func:`story_lines`, on the lines themselves rather than their offsets, in
+    comprehensions rather than a loop (every parsed entry comes through here)."""
+    kept = [
+        line
+        for line in map(str.strip, body.splitlines())
+        if line
+        and (
+            not is_chrome(line)  # it tests shortcodes too
+            if len(line) < LINE_CHARS
+            else not (line[0] == "[" and _SHORTCODES.fullmatch(line))
+        )
+    ]
+    first = 0  # the headline at the top of the body, maybe more than once
+    while first < len(kept) and repeats_title(kept[first], title):
+        first += 1
+    lede = next((n for n in range(first, len(kept)) if _is_prose(kept[n])), first)
     return "\n".join(kept[lede:])
 
 
