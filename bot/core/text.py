@@ -154,7 +154,13 @@ _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 # ASCII case folding and ASCII space after the name: only tags the tokenizer reads
 # as these very names match (others are left to the general pass).
 _COMMON_INLINE = re.compile(
-    r"</?(?:span|a|code|strong|em)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>", re.ASCII | re.IGNORECASE
+    r"</?(?:span|a|code|strong|em|img|b|i)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>",
+    re.ASCII | re.IGNORECASE,
+)
+# The same for the commonest block tags: a break wherever they are (see _flatten_tags).
+_COMMON_BLOCK = re.compile(
+    r"</?(?:p|li|div|h[1-6]|br|ul|ol|pre)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>",
+    re.ASCII | re.IGNORECASE,
 )
 # _TAG less the tags ending in "-->" (they may close a comment the loop skips to).
 _FLAT_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*(?<!--)>")
@@ -290,7 +296,7 @@ def _flatten_tags(s: str) -> str:
             dropped = True
         return m[0] if dropped else kind
 
-    s = _COMMON_INLINE.sub(_GAP, s)
+    s = _COMMON_INLINE.sub(_GAP, _COMMON_BLOCK.sub(_PARA, s))
     if "-->" in s:
         dashed = (m for m in _DASHED_TAG.finditer(s) if _TAG_KINDS.get(m[2].lower()) is _DROP_MARK)
         first = next(dashed, None)
