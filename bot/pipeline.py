@@ -51,7 +51,15 @@ from bot.feeds.article import read_article
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, Hold, Unchanged, Validators
 from bot.feeds.parse import ParseError
 from bot.feeds.work import Analysed, CpuPool, Job, analyse_body
-from bot.store.base import ClusterCandidateRow, FeedRow, NewStory, OutboxRow, PollResult, Store
+from bot.store.base import (
+    ClusterCandidateRow,
+    FeedRow,
+    NewStory,
+    OutboxRow,
+    PollResult,
+    Store,
+    UnchangedPoll,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +70,64 @@ RECONCILE_MARGIN = timedelta(minutes=2)
 """Look this far before an unfinished claim began for the message it may have posted."""
 RECONCILE_RETRY = 60.0
 """Seconds to wait when the platform cannot be asked what was posted."""
+WRITE_BATCH = 256
+"""Unchanged polls written together, at most."""
+WRITE_DELAY = 0.2
+"""Seconds an unchanged poll waits for others to be written with."""
+MATCHER_CHECK = 1.0
+"""Seconds a cycle uses the watchlists' version it read before reading it again."""
 CLAIM_FOR = timedelta(minutes=1)
 """How long one ``poll_due`` keeps claiming feeds as slots free up before it returns."""
 MAX_DRAIN_ROUNDS = 20
 """Claims per drain: enough for a backlog, bounded so a drain always ends."""
+
+
+class WriteBehind:
+    """Rows written together, a moment after the first of them comes in.
+
+    A warm cycle over thousands of unchanged feeds wrote one statement and one
+    commit per feed, each a hand-off to the database thread. Rows added here are
+    written with one ``executemany`` and one commit when :data:`WRITE_BATCH` have
+    come in or :data:`WRITE_DELAY` seconds after the first, and by :meth:`drain`.
+    A crash before the write loses nothing: the feed keeps its claim until the
+    lease ends and is polled again (an unchanged poll repeats nothing).
+    """
+
+    def __init__(self, write: Callable[[Sequence[UnchangedPoll]], Coroutine[Any, Any, None]]):
+        self._write = write
+        self._rows: list[UnchangedPoll] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: set[asyncio.Task[None]] = set()
+
+    def add(self, row: UnchangedPoll) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= WRITE_BATCH:
+            self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(WRITE_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        rows, self._rows = self._rows, []
+        if rows:
+            task = asyncio.ensure_future(self._save(rows))
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    async def _save(self, rows: list[UnchangedPoll]) -> None:
+        try:
+            await self._write(rows)
+        except Exception:
+            # The feeds keep their claims until the lease ends, then are polled again.
+            log.exception("could not record %d unchanged polls", len(rows))
+
+    async def drain(self) -> None:
+        """Write every row added so far."""
+        self._flush()
+        while self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
 
 
 def utcnow() -> datetime:
@@ -148,13 +210,23 @@ class Poller:
         """Parse, match and fingerprint run here, in processes (``[fetch] workers``)."""
         self._articles = asyncio.Semaphore(MAX_ARTICLE_FETCHES)
         self._parallel = asyncio.Semaphore(max(1, config.fetch.max_connections))
+        self._matcher_checked = 0.0
+        self._unchanged = WriteBehind(store.record_unchanged)
         self.wake: asyncio.Event | None = None
         """Set as soon as one feed's poll stored alerts, so the deliverer sends them
         then, not when the whole ``poll_due`` (up to a minute of claims) returns."""
 
-    async def matcher(self) -> Matcher:
-        """The compiled matcher, rebuilt when any watchlist changed (from any process)."""
+    async def matcher(self, *, fresh: bool = False) -> Matcher:
+        """The compiled matcher, rebuilt when any watchlist changed (from any process).
+
+        The version is read again at most every :data:`MATCHER_CHECK` seconds during a
+        cycle (``fresh``: now): once per feed, twice, was a tenth of a cold cycle's
+        hand-offs to the database."""
+        now = asyncio.get_running_loop().time()
+        if not fresh and self._matcher is not None and now < self._matcher_checked:
+            return self._matcher
         version = await self.store.watchlists_version()
+        self._matcher_checked = now + MATCHER_CHECK
         if self._matcher is None or version != self._matcher_version:
             watchlists = []
             bodies = tuple(await self.store.watchlist_bodies())
@@ -182,12 +254,20 @@ class Poller:
         and a feed another process holds is left to it. ``all_feeds`` claims every
         feed at once (``alertbot run --once --all``, benchmarks).
         """
+        try:
+            return await self._poll_due(all_feeds=all_feeds)
+        finally:
+            # Unchanged polls are written in batches: all of them before returning
+            # (also when cancelled: else their feeds stay claimed until the lease ends).
+            await asyncio.shield(self._unchanged.drain())
+
+    async def _poll_due(self, *, all_feeds: bool) -> CycleStats:
         stats = CycleStats()
         if all_feeds:
             feeds = await self._claim(all_feeds=True, limit=None)
             if feeds:
                 try:
-                    await self.matcher()
+                    await self.matcher(fresh=True)
                     await self._poll_batch(feeds, stats)
                 except BaseException:
                     # Cancelled or failed mid-batch: hand back the feeds not finished
@@ -208,7 +288,8 @@ class Poller:
                 if loop.time() >= stop_claiming:
                     exhausted = True  # let the caller prune and reseed between cycles
                 if not exhausted and len(running) < slots:
-                    await self.matcher()  # before the claim: a claimed feed starts at once
+                    # Before the claim: a claimed feed starts at once.
+                    await self.matcher(fresh=not running)
                     feeds = await self._claim(all_feeds=False, limit=slots - len(running))
                     again = [f.id for f in feeds if f.id in done]
                     feeds = [f for f in feeds if f.id not in done]
@@ -338,13 +419,15 @@ class Poller:
         except FetchError as e:
             return await self._failed(feed, now, str(e), e.retry_after, kind=e.kind)
         if isinstance(got, Unchanged):
-            await self.store.record_unchanged(
-                feed.id,
-                now,
-                self._next_due(feed, now, max_age=got.max_age, ttl=feed.ttl),
-                etag=got.validators.etag,
-                last_modified=got.validators.last_modified,
-                max_age=got.max_age,
+            self._unchanged.add(
+                UnchangedPoll(
+                    feed.id,
+                    now,
+                    self._next_due(feed, now, max_age=got.max_age, ttl=feed.ttl),
+                    got.validators.etag,
+                    got.validators.last_modified,
+                    got.max_age,
+                )
             )
             log.debug("%s: unchanged", feed.url)
             return FeedOutcome(feed.url, "unchanged")
@@ -423,8 +506,19 @@ class Poller:
                 sid = item.story.id
                 same = analysed.fingerprints.get(sid) is item.fp  # not replaced by an article
                 item.bands = analysed.bands[sid] if same else clustering.bands(item.fp)
+                item.copy_key = clustering.copy_key(item.fp)
+                if item.copy_key is not None:
+                    item.bands = [*item.bands, item.copy_key]
         window = self.config.alerts.cluster_window
         threshold = self.config.alerts.cluster_threshold
+
+        sketches: dict[bytes, clustering.Sketch] = {}  # a poll's stories share candidates
+
+        def sketch_of(fingerprint: bytes) -> clustering.Sketch:
+            got = sketches.get(fingerprint)
+            if got is None:
+                got = sketches[fingerprint] = clustering.Sketch.from_bytes(fingerprint)
+            return got
 
         def choose(item: NewStory, rows: list[ClusterCandidateRow]) -> None:
             assert item.fp is not None
@@ -438,7 +532,7 @@ class Poller:
                     r.published,
                     r.feed_url,
                     r.title,
-                    sketch=clustering.Sketch.from_bytes(r.fingerprint),
+                    sketch=sketch_of(r.fingerprint),
                 )
                 for r in rows
             ]

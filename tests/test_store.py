@@ -533,3 +533,97 @@ async def test_a_band_key_offers_its_newest_stories_only(store: Store) -> None:
     # The oldest one shares key 8 as well: found through it.
     got = await store.cluster_candidates([8, 7], since)
     assert "Template 0" in {c.title for c in got} and len(got) == STORIES_PER_KEY + 1
+
+
+async def test_an_exact_copy_is_compared_with_its_original_only(store: Store) -> None:
+    """A story with the copy key of an indexed one (the same fingerprint: a wire story
+    or a template item carried by many feeds) is compared with that story alone, however
+    many stories share its other keys; if that links nothing (its original is out of the
+    time window) it is looked up by all its keys after all."""
+    feed = await store.add_feed("f0", NOW)
+    copy = 99
+    original = NewStory(
+        story=story("f0", "o", "Original"), dedup_key="o", clustered=True,
+        bands=[7, copy], copy_key=copy, fp=FP,
+    )  # fmt: skip
+    crowd = [
+        NewStory(
+            story=story("f0", f"c{i}", f"Crowd {i}"),
+            dedup_key=f"c{i}",
+            clustered=True,
+            bands=[7],
+            fp=FP,
+        )
+        for i in range(5)
+    ]
+    await store.save_poll(feed.id, result("f0"), [original, *crowd], NOW)
+    seen: list[set[str]] = []
+
+    def join(item: NewStory, rows: list) -> None:
+        seen.append({r.title for r in rows})
+        item.cluster_id = None
+        item.singles = [-rows[0].cluster_id] if rows else []
+        item.bands = ()  # a near copy is not indexed (bot.core.cluster.near_copy)
+        item.clustered = True
+
+    def never(item: NewStory, rows: list) -> None:
+        seen.append({r.title for r in rows})
+        item.clustered = True  # links nothing
+
+    since = NOW - timedelta(days=1)
+    for n, rule in enumerate((join, never)):
+        feed = await store.add_feed(f"f{n + 1}", NOW)
+        item = NewStory(
+            story=story(f"f{n + 1}", "x", "Copy"), dedup_key=f"x{n}", clustered=True,
+            bands=[7, copy], copy_key=copy, fp=FP,
+        )  # fmt: skip
+        await store.save_poll(
+            feed.id, result(f"f{n + 1}"), [item], NOW, cluster_rule=rule, window_since=since
+        )
+    everyone = {"Original"} | {f"Crowd {i}" for i in range(5)}
+    assert seen == [{"Original"}, {"Original"}, everyone]
+
+
+async def test_candidates_of_a_poll_follow_the_events_its_stories_make(store: Store) -> None:
+    """A poll's stories are placed one after the other: the second one sees the event
+    the first one made of two lone stories, as a lookup after the first would."""
+    feed = await store.add_feed("f0", NOW)
+    lone = [
+        NewStory(
+            story=story("f0", f"l{i}", f"Lone {i}"),
+            dedup_key=f"l{i}",
+            clustered=True,
+            bands=[10 + i],
+            fp=FP,
+        )
+        for i in range(2)
+    ]
+    await store.save_poll(feed.id, result("f0"), lone, NOW)
+    events: list[list[int]] = []
+
+    def bridge(item: NewStory, rows: list) -> None:
+        events.append(sorted(r.cluster_id for r in rows))
+        singles = sorted(-r.cluster_id for r in rows if r.cluster_id < 0)
+        merges = sorted(r.cluster_id for r in rows if r.cluster_id > 0)
+        item.cluster_id = merges[0] if merges else None
+        item.merges = merges[1:]
+        item.singles = singles
+        item.clustered = True
+
+    feed = await store.add_feed("f1", NOW)
+    items = [
+        NewStory(
+            story=story("f1", f"b{i}", f"Bridge {i}"),
+            dedup_key=f"b{i}",
+            clustered=True,
+            bands=[10, 11],
+            fp=FP,
+        )
+        for i in range(2)
+    ]
+    await store.save_poll(
+        feed.id, result("f1"), items, NOW, cluster_rule=bridge, window_since=NOW - timedelta(days=1)
+    )
+    first, second = events
+    assert all(e < 0 for e in first) and len(first) == 2  # two lone stories
+    assert len(set(second)) == 1 and second[0] > 0  # now one event

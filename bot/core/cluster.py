@@ -700,3 +700,13 @@ def linked_clusters(
     if len(best) > MAX_BRIDGE:
         return [min(best.values())[3]]
     return sorted(best)
+
+
+_COPY_KEY = 0xFFFE  # band number of the copy key
+
+
+def copy_key(fp: Fingerprint) -> int | None:
+    """A key only exact copies share (the whole fingerprint): the store looks a story
+    up by this key first, and a wire story or template item carried by many feeds is
+    then compared with its indexed original only. Stored with the band keys."""
+    return _key(_COPY_KEY, *fp) if fp else None

@@ -101,6 +101,8 @@ class NewStory:
     event when it alerts, joins a cluster or links a story: a lone story that fired
     nothing gets none until another links to it."""
     bands: Sequence[int] = ()
+    copy_key: int | None = None
+    """The key exact copies share (``bot.core.cluster.copy_key``), one of ``bands``."""
     fp: tuple[int, ...] | None = None
     """The decoded fingerprint, for stories recent enough to alert."""
 
@@ -109,6 +111,19 @@ ClusterRule = Callable[[NewStory, list[ClusterCandidateRow]], None]
 """Sets ``cluster_id`` and ``clustered`` of a story from the recent candidates
 that share a band with it. The store calls it inside the poll's transaction,
 so two processes cannot both start a new event for one story."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedPoll:
+    """A poll that found its feed unchanged (304, or the same body): its new
+    validators and when it is due again; it also hands the feed's claim back."""
+
+    feed_id: int
+    now: datetime
+    next_due: datetime
+    etag: str | None
+    last_modified: str | None
+    max_age: timedelta | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,16 +233,10 @@ class Store(Protocol):
         self, bands: Sequence[int], since: datetime, exclude: Iterable[int] = ()
     ) -> list[ClusterCandidateRow]: ...
     async def feed_statuses(self) -> list[FeedStatus]: ...
-    async def record_unchanged(
-        self,
-        feed_id: int,
-        now: datetime,
-        next_due: datetime,
-        *,
-        etag: str | None,
-        last_modified: str | None,
-        max_age: timedelta | None,
-    ) -> None: ...
+    async def record_unchanged(self, polls: Sequence[UnchangedPoll]) -> None:
+        """Record many unchanged polls with one statement and one commit."""
+        ...
+
     async def record_error(
         self,
         feed_id: int,

@@ -14,17 +14,17 @@ lower(?)`` for case-insensitive names; ``CASE`` instead of two-argument
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.cluster import STORIES_PER_KEY, pick_story_ids
 from bot.core.cluster import encode as encode_fingerprint
 from bot.core.health import FeedHealth
 from bot.core.lookup import (
@@ -48,21 +48,26 @@ from bot.store.base import (
     NoticeRow,
     OutboxRow,
     PollResult,
+    UnchangedPoll,
     from_iso,
     iso,
 )
+from bot.store.candidates import YIELD_EVERY, PollCandidates
 
 log = logging.getLogger(__name__)
-CANDIDATE_ROWS = 500
-"""Stories sharing band keys with a new one read back at most (most shared first)."""
 STORY_ROWS = 200
 """Stories per multi-row INSERT (11 parameters each, well under every engine's limit)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def event_of(story_id: int, cluster_id: int | None) -> int:
-    """A candidate's event: its cluster, or -id for a story in no event yet."""
-    return cluster_id if cluster_id is not None else -story_id
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where ``_cluster_story`` put a story: the outbox rows it created or bumped, its
+    event (None: it stays alone) and the events merged into that one."""
+
+    outbox: list[int] = field(default_factory=list)
+    cluster_id: int | None = None
+    merged: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,22 +408,30 @@ class SQLStore:
             for r in rows
         ]
 
-    async def record_unchanged(
-        self,
-        feed_id: int,
-        now: datetime,
-        next_due: datetime,
-        *,
-        etag: str | None,
-        last_modified: str | None,
-        max_age: timedelta | None,
-    ) -> None:
-        await self._exec(
+    async def record_unchanged(self, polls: Sequence[UnchangedPoll]) -> None:
+        if not polls:
+            return
+        async with self.transaction():  # one commit, not one per feed
+            await self._record_unchanged(polls)
+
+    async def _record_unchanged(self, polls: Sequence[UnchangedPoll]) -> None:
+        await self._execmany(
             "UPDATE feeds SET last_fetched_at = ?, last_ok_at = ?, next_due_at = ?, "
             "error = '', error_count = 0, retry_after_at = NULL, "
             "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
             "max_age_s = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-            (iso(now), iso(now), iso(next_due), etag, last_modified, _secs(max_age), feed_id),
+            [
+                (
+                    iso(p.now),
+                    iso(p.now),
+                    iso(p.next_due),
+                    p.etag,
+                    p.last_modified,
+                    _secs(p.max_age),
+                    p.feed_id,
+                )
+                for p in polls
+            ],
         )
 
     async def record_error(
@@ -481,57 +494,11 @@ class SQLStore:
     ) -> list[ClusterCandidateRow]:
         """Recent stories that share a band key with ``bands``, a bounded few per
         event (``bot.core.cluster.pick_candidates``), best first; stories of
-        ``exclude`` (ids) are not candidates."""
-        skip = set(exclude)
-        keys = list(dict.fromkeys(bands))
-        if not keys:
-            return []
-        # The stories sharing keys, most shared first, at most CANDIDATE_ROWS of
-        # them, with their event only: pick_candidates keeps a few per event, and
-        # only those few are read whole (fingerprints are 736 bytes each). A key
-        # offers its STORIES_PER_KEY newest stories only: keys that many stories share
-        # come from templates (a shop's item notices, numbered reports), and
-        # walking all of them was most of the cost of a poll.
-        one = (
-            "SELECT story_id FROM (SELECT story_id FROM story_bands WHERE band = ? "
-            f"AND seen_at >= ? ORDER BY {self.NEWEST_BAND} LIMIT {STORIES_PER_KEY}) AS k"
-        )
-        t = iso(since)
-        hits = await self._all(
-            "SELECT h.story_id, s.cluster_id, h.shared FROM ("
-            "SELECT story_id, COUNT(*) AS shared FROM ("
-            + " UNION ALL ".join([one] * len(keys))
-            + ") AS b GROUP BY story_id ORDER BY shared DESC, story_id LIMIT ?"
-            ") h JOIN stories s ON s.id = h.story_id WHERE s.fingerprint IS NOT NULL",
-            (*(x for k in keys for x in (k, t)), CANDIDATE_ROWS),
-        )
-        # A story in no event yet (it fired nothing and linked nothing) stands for
-        # its own event, numbered -id.
-        events = {r["story_id"]: event_of(r["story_id"], r["cluster_id"]) for r in hits}
-        chosen = pick_story_ids(
-            (r["story_id"], events[r["story_id"]], r["shared"])
-            for r in hits
-            if r["story_id"] not in skip
-        )
-        if not chosen:
-            return []
-        rows = await self._all(
-            "SELECT id, fingerprint, COALESCE(published, seen_at) AS t, feed_url, title "
-            f"FROM stories WHERE id IN ({marks(len(chosen))})",
-            chosen,
-        )
-        by_id = {r["id"]: r for r in rows}
-        return [
-            ClusterCandidateRow(
-                cluster_id=events[i],
-                fingerprint=bytes(by_id[i]["fingerprint"]),
-                published=from_iso(by_id[i]["t"]) or since,
-                feed_url=by_id[i]["feed_url"],
-                title=by_id[i]["title"],
-            )
-            for i in chosen
-            if i in by_id
-        ]
+        ``exclude`` (ids) are not candidates. (A poll looks up all its stories at
+        once: ``bot.store.candidates``.)"""
+        search = PollCandidates(self, [(bands, None)], since)
+        await search.read()
+        return await search.candidates(0, exclude)
 
     async def save_poll(
         self,
@@ -556,17 +523,28 @@ class SQLStore:
         Returns the ids of the outbox rows created or bumped.
         """
         touched: list[int] = []
+        search: PollCandidates | None = None
+        order = [n for n, item in enumerate(items) if item.fp is not None]
+        if cluster_rule is not None and order:
+            search = PollCandidates(
+                self, [(items[n].bands, items[n].copy_key) for n in order], window_since or now
+            )
+        probe = {n: k for k, n in enumerate(order)}
         async with self.transaction():
             await self._write_lock()
-            since = window_since or now
             subs = await self._subscriptions_by_watchlist()
             stored = await self._insert_stories(items, now, clustering=cluster_rule is not None)
             this_poll = [sid for sid in stored if sid is not None]
+            if search is not None:
+                await search.read()  # every story's candidates, in a few statements
             # Band keys go in once, after the poll's stories: they are never
             # candidates for each other, and one statement beats one per story.
             keys: list[tuple[int, int, str | None]] = []
             matches: list[tuple[int, str, str, str, str, int, int]] = []
-            for item, story_id in zip(items, stored, strict=True):
+            joins: dict[tuple[int, str], list[int]] = {}
+            seen = iso(now)
+            merged_into: dict[int, int] = {}
+            for n, (item, story_id) in enumerate(zip(items, stored, strict=True)):
                 if story_id is None:
                     continue
                 # Most stories fire nothing: no rows for them.
@@ -574,14 +552,32 @@ class SQLStore:
                     (story_id, m.watchlist, m.term, m.form, m.field, m.start, m.end)
                     for m in item.matches
                 )
-                if cluster_rule is not None and item.fp is not None:
-                    rows = await self.cluster_candidates(item.bands, since, this_poll)
-                    cluster_rule(item, rows)
+                if search is not None and cluster_rule is not None and n in probe:
+                    k = probe[n]
+                    if k % YIELD_EVERY == YIELD_EVERY - 1:
+                        await asyncio.sleep(0)  # a feed of a thousand items: let the loop breathe
+                    cluster_rule(item, await search.candidates(k, this_poll))
+                    alone = item.cluster_id is None and not item.singles and not item.merges
+                    if alone and await search.widen(k):
+                        cluster_rule(item, await search.candidates(k, this_poll))
                 if item.clustered:
-                    keys.extend((b, story_id, iso(now)) for b in item.bands)
-                    touched.extend(
-                        await self._cluster_story(item, story_id, subs, now, digest_due or now)
-                    )
+                    keys.extend((b, story_id, seen) for b in item.bands)
+                    if item.cluster_id is not None and not (
+                        item.merges or item.singles or item.alert
+                    ):
+                        # Joins one event and changes nothing else: written with the
+                        # poll's other plain joins, after the loop.
+                        joins.setdefault((item.cluster_id, item.story.feed_url), []).append(
+                            story_id
+                        )
+                        continue
+                    placed = await self._cluster_story(item, story_id, subs, now, digest_due or now)
+                    touched.extend(placed.outbox)
+                    merged_into.update(dict.fromkeys(placed.merged, placed.cluster_id or 0))
+                    if search is not None and placed.cluster_id is not None:
+                        search.placed(placed.cluster_id, item.singles, placed.merged)
+            if joins:
+                touched.extend(await self._join_events(joins, merged_into, now))
             if matches:
                 await self._execmany(
                     "INSERT INTO matches "
@@ -659,6 +655,53 @@ class SQLStore:
             await self._index_stories(new)
         return out
 
+    async def _join_events(
+        self,
+        joins: Mapping[tuple[int, str], Sequence[int]],
+        merged_into: Mapping[int, int],
+        now: datetime,
+    ) -> list[int]:
+        """Put a poll's stories into the events they join ((event, feed) → story ids)
+        in a few statements; an event that did not carry the feed yet has its outbox
+        rows bumped (edited to add the outlet). Returns their ids."""
+        by_event: dict[int, list[int]] = {}
+        feeds: dict[str, set[int]] = {}
+        for (event, feed_url), story_ids in joins.items():
+            while event in merged_into:  # merged into another by a later story of the poll
+                event = merged_into[event]
+            by_event.setdefault(event, []).extend(story_ids)
+            feeds.setdefault(feed_url, set()).add(event)
+        events = sorted(by_event)
+        new: set[int] = set()
+        for feed_url, joined in feeds.items():  # one feed, but for a caller's mixed poll
+            present: set[int] = set()
+            for chunk in chunks(sorted(joined), 500):
+                rows = await self._all(
+                    "SELECT DISTINCT cluster_id FROM stories WHERE feed_url = ? "
+                    f"AND cluster_id IN ({marks(len(chunk))})",
+                    (feed_url, *chunk),
+                )
+                present.update(int(r["cluster_id"]) for r in rows)
+            new |= joined - present
+        await self._execmany(
+            "UPDATE stories SET cluster_id = ? WHERE id = ?",
+            [(event, sid) for event, story_ids in by_event.items() for sid in story_ids],
+        )
+        touched: list[int] = []
+        for chunk in chunks(events, 500):
+            await self._exec(
+                f"UPDATE clusters SET updated_at = ? WHERE id IN ({marks(len(chunk))})",
+                (iso(now), *chunk),
+            )
+        for chunk in chunks(sorted(new), 500):
+            rows = await self._all(
+                "UPDATE outbox SET revision = revision + 1 "
+                f"WHERE cluster_id IN ({marks(len(chunk))}) RETURNING id",
+                chunk,
+            )
+            touched.extend(int(r["id"]) for r in rows)
+        return touched
+
     async def _cluster_story(
         self,
         item: NewStory,
@@ -666,14 +709,14 @@ class SQLStore:
         subs: dict[str, list[Subscription]],
         now: datetime,
         digest_due: datetime,
-    ) -> list[int]:
+    ) -> Placed:
         """Put a stored story into its event (joining, merging or starting one) and
-        route its alert; returns the outbox rows created or bumped."""
+        route its alert."""
         s = item.story
         cluster_id = item.cluster_id
         singles = sorted(set(item.singles))
         if cluster_id is None and not singles and not item.alert:
-            return []  # alone, and it fired nothing: no event until a story links to it
+            return Placed()  # alone, and it fired nothing: no event until a story links to it
         merges = sorted(set(item.merges) - {cluster_id})
         new_source = False
         if cluster_id is None:
@@ -735,7 +778,7 @@ class SQLStore:
                     digest_due,
                 )
             )
-        return touched
+        return Placed(touched, cluster_id, tuple(merges))
 
     async def _merge_clusters(
         self, survivor: int, merged: Sequence[int], now: datetime
