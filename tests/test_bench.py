@@ -79,4 +79,5 @@ def test_memory_bench_smoke_run() -> None:
     ).stdout
     assert "baseline (no byte budget)" in out and "ours (default budget)" in out, out
     assert out.count("feeds 2  errors 0  peak RSS main") == 2, out
-    assert "worst cycle: poller process" in out, out
+    assert out.count("peak PSS total") == 2, out  # poller + workers + fork server, sampled
+    assert "worst cycle: bot total PSS" in out and "poller process" in out, out

@@ -3,6 +3,7 @@ is replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -114,3 +115,131 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+async def test_fingerprints_and_bands_come_back_packed_but_equal() -> None:
+    from bot.core import cluster
+
+    pool = CpuPool(1)
+    try:
+        got = await pool.run(analyse_body, job())
+    finally:
+        pool.close()
+    (story,) = [s for s in got.parsed.stories if s.id == "a"]
+    fp = got.fingerprints["a"]
+    assert fp == cluster.fingerprint(story.title, story.text) and isinstance(fp, tuple)
+    assert got.fingerprints.get("a") is fp  # made once: the pipeline relies on identity
+    assert got.bands["a"] == cluster.bands(fp) and isinstance(got.bands["a"], list)
+    assert got.fingerprints.get("b") is None and dict(got.bands) == {"a": got.bands["a"]}
+
+
+def test_int_table_keeps_rows_that_do_not_fit_as_they_are() -> None:
+    import pickle
+
+    from bot.feeds.work import IntTable
+
+    fits = pickle.loads(pickle.dumps(IntTable({"a": (1, 2**32 - 1), "e": ()}, tuple, "I")))
+    assert dict(fits) == {"a": (1, 2**32 - 1), "e": ()} and len(fits) == 2
+    wide = pickle.loads(pickle.dumps(IntTable({"a": (2**32,), "b": (-1,)}, tuple, "I")))
+    assert dict(wide) == {"a": (2**32,), "b": (-1,)}
+    with pytest.raises(KeyError):
+        fits["missing"]
+
+
+def _status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    raise AssertionError(f"no {key} for {pid}")
+
+
+def _reset_peak(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+async def test_a_worker_gives_memory_back_after_a_big_body() -> None:
+    """glibc keeps freed heap pages; after a body of TRIM_BYTES or more the worker
+    trims its heap, so an idle worker does not sit on its peak."""
+    from bot.feeds.work import TRIM_BYTES
+
+    item = (
+        "<item><title>Story {0} about the ministry</title><guid>g{0}</guid>"
+        "<description>&lt;p&gt;" + "Paragraph {0} of a long report. " * 30 + "&lt;/p&gt;"
+        "</description></item>"
+    )
+    items = "".join(item.format(i) for i in range(TRIM_BYTES // 1000))
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+    assert len(body) >= TRIM_BYTES
+    pool = CpuPool(1)
+    try:
+        await pool.run(analyse_body, job())  # compiles the matcher, imports what it needs
+        (pid,) = pool.pids()
+        before = _status_kib(pid, "VmRSS:")
+        _reset_peak(pid)
+        got = await pool.run(analyse_body, job(body))
+        assert len(got.parsed.stories) == 2000  # MAX_ENTRIES
+        peak = _status_kib(pid, "VmHWM:")
+        for _ in range(40):  # the second trim comes TRIM_AGAIN_SECONDS after the job
+            await asyncio.sleep(0.05)
+            after = _status_kib(pid, "VmRSS:")
+            if after - before < (peak - before) / 2:
+                break
+    finally:
+        pool.close()
+    assert peak - before > 20_000, (before, peak, after)  # the parse did use memory
+    assert after - before < (peak - before) / 2, (before, peak, after)
+
+
+async def test_parse_budget_admits_in_order_and_always_one() -> None:
+    from bot.feeds.work import ParseBudget
+
+    budget = ParseBudget(100)
+    order: list[str] = []
+    release = {name: asyncio.Event() for name in "abcd"}
+
+    async def parse(name: str, size: int) -> None:
+        async with budget.share(size):
+            order.append(name)
+            await release[name].wait()
+
+    tasks = [asyncio.create_task(parse("a", 80))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(parse("b", 50)))
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(parse("c", 10)))  # fits beside a, but b asked first
+    await asyncio.sleep(0.01)
+    assert order == ["a"] and budget.used == 80
+    release["a"].set()
+    await asyncio.sleep(0.01)
+    assert order == ["a", "b", "c"] and budget.used == 60
+    release["b"].set()
+    release["c"].set()
+    tasks.append(asyncio.create_task(parse("d", 500)))  # over the limit: runs alone
+    await asyncio.sleep(0.01)
+    assert order[-1] == "d" and budget.used == 500
+    release["d"].set()
+    await asyncio.gather(*tasks)
+    assert budget.used == 0 and budget.peak == 500
+
+
+async def test_big_bodies_parse_one_at_a_time_within_the_budget() -> None:
+    item = "<item><title>Story {0}</title><guid>g{0}</guid><description>{1}</description></item>"
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        + "".join(item.format(i, "word " * 300) for i in range(1000))
+        + "</channel></rss>"
+    ).encode()
+    assert len(body) > 1 << 20
+    pool = CpuPool(2, parse_budget=len(body) + 1000)
+    try:
+        got = await asyncio.gather(*(pool.run(analyse_body, job(body)) for _ in range(2)))
+        small = await pool.run(analyse_body, job())  # under BIG_JOB_BYTES: never waits
+    finally:
+        pool.close()
+    assert [len(g.parsed.stories) for g in got] == [1000] * 2
+    assert len(small.parsed.stories) == 2
+    assert pool.budget.peak == len(body) and pool.budget.used == 0

@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import ipaddress
 import re
 import socket
@@ -547,6 +548,35 @@ class _TooLarge(Exception):
     pass
 
 
+class _Buffer:
+    """The body as it arrives, handed over as ``bytes`` without a final copy.
+
+    A ``bytearray`` needs ``bytes(out)`` at the end: for a moment the fetch holds
+    the body twice. ``io.BytesIO.getvalue`` gives its own buffer away (shrunk in
+    place) when nothing else refers to it."""
+
+    __slots__ = ("_io", "_size")
+
+    def __init__(self) -> None:
+        self._io = io.BytesIO()
+        self._size = 0
+
+    def __iadd__(self, data: bytes) -> _Buffer:
+        self._io.write(data)
+        self._size += len(data)
+        return self
+
+    def __len__(self) -> int:
+        return self._size
+
+    def take(self) -> bytes:
+        """The bytes received (the buffer is spent afterwards)."""
+        value = self._io.getvalue()
+        self._io = io.BytesIO()
+        self._size = 0
+        return value
+
+
 class _Inflater:
     """Incremental gzip/deflate decoder that never yields more than ``cap + 1`` bytes."""
 
@@ -556,7 +586,7 @@ class _Inflater:
         self._d: Any = zlib.decompressobj(31) if self._gzip else None
         self._members = 1
 
-    def feed(self, data: bytes, out: bytearray, cap: int) -> None:
+    def feed(self, data: bytes, out: _Buffer, cap: int) -> None:
         if self._d is None:
             data = self._pending + data
             if len(data) < 2:
@@ -580,7 +610,7 @@ class _Inflater:
                     data = rest
                 # Anything else after the end of the stream is padding; ignore it.
 
-    def finish(self, out: bytearray, cap: int) -> None:
+    def finish(self, out: _Buffer, cap: int) -> None:
         if self._d is None:
             if self._pending:
                 raise zlib.error("deflate stream of one byte")
@@ -905,7 +935,7 @@ class Fetcher:
                 "decompression",
                 f"unsupported Content-Encoding {encoding!r}{at} (we ask for {ACCEPT_ENCODING})",
             )
-        out = bytearray()
+        out = _Buffer()
         received = 0
         seconds = self._limits.read_timeout
         try:
@@ -941,7 +971,7 @@ class Fetcher:
             raise FetchError(
                 url, "timeout", f"timed out after {seconds:g} s reading the body{at}"
             ) from None
-        return bytes(out)
+        return out.take()
 
     def _translate(self, url: str, hop: str, e: BaseException) -> FetchError:
         """Turn an aiohttp/OS exception into a one-line FetchError."""

@@ -66,6 +66,7 @@ from bot.core.text import (
     story_id,
 )
 from bot.feeds.fastparse import read_feed, utf8_repaired
+from bot.feeds.fieldcap import FIELD_BYTES, cap_fields
 
 __all__ = ["TEXT_CHARS", "TITLE_CHARS", "ParseError", "ParsedFeed", "parse_feed"]
 
@@ -376,10 +377,28 @@ def parse_feed(
         raise ParseError(f"{feed_url}: not a feed: empty body")
     if _ascii_head(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return _json_feed(body, feed_url, outlet, now)
+    body, long_fields = cap_fields(body, FIELD_BYTES)
+    if long_fields:
+        return _with_note(
+            _parse_xml(body, feed_url, content_type, outlet, now),
+            f"{long_fields} text field(s) longer than {FIELD_BYTES:,} bytes cut to that length",
+        )
+    return _parse_xml(body, feed_url, content_type, outlet, now)
+
+
+def _with_note(parsed: ParsedFeed, note: str) -> ParsedFeed:
+    return dataclasses.replace(
+        parsed, warning=f"{note}; {parsed.warning}" if parsed.warning else note
+    )
+
+
+def _parse_xml(
+    body: bytes, feed_url: str, content_type: str, outlet: str, now: datetime | None
+) -> ParsedFeed:
     base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
     # No more "<" than bytes: a body this short needs no count.
     markup = body.count(b"<") if len(body) > MAX_MARKUP else 0
-    fast = read_feed(body, base, content_type=content_type, budget=MAX_MARKUP)
+    fast = read_feed(body, base, content_type=content_type, budget=MAX_MARKUP, keep=MAX_ENTRIES + 1)
     if fast is not None:
         parsed = _guarded_build(fast, body, feed_url, base, outlet, now)
         if markup <= MAX_MARKUP:
