@@ -16,10 +16,11 @@ from bot.core.summarize import (
     main_text,
     repeats_title,
     split_sentences,
+    story_lines,
     story_text,
     summarize,
 )
-from bot.core.text import is_teaser
+from bot.core.text import is_teaser, strip_feed_furniture
 from bot.feeds.article import extract_article
 from tests.conftest import needs_corpus
 
@@ -402,3 +403,35 @@ def _repeats_title_by_the_rule(line: str, title: str) -> bool:
         return False
     shared = len(set(a) & set(b))
     return shared / max(len(set(a)), len(set(b))) >= 0.8
+
+
+_STORY_LINES = st.sampled_from(
+    [
+        "Drones hit the port",
+        "drones HIT the port.",
+        "Drones hit the port - what we know",
+        "Share on Facebook",
+        "By John Smith",
+        "February 17, 2026",
+        "a.m. 14:05 GMT",
+        "Home | World | Europe",
+        "[time-brightcove not-tgx=”true”]",
+        "(AP Photo/Evan Vucci)",
+        "The minister said the deal was off on Tuesday.",
+        "Officials said: ",
+        "  ",
+        "[gallery] " + "long shortcode text " * 8,
+        "A long paragraph that runs on past the line limit, " * 4,
+    ]
+)
+
+
+@given(
+    st.lists(_STORY_LINES, max_size=8).map("\n".join),
+    st.sampled_from(["", "Drones hit the port"]),
+)
+@settings(max_examples=300)
+def test_main_text_is_the_story_lines(text: str, title: str) -> None:
+    """main_text filters the lines itself (no offsets): the same lines as story_lines."""
+    body = strip_feed_furniture(text)
+    assert main_text(title, text) == "\n".join(body[a:b] for a, b in story_lines(title, body))

@@ -349,8 +349,96 @@ def test_redact_url_hides_credentials_only() -> None:
         ("<p>a<nav>b<p>c</nav>d</p>", "a\nd"),
         # Tags between the halves of an entity keep them apart.
         ("caf&eacute<b></b>;<span>x</span>&am<i></i>p;", "café;x&amp;"),
+        # After a dropped element, breaks and cells are still read: also the breaks
+        # of block tags inside a later dropped element.
+        ("<figcaption>cap</figcaption><p>one<td>two</td><nav><p>x</nav>three", "one two\nthree"),
+        ("a<nav><div>x</div></nav>b<TD>c", "a\nb c"),
+        # A drop tag that ends in "-->" opens a dropped element for the loop too.
+        ("a<nav --><td>x</td></nav>b", "a b"),
+        ("a<nav --><LI>x</nav>b", "a\nb"),
     ],
 )
 def test_html_to_text_tag_edge_cases(html_text: str, expected: str) -> None:
     """Cases the one-pass tag flattening in html_to_text must treat like the loop."""
     assert html_to_text(html_text) == expected
+
+
+_MARKUP = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<P class=x>",
+        "<br/>",
+        "<li>",
+        "</div>",
+        "<h2>",
+        "<pre>",
+        "<td>",
+        "</th>",
+        "<b>",
+        "</i>",
+        "<img src=x>",
+        "<span>",
+        "</a>",
+        "<x-y>",
+        "<nav>",
+        "</nav>",
+        "<nav -->",
+        "<script>",
+        "</script>",
+        "<figcaption>",
+        "</figcaption>",
+        "<style/>",
+        "<xmp>",
+        "</xmp>",
+        "<!--",
+        "-->",
+        "<!x>",
+        "</ x>",
+        "<?pi?>",
+        "<",
+        ">",
+        "&amp;",
+        "&not",
+        "&#8217;",
+        "&",
+        " ",
+        "\n",
+        "\xa0",
+        "\x1c",
+        "\u200b",
+        "\x97",
+        "word",
+        "Word.",
+        "bloc\u212aquote",
+        "<p\xa0>",
+        "<div\x1c>",
+        "<b -->",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_MARKUP, max_size=40).map("".join), st.sampled_from([10, 40, 100_000]))
+def test_flattened_tags_read_as_the_loop_reads_them(html: str, limit: int) -> None:
+    """html_to_text turns most tags into marks in a few regex passes before its loop;
+    a CDATA section anywhere turns that off (CDATA text is kept raw), and an empty
+    one in front changes nothing else: both paths must give the same text."""
+    assert html_to_text(html, limit=limit) == html_to_text("<![CDATA[]]>" + html, limit=limit)
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        (3, "aaa"),
+        (4, "aaaa"),
+        (5, "aaaa"),
+        (8, "aaaa\nbbb"),
+        (9, "aaaa\nbbbb"),
+        (12, "aaaa\nbbbb cc"),
+    ],
+)
+def test_html_to_text_limit_keeps_whole_paragraphs_or_cuts_at_a_word(
+    limit: int, expected: str
+) -> None:
+    assert html_to_text("<p>aaaa</p><p>bbbb cc</p>", limit=limit) == expected

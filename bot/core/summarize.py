@@ -206,12 +206,16 @@ _DAYS = (
     r"sat(?:urday)?|sun(?:day)?"
 )
 # Tokens a line made only of a date or time consists of.
-_DATE_TOKEN = re.compile(
-    r"\b(?:" + _MONTHS + "|" + _DAYS + r"|\d{1,4}(?:st|nd|rd|th)?|am|pm|a\.m|p\.m|gmt|utc|"
+_DATE_WORDS = (
+    _MONTHS + "|" + _DAYS + r"|\d{1,4}(?:st|nd|rd|th)?|am|pm|a\.m|p\.m|gmt|utc|"
     r"cet|cest|est|edt|pst|pdt|bst|ist|updated|published|posted|ago|minutes?|mins?|"
-    r"hours?|hrs?|days?|weeks?|on|at|today|yesterday|last|modified|read|min|h)\b",
-    re.IGNORECASE,
+    r"hours?|hrs?|days?|weeks?|on|at|today|yesterday|last|modified|read|min|h"
 )
+_DATE_TOKEN = re.compile(r"\b(?:" + _DATE_WORDS + r")\b", re.IGNORECASE)
+# What a line whose words are all date tokens (``_date_only``) starts with: its first
+# run of word characters is one (or the "a"/"p" of "a.m"/"p.m"). Most lines fail this
+# at their first word, without the calls of ``_date_only``.
+_DATE_START = re.compile(r"\W*(?:" + _DATE_WORDS + r"|a|p)(?!\w)", re.IGNORECASE)
 _ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true
 _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
@@ -297,7 +301,8 @@ def is_chrome(line: str) -> bool:
     s = line.strip()
     if not s or _ALNUM.search(s) is None:
         return True
-    if _SHORTCODES.fullmatch(s) or _CREDIT_LINE.match(s):
+    first = s[0]  # shortcodes and a credit line can only start so
+    if (first == "[" and _SHORTCODES.fullmatch(s)) or (first == "(" and _CREDIT_LINE.match(s)):
         return True
     bare = s.lstrip("([{ ")
     if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
@@ -307,7 +312,7 @@ def is_chrome(line: str) -> bool:
     if len(s) < BANNER_CHARS and _BANNER_HINTS.search(s.casefold()) and _BANNER.search(s):
         return True
     # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
-    if len(s) <= 80 and _date_only(s):
+    if len(s) <= 80 and _DATE_START.match(s) and _date_only(s):
         return True  # nothing but date and time words
     # "Home | World | Europe"
     return len(s) < BANNER_CHARS and bool(_MENU_CHARS.search(s)) and len(_MENU_SEP.findall(s)) >= 2
@@ -534,7 +539,24 @@ def story_text(title: str, text: str) -> tuple[str, bool]:
 
 
 def _joined(title: str, body: str) -> str:
-    return "\n".join(body[a:b] for a, b in story_lines(title, body))
+    """``"\\n".join(body[a:b] for a, b in story_lines(title, body))``: the same rules
+    as :func:`story_lines`, on the lines themselves rather than their offsets, in
+    comprehensions rather than a loop (every parsed entry comes through here)."""
+    kept = [
+        line
+        for line in map(str.strip, body.splitlines())
+        if line
+        and (
+            not is_chrome(line)  # it tests shortcodes too
+            if len(line) < LINE_CHARS
+            else not (line[0] == "[" and _SHORTCODES.fullmatch(line))
+        )
+    ]
+    first = 0  # the headline at the top of the body, maybe more than once
+    while first < len(kept) and repeats_title(kept[first], title):
+        first += 1
+    lede = next((n for n in range(first, len(kept)) if _is_prose(kept[n])), first)
+    return "\n".join(kept[lede:])
 
 
 # ------------------------------------------------------------------- summary

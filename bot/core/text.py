@@ -154,10 +154,18 @@ _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 # ASCII case folding and ASCII space after the name: only tags the tokenizer reads
 # as these very names match (others are left to the general pass).
 _COMMON_INLINE = re.compile(
-    r"</?(?:span|a|code|strong|em)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>", re.ASCII | re.IGNORECASE
+    r"</?(?:span|a|code|strong|em|img|b|i)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>",
+    re.ASCII | re.IGNORECASE,
+)
+# The same for the commonest block tags: a break wherever they are (see _flatten_tags).
+_COMMON_BLOCK = re.compile(
+    r"</?(?:p|li|div|h[1-6]|br|ul|ol|pre)(?=[ \t\n\r\f\v/>])[^>]*(?<!--)>",
+    re.ASCII | re.IGNORECASE,
 )
 # _TAG less the tags ending in "-->" (they may close a comment the loop skips to).
 _FLAT_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*(?<!--)>")
+# Only those, for the first one that names an element to drop.
+_DASHED_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*-->")
 _DROP_MARK = "drop"
 _TAG_KINDS: dict[str, str] = {name: _PARA for name in _BLOCK}
 _TAG_KINDS.update({name: " " for name in _CELL})
@@ -243,23 +251,21 @@ def _clean_controls_but_para(text: str) -> str:
 def _finish(paragraphs: Iterable[str], limit: int, *, clean: bool = True) -> str:
     """Collapse whitespace in each paragraph, drop empty ones, join with "\\n", bound.
 
-    ``clean=False``: the controls are already mapped (``_clean_controls_but_para``)."""
-    out: list[str] = []
-    size = 0
-    for para in paragraphs:
-        words = (_clean_controls(para) if clean else para).split()
-        if not words:
-            continue
-        line = " ".join(words)
-        out.append(line)
-        size += len(line) + 1
-        if size > limit:
-            break
-    text = "\n".join(out)
-    if len(text) > limit:
-        cut = text.rfind(" ", 0, limit + 1)
-        text = text[: cut if cut > limit * 0.8 else limit].rstrip()
-    return text
+    ``clean=False``: the controls are already mapped (``_clean_controls_but_para``).
+    The paragraphs go through ``map``/``filter``, not a Python loop: most of them are
+    empty (two marks in a row). The bound keeps the whole paragraphs of the first
+    ``limit`` characters, or cuts the text there at a word boundary when a
+    paragraph runs past it.
+    """
+    if clean:
+        paragraphs = map(_clean_controls, paragraphs)
+    text = "\n".join(map(" ".join, filter(None, map(str.split, paragraphs))))
+    if len(text) <= limit:
+        return text
+    if text[limit] == "\n":  # the first paragraphs fill the limit exactly
+        return text[:limit]
+    cut = text.rfind(" ", 0, limit + 1)
+    return text[: cut if cut > limit * 0.8 else limit].rstrip()
 
 
 def _flatten_tags(s: str) -> str:
@@ -269,9 +275,13 @@ def _flatten_tags(s: str) -> str:
     A tag that ends in ``-->`` stays: that may close a comment the loop skips.
     Inline tags (no rule of their own) become _GAP, which keeps the text on either
     side apart as the loop does (no entity spans it) until the pieces are joined.
-    Block and cell tags become _PARA and a space, but only before the first tag of
-    an element to drop or a raw one: after it, the loop must see them, as a break
-    inside a dropped element is still a break. Those tags themselves stay.
+    Block tags become _PARA everywhere: inside an element to drop, the loop keeps
+    the _PARA marks of the text it drops, as a break inside a dropped element is
+    still a break; inside a raw one (script, style…) the loop skips them with the
+    rest. Cell tags become a space, but only before the first tag of an element to
+    drop or a raw one (also one that ends in ``-->``): after it, the loop must see
+    them, as a space is text it could not tell from the dropped text. Those tags
+    themselves stay.
     """
     dropped = False
 
@@ -280,11 +290,21 @@ def _flatten_tags(s: str) -> str:
         kind = _TAG_KINDS.get(m[2].lower())
         if kind is None:
             return _GAP
+        if kind is _PARA:
+            return kind
         if kind is _DROP_MARK:
             dropped = True
         return m[0] if dropped else kind
 
-    return _FLAT_TAG.sub(flatten, _COMMON_INLINE.sub(_GAP, s))
+    s = _COMMON_INLINE.sub(_GAP, _COMMON_BLOCK.sub(_PARA, s))
+    if "-->" in s:
+        dashed = (m for m in _DASHED_TAG.finditer(s) if _TAG_KINDS.get(m[2].lower()) is _DROP_MARK)
+        first = next(dashed, None)
+        if first is not None:  # no match spans it: there is no "<" inside a tag
+            head = _FLAT_TAG.sub(flatten, s[: first.start()])
+            dropped = True
+            return head + _FLAT_TAG.sub(flatten, s[first.start() :])
+    return _FLAT_TAG.sub(flatten, s)
 
 
 def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
@@ -334,6 +354,9 @@ def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
                 chunk = html.unescape(chunk)
             pieces.append(chunk)
             size += len(chunk)
+        elif start > pos and s.count(_PARA, pos, start):
+            # Dropped text flattened with its block tags: their breaks stay.
+            pieces.append(_PARA * s.count(_PARA, pos, start))
         if m is None:
             break
         pos = m.end()
@@ -642,7 +665,12 @@ def _teaser(body: str, kinds: set[str], title: str) -> bool:
         # At most one word more than the title is split off: enough to tell.
         title_words = title.split()
         body_words = body.split(None, len(title_words))
-        if " ".join(body_words).casefold() == " ".join(title_words).casefold():
+        # With more words than the title (the last item is the rest of the text) they
+        # cannot be equal: casefolding keeps the count of spaces.
+        if (
+            len(body_words) <= len(title_words)
+            and " ".join(body_words).casefold() == " ".join(title_words).casefold()
+        ):
             return True
     return "appeared" in kinds and len(body) < EXCERPT_CHARS
 
