@@ -535,6 +535,14 @@ async def test_a_band_key_offers_its_newest_stories_only(store: Store) -> None:
     assert "Template 0" in {c.title for c in got} and len(got) == STORIES_PER_KEY + 1
 
 
+def indexed(feed: str, guid: str, title: str, bands: list[int], copy: int | None = None):
+    """A story the store indexes (fingerprint and band keys), firing nothing."""
+    return NewStory(
+        story=story(feed, guid, title), dedup_key=f"{feed}/{guid}", clustered=True,
+        bands=bands, copy_key=copy, fp=FP,
+    )  # fmt: skip
+
+
 async def test_an_exact_copy_is_compared_with_its_original_only(store: Store) -> None:
     """A story with the copy key of an indexed one (the same fingerprint: a wire story
     or a template item carried by many feeds) is compared with that story alone, however
@@ -542,20 +550,8 @@ async def test_an_exact_copy_is_compared_with_its_original_only(store: Store) ->
     time window) it is looked up by all its keys after all."""
     feed = await store.add_feed("f0", NOW)
     copy = 99
-    original = NewStory(
-        story=story("f0", "o", "Original"), dedup_key="o", clustered=True,
-        bands=[7, copy], copy_key=copy, fp=FP,
-    )  # fmt: skip
-    crowd = [
-        NewStory(
-            story=story("f0", f"c{i}", f"Crowd {i}"),
-            dedup_key=f"c{i}",
-            clustered=True,
-            bands=[7],
-            fp=FP,
-        )
-        for i in range(5)
-    ]
+    original = indexed("f0", "o", "Original", [7, copy], copy)
+    crowd = [indexed("f0", f"c{i}", f"Crowd {i}", [7]) for i in range(5)]
     await store.save_poll(feed.id, result("f0"), [original, *crowd], NOW)
     seen: list[set[str]] = []
 
@@ -573,10 +569,7 @@ async def test_an_exact_copy_is_compared_with_its_original_only(store: Store) ->
     since = NOW - timedelta(days=1)
     for n, rule in enumerate((join, never)):
         feed = await store.add_feed(f"f{n + 1}", NOW)
-        item = NewStory(
-            story=story(f"f{n + 1}", "x", "Copy"), dedup_key=f"x{n}", clustered=True,
-            bands=[7, copy], copy_key=copy, fp=FP,
-        )  # fmt: skip
+        item = indexed(f"f{n + 1}", "x", "Copy", [7, copy], copy)
         await store.save_poll(
             feed.id, result(f"f{n + 1}"), [item], NOW, cluster_rule=rule, window_since=since
         )
@@ -588,16 +581,7 @@ async def test_candidates_of_a_poll_follow_the_events_its_stories_make(store: St
     """A poll's stories are placed one after the other: the second one sees the event
     the first one made of two lone stories, as a lookup after the first would."""
     feed = await store.add_feed("f0", NOW)
-    lone = [
-        NewStory(
-            story=story("f0", f"l{i}", f"Lone {i}"),
-            dedup_key=f"l{i}",
-            clustered=True,
-            bands=[10 + i],
-            fp=FP,
-        )
-        for i in range(2)
-    ]
+    lone = [indexed("f0", f"l{i}", f"Lone {i}", [10 + i]) for i in range(2)]
     await store.save_poll(feed.id, result("f0"), lone, NOW)
     events: list[list[int]] = []
 
@@ -611,16 +595,7 @@ async def test_candidates_of_a_poll_follow_the_events_its_stories_make(store: St
         item.clustered = True
 
     feed = await store.add_feed("f1", NOW)
-    items = [
-        NewStory(
-            story=story("f1", f"b{i}", f"Bridge {i}"),
-            dedup_key=f"b{i}",
-            clustered=True,
-            bands=[10, 11],
-            fp=FP,
-        )
-        for i in range(2)
-    ]
+    items = [indexed("f1", f"b{i}", f"Bridge {i}", [10, 11]) for i in range(2)]
     await store.save_poll(
         feed.id, result("f1"), items, NOW, cluster_rule=bridge, window_since=NOW - timedelta(days=1)
     )

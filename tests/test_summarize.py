@@ -435,3 +435,17 @@ def test_main_text_is_the_story_lines(text: str, title: str) -> None:
     """main_text filters the lines itself (no offsets): the same lines as story_lines."""
     body = strip_feed_furniture(text)
     assert main_text(title, text) == "\n".join(body[a:b] for a, b in story_lines(title, body))
+
+
+def test_long_lines_are_judged_without_the_cache() -> None:
+    """Paragraphs do not fill the chrome cache: a 10,000-item feed's paragraphs held
+    20 MiB in every parse worker; only short lines (bylines, prompts) are cached."""
+    from bot.core.summarize import CACHED_LINE_CHARS, _is_chrome, _is_chrome_cached, is_chrome
+
+    before = _is_chrome_cached.cache_info().currsize
+    long_lines = [f"Paragraph {i} of a long report. " * 20 for i in range(50)]
+    assert all(len(line) > CACHED_LINE_CHARS for line in long_lines)
+    assert [is_chrome(line) for line in long_lines] == [_is_chrome(line) for line in long_lines]
+    assert _is_chrome_cached.cache_info().currsize == before
+    for line in ("Share this article", "Photo: Reuters", "Home | World | Europe"):
+        assert is_chrome(line) == _is_chrome(line)

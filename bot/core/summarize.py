@@ -292,12 +292,24 @@ def _date_word(word: str) -> bool:
     return all(not piece or _DATE_TOKEN.fullmatch(piece) for piece in _WORD_PARTS.split(word))
 
 
-@lru_cache(maxsize=16_384)
+CACHED_LINE_CHARS = 300
+"""Lines up to this long keep their :func:`is_chrome` verdict in a cache; longer
+ones (paragraphs, which rarely repeat) are judged afresh, so the cache stays a few
+MiB whatever the feeds send (16,384 paragraphs of a 10,000-item feed held 20 MiB
+in every parse worker)."""
+
+
 def is_chrome(line: str) -> bool:
     """True when ``line`` is page chrome: furniture by pattern, a caption credit, a
     shortcode. Unlike :func:`is_furniture` it does not judge a line by its shape, so a
-    short list item ("Bayraktar TB2 drones") is not chrome. Cached: the same lines come
-    back (share prompts, bylines, the entries of a feed polled again)."""
+    short list item ("Bayraktar TB2 drones") is not chrome. Short lines are cached:
+    they come back (share prompts, bylines, the entries of a feed polled again)."""
+    if len(line) <= CACHED_LINE_CHARS:
+        return _is_chrome_cached(line)
+    return _is_chrome(line)
+
+
+def _is_chrome(line: str) -> bool:
     s = line.strip()
     if not s or _ALNUM.search(s) is None:
         return True
@@ -316,6 +328,9 @@ def is_chrome(line: str) -> bool:
         return True  # nothing but date and time words
     # "Home | World | Europe"
     return len(s) < BANNER_CHARS and bool(_MENU_CHARS.search(s)) and len(_MENU_SEP.findall(s)) >= 2
+
+
+_is_chrome_cached = lru_cache(maxsize=16_384)(_is_chrome)
 
 
 def is_furniture(line: str) -> bool:
