@@ -24,15 +24,22 @@ story of the same poll sees them as a fresh lookup would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.core.cluster import STORIES_PER_KEY, pick_story_ids
 from bot.store.base import ClusterCandidateRow, from_iso, iso
 
-if TYPE_CHECKING:
-    from bot.store.sql import SQLStore
+
+class Queries(Protocol):
+    """What the lookup needs of a store (``bot.store.sql.SQLStore`` has it)."""
+
+    NEWEST_BAND: str
+    """The newest rows of one band key first."""
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Mapping[str, Any]]: ...
+
 
 __all__ = ["CANDIDATE_ROWS", "YIELD_EVERY", "PollCandidates", "event_of"]
 
@@ -67,7 +74,7 @@ class PollCandidates:
 
     def __init__(
         self,
-        store: SQLStore,
+        store: Queries,
         probes: Sequence[tuple[Sequence[int], int | None]],
         since: datetime,
     ) -> None:
