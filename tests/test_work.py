@@ -243,3 +243,22 @@ async def test_big_bodies_parse_one_at_a_time_within_the_budget() -> None:
     assert [len(g.parsed.stories) for g in got] == [1000] * 2
     assert len(small.parsed.stories) == 2
     assert pool.budget.peak == len(body) and pool.budget.used == 0
+
+
+def test_a_huge_body_leaves_no_word_memos_behind() -> None:
+    """The fingerprint's word memos are made afresh after a body of TRIM_BYTES or more:
+    rows made while a huge parse filled the heap kept ~20 MiB of its pages in use in
+    every worker (bench/memory.py: idle workers at 42 MiB PSS instead of 23)."""
+    from bot.core import cluster
+    from bot.feeds.work import TRIM_BYTES
+
+    analyse_body(job())
+    assert cluster._rows.young, "a small body fills the memos (and keeps them)"
+    filler = "<item><title>Word {0} and more words</title><guid>w{0}</guid></item>"
+    items = "".join(filler.format(i) for i in range(TRIM_BYTES // 50))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}'
+    body += "</channel></rss>"
+    assert len(body) >= TRIM_BYTES
+    analyse_body(job(body.encode()))
+    assert not cluster._rows.young and not cluster._rows.old
+    assert not cluster._hashes.young and not cluster._hashes.old

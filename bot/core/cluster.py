@@ -412,6 +412,13 @@ H32_MEMO_WORDS = 4096
 """Words whose 32-bit sketch hashes a process keeps, per generation."""
 _rows: _Memo[int] = _Memo(ROW_MEMO_WORDS)
 _hashes: _Memo[int] = _Memo(H32_MEMO_WORDS)
+
+
+def clear_memos() -> None:
+    """Forget the word memos (a parse worker does after a huge body: their rows, made
+    while the body's objects filled the heap, would each keep a page of it in use)."""
+    _rows.clear()
+    _hashes.clear()
 _ALL_ONES = sum(0xFFFFFFFF << (_LANE_BITS * i) for i in range(PERMUTATIONS))
 _TOP = _GUARDS | _ALL_ONES
 """The neutral start of a column-wise minimum: every lane at its largest value."""

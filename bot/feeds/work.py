@@ -191,6 +191,9 @@ def analyse_body(job: Job) -> Analysed:
         return _analyse(job)
     finally:
         if len(job.body) >= TRIM_BYTES:
+            # The memo rows made during a huge parse sit among its freed objects and
+            # would keep ~20 MiB of pages from going back: start them afresh.
+            clustering.clear_memos()
             trim_malloc()  # the parse's garbage
             # The result and the job are freed only once the result is sent: trim
             # again a moment later, so an idle worker does not sit on them.
