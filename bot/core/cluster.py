@@ -419,6 +419,8 @@ def clear_memos() -> None:
     while the body's objects filled the heap, would each keep a page of it in use)."""
     _rows.clear()
     _hashes.clear()
+
+
 _ALL_ONES = sum(0xFFFFFFFF << (_LANE_BITS * i) for i in range(PERMUTATIONS))
 _TOP = _GUARDS | _ALL_ONES
 """The neutral start of a column-wise minimum: every lane at its largest value."""
