@@ -90,6 +90,8 @@ class PollCandidates:
         """Candidate story id → what the cluster rule compares (its event set apart)."""
         self.copies: set[int] = set()
         """Stories (their index in ``probes``) looked up by their copy key only."""
+        self._picked: dict[int, list[int]] = {}
+        """Story → the candidates :meth:`_chosen` picked, while no event has moved."""
 
     async def read(self) -> None:
         """Look up every story of the poll (inside its transaction)."""
@@ -174,6 +176,12 @@ class PollCandidates:
         return bands
 
     def _chosen(self, n: int, exclude: frozenset[int]) -> list[int]:
+        picked = self._picked.get(n)
+        if picked is None or not exclude.isdisjoint(picked):
+            picked = self._picked[n] = self._pick(n, exclude)
+        return picked
+
+    def _pick(self, n: int, exclude: frozenset[int]) -> list[int]:
         """The stories ``item`` is compared with: those sharing the most keys with it
         (at most CANDIDATE_ROWS), then a bounded few per event (``pick_story_ids``)."""
         shared: dict[int, int] = {}
@@ -209,6 +217,7 @@ class PollCandidates:
         if n not in self.copies:
             return False
         self.copies.discard(n)
+        self._picked.clear()  # new keys and events: pick again
         bands = self.probes[n][0]
         await self._read_keys(bands)
         await self._read_events(sid for k in bands for sid in self.keys.get(k, ()))
@@ -220,11 +229,13 @@ class PollCandidates:
         for sid in singles:
             if sid in self.events:
                 self.events[sid] = cluster_id
+                self._picked.clear()  # picks depend on events (a few per event)
         if merged:
             gone = set(merged)
             for sid, event in self.events.items():
                 if event in gone:
                     self.events[sid] = cluster_id
+                    self._picked.clear()
 
 
 def _chunks(items: Sequence[int], n: int) -> Iterable[Sequence[int]]:
