@@ -21,11 +21,24 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.core.health import FeedHealth
 from bot.core.lookup import LookupPage
 from bot.core.models import FeedStatus, Format, Match, Mode, Platform, Story, Subscription
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], n: int) -> Iterable[Sequence[T]]:
+    """``items`` in slices of at most ``n`` (for ``IN (…)`` lists and multi-row inserts)."""
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def marks(n: int) -> str:
+    """``n`` placeholders for an ``IN (…)`` list."""
+    return ",".join("?" * n)
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core.cluster import STORIES_PER_KEY, pick_story_ids
-from bot.store.base import ClusterCandidateRow, from_iso, iso
+from bot.store.base import ClusterCandidateRow, chunks, from_iso, iso, marks
 
 
 class Queries(Protocol):
@@ -136,10 +136,10 @@ class PollCandidates:
 
     async def _read_events(self, ids: Iterable[int]) -> None:
         """Current events of stories (indexed ones: with a fingerprint)."""
-        for chunk in _chunks(sorted(set(ids)), ID_BATCH):
+        for chunk in chunks(sorted(set(ids)), ID_BATCH):
             rows = await self.store._all(
                 "SELECT id, cluster_id FROM stories WHERE fingerprint IS NOT NULL "
-                f"AND id IN ({','.join('?' * len(chunk))})",
+                f"AND id IN ({marks(len(chunk))})",
                 chunk,
             )
             for sid in chunk:
@@ -151,10 +151,10 @@ class PollCandidates:
         missing = sorted({i for i in ids if i not in self.rows})
         if not missing:
             return
-        for chunk in _chunks(missing, ID_BATCH):
+        for chunk in chunks(missing, ID_BATCH):
             rows = await self.store._all(
                 "SELECT id, fingerprint, COALESCE(published, seen_at) AS t, feed_url, title "
-                f"FROM stories WHERE id IN ({','.join('?' * len(chunk))})",
+                f"FROM stories WHERE id IN ({marks(len(chunk))})",
                 chunk,
             )
             for r in rows:
@@ -236,8 +236,3 @@ class PollCandidates:
                 if event in gone:
                     self.events[sid] = cluster_id
                     self._picked.clear()
-
-
-def _chunks(items: Sequence[int], n: int) -> Iterable[Sequence[int]]:
-    for start in range(0, len(items), n):
-        yield items[start : start + n]

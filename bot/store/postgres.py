@@ -27,9 +27,9 @@ import asyncpg
 
 from bot.core.fold import fold
 from bot.core.models import Story
-from bot.store.base import StoreError, StoreUnavailable
+from bot.store.base import StoreError, StoreUnavailable, chunks
 from bot.store.schema import POSTGRES_MIGRATIONS
-from bot.store.sql import Row, Search, SQLStore, chunks
+from bot.store.sql import Row, Search, SQLStore
 
 MIGRATION_LOCK = 7_452_001
 """Advisory lock key held while migrating."""

@@ -49,8 +49,10 @@ from bot.store.base import (
     OutboxRow,
     PollResult,
     UnchangedPoll,
+    chunks,
     from_iso,
     iso,
+    marks,
 )
 from bot.store.candidates import YIELD_EVERY, PollCandidates
 
@@ -191,15 +193,6 @@ def _outbox_from_row(r: Row, now: datetime) -> OutboxRow:
         mentions=tuple(json.loads(r["mentions"])),
         quiet=tuple(json.loads(r["quiet"])),
     )
-
-
-def chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
-
-
-def marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 HEALTH_ARRIVALS = 21
@@ -412,27 +405,24 @@ class SQLStore:
         if not polls:
             return
         async with self.transaction():  # one commit, not one per feed
-            await self._record_unchanged(polls)
-
-    async def _record_unchanged(self, polls: Sequence[UnchangedPoll]) -> None:
-        await self._execmany(
-            "UPDATE feeds SET last_fetched_at = ?, last_ok_at = ?, next_due_at = ?, "
-            "error = '', error_count = 0, retry_after_at = NULL, "
-            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
-            "max_age_s = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-            [
-                (
-                    iso(p.now),
-                    iso(p.now),
-                    iso(p.next_due),
-                    p.etag,
-                    p.last_modified,
-                    _secs(p.max_age),
-                    p.feed_id,
-                )
-                for p in polls
-            ],
-        )
+            await self._execmany(
+                "UPDATE feeds SET last_fetched_at = ?, last_ok_at = ?, next_due_at = ?, "
+                "error = '', error_count = 0, retry_after_at = NULL, "
+                "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
+                "max_age_s = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                [
+                    (
+                        iso(p.now),
+                        iso(p.now),
+                        iso(p.next_due),
+                        p.etag,
+                        p.last_modified,
+                        _secs(p.max_age),
+                        p.feed_id,
+                    )
+                    for p in polls
+                ],
+            )
 
     async def record_error(
         self,
