@@ -170,3 +170,16 @@ def test_declared_charsets_are_decoded() -> None:
     ).encode("windows-1254")
     assert read_feed(body, FEED_URL) is not None
     assert parse_feed(body, FEED_URL).stories[0].title == "Türkiye’de seçim"
+
+
+def test_markup_after_the_feed_is_ignored_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CDN's e-mail decoder script after </rss> (seen in the realfeeds corpus).
+    items = "<item><title>one</title><link>https://ex.org/1</link></item>"
+    body = rss(items) + b'\n<script src="/cdn-cgi/scripts/email-decode.min.js"></script>\n'
+    fast = read_feed(body, FEED_URL)
+    assert fast is not None, "trailing markup should not send the feed to feedparser"
+    feed = parse_feed(body, FEED_URL)
+    assert feed.stories == fallback_stories(body, monkeypatch)
+    assert feed.warning == "TrailingMarkup: markup after the end of the feed at line 3 ignored"
+    # A second root element is not trailing junk: left to feedparser as before.
+    assert read_feed(rss(items) + rss(items, head=""), FEED_URL) is None

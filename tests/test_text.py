@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.text import (
+    _LT_BEFORE_GT,
     MAX_ID_CHARS,
+    _canonical_parsed,
+    _lt_before_gt,
     canonical_url,
     html_to_text,
     is_teaser,
+    join_url,
     one_line,
     plain_text,
     story_id,
@@ -442,3 +447,52 @@ def test_html_to_text_limit_keeps_whole_paragraphs_or_cuts_at_a_word(
     limit: int, expected: str
 ) -> None:
     assert html_to_text("<p>aaaa</p><p>bbbb cc</p>", limit=limit) == expected
+
+
+# --- fast paths: the same answers as the slow ones -----------------------------------
+
+URL_HEADS = ["http://", "https://", "HTTP://", "http:/", "//", "", "https://ex.com", "http://a.b/"]
+URL_ALPHABET = "aZ0/?#;:@[]%.-_~ \t\n&=!$'()*+,Ä\x00\x7f"
+url_like = st.builds(
+    lambda head, rest: head + rest,
+    st.sampled_from([*URL_HEADS, "https://ex.com/", "http://A.b/", "https://a.b/c;"]),
+    st.text(alphabet=URL_ALPHABET, max_size=16),
+)
+
+
+@settings(max_examples=3000)
+@given(
+    url_like,
+    st.sampled_from(
+        ["https://ex.org/a/b", "http://ex.org/", "", "ftp://x/", "https://e.org/a;p?q#f"]
+    ),
+)
+def test_join_url_is_urljoin(url: str, base: str) -> None:
+    try:
+        expected = urljoin(base, url)
+    except ValueError:
+        with pytest.raises(ValueError):
+            join_url(base, url)
+        return
+    assert join_url(base, url) == expected
+
+
+@settings(max_examples=3000)
+@given(url_like)
+def test_canonical_url_fast_path_agrees_with_taking_the_url_apart(url: str) -> None:
+    assert canonical_url(url) == _canonical_parsed(url.strip())
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://ex.com/a/b.html", "http://ex.com/a;b", "https://ex.com/x?id=1#top", "https://e.x/"],
+)
+def test_common_links_take_the_fast_paths_unchanged(url: str) -> None:
+    assert join_url("https://feed.example/", url) == url == urljoin("https://feed.example/", url)
+    assert canonical_url(url) == _canonical_parsed(url)
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet="<>a \u00e9\u2019\ud800", max_size=30))
+def test_lt_before_gt_agrees_with_its_regex(s: str) -> None:
+    assert _lt_before_gt(s) == (_LT_BEFORE_GT.search(s) is not None)

@@ -53,13 +53,14 @@ import contextlib
 import re
 from html.entities import entitydefs, html5
 from typing import Any
-from urllib.parse import urljoin
 
 from feedparser.datetimes import _parse_date  # feedparser's date rules, for equal dates
 from feedparser.sanitizer import _HTMLSanitizer  # its looks_like_html tag list
 from lxml import etree
 
-__all__ = ["read_feed", "repair_utf8", "utf8_repaired"]
+from bot.core.text import join_url
+
+__all__ = ["TrailingMarkup", "read_feed", "repair_utf8", "utf8_repaired"]
 
 _RSS_NS = (
     "",
@@ -296,25 +297,70 @@ def read_feed(
     if decoded is None:
         return None
     data, encoding = decoded
-    cut = budget is not None and len(data) > budget and data.count(b"<") > budget
+    # No more "<" than bytes: a body this short needs no count.
+    markup = data.count(b"<") if budget is not None and len(data) > budget else 0
+    cut = budget is not None and markup > budget
     if cut:
         assert budget is not None
         data = _cut(data, budget)
+    junk: int | None = None
     try:
         root = etree.fromstring(data, _parser(recover=cut))
-    except etree.XMLSyntaxError:
+    except etree.XMLSyntaxError as exc:
         # The usual faults of real feeds: HTML entities, a bare "&", control
-        # characters. Mended once; anything else is left to feedparser.
+        # characters, and markup after the root element (a CDN's script tag). Mended
+        # once; anything else is left to feedparser.
+        data, junk = _without_trailing_junk(data, exc)
         try:
-            root = etree.fromstring(_mend(data), _parser(recover=cut))
+            root = etree.fromstring(data, _parser(recover=cut))
         except etree.XMLSyntaxError:
-            return None
+            try:
+                root = etree.fromstring(_mend(data), _parser(recover=cut))
+            except etree.XMLSyntaxError:
+                return None
     if root is None:
         return None
     try:
-        return _read_tree(root, base, encoding == "utf-8", cut, keep)
+        result = _read_tree(root, base, encoding == "utf-8", cut, keep)
     except _Decline:
         return None
+    if result is not None:
+        result["markup"] = markup
+    if result is not None and junk is not None:
+        result["bozo"] = True
+        result["bozo_exception"] = TrailingMarkup(
+            f"markup after the end of the feed at line {junk} ignored"
+        )
+    return result
+
+
+class TrailingMarkup(ValueError):
+    """Markup after the root element (feedparser's "junk after document element"):
+    read up to the root's end, with a warning on the feed."""
+
+
+_ROOT_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|RDF)\s*>")
+_TAIL_BYTES = 65_536
+
+
+def _without_trailing_junk(data: bytes, exc: etree.XMLSyntaxError) -> tuple[bytes, int | None]:
+    """``data`` cut after the end tag of its root, and the line the junk starts on,
+    when libxml2 stopped at content after the root element (a CDN injects a
+    ``<script>`` after ``</rss>``); else ``data`` unchanged and None.
+
+    Only the last 64 KiB are searched for the end tag: junk longer than that is
+    left to feedparser. The caller parses the cut body strictly again, so a body
+    whose root really ended earlier still fails.
+    """
+    if "Extra content at the end of the document" not in str(exc):
+        return data, None
+    start = max(0, len(data) - _TAIL_BYTES)
+    ends = [m.end() for m in _ROOT_END.finditer(data, start)]
+    if not ends:
+        return data, None
+    end = ends[-1]
+    junk = len(data) - len(data[end:].lstrip())  # where the junk starts
+    return data[:end], data.count(b"\n", 0, junk) + 1
 
 
 def _version(root: Any) -> tuple[str, Any] | None:
@@ -410,7 +456,7 @@ def _resolve(uri: str, base: str) -> str:
     if ":///" in uri:  # else the fixer has no slashes to drop
         uri = _URIFIXER.sub(r"\1\3", uri)
     try:
-        return urljoin(base, uri)
+        return join_url(base, uri)
     except ValueError:
         return ""
 

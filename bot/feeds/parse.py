@@ -51,7 +51,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 
@@ -61,6 +60,7 @@ from bot.core.summarize import story_text
 from bot.core.text import (
     canonical_url,
     html_to_text,
+    join_url,
     one_line,
     plain_text,
     story_id,
@@ -345,7 +345,7 @@ def _http_url(link: object, base: str) -> str:
     if not isinstance(link, str) or not link.strip():
         return ""
     try:
-        absolute = urljoin(base, link.strip()) if base else link.strip()
+        absolute = join_url(base, link.strip()) if base else link.strip()
     except ValueError:
         return ""
     url = canonical_url(absolute)
@@ -373,7 +373,7 @@ def parse_feed(
     if now is not None and now.utcoffset() is None:
         raise ValueError("parse_feed: now must be timezone-aware")  # a caller's bug, not the feed's
     body = bytes(body)
-    if not body.strip():
+    if not body or body.isspace():  # not body.strip(): that copies the whole body
         raise ParseError(f"{feed_url}: not a feed: empty body")
     if _ascii_head(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return _json_feed(body, feed_url, outlet, now)
@@ -396,10 +396,9 @@ def _parse_xml(
     body: bytes, feed_url: str, content_type: str, outlet: str, now: datetime | None
 ) -> ParsedFeed:
     base = feed_url if feed_url.lower().startswith(("http://", "https://")) else ""
-    # No more "<" than bytes: a body this short needs no count.
-    markup = body.count(b"<") if len(body) > MAX_MARKUP else 0
     fast = read_feed(body, base, content_type=content_type, budget=MAX_MARKUP, keep=MAX_ENTRIES + 1)
     if fast is not None:
+        markup = int(fast.get("markup") or 0)  # counted there: the same "<" as the body's
         parsed = _guarded_build(fast, body, feed_url, base, outlet, now)
         if markup <= MAX_MARKUP:
             return parsed
@@ -408,6 +407,8 @@ def _parse_xml(
             f"needs): kept the first {len(parsed.stories)} entries"
         )
         return dataclasses.replace(parsed, warning=note)
+    # No more "<" than bytes: a body this short needs no count.
+    markup = body.count(b"<") if len(body) > MAX_MARKUP else 0
     if markup > MAX_MARKUP:
         raise ParseError(
             f"{feed_url}: refused: {markup:,} '<' characters, more markup than a feed "
