@@ -21,7 +21,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.feeds.parse import MAX_MARKUP, TEXT_CHARS, TITLE_CHARS, ParsedFeed, ParseError, parse_feed
+from bot.core.text import one_line
+from bot.feeds.parse import (
+    MAX_MARKUP,
+    TEXT_CHARS,
+    TITLE_CHARS,
+    ParsedFeed,
+    ParseError,
+    _line_of,
+    _text_of,
+    parse_feed,
+)
 from tests.conftest import BENCH_FEEDS, NO_CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -647,3 +657,21 @@ def test_bench_quick_smoke() -> None:
     ).stdout
     assert "speed-up (feedparser CPU / parse_feed CPU)" in out
     assert "files whose entries differ from feedparser's: 0" in out
+
+
+TITLE_PIECES = [
+    *("a", "Bé", " ", "\n", "\t", "<p>", "</p>", "<br>", "&amp;", "&nbsp;", "\u2009", "\u3000"),
+    *("\u200c", "\u200d", "\u200b", "\u0915", "\x85", "\u2028", "\x1c", "\x9d", "\xad"),
+]
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(st.sampled_from(TITLE_PIECES), max_size=40).map("".join),
+    st.sampled_from(["text/plain", "text/html"]),
+    st.sampled_from([5, 500]),
+)
+def test_a_title_is_its_text_on_one_line(value: str, kind: str, limit: int) -> None:
+    # _line_of skips one_line's second normalisation: it must give what one_line gives.
+    detail = {"value": value, "type": kind}
+    assert _line_of(detail, limit) == one_line(_text_of(detail, limit), limit=limit)

@@ -22,7 +22,8 @@ What it takes from feedparser's rules, so both paths give the same stories:
 - Id: ``guid``/``id``, else RDF's ``rdf:about``. Dates: ``pubDate``/``published``/
   ``issued``/``dcterms:issued``; ``updated``/``modified``/``dc:date``/
   ``dcterms:modified``; ``created``/``dcterms:created`` (the last one of each wins),
-  parsed with feedparser's own date parser.
+  as text: ``bot.feeds.parse`` parses the one it uses with feedparser's own date
+  parser (most entries carry two dates and use one).
 - Body: every ``content:encoded``, ``content``, ``description``, ``summary`` and
   ``media:description`` is a candidate; ``bot.feeds.parse`` keeps the longest.
 
@@ -54,7 +55,6 @@ import re
 from html.entities import entitydefs, html5
 from typing import Any
 
-from feedparser.datetimes import _parse_date  # feedparser's date rules, for equal dates
 from feedparser.sanitizer import _HTMLSanitizer  # its looks_like_html tag list
 from lxml import etree
 
@@ -559,9 +559,7 @@ def _fields(el: Any, base: str, utf8: bool, atom: bool, *, entry: bool) -> dict[
             if permalink and link is None:
                 link = guid
         elif name in ("published", "updated", "created"):
-            date = _value(child, utf8)
-            out[name] = date
-            out[name + "_parsed"] = _parse_date(date)
+            out[name] = _value(child, utf8)  # parsed by bot.feeds.parse when read
         else:  # ttl, sy_*: feed-level values
             out[name] = _value(child, utf8)
     if entry:

@@ -53,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
+from feedparser.datetimes import _parse_date  # feedparser's date rules, for equal dates
 
 from bot.core.models import Story
 from bot.core.outlet import outlet_name
@@ -98,6 +99,7 @@ _SY_PERIODS = {
     "yearly": timedelta(days=365),
 }
 _DATE_KEYS = ("published", "updated", "created")
+_UNPARSED = object()
 _FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf", b"<channel")
 _HTML_MARKS = (b"<!doctype html", b"<html", b"<head", b"<body")
 _DECL_VALUE = re.compile(rb"[\"'>]")
@@ -291,10 +293,13 @@ def _ttl(feed: Any) -> timedelta | None:
 
 
 def _published(entry: Any, now: datetime | None) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+    for key in _DATE_KEYS:
         # dict.get: FeedParserDict maps a missing "updated*" to "published*" with a
         # DeprecationWarning; we ask for each key as it is.
-        parsed = dict.get(entry, key)
+        parsed = dict.get(entry, key + "_parsed", _UNPARSED)
+        if parsed is _UNPARSED:  # the fast path leaves its dates as text
+            raw = dict.get(entry, key)
+            parsed = _parse_date(raw) if isinstance(raw, str) else None
         if not parsed:
             continue
         try:
@@ -317,6 +322,20 @@ def _text_of(detail: Any, limit: int) -> str:
     if str(detail.get("type") or "text/html") in _HTML_TYPES:
         return html_to_text(value, limit=limit)
     return plain_text(value, limit=limit)
+
+
+def _line_of(detail: Any, limit: int) -> str:
+    """``one_line(_text_of(detail, limit), limit=limit)``, without normalising twice.
+
+    ``_text_of`` already gives paragraphs of single-spaced words joined by "\\n",
+    cleaned and within ``limit``, which ``one_line`` would only join with spaces;
+    except that a zero-width joiner left between two non-Latin letters can come next
+    to a space once the paragraphs are joined, and ``one_line`` then drops it.
+    """
+    text = _text_of(detail, limit)
+    if "\u200c" in text or "\u200d" in text:
+        return one_line(text, limit=limit)
+    return text.replace("\n", " ")
 
 
 def _body_text(entry: Any) -> str:
@@ -467,9 +486,7 @@ def _build(
         if bozo_exc is not None and not harmless and (not feed or _truncated(bozo_exc)):
             raise ParseError(f"{feed_url}: broken feed with no entries: {_describe(bozo_exc)}")
     title_detail = feed.get("title_detail")
-    title = (
-        one_line(_text_of(title_detail, OUTLET_CHARS), limit=OUTLET_CHARS) if title_detail else ""
-    )
+    title = _line_of(title_detail, OUTLET_CHARS) if title_detail else ""
     link = _http_url(feed.get("link"), base)
     if not base:
         base = link
@@ -618,7 +635,7 @@ def _json_feed(body: bytes, feed_url: str, outlet: str, now: datetime | None) ->
 
 def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | None) -> Story | None:
     detail = entry.get("title_detail")
-    title = one_line(_text_of(detail, TITLE_CHARS), limit=TITLE_CHARS) if detail else ""
+    title = _line_of(detail, TITLE_CHARS) if detail else ""
     url = _http_url(entry.get("link"), base)
     raw_text = _body_text(entry)
     guid = entry.get("id")
