@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
@@ -23,6 +24,7 @@ from bot.core.text import (
     story_id,
     strip_and_judge,
     strip_feed_furniture,
+    unescape,
 )
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -496,3 +498,28 @@ def test_common_links_take_the_fast_paths_unchanged(url: str) -> None:
 @given(st.text(alphabet="<>a \u00e9\u2019\ud800", max_size=30))
 def test_lt_before_gt_agrees_with_its_regex(s: str) -> None:
     assert _lt_before_gt(s) == (_LT_BEFORE_GT.search(s) is not None)
+
+
+ENTITY_PIECES = [
+    "&",
+    "#",
+    "x",
+    "X",
+    ";",
+    "amp",
+    "nbsp",
+    "rsquo",
+    "notin",
+    "0",
+    "9",
+    "38",
+    "1114112",
+]
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.sampled_from([*ENTITY_PIECES, "a", " ", "\u00e9"]), max_size=30).map("".join))
+def test_unescape_is_html_unescape(s: str) -> None:
+    # Twice: the second answer for each reference comes from the memo.
+    assert unescape(s) == html.unescape(s)
+    assert unescape(s) == html.unescape(s)

@@ -249,14 +249,16 @@ def test_a_huge_body_leaves_no_word_memos_behind() -> None:
     """The fingerprint's word memos are made afresh after a body of TRIM_BYTES or more:
     rows made while a huge parse filled the heap kept ~20 MiB of its pages in use in
     every worker (bench/memory.py: idle workers at 42 MiB PSS instead of 23)."""
-    from bot.core import cluster
+    from bot.core import cluster, text
     from bot.feeds.work import TRIM_BYTES
 
     analyse_body(job())
     assert cluster._rows.young, "a small body fills the memos (and keeps them)"
+    assert text.unescape("&rsquo;") == "\u2019" and text._CHARREF_MEMO
     # Huge but cheap to parse: a comment makes up the size.
     body = BODY.replace(b"<channel>", b"<channel><!--" + b"x" * TRIM_BYTES + b"-->")
     assert len(body) >= TRIM_BYTES
     assert analyse_body(job(body)).parsed.stories
     assert not cluster._rows.young and not cluster._rows.old
     assert not cluster._hashes.young and not cluster._hashes.old
+    assert not text._CHARREF_MEMO  # the references html_to_text remembered, too

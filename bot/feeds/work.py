@@ -39,6 +39,7 @@ from bot.core import cluster as clustering
 from bot.core.matching import Matcher, compile_matcher
 from bot.core.models import Match
 from bot.core.routing import may_alert
+from bot.core.text import clear_memos as clear_text_memos
 from bot.core.watchlist import WatchlistError, parse_watchlist
 from bot.feeds.parse import ParsedFeed, parse_feed
 
@@ -194,6 +195,7 @@ def analyse_body(job: Job) -> Analysed:
             # The memo rows made during a huge parse sit among its freed objects and
             # would keep ~20 MiB of pages from going back: start them afresh.
             clustering.clear_memos()
+            clear_text_memos()
             trim_malloc()  # the parse's garbage
             # The result and the job are freed only once the result is sent: trim
             # again a moment later, so an idle worker does not sit on them.
