@@ -8,8 +8,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.feeds.fastparse import read_feed, utf8_repaired
+from bot.feeds.fastparse import read_feed, repair_utf8, utf8_repaired
 from bot.feeds.parse import parse_feed
 from tests.conftest import CORPUS, needs_corpus
 
@@ -184,3 +186,31 @@ def test_markup_after_the_feed_is_ignored_with_a_warning(monkeypatch: pytest.Mon
     assert feed.warning == "TrailingMarkup: markup after the end of the feed at line 3 ignored"
     # A second root element is not trailing junk: left to feedparser as before.
     assert read_feed(rss(items) + rss(items, head=""), FEED_URL) is None
+
+
+BYTE_PIECES = [
+    b"a",
+    b" ",
+    b"\xc3\xa9",
+    b"\xe9",
+    b"\xff",
+    b"\xed\xa0\x80",
+    b"\xe2\x80",
+    b"&amp;",
+    b"&",
+]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(BYTE_PIECES), max_size=12).map(b"".join))
+def test_bad_utf8_is_found_by_libxml2_as_by_a_check_before_it(text: bytes) -> None:
+    # read_feed no longer checks UTF-8 before parsing: libxml2 refuses a bad sequence
+    # anywhere, and the body is then repaired. Same result as repairing it first.
+    item = (
+        b"<item><title>t " + text + b"</title><description><![CDATA[<p>" + text + b"</p>]]>"
+        b"</description><link>https://ex.org/1</link></item>"
+    )
+    body = rss("ITEM").replace(b"ITEM", item)
+    repaired = repair_utf8(body)
+    expected = None if repaired is None else read_feed(repaired, FEED_URL)
+    assert read_feed(body, FEED_URL) == expected

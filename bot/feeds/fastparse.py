@@ -175,8 +175,12 @@ def _charset(content_type: str) -> str:
     return ""
 
 
-def _decode(body: bytes, content_type: str) -> tuple[bytes, str] | None:
-    """UTF-8 bytes of ``body`` (bad sequences replaced) and the codec name, or None."""
+def _decode(body: bytes, content_type: str, *, check: bool = True) -> tuple[bytes, str] | None:
+    """UTF-8 bytes of ``body`` (bad sequences replaced) and the codec name, or None.
+
+    ``check=False``: a body in UTF-8 (or ASCII) comes back as it is, unchecked; the
+    caller repairs it (``repair_utf8``) if libxml2 finds a bad sequence, which it
+    refuses in every part of a document."""
     if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
         return None  # UTF-16/32: left to feedparser's detection
     if body.startswith(b"\xef\xbb\xbf"):
@@ -194,6 +198,8 @@ def _decode(body: bytes, content_type: str) -> tuple[bytes, str] | None:
     if given != declared and not (given == "utf-8" and declared == "ascii"):
         return None  # feedparser's RFC 3023 rules and retries decide these
     if declared in ("utf-8", "ascii"):
+        if not check:
+            return body, "utf-8"
         repaired = repair_utf8(body)
         return None if repaired is None else (repaired, "utf-8")
     return body.decode(declared, "replace").encode("utf-8"), declared
@@ -293,31 +299,26 @@ def read_feed(
     """
     if b"<!ENTITY" in body[:65_536]:
         return None
-    decoded = _decode(body, content_type)
+    decoded = _decode(body, content_type, check=False)
     if decoded is None:
         return None
     data, encoding = decoded
     # No more "<" than bytes: a body this short needs no count.
     markup = data.count(b"<") if budget is not None and len(data) > budget else 0
     cut = budget is not None and markup > budget
+    checked = encoding != "utf-8"
     if cut:
         assert budget is not None
-        data = _cut(data, budget)
+        # Recovery mode would read bad UTF-8 its own way: repaired first.
+        repaired = data if checked else repair_utf8(data)
+        if repaired is None:
+            return None
+        data, checked = _cut(repaired, budget), True
     junk: int | None = None
     try:
         root = etree.fromstring(data, _parser(recover=cut))
     except etree.XMLSyntaxError as exc:
-        # The usual faults of real feeds: HTML entities, a bare "&", control
-        # characters, and markup after the root element (a CDN's script tag). Mended
-        # once; anything else is left to feedparser.
-        data, junk = _without_trailing_junk(data, exc)
-        try:
-            root = etree.fromstring(data, _parser(recover=cut))
-        except etree.XMLSyntaxError:
-            try:
-                root = etree.fromstring(_mend(data), _parser(recover=cut))
-            except etree.XMLSyntaxError:
-                return None
+        root, data, junk = _reparsed(data, exc, recover=cut, checked=checked)
     if root is None:
         return None
     try:
@@ -332,6 +333,37 @@ def read_feed(
             f"markup after the end of the feed at line {junk} ignored"
         )
     return result
+
+
+def _reparsed(
+    data: bytes, exc: etree.XMLSyntaxError, *, recover: bool, checked: bool
+) -> tuple[Any, bytes, int | None]:
+    """The tree of ``data`` once what stopped libxml2 is fixed, the data it was read
+    from, and the line of markup cut off after the root (or None); the tree is None
+    when the body is still broken (or is not UTF-8 at all), for feedparser to read.
+
+    Fixed in turn: bad UTF-8 sequences (``repair_utf8``, unless ``checked``); markup
+    after the root element (a CDN's script tag); the usual faults of real feeds,
+    HTML entities, a bare "&" and control characters (``_mend``).
+    """
+    if not checked:
+        repaired = repair_utf8(data)
+        if repaired is None:
+            return None, data, None  # a legacy charset: feedparser's cp1252 is right
+        if repaired is not data:
+            data = repaired
+            try:
+                return etree.fromstring(data, _parser(recover)), data, None
+            except etree.XMLSyntaxError as again:
+                exc = again
+    data, junk = _without_trailing_junk(data, exc)
+    if junk is not None:
+        with contextlib.suppress(etree.XMLSyntaxError):
+            return etree.fromstring(data, _parser(recover)), data, junk
+    try:
+        return etree.fromstring(_mend(data), _parser(recover)), data, junk
+    except etree.XMLSyntaxError:
+        return None, data, junk
 
 
 class TrailingMarkup(ValueError):
