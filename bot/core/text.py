@@ -680,7 +680,7 @@ def _may_match(kind: str, tail: str, low: str | None) -> bool:
     when ``tail`` holds a letter that only IGNORECASE folds onto ASCII."""
     if kind == "ellipsis":
         return tail.rstrip()[-1:] in ("]", ")")
-    return low is None or any(word in low for word in _HINTS[kind])
+    return low is None or any(map(low.__contains__, _HINTS[kind]))  # no Python step a word
 
 
 def _strip(text: str) -> tuple[str, set[str]]:
