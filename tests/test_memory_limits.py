@@ -9,11 +9,13 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from bot.app import open_runtime, run_once
 from bot.feeds.fastparse import read_feed
-from bot.feeds.fieldcap import FIELD_BYTES, cap_fields
+from bot.feeds.fieldcap import FIELD_BYTES, _long_runs, _may_have_long_runs, cap_fields
 from bot.feeds.parse import TEXT_CHARS, parse_feed
 from bot.service import Service
 from tests.conftest import MakeConfig
@@ -146,3 +148,12 @@ def test_a_long_feed_keeps_the_fields_of_its_ends_only() -> None:
     assert ends["entries"][-5:] == full["entries"][-5:]
     assert ends["entries"][5:-5] == [{}] * 15
     assert read_feed(body, "https://t.example/", keep=20) == full
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from([b"<", b"a", b"bb", b"c" * 7, b">"]), max_size=60).map(b"".join))
+def test_the_quick_check_never_misses_a_long_run(body: bytes) -> None:
+    # cap_fields skips its regex scan when every half of the limit holds a "<".
+    for limit in (1, 2, 3, 8, 13):
+        if _long_runs(limit).search(body):
+            assert _may_have_long_runs(body, limit)

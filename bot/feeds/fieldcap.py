@@ -15,8 +15,8 @@ CDATA section, comment or processing instruction (``]]>``, ``-->``, ``?>``). Bod
 that are not ASCII-compatible (UTF-16/32) are left as they are.
 
 Cost: one regular-expression scan for long runs (linear: each run is scanned once,
-from the ``<`` before it) and one ``find`` per CDATA section, only in bodies larger
-than ``limit``.
+from the ``<`` before it), only when some stretch of half ``limit`` bytes holds no
+``<``, and one ``find`` per CDATA section, only in bodies larger than ``limit``.
 """
 
 from __future__ import annotations
@@ -64,13 +64,20 @@ def _keep_from(body: bytes, cut: int, end: int) -> int:
     return min(found, default=end)
 
 
+def _may_have_long_runs(body: bytes, limit: int) -> bool:
+    """False when no ``limit`` bytes in a row lack a "<": every half of ``limit`` holds
+    one (a find each, that stops at the first "<"), which the regex need not confirm."""
+    half = max(1, limit // 2)
+    return any(body.find(b"<", i, i + half) < 0 for i in range(0, len(body), half))
+
+
 def cap_fields(body: bytes, limit: int = FIELD_BYTES) -> tuple[bytes, int]:
     """``body`` with every text run and CDATA section cut to ``limit`` bytes, and how
     many were cut (``body`` itself when none was)."""
     if len(body) <= limit or body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
         return body, 0
     cuts: list[tuple[int, int]] = []  # (from, to): bytes to drop
-    for m in _long_runs(limit).finditer(body):
+    for m in _long_runs(limit).finditer(body) if _may_have_long_runs(body, limit) else ():
         start, end = m.span()
         if body.startswith((_CDATA, b"<!--", b"<?"), start):
             continue  # CDATA below; comments and PIs are dropped by the parsers
