@@ -394,7 +394,7 @@ def parse_feed(
     body = bytes(body)
     if not body or body.isspace():  # not body.strip(): that copies the whole body
         raise ParseError(f"{feed_url}: not a feed: empty body")
-    if _ascii_head(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+    if body[:1] != b"<" and _ascii_head(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return _json_feed(body, feed_url, outlet, now)
     body, long_fields = cap_fields(body, FIELD_BYTES)
     if long_fields:
