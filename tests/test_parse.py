@@ -18,10 +18,12 @@ from types import ModuleType
 
 import feedparser
 import pytest
+from feedparser.datetimes import _parse_date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.text import one_line
+from bot.feeds.fastparse import read_feed
 from bot.feeds.parse import (
     MAX_MARKUP,
     TEXT_CHARS,
@@ -30,9 +32,10 @@ from bot.feeds.parse import (
     ParseError,
     _line_of,
     _text_of,
+    parse_date,
     parse_feed,
 )
-from tests.conftest import BENCH_FEEDS, NO_CORPUS
+from tests.conftest import BENCH_FEEDS, NO_CORPUS, needs_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -675,3 +678,52 @@ def test_a_title_is_its_text_on_one_line(value: str, kind: str, limit: int) -> N
     # _line_of skips one_line's second normalisation: it must give what one_line gives.
     detail = {"value": value, "type": kind}
     assert _line_of(detail, limit) == one_line(_text_of(detail, limit), limit=limit)
+
+
+DAY_NAMES = ["", "Mon, ", "tue, ", "SUN, "]
+ZONES = ["GMT", "gmt", "UT", "Z", "+0000", "-0530", "+1400", "-2359", "EST", "+00:00"]
+
+
+@settings(max_examples=3000)
+@given(
+    st.sampled_from(DAY_NAMES),
+    st.integers(0, 32),
+    st.sampled_from(["Jan", "feb", "MAR", "Oct", "Dec", "Sept"]),
+    st.integers(0, 9999),
+    st.tuples(st.integers(0, 25), st.integers(0, 61), st.integers(0, 61)),
+    st.sampled_from(ZONES),
+)
+def test_rfc822_dates_are_read_as_feedparser_reads_them(
+    day_name: str, day: int, month: str, year: int, hms: tuple[int, int, int], zone: str
+) -> None:
+    raw = f"{day_name}{day:02d} {month} {year:04d} {hms[0]:02d}:{hms[1]:02d}:{hms[2]:02d} {zone}"
+    assert parse_date(raw) == _parse_date(raw)
+    assert parse_date(raw.replace(" 0", " ", 1)) == _parse_date(raw.replace(" 0", " ", 1))
+
+
+@settings(max_examples=3000)
+@given(
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.tuples(st.integers(0, 25), st.integers(0, 61), st.integers(0, 61)),
+    st.sampled_from(["", ".5", ".123456789", ".1234567890"]),
+    st.sampled_from(["Z", "z", "+01:00", "-05:30", "+14:00", "-23:59", "", "+0100"]),
+)
+def test_w3c_dates_are_read_as_feedparser_reads_them(
+    year: int, month: int, day: int, hms: tuple[int, int, int], fraction: str, zone: str
+) -> None:
+    h, m, s = hms
+    raw = f"{year:04d}-{month:02d}-{day:02d}T{h:02d}:{m:02d}:{s:02d}{fraction}{zone}"
+    assert parse_date(raw) == _parse_date(raw)
+
+
+@needs_corpus
+def test_every_date_of_the_corpus_is_read_as_feedparser_reads_it() -> None:
+    raws: set[str] = set()
+    for path in sorted((CORPUS / "realfeeds").glob("*.xml"))[:60]:
+        fast = read_feed(path.read_bytes(), "https://feeds.example.org/")
+        for entry in fast["entries"] if fast else []:
+            raws.update(v for k in ("published", "updated", "created") if (v := entry.get(k)))
+    assert len(raws) > 500
+    assert [r for r in raws if parse_date(r) != _parse_date(r)] == []

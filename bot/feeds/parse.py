@@ -48,6 +48,7 @@ import dataclasses
 import io
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,7 +70,7 @@ from bot.core.text import (
 from bot.feeds.fastparse import read_feed, utf8_repaired
 from bot.feeds.fieldcap import FIELD_BYTES, cap_fields
 
-__all__ = ["TEXT_CHARS", "TITLE_CHARS", "ParseError", "ParsedFeed", "parse_feed"]
+__all__ = ["TEXT_CHARS", "TITLE_CHARS", "ParseError", "ParsedFeed", "parse_date", "parse_feed"]
 
 TITLE_CHARS = 500
 TEXT_CHARS = 100_000
@@ -292,6 +293,47 @@ def _ttl(feed: Any) -> timedelta | None:
         return None
 
 
+_MONTHS = {
+    m: n
+    for n, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+# The two shapes nearly every feed writes its dates in, strictly; anything else goes
+# to feedparser's date parser, whose answer these give for them (property test).
+_RFC822_DATE = re.compile(
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun), )?(\d{1,2}) (jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
+    r"|nov|dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|gmt|ut|z)"
+)
+_W3C_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})t(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:z|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def parse_date(raw: str) -> time.struct_time | None:
+    """feedparser's ``_parse_date(raw)`` (a UTC ``struct_time``, or None), read
+    directly when ``raw`` is a plain RFC 822 or W3C date-time."""
+    low = raw.lower()
+    m = _RFC822_DATE.fullmatch(low)
+    if m is not None:
+        day, month, year, hour, minute, second, sign, tz_h, tz_m = m.groups()
+        fields = (int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+    else:
+        m = _W3C_DATE.fullmatch(low)
+        if m is None:
+            return _parse_date(raw)  # type: ignore[no-any-return]
+        year, month, day, hour, minute, second, sign, tz_h, tz_m = m.groups()
+        fields = (int(year), int(month), int(day), int(hour), int(minute), int(second))
+    try:
+        stamp = datetime(*fields)
+        if sign:
+            offset = timedelta(hours=int(tz_h), minutes=int(tz_m))
+            stamp = stamp - offset if sign == "+" else stamp + offset
+        return stamp.utctimetuple()
+    except (ValueError, OverflowError):
+        return _parse_date(raw)  # type: ignore[no-any-return]
+
+
 def _published(entry: Any, now: datetime | None) -> datetime | None:
     for key in _DATE_KEYS:
         # dict.get: FeedParserDict maps a missing "updated*" to "published*" with a
@@ -299,7 +341,7 @@ def _published(entry: Any, now: datetime | None) -> datetime | None:
         parsed = dict.get(entry, key + "_parsed", _UNPARSED)
         if parsed is _UNPARSED:  # the fast path leaves its dates as text
             raw = dict.get(entry, key)
-            parsed = _parse_date(raw) if isinstance(raw, str) else None
+            parsed = parse_date(raw) if isinstance(raw, str) else None
         if not parsed:
             continue
         try:
