@@ -700,7 +700,7 @@ def _strip(text: str) -> tuple[str, set[str]]:
     kinds: set[str] = set()
     for _ in range(5):
         tail = text[-_TAIL:]
-        low = None if _FOLDS_TO_ASCII.search(tail) else tail.lower()
+        low = None if not tail.isascii() and _FOLDS_TO_ASCII.search(tail) else tail.lower()
         for kind, pattern in _KINDS:
             if not _may_match(kind, tail, low):
                 continue
