@@ -197,6 +197,29 @@ _BANNER_HINT_WORDS = (
 # One search for any of them: what ``any(word in line for word in _BANNER_HINT_WORDS)``
 # says, without a Python step per word.
 _BANNER_HINTS = re.compile("|".join(re.escape(w) for w in _BANNER_HINT_WORDS))
+# Rarer letters first: pieces of the _BANNER alternatives, searched in the casefolded
+# line before _BANNER_HINTS, which sre tries at nearly every position (its words start
+# with "t", "s", "a", "c"...), while these start with "k", "v", "m", "w", "b", "g",
+# "p", "h", "y" or "©". Every match of _BANNER in a line leaves a match of one of
+# them in its casefold: str.casefold maps character by character; a character that
+# IGNORECASE matches to an ASCII letter folds to that letter, but for "İ" ("i̇") and
+# "ı" (itself), which it matches to "i" and {i} allows; white space and "©" fold to
+# themselves (tests/test_summarize_speed.py checks every code point).
+_BANNER_PIECES = re.compile(
+    r"""
+      k(?:{i}e | \s+here | e\s+us\s+on)              # cookie, click here, like us on
+    | v(?:acy\s+pol | ert{i}sement)                  # privacy policy, advertisement
+    | m(?:s\s+of\s+(?:use|serv) | {i}ted\s+access)  # terms of use, unlimited access
+    | w(?:sletter | \s+us\s+on)                     # newsletter, follow us on
+    | bscr                                          # subscribe, subscription
+    | g(?:n\s+up | \s+{i}n | hts\s+reserved | etty\s+{i}mages)  # sign up, log in, ...
+    | p(?:\s+photo | hoto\s+cred | peared\s+f | t\s+all)  # ap photo, ..., accept all
+    | hare\s+(?:on|v{i}a)                           # share on, share via
+    | y\s+a\s+(?:subscr|member)                      # already a subscriber
+    | ©
+    """.replace("{i}", "(?:i\u0307?|ı)"),
+    re.VERBOSE,
+)
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -216,6 +239,43 @@ _DATE_TOKEN = re.compile(r"\b(?:" + _DATE_WORDS + r")\b", re.IGNORECASE)
 # run of word characters is one (or the "a"/"p" of "a.m"/"p.m"). Most lines fail this
 # at their first word, without the calls of ``_date_only``.
 _DATE_START = re.compile(r"\W*(?:" + _DATE_WORDS + r"|a|p)(?!\w)", re.IGNORECASE)
+# The first word of a line, after the "([{ " that _ANCHORED skips: a run of \w, which
+# is all the start-anchored checks below need to see to rule a line out.
+_HEAD = re.compile(r"[([{ ]*(\w*)")
+# When that word is ASCII letters only (lower-cased here: for ASCII, what IGNORECASE
+# compares; the non-ASCII "ſ", "K", "ı", "İ" that it also matches to "s", "k", "i"
+# never reach these sets), and so is followed by a character that is not \w, these
+# are the words each check can start with. Read off the patterns: a word then \s+,
+# \b or $ gives the word itself; one that \s* may join to the next ("share on
+# Facebook" as "shareonfacebook", "photocredit:", "AFPvia", "updatedon") gives a stem,
+# held by its first three letters. A digit, "_" or any other letter in the word
+# (a date "17.02.2026", "_video_:") takes every check the old way.
+_ANCHORED_HEAD_WORDS = (
+    _SOCIAL.replace("e-mail", "e")  # "e-mail" starts with the word "e"
+    + """|tweet|pin|print|comment|comments|follow|related|recommended|popular|trending|latest
+    |top|read|see|also|more|you|most|don|dont|editor|editors|reporting|writing|editing
+    |additional|getty|ap|advertisement|sponsored|ad|promoted|subscribe|sign|log|login
+    |register|skip|click|tap|listen|last|printed|appeared|continue|the|home"""
+)
+_ANCHORED_HEADS = frozenset(w.strip() for w in _ANCHORED_HEAD_WORDS.split("|"))
+_ANCHORED_STEM_WORDS = """share photo image picture video graphic illustration afp reuters
+    anadolu epa shutterstock updated published posted"""
+_ANCHORED_STEMS = frozenset(stem[:3] for stem in _ANCHORED_STEM_WORDS.split())
+_BYLINE_HEAD_WORDS = "written reporting reported words story text by von par od nga"
+_BYLINE_HEADS = frozenset(_BYLINE_HEAD_WORDS.split())
+_LABEL_HEAD_WORDS = """watch the full video listen podcast update updated updates tl exclusive
+    breaking live analysis opinion"""
+_LABEL_HEADS = frozenset(_LABEL_HEAD_WORDS.split())
+# The letter words of _DATE_WORDS, and "a"/"p" of "a.m"/"p.m": what _DATE_START
+# needs the first word to be (tests/test_summarize_speed.py expands the pattern).
+_DATE_HEAD_WORDS = """jan january feb february mar march apr april may jun june jul july aug
+    august sep sept september oct october nov november dec december mon monday tue tues
+    tuesday wed wednesday thu thur thurs thursday fri friday sat saturday sun sunday am pm
+    gmt utc cet cest est edt pst pdt bst ist updated published posted ago minute minutes
+    min mins hour hours hr hrs day days week weeks on at today yesterday last modified read
+    h a p"""
+_DATE_HEADS = frozenset(_DATE_HEAD_WORDS.split())
+_HEADS = _ANCHORED_HEADS | _BYLINE_HEADS | _LABEL_HEADS | _DATE_HEADS
 _ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true
 _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
@@ -311,21 +371,41 @@ def is_chrome(line: str) -> bool:
 
 def _is_chrome(line: str) -> bool:
     s = line.strip()
-    if not s or _ALNUM.search(s) is None:
+    # str.isalnum is what _ALNUM matches, character by character: the first one
+    # answers for almost every line without the search.
+    if not s or not (s[0].isalnum() or _ALNUM.search(s)):
         return True
     first = s[0]  # shortcodes and a credit line can only start so
     if (first == "[" and _SHORTCODES.fullmatch(s)) or (first == "(" and _CREDIT_LINE.match(s)):
         return True
-    bare = s.lstrip("([{ ")
-    if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
+    # The line's first word rules out the start-anchored checks for most lines at once
+    # (see _HEADS); a check it leaves open is then run as it is.
+    head = _HEAD.match(s)
+    word = head[1] if head else ""  # it always matches, if only ""
+    if word.isascii() and word.isalpha():
+        key = word.lower()
+        anchored = key in _ANCHORED_HEADS or key[:3] in _ANCHORED_STEMS
+        byline = key in _BYLINE_HEADS
+        label = key in _LABEL_HEADS
+        date = key in _DATE_HEADS  # what _DATE_START says of such a word
+    else:
+        # Those three start with a letter (a label maybe with "*" or "_" first): a line
+        # opening with a digit, a quote or a dash can only be a date.
+        anchored = byline = label = word[:1].isalpha() or word[:1] == "_" or first == "*"
+        date = len(s) <= 80 and _DATE_START.match(s) is not None
+    if anchored and _ANCHORED.match(s.lstrip("([{ ")):
         return True
-    # Its words first: the banner regex costs ten times more, and every short line of
-    # every parsed story comes through here.
-    if len(s) < BANNER_CHARS and _BANNER_HINTS.search(s.casefold()) and _BANNER.search(s):
+    if (byline and _is_byline(s)) or (label and _LABEL_ONLY.fullmatch(s)):
         return True
     # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
-    if len(s) <= 80 and _DATE_START.match(s) and _date_only(s):
+    if date and len(s) <= 80 and _date_only(s):
         return True  # nothing but date and time words
+    # Its words first: the banner regex costs ten times more, and every short line of
+    # every parsed story comes through here.
+    if len(s) < BANNER_CHARS:
+        folded = s.casefold()
+        if _BANNER_PIECES.search(folded) and _BANNER_HINTS.search(folded) and _BANNER.search(s):
+            return True
     # "Home | World | Europe"
     return len(s) < BANNER_CHARS and bool(_MENU_CHARS.search(s)) and len(_MENU_SEP.findall(s)) >= 2
 
