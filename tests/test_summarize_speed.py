@@ -23,6 +23,14 @@ from bot.core import summarize as S
 _OLD_HINT_WORDS = """cookie privacy terms newsletter subscri sign log rights click advertis
     getty photo share follow like appeared unlimited already accept ©"""
 _OLD_HINTS = re.compile("|".join(re.escape(w) for w in _OLD_HINT_WORDS.split()))
+_OLD_MENU_CHARS = re.compile(r"[|›»•·>/]")
+
+
+def old_date_only(line: str) -> bool:
+    first = S._WORDS.search(line)
+    if first is not None and not S._date_word(first.group()):
+        return False
+    return all(S._date_word(word) for word in S._WORDS.findall(line))
 
 
 def old_is_chrome(line: str) -> bool:
@@ -38,11 +46,11 @@ def old_is_chrome(line: str) -> bool:
         return True
     if len(s) < S.BANNER_CHARS and _OLD_HINTS.search(s.casefold()) and S._BANNER.search(s):
         return True
-    if len(s) <= 80 and S._DATE_START.match(s) and S._date_only(s):
+    if len(s) <= 80 and S._DATE_START.match(s) and old_date_only(s):
         return True
     return (
         len(s) < S.BANNER_CHARS
-        and bool(S._MENU_CHARS.search(s))
+        and bool(_OLD_MENU_CHARS.search(s))
         and len(S._MENU_SEP.findall(s)) >= 2
     )
 
@@ -158,6 +166,13 @@ def test_generated_lines_are_judged_as_before(seed: int) -> None:
     assert 0.02 < sum(map(old_is_chrome, lines)) / len(lines) < 0.9
 
 
+def test_date_only_is_as_before() -> None:
+    rng = random.Random(5)
+    lines = [_line(rng) for _ in range(20_000)]
+    lines += ["17.02.2026 14:05", "Wednesday, February 17, 2026", "a.m.", "2025 was", ""]
+    assert [S._date_only(x) for x in lines] == [old_date_only(x) for x in lines]
+
+
 def test_edge_lines_are_judged_as_before() -> None:
     lines = [
         "",
@@ -190,6 +205,13 @@ def test_edge_lines_are_judged_as_before() -> None:
         "Published in Dawn, February 17th, 2026",
         "Home | World | Europe",
         "Home › World › Europe",
+        "a | b",
+        "a|b|c",
+        "News / World / Europe",
+        "17/02/2026",
+        "Home » World",
+        "• Most Read • World",
+        "> quoted > twice",
         "(AP Photo/Evan Vucci)",
         "Getty Images",
         "AFPvia Getty",

@@ -239,17 +239,17 @@ _DATE_TOKEN = re.compile(r"\b(?:" + _DATE_WORDS + r")\b", re.IGNORECASE)
 # run of word characters is one (or the "a"/"p" of "a.m"/"p.m"). Most lines fail this
 # at their first word, without the calls of ``_date_only``.
 _DATE_START = re.compile(r"\W*(?:" + _DATE_WORDS + r"|a|p)(?!\w)", re.IGNORECASE)
-# The first word of a line, after the "([{ " that _ANCHORED skips: a run of \w, which
-# is all the start-anchored checks below need to see to rule a line out.
-_HEAD = re.compile(r"[([{ ]*(\w*)")
-# When that word is ASCII letters only (lower-cased here: for ASCII, what IGNORECASE
-# compares; the non-ASCII "ſ", "K", "ı", "İ" that it also matches to "s", "k", "i"
-# never reach these sets), and so is followed by a character that is not \w, these
-# are the words each check can start with. Read off the patterns: a word then \s+,
-# \b or $ gives the word itself; one that \s* may join to the next ("share on
-# Facebook" as "shareonfacebook", "photocredit:", "AFPvia", "updatedon") gives a stem,
-# held by its first three letters. A digit, "_" or any other letter in the word
-# (a date "17.02.2026", "_video_:") takes every check the old way.
+# The first word of a line, after the "([{ " that _ANCHORED skips, when it is ASCII
+# letters only (followed by a character that is not \w): lower-cased, it tells which of
+# the start-anchored checks can match, as IGNORECASE compares ASCII letters. The
+# non-ASCII "ſ", "K", "ı", "İ" that IGNORECASE also matches to "s", "k", "i" never
+# reach the sets below; nor do a digit, "_" or any other letter in the first word (a
+# date "17.02.2026", "_video_:"): such a line takes every check the old way.
+# The sets are read off the patterns: a word followed by \s+, \b or $ gives the word
+# itself; one that \s* may join to the next ("share on Facebook" as
+# "shareonfacebook", "photocredit:", "AFPvia", "updatedon") a stem, held by its first
+# three letters.
+_HEAD = re.compile(r"[([{ ]*+([A-Za-z]++)\b")
 _ANCHORED_HEAD_WORDS = (
     _SOCIAL.replace("e-mail", "e")  # "e-mail" starts with the word "e"
     + """|tweet|pin|print|comment|comments|follow|related|recommended|popular|trending|latest
@@ -279,7 +279,8 @@ _HEADS = _ANCHORED_HEADS | _BYLINE_HEADS | _LABEL_HEADS | _DATE_HEADS
 _ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true
 _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
-_MENU_CHARS = re.compile(r"[|›»•·>/]")  # every match of _MENU_SEP holds one
+# Every match of _MENU_SEP holds one of its characters: two matches hold two.
+_TWO_MENU_CHARS = re.compile(r"[|›»•·>/][^|›»•·>/]*+[|›»•·>/]")
 # WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
 _SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
 # A photo or video credit standing alone: "(Image credit: Kevin Frayer)", "(AP Photo/…)".
@@ -336,10 +337,8 @@ def _is_byline(s: str) -> bool:
 
 def _date_only(line: str) -> bool:
     """Every word is a date or time token."""
-    first = _WORDS.search(line)
-    if first is not None and not _date_word(first.group()):
-        return False  # most lines: their first word tells
-    return all(_date_word(word) for word in _WORDS.findall(line))
+    # One pass, stopping at the first word that is not: most lines' first word tells.
+    return all(_date_word(word[0]) for word in _WORDS.finditer(line))
 
 
 @lru_cache(maxsize=4096)
@@ -379,35 +378,46 @@ def _is_chrome(line: str) -> bool:
     if (first == "[" and _SHORTCODES.fullmatch(s)) or (first == "(" and _CREDIT_LINE.match(s)):
         return True
     # The line's first word rules out the start-anchored checks for most lines at once
-    # (see _HEADS); a check it leaves open is then run as it is.
+    # (see _HEAD); a check it leaves open is then run as it is.
     head = _HEAD.match(s)
-    word = head[1] if head else ""  # it always matches, if only ""
-    if word.isascii() and word.isalpha():
-        key = word.lower()
-        anchored = key in _ANCHORED_HEADS or key[:3] in _ANCHORED_STEMS
-        byline = key in _BYLINE_HEADS
-        label = key in _LABEL_HEADS
-        date = key in _DATE_HEADS  # what _DATE_START says of such a word
-    else:
-        # Those three start with a letter (a label maybe with "*" or "_" first): a line
-        # opening with a digit, a quote or a dash can only be a date.
-        anchored = byline = label = word[:1].isalpha() or word[:1] == "_" or first == "*"
-        date = len(s) <= 80 and _DATE_START.match(s) is not None
-    if anchored and _ANCHORED.match(s.lstrip("([{ ")):
+    if head is None:
+        if _starts_chrome(s):
+            return True
+    elif (key := head[1].lower()) in _HEADS or key[:3] in _ANCHORED_STEMS:
+        if (key in _ANCHORED_HEADS or key[:3] in _ANCHORED_STEMS) and _ANCHORED.match(
+            s[head.start(1) :]  # s.lstrip("([{ ")
+        ):
+            return True
+        if (key in _BYLINE_HEADS and _is_byline(s)) or (
+            key in _LABEL_HEADS and _LABEL_ONLY.fullmatch(s)
+        ):
+            return True
+        # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
+        if key in _DATE_HEADS and len(s) <= 80 and _date_only(s):
+            return True  # _DATE_HEADS: what _DATE_START says of such a first word
+    if len(s) >= BANNER_CHARS:
+        return False  # banners and menus are short
+    # Rarer letters first, then the words: the banner regex costs ten times more, and
+    # every short line of every parsed story comes through here.
+    folded = s.casefold()
+    if _BANNER_PIECES.search(folded) and _BANNER_HINTS.search(folded) and _BANNER.search(s):
         return True
-    if (byline and _is_byline(s)) or (label and _LABEL_ONLY.fullmatch(s)):
+    # "Home | World | Europe": two separators hold two separator characters.
+    return _TWO_MENU_CHARS.search(s) is not None and len(_MENU_SEP.findall(s)) >= 2
+
+
+def _starts_chrome(s: str) -> bool:
+    """The start-anchored checks of :func:`_is_chrome`, for a line whose first word
+    :data:`_HEAD` does not read: each pattern tried in turn."""
+    # Those three start with a letter (a label maybe with "*" or "_" first): a line
+    # opening with a digit, a quote or a dash can only be a date.
+    opening = s.lstrip("([{ ")[:1]
+    if (opening.isalpha() or opening == "_" or s[0] == "*") and (
+        _ANCHORED.match(s.lstrip("([{ ")) or _is_byline(s) or _LABEL_ONLY.fullmatch(s)
+    ):
         return True
     # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
-    if date and len(s) <= 80 and _date_only(s):
-        return True  # nothing but date and time words
-    # Its words first: the banner regex costs ten times more, and every short line of
-    # every parsed story comes through here.
-    if len(s) < BANNER_CHARS:
-        folded = s.casefold()
-        if _BANNER_PIECES.search(folded) and _BANNER_HINTS.search(folded) and _BANNER.search(s):
-            return True
-    # "Home | World | Europe"
-    return len(s) < BANNER_CHARS and bool(_MENU_CHARS.search(s)) and len(_MENU_SEP.findall(s)) >= 2
+    return len(s) <= 80 and _DATE_START.match(s) is not None and _date_only(s)
 
 
 _is_chrome_cached = lru_cache(maxsize=16_384)(_is_chrome)
