@@ -263,7 +263,7 @@ def test_what_ignorecase_matches_folds_as_the_banner_pieces_expect() -> None:
     """The proof under _BANNER_PIECES: a character IGNORECASE matches to an ASCII letter
     folds to it ("i" aside: "ı" and "İ" fold to "ı" and "i̇"); those off ASCII are
     only "ſ", "K", "ı", "İ" (the first-word gate leaves such words to the old checks);
-    white space and "©" fold to themselves."""
+    white space, "©" and the menu characters fold to themselves."""
     letters = _ignorecase_letters()
     for a, chars in letters.items():
         folds = {c.casefold() for c in chars}
@@ -276,6 +276,8 @@ def test_what_ignorecase_matches_folds_as_the_banner_pieces_expect() -> None:
         if space.match(c):
             assert c.casefold() == c, hex(cp)
     assert "©".casefold() == "©"
+    for c in "|›»•·>/":  # _BANNER_OR_MENU looks for two of them in the casefold
+        assert c.casefold() == c
 
 
 def test_casefold_is_character_by_character() -> None:

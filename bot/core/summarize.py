@@ -281,6 +281,14 @@ _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
 # Every match of _MENU_SEP holds one of its characters: two matches hold two.
 _TWO_MENU_CHARS = re.compile(r"[|›»•·>/][^|›»•·>/]*+[|›»•·>/]")
+# One scan of the casefolded line for a banner piece or two menu characters (which fold
+# to themselves): most lines hold neither. Each menu character is an alternative of its
+# own, as a class would cost the scan its set of first characters.
+_BANNER_OR_MENU = re.compile(
+    _BANNER_PIECES.pattern
+    + "".join(f"| {re.escape(c)}(?=[^|›»•·>/]*+[|›»•·>/])\n" for c in "|›»•·>/"),
+    re.VERBOSE,
+)
 # WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
 _SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
 # A photo or video credit standing alone: "(Image credit: Kevin Frayer)", "(AP Photo/…)".
@@ -400,6 +408,8 @@ def _is_chrome(line: str) -> bool:
     # Rarer letters first, then the words: the banner regex costs ten times more, and
     # every short line of every parsed story comes through here.
     folded = s.casefold()
+    if _BANNER_OR_MENU.search(folded) is None:
+        return False  # most lines: neither a banner piece nor two menu characters
     if _BANNER_PIECES.search(folded) and _BANNER_HINTS.search(folded) and _BANNER.search(s):
         return True
     # "Home | World | Europe": two separators hold two separator characters.
