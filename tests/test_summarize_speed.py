@@ -17,6 +17,7 @@ from re import _parser  # type: ignore[attr-defined]  # sre's parser: the patter
 import pytest
 
 from bot.core import summarize as S
+from bot.core.text import strip_feed_furniture
 
 # ------------------------------------------------------------------ the reference
 
@@ -360,3 +361,144 @@ def test_the_date_heads_are_the_letter_words_of_the_date_start() -> None:
     """_DATE_HEADS is what _DATE_START accepts as a first word of ASCII letters."""
     words = _expand(_parser.parse("(?:" + S._DATE_WORDS + "|a|p)"))
     assert {w for w in words if w.isalpha()} == S._DATE_HEADS
+
+
+# ------------------------------------------------ sentences, one at a time
+
+
+def old_split_sentences(text: str) -> list[tuple[int, int]]:
+    """``split_sentences`` before it became a list of ``_iter_sentences``."""
+    out: list[tuple[int, int]] = []
+
+    def append(start: int, end: int) -> None:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            out.append((start, end))
+
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        line_start = pos
+        pos += len(line)
+        start = line_start
+        for m in S._END.finditer(line):
+            end = line_start + m.end()
+            if S._splits_here(text, end, m.group()):
+                append(start, end)
+                start = end
+        append(start, line_start + len(line))
+    return out
+
+
+def old_is_prose(line: str) -> bool:
+    """``_is_prose`` before it split only the first sentence off."""
+    words = 0
+    for _ in S._WORDS.finditer(line):
+        words += 1
+        if words == 6:
+            break
+    if words < 4:
+        return False
+    s = line.rstrip()
+    if S._ends_sentence(s) or (s.endswith(":") and words >= 6):
+        return True
+    spans = old_split_sentences(line)
+    if not spans:
+        return False
+    a, b = spans[0]
+    return b < len(s) and S._ends_sentence(line[a:b])
+
+
+_SENTENCE_PARTS = [
+    "The drones hit the port",
+    "Mr. Smith said",
+    "J. Smith",
+    "the U.S. The talks",
+    "No. 5",
+    "3.5 percent",
+    "e.g. this",
+    "Gen. Lt. Col. Jan.",
+    "he said:",
+    "a heading",
+    "Trump says",
+    "今日は雨。明日は晴れ",
+    "क्या है।",
+    "ماذا؟",
+    "“Quoted.”",
+    "(bracketed.)",
+    "wow!",
+    "why?",
+    "and so…",
+    "cut...",
+    "x",
+    "",
+]
+_SENTENCE_GLUE = [
+    ". ",
+    ".",
+    "! ",
+    "? ",
+    "… ",
+    "...",
+    " ",
+    "\n",
+    "\r\n",
+    "\u2028",
+    ":",
+    " — ",
+    ".\u00a0",
+    ".  ",
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sentences_and_prose_are_as_before(seed: int) -> None:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(15_000):
+        n = rng.randrange(1, 9)
+        text = "".join(rng.choice(_SENTENCE_PARTS) + rng.choice(_SENTENCE_GLUE) for _ in range(n))
+        texts.append(rng.choice(["", " ", "\n"]) + _recase(rng, text))
+    texts += ["", " ", "\n\n", "A b c d. " * 400, "No stop here at all " * 300]
+    assert [S.split_sentences(t) for t in texts] == [old_split_sentences(t) for t in texts]
+    assert [S._is_prose(t) for t in texts] == [old_is_prose(t) for t in texts]
+
+
+def old_joined(title: str, body: str) -> str:
+    """``_joined`` with the checks as they were."""
+    kept = [
+        line
+        for line in map(str.strip, body.splitlines())
+        if line
+        and (
+            not old_is_chrome(line)
+            if len(line) < S.LINE_CHARS
+            else not (line[0] == "[" and S._SHORTCODES.fullmatch(line))
+        )
+    ]
+    first = 0
+    while first < len(kept) and S.repeats_title(kept[first], title):
+        first += 1
+    lede = next((n for n in range(first, len(kept)) if old_is_prose(kept[n])), first)
+    return "\n".join(kept[lede:])
+
+
+def test_story_texts_are_as_before() -> None:
+    rng = random.Random(9)
+    for _ in range(3000):
+        lines = []
+        for _ in range(rng.randrange(0, 8)):
+            if rng.random() < 0.5:
+                lines.append(_line(rng))
+            else:
+                n = rng.randrange(1, 6)
+                lines.append("".join(rng.choice(_SENTENCE_PARTS) + ". " for _ in range(n)))
+        text = rng.choice(["\n", "\n\n", "\r\n"]).join(lines)
+        title = rng.choice(["", "The drones hit the port", lines[0] if lines else "x"])
+        body = strip_feed_furniture(text)
+        before = old_joined(title, body)
+        assert S.main_text(title, text) == before
+        assert S.story_text(title, text)[0] == before
+        assert "\n".join(body[a:b] for a, b in S.story_lines(title, body)) == before

@@ -93,7 +93,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -359,7 +359,7 @@ def _date_word(word: str) -> bool:
     return all(not piece or _DATE_TOKEN.fullmatch(piece) for piece in _WORD_PARTS.split(word))
 
 
-CACHED_LINE_CHARS = 300
+CACHED_LINE_CHARS = 300  # at least LINE_CHARS: _joined relies on it
 """Lines up to this long keep their :func:`is_chrome` verdict in a cache; longer
 ones (paragraphs, which rarely repeat) are judged afresh, so the cache stays a few
 MiB whatever the feeds send (16,384 paragraphs of a 10,000-item feed held 20 MiB
@@ -503,7 +503,12 @@ def _splits_here(text: str, end: int, mark: str) -> bool:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` offsets of the sentences of ``text``, edges trimmed of space."""
-    out: list[tuple[int, int]] = []
+    return list(_iter_sentences(text))
+
+
+def _iter_sentences(text: str) -> Iterator[tuple[int, int]]:
+    """:func:`split_sentences` one sentence at a time: :func:`_is_prose` needs only the
+    first, of a paragraph that may hold hundreds."""
     pos = 0
     for line in text.splitlines(keepends=True):
         line_start = pos
@@ -512,19 +517,20 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         for m in _END.finditer(line):
             end = line_start + m.end()
             if _splits_here(text, end, m.group()):
-                _append(text, out, start, end)
+                if span := _trimmed(text, start, end):
+                    yield span
                 start = end
-        _append(text, out, start, line_start + len(line))
-    return out
+        if span := _trimmed(text, start, line_start + len(line)):
+            yield span
 
 
-def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None:
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``(start, end)`` moved inside the white space at its edges; None if only that."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
-    if start < end:
-        out.append((start, end))
+    return (start, end) if start < end else None
 
 
 # ------------------------------------------------------------------- the story
@@ -602,10 +608,10 @@ def _is_prose(line: str) -> bool:
     s = line.rstrip()
     if _ends_sentence(s) or (s.endswith(":") and words >= 6):
         return True
-    spans = split_sentences(line)
-    if not spans:
+    first = next(_iter_sentences(line), None)
+    if first is None:
         return False
-    a, b = spans[0]
+    a, b = first
     return b < len(s) and _ends_sentence(line[a:b])
 
 
@@ -662,7 +668,9 @@ def _joined(title: str, body: str) -> str:
         for line in map(str.strip, body.splitlines())
         if line
         and (
-            not is_chrome(line)  # it tests shortcodes too
+            # is_chrome(line), which tests shortcodes too, without its own call: a line
+            # shorter than LINE_CHARS is within CACHED_LINE_CHARS.
+            not _is_chrome_cached(line)
             if len(line) < LINE_CHARS
             else not (line[0] == "[" and _SHORTCODES.fullmatch(line))
         )
