@@ -93,7 +93,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -197,6 +197,29 @@ _BANNER_HINT_WORDS = (
 # One search for any of them: what ``any(word in line for word in _BANNER_HINT_WORDS)``
 # says, without a Python step per word.
 _BANNER_HINTS = re.compile("|".join(re.escape(w) for w in _BANNER_HINT_WORDS))
+# Rarer letters first: pieces of the _BANNER alternatives, searched in the casefolded
+# line before _BANNER_HINTS, which sre tries at nearly every position (its words start
+# with "t", "s", "a", "c"...), while these start with "k", "v", "m", "w", "b", "g",
+# "p", "h", "y" or "©". Every match of _BANNER in a line leaves a match of one of
+# them in its casefold: str.casefold maps character by character; a character that
+# IGNORECASE matches to an ASCII letter folds to that letter, but for "İ" ("i̇") and
+# "ı" (itself), which it matches to "i" and {i} allows; white space and "©" fold to
+# themselves (tests/test_summarize_speed.py checks every code point).
+_BANNER_PIECES = re.compile(
+    r"""
+      k(?:{i}e | \s+here | e\s+us\s+on)              # cookie, click here, like us on
+    | v(?:acy\s+pol | ert{i}sement)                  # privacy policy, advertisement
+    | m(?:s\s+of\s+(?:use|serv) | {i}ted\s+access)  # terms of use, unlimited access
+    | w(?:sletter | \s+us\s+on)                     # newsletter, follow us on
+    | bscr                                          # subscribe, subscription
+    | g(?:n\s+up | \s+{i}n | hts\s+reserved | etty\s+{i}mages)  # sign up, log in, ...
+    | p(?:\s+photo | hoto\s+cred | peared\s+f | t\s+all)  # ap photo, ..., accept all
+    | hare\s+(?:on|v{i}a)                           # share on, share via
+    | y\s+a\s+(?:subscr|member)                      # already a subscriber
+    | ©
+    """.replace("{i}", "(?:i\u0307?|ı)"),
+    re.VERBOSE,
+)
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -216,10 +239,56 @@ _DATE_TOKEN = re.compile(r"\b(?:" + _DATE_WORDS + r")\b", re.IGNORECASE)
 # run of word characters is one (or the "a"/"p" of "a.m"/"p.m"). Most lines fail this
 # at their first word, without the calls of ``_date_only``.
 _DATE_START = re.compile(r"\W*(?:" + _DATE_WORDS + r"|a|p)(?!\w)", re.IGNORECASE)
+# The first word of a line, after the "([{ " that _ANCHORED skips, when it is ASCII
+# letters only (followed by a character that is not \w): lower-cased, it tells which of
+# the start-anchored checks can match, as IGNORECASE compares ASCII letters. The
+# non-ASCII "ſ", "K", "ı", "İ" that IGNORECASE also matches to "s", "k", "i" never
+# reach the sets below; nor do a digit, "_" or any other letter in the first word (a
+# date "17.02.2026", "_video_:"): such a line takes every check the old way.
+# The sets are read off the patterns: a word followed by \s+, \b or $ gives the word
+# itself; one that \s* may join to the next ("share on Facebook" as
+# "shareonfacebook", "photocredit:", "AFPvia", "updatedon") a stem, held by its first
+# three letters.
+_HEAD = re.compile(r"[([{ ]*+([A-Za-z]++)\b")
+_ANCHORED_HEAD_WORDS = (
+    _SOCIAL.replace("e-mail", "e")  # "e-mail" starts with the word "e"
+    + """|tweet|pin|print|comment|comments|follow|related|recommended|popular|trending|latest
+    |top|read|see|also|more|you|most|don|dont|editor|editors|reporting|writing|editing
+    |additional|getty|ap|advertisement|sponsored|ad|promoted|subscribe|sign|log|login
+    |register|skip|click|tap|listen|last|printed|appeared|continue|the|home"""
+)
+_ANCHORED_HEADS = frozenset(w.strip() for w in _ANCHORED_HEAD_WORDS.split("|"))
+_ANCHORED_STEM_WORDS = """share photo image picture video graphic illustration afp reuters
+    anadolu epa shutterstock updated published posted"""
+_ANCHORED_STEMS = frozenset(stem[:3] for stem in _ANCHORED_STEM_WORDS.split())
+_BYLINE_HEAD_WORDS = "written reporting reported words story text by von par od nga"
+_BYLINE_HEADS = frozenset(_BYLINE_HEAD_WORDS.split())
+_LABEL_HEAD_WORDS = """watch the full video listen podcast update updated updates tl exclusive
+    breaking live analysis opinion"""
+_LABEL_HEADS = frozenset(_LABEL_HEAD_WORDS.split())
+# The letter words of _DATE_WORDS, and "a"/"p" of "a.m"/"p.m": what _DATE_START
+# needs the first word to be (tests/test_summarize_speed.py expands the pattern).
+_DATE_HEAD_WORDS = """jan january feb february mar march apr april may jun june jul july aug
+    august sep sept september oct october nov november dec december mon monday tue tues
+    tuesday wed wednesday thu thur thurs thursday fri friday sat saturday sun sunday am pm
+    gmt utc cet cest est edt pst pdt bst ist updated published posted ago minute minutes
+    min mins hour hours hr hrs day days week weeks on at today yesterday last modified read
+    h a p"""
+_DATE_HEADS = frozenset(_DATE_HEAD_WORDS.split())
+_HEADS = _ANCHORED_HEADS | _BYLINE_HEADS | _LABEL_HEADS | _DATE_HEADS
 _ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true
 _WORD_PARTS = re.compile(r"['’.-]")
 _MENU_SEP = re.compile(r"\s[|›»•·>/]\s|\s*\|\s*")
-_MENU_CHARS = re.compile(r"[|›»•·>/]")  # every match of _MENU_SEP holds one
+# Every match of _MENU_SEP holds one of its characters: two matches hold two.
+_TWO_MENU_CHARS = re.compile(r"[|›»•·>/][^|›»•·>/]*+[|›»•·>/]")
+# One scan of the casefolded line for a banner piece or two menu characters (which fold
+# to themselves): most lines hold neither. Each menu character is an alternative of its
+# own, as a class would cost the scan its set of first characters.
+_BANNER_OR_MENU = re.compile(
+    _BANNER_PIECES.pattern
+    + "".join(f"| {re.escape(c)}(?=[^|›»•·>/]*+[|›»•·>/])\n" for c in "|›»•·>/"),
+    re.VERBOSE,
+)
 # WordPress/Avada shortcodes left in feed text: "[time-brightcove not-tgx=”true”]".
 _SHORTCODES = re.compile(r"(?:\[/?[a-z][\w-]*(?:\s[^\]]*)?\]\s*)+", re.IGNORECASE)
 # A photo or video credit standing alone: "(Image credit: Kevin Frayer)", "(AP Photo/…)".
@@ -276,10 +345,8 @@ def _is_byline(s: str) -> bool:
 
 def _date_only(line: str) -> bool:
     """Every word is a date or time token."""
-    first = _WORDS.search(line)
-    if first is not None and not _date_word(first.group()):
-        return False  # most lines: their first word tells
-    return all(_date_word(word) for word in _WORDS.findall(line))
+    # One pass, stopping at the first word that is not: most lines' first word tells.
+    return all(_date_word(word[0]) for word in _WORDS.finditer(line))
 
 
 @lru_cache(maxsize=4096)
@@ -292,7 +359,7 @@ def _date_word(word: str) -> bool:
     return all(not piece or _DATE_TOKEN.fullmatch(piece) for piece in _WORD_PARTS.split(word))
 
 
-CACHED_LINE_CHARS = 300
+CACHED_LINE_CHARS = 300  # at least LINE_CHARS: _joined relies on it
 """Lines up to this long keep their :func:`is_chrome` verdict in a cache; longer
 ones (paragraphs, which rarely repeat) are judged afresh, so the cache stays a few
 MiB whatever the feeds send (16,384 paragraphs of a 10,000-item feed held 20 MiB
@@ -311,23 +378,56 @@ def is_chrome(line: str) -> bool:
 
 def _is_chrome(line: str) -> bool:
     s = line.strip()
-    if not s or _ALNUM.search(s) is None:
+    # str.isalnum is what _ALNUM matches, character by character: the first one
+    # answers for almost every line without the search.
+    if not s or not (s[0].isalnum() or _ALNUM.search(s)):
         return True
     first = s[0]  # shortcodes and a credit line can only start so
     if (first == "[" and _SHORTCODES.fullmatch(s)) or (first == "(" and _CREDIT_LINE.match(s)):
         return True
-    bare = s.lstrip("([{ ")
-    if _ANCHORED.match(bare) or _is_byline(s) or _LABEL_ONLY.fullmatch(s):
+    # The line's first word rules out the start-anchored checks for most lines at once
+    # (see _HEAD); a check it leaves open is then run as it is.
+    head = _HEAD.match(s)
+    if head is None:
+        if _starts_chrome(s):
+            return True
+    elif (key := head[1].lower()) in _HEADS or key[:3] in _ANCHORED_STEMS:
+        if (key in _ANCHORED_HEADS or key[:3] in _ANCHORED_STEMS) and _ANCHORED.match(
+            s[head.start(1) :]  # s.lstrip("([{ ")
+        ):
+            return True
+        if (key in _BYLINE_HEADS and _is_byline(s)) or (
+            key in _LABEL_HEADS and _LABEL_ONLY.fullmatch(s)
+        ):
+            return True
+        # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
+        if key in _DATE_HEADS and len(s) <= 80 and _date_only(s):
+            return True  # _DATE_HEADS: what _DATE_START says of such a first word
+    if len(s) >= BANNER_CHARS:
+        return False  # banners and menus are short
+    # Rarer letters first, then the words: the banner regex costs ten times more, and
+    # every short line of every parsed story comes through here.
+    folded = s.casefold()
+    if _BANNER_OR_MENU.search(folded) is None:
+        return False  # most lines: neither a banner piece nor two menu characters
+    if _BANNER_PIECES.search(folded) and _BANNER_HINTS.search(folded) and _BANNER.search(s):
         return True
-    # Its words first: the banner regex costs ten times more, and every short line of
-    # every parsed story comes through here.
-    if len(s) < BANNER_CHARS and _BANNER_HINTS.search(s.casefold()) and _BANNER.search(s):
+    # "Home | World | Europe": two separators hold two separator characters.
+    return _TWO_MENU_CHARS.search(s) is not None and len(_MENU_SEP.findall(s)) >= 2
+
+
+def _starts_chrome(s: str) -> bool:
+    """The start-anchored checks of :func:`_is_chrome`, for a line whose first word
+    :data:`_HEAD` does not read: each pattern tried in turn."""
+    # Those three start with a letter (a label maybe with "*" or "_" first): a line
+    # opening with a digit, a quote or a dash can only be a date.
+    opening = s.lstrip("([{ ")[:1]
+    if (opening.isalpha() or opening == "_" or s[0] == "*") and (
+        _ANCHORED.match(s.lstrip("([{ ")) or _is_byline(s) or _LABEL_ONLY.fullmatch(s)
+    ):
         return True
     # A date alone is short ("Wednesday, February 17, 2026 at 14:05 GMT").
-    if len(s) <= 80 and _DATE_START.match(s) and _date_only(s):
-        return True  # nothing but date and time words
-    # "Home | World | Europe"
-    return len(s) < BANNER_CHARS and bool(_MENU_CHARS.search(s)) and len(_MENU_SEP.findall(s)) >= 2
+    return len(s) <= 80 and _DATE_START.match(s) is not None and _date_only(s)
 
 
 _is_chrome_cached = lru_cache(maxsize=16_384)(_is_chrome)
@@ -403,7 +503,12 @@ def _splits_here(text: str, end: int, mark: str) -> bool:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` offsets of the sentences of ``text``, edges trimmed of space."""
-    out: list[tuple[int, int]] = []
+    return list(_iter_sentences(text))
+
+
+def _iter_sentences(text: str) -> Iterator[tuple[int, int]]:
+    """:func:`split_sentences` one sentence at a time: :func:`_is_prose` needs only the
+    first, of a paragraph that may hold hundreds."""
     pos = 0
     for line in text.splitlines(keepends=True):
         line_start = pos
@@ -412,19 +517,20 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         for m in _END.finditer(line):
             end = line_start + m.end()
             if _splits_here(text, end, m.group()):
-                _append(text, out, start, end)
+                if span := _trimmed(text, start, end):
+                    yield span
                 start = end
-        _append(text, out, start, line_start + len(line))
-    return out
+        if span := _trimmed(text, start, line_start + len(line)):
+            yield span
 
 
-def _append(text: str, out: list[tuple[int, int]], start: int, end: int) -> None:
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``(start, end)`` moved inside the white space at its edges; None if only that."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
-    if start < end:
-        out.append((start, end))
+    return (start, end) if start < end else None
 
 
 # ------------------------------------------------------------------- the story
@@ -502,10 +608,10 @@ def _is_prose(line: str) -> bool:
     s = line.rstrip()
     if _ends_sentence(s) or (s.endswith(":") and words >= 6):
         return True
-    spans = split_sentences(line)
-    if not spans:
+    first = next(_iter_sentences(line), None)
+    if first is None:
         return False
-    a, b = spans[0]
+    a, b = first
     return b < len(s) and _ends_sentence(line[a:b])
 
 
@@ -562,7 +668,9 @@ def _joined(title: str, body: str) -> str:
         for line in map(str.strip, body.splitlines())
         if line
         and (
-            not is_chrome(line)  # it tests shortcodes too
+            # is_chrome(line), which tests shortcodes too, without its own call: a line
+            # shorter than LINE_CHARS is within CACHED_LINE_CHARS.
+            not _is_chrome_cached(line)
             if len(line) < LINE_CHARS
             else not (line[0] == "[" and _SHORTCODES.fullmatch(line))
         )
