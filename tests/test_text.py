@@ -544,3 +544,11 @@ INVISIBLE_PIECES = ["a", " ", "\n", "\x00", "\u0915", "\u0628", "\ud800", "\u00a
 )
 def test_strip_invisible_keeps_its_rule(text: str) -> None:
     assert strip_invisible(text) == OLD_INVISIBLE.sub("", text)
+
+
+def test_each_furniture_hint_holds_a_stem_of_its_kind() -> None:
+    # _may_match looks for the stems first: a hint without one would never be tried.
+    from bot.core.text import _HINT_STEMS, _HINTS
+
+    for kind, hints in _HINTS.items():
+        assert all(any(stem in hint for stem in _HINT_STEMS[kind]) for hint in hints), kind

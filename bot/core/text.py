@@ -682,6 +682,8 @@ _HINTS = {
         "more...",
     ),
 }
+# A word that each hint of the kind holds: two searches rule out most tails at once.
+_HINT_STEMS = {"appeared": ("publish", "appeared"), "more": ("read", "more")}
 _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K (Kelvin)
 
 
@@ -692,7 +694,10 @@ def _may_match(kind: str, tail: str, low: str | None) -> bool:
     when ``tail`` holds a letter that only IGNORECASE folds onto ASCII."""
     if kind == "ellipsis":
         return tail.rstrip()[-1:] in ("]", ")")
-    return low is None or any(map(low.__contains__, _HINTS[kind]))  # no Python step a word
+    if low is None:
+        return True
+    contains = low.__contains__
+    return any(map(contains, _HINT_STEMS[kind])) and any(map(contains, _HINTS[kind]))
 
 
 def _strip(text: str) -> tuple[str, set[str]]:
