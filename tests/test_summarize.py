@@ -20,7 +20,7 @@ from bot.core.summarize import (
     story_text,
     summarize,
 )
-from bot.core.text import is_teaser, strip_feed_furniture
+from bot.core.text import html_to_lines, html_to_text, is_teaser, strip_feed_furniture
 from bot.feeds.article import extract_article
 from tests.conftest import needs_corpus
 
@@ -449,3 +449,26 @@ def test_long_lines_are_judged_without_the_cache() -> None:
     assert _is_chrome_cached.cache_info().currsize == before
     for line in ("Share this article", "Photo: Reuters", "Home | World | Europe"):
         assert is_chrome(line) == _is_chrome(line)
+
+
+HTML_PIECES = [
+    *("<p>", "</p>", "<br>", "<li>", "<td>", " ", "\n", "\r", "\u2028", "&nbsp;", "\u00a0"),
+    *("Bayraktar drones reached Kosovo.", "Share on Facebook", "By Ana Berisha", "Read more"),
+    *("The post Drones appeared first on Balkan Wire.", "(more…)", "[…]", "…", "KFOR"),
+]
+
+
+@settings(max_examples=1500)
+@given(
+    st.lists(st.sampled_from(HTML_PIECES), max_size=30).map("".join),
+    st.sampled_from(["", "KFOR", "Bayraktar drones reached Kosovo."]),
+    st.sampled_from([40, 100_000]),
+)
+def test_story_text_from_the_lines_of_html_is_story_text_of_the_text(
+    html: str, title: str, limit: int
+) -> None:
+    text, lines = html_to_lines(html, limit=limit)
+    assert text == html_to_text(html, limit=limit)
+    assert lines == [line for line in text.splitlines() if line]
+    assert all(line == line.strip() for line in lines)
+    assert story_text(title, text, lines=lines) == story_text(title, text)

@@ -652,20 +652,27 @@ def main_text(title: str, text: str) -> str:
     return _joined(title, strip_feed_furniture(text))
 
 
-def story_text(title: str, text: str) -> tuple[str, bool]:
+def story_text(title: str, text: str, *, lines: list[str] | None = None) -> tuple[str, bool]:
     """``main_text(title, text)`` and ``is_teaser(text, title=title)``
-    (:mod:`bot.core.text`), with the feed tails cut once: what parsing stores."""
+    (:mod:`bot.core.text`), with the feed tails cut once: what parsing stores.
+
+    ``lines``, when given, are the lines of ``text`` as ``bot.core.text.html_to_lines``
+    gives them (``text`` split at its line breaks, none empty or with white space at
+    an end): they are used as they are, unless a feed tail was cut."""
     body, teaser = strip_and_judge(text, title=title)
-    return _joined(title, body), teaser
+    if lines is not None and len(body) != len(text):  # body is a prefix of text
+        lines = None  # a tail was cut: the lines are not the body's
+    return _joined(title, body, lines), teaser
 
 
-def _joined(title: str, body: str) -> str:
+def _joined(title: str, body: str, lines: list[str] | None = None) -> str:
     """``"\\n".join(body[a:b] for a, b in story_lines(title, body))``: the same rules
     as :func:`story_lines`, on the lines themselves rather than their offsets, in
-    comprehensions rather than a loop (every parsed entry comes through here)."""
+    comprehensions rather than a loop (every parsed entry comes through here).
+    ``lines``: ``body``'s lines, already split and stripped (see :func:`story_text`)."""
     kept = [
         line
-        for line in map(str.strip, body.splitlines())
+        for line in (map(str.strip, body.splitlines()) if lines is None else lines)
         if line
         and (
             # is_chrome(line), which tests shortcodes too, without its own call: a line
@@ -679,6 +686,8 @@ def _joined(title: str, body: str) -> str:
     while first < len(kept) and repeats_title(kept[first], title):
         first += 1
     lede = next((n for n in range(first, len(kept)) if _is_prose(kept[n])), first)
+    if lines is not None and lede == 0 and len(kept) == len(lines):
+        return body  # every line kept: body is "\n".join(lines) already
     return "\n".join(kept[lede:])
 
 

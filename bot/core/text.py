@@ -57,6 +57,7 @@ __all__ = [
     "TRACKING_PARAMS",
     "TRACKING_PREFIXES",
     "canonical_url",
+    "html_to_lines",
     "html_to_text",
     "is_teaser",
     "join_url",
@@ -312,7 +313,20 @@ def _finish(paragraphs: Iterable[str], limit: int, *, clean: bool = True) -> str
     """
     if clean:
         paragraphs = map(_clean_controls, paragraphs)
-    text = "\n".join(map(" ".join, filter(None, map(str.split, paragraphs))))
+    return _bounded("\n".join(map(" ".join, filter(None, map(str.split, paragraphs)))), limit)
+
+
+def _finish_lines(paragraphs: Iterable[str], limit: int) -> tuple[str, list[str]]:
+    """``_finish(paragraphs, limit, clean=False)`` and its lines (none empty)."""
+    lines = list(map(" ".join, filter(None, map(str.split, paragraphs))))
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text, lines
+    text = _bounded(text, limit)
+    return text, [line for line in text.split("\n") if line]
+
+
+def _bounded(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     if text[limit] == "\n":  # the first paragraphs fill the limit exactly
@@ -371,11 +385,18 @@ def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
     ``"\\n"``, and at most ``limit`` characters (cut at a word boundary when one
     is near).
     """
+    return html_to_lines(html_text, limit=limit)[0]
+
+
+def html_to_lines(html_text: str, *, limit: int = 100_000) -> tuple[str, list[str]]:
+    """``html_to_text(html_text, limit=limit)`` and its lines (its paragraphs, as
+    ``splitlines`` would give them: none is empty or has white space at an end), for
+    a caller that works line by line (``bot.core.summarize.story_text``)."""
     if not html_text or limit <= 0:
-        return ""
+        return "", []
     s = html_text[: max(limit * 50, 65_536)].replace(_PARA, "")
     if "<" not in s:
-        return _finish([unescape(s) if "&" in s else s], limit)
+        return _finish_lines([_clean_controls(unescape(s) if "&" in s else s)], limit)
     pieces: list[str] = []
     size = 0
     budget = 2 * limit + 1_000  # text beyond this cannot survive whitespace collapsing
@@ -449,7 +470,7 @@ def html_to_text(html_text: str, *, limit: int = 100_000) -> str:
     # Controls mapped once for the whole text (not per paragraph): same result, as
     # the mapping is per character and leaves the paragraph marks alone.
     text = _clean_controls_but_para("".join(pieces).replace(_GAP, ""))
-    return _finish(text.split(_PARA), limit, clean=False)
+    return _finish_lines(text.split(_PARA), limit)
 
 
 def plain_text(text: str, *, limit: int = 100_000) -> str:

@@ -61,6 +61,7 @@ from bot.core.outlet import outlet_name
 from bot.core.summarize import story_text
 from bot.core.text import (
     canonical_url,
+    html_to_lines,
     html_to_text,
     join_url,
     one_line,
@@ -380,14 +381,21 @@ def _line_of(detail: Any, limit: int) -> str:
     return text.replace("\n", " ")
 
 
-def _body_text(entry: Any) -> str:
+def _body_text(entry: Any) -> tuple[str, list[str] | None]:
+    """The entry's longest body as plain text, and its lines when it was HTML (see
+    ``bot.core.summarize.story_text``)."""
     candidates: list[Any] = list(entry.get("content") or [])
     if entry.get("summary_detail"):
         candidates.append(entry["summary_detail"])
     elif entry.get("summary"):
         candidates.append({"value": entry["summary"], "type": "text/html"})
     best = max(candidates, key=lambda d: len(d.get("value") or ""), default=None)
-    return "" if best is None else _text_of(best, TEXT_CHARS)
+    if best is None:
+        return "", None
+    value = best.get("value") or ""
+    if isinstance(value, str) and str(best.get("type") or "text/html") in _HTML_TYPES:
+        return html_to_lines(value, limit=TEXT_CHARS)
+    return _text_of(best, TEXT_CHARS), None
 
 
 def _feed_names(feed: Any) -> list[str]:
@@ -679,13 +687,13 @@ def _story(entry: Any, feed_url: str, base: str, outlet: str, now: datetime | No
     detail = entry.get("title_detail")
     title = _line_of(detail, TITLE_CHARS) if detail else ""
     url = _http_url(entry.get("link"), base)
-    raw_text = _body_text(entry)
+    raw_text, lines = _body_text(entry)
     guid = entry.get("id")
     guid = guid if isinstance(guid, str) else None
     if not (title or raw_text or url or (guid and guid.strip())):
         return None
     raw_date = next((d for k in _DATE_KEYS if isinstance(d := dict.get(entry, k), str)), None)
-    text, teaser = story_text(title, raw_text)  # main_text and is_teaser in one pass
+    text, teaser = story_text(title, raw_text, lines=lines)  # main text and teaser at once
     return Story(
         feed_url=feed_url,
         id=story_id(guid, url, title, raw_date),
