@@ -552,3 +552,24 @@ def test_each_furniture_hint_holds_a_stem_of_its_kind() -> None:
 
     for kind, hints in _HINTS.items():
         assert all(any(stem in hint for stem in _HINT_STEMS[kind]) for hint in hints), kind
+
+
+def test_every_white_space_character_but_space_is_unprintable() -> None:
+    # _one_spaced keeps a printable paragraph as it is: it relies on this.
+    spaces = [c for c in map(chr, range(0x110000)) if c.isspace() and c != " "]
+    assert len(spaces) > 20
+    assert not any(c.isprintable() for c in spaces)
+
+
+@settings(max_examples=3000)
+@given(
+    st.lists(
+        st.sampled_from([" ", "  ", "\n", "\xa0", "\u2009", "a", "é", "\u2028", ""]), max_size=12
+    )
+)
+def test_one_spaced_is_split_and_join(pieces: list[str]) -> None:
+    from bot.core.text import _one_spaced
+
+    p = "".join(pieces)
+    if p:
+        assert _one_spaced(p) == " ".join(p.split())
