@@ -573,3 +573,12 @@ def test_one_spaced_is_split_and_join(pieces: list[str]) -> None:
     p = "".join(pieces)
     if p:
         assert _one_spaced(p) == " ".join(p.split())
+
+
+def test_every_character_cleaning_changes_is_unprintable() -> None:
+    # _one_spaced skips cleaning for a printable paragraph: it relies on this.
+    from bot.core.text import _SUSPECT
+
+    suspects = [c for c in map(chr, range(0x110000)) if _SUSPECT.match(c)]
+    assert len(suspects) > 2000  # the surrogates among them
+    assert not any(c.isprintable() for c in suspects)

@@ -252,26 +252,14 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE_RUN.sub(_invisible_run, text)
 
 
-_CONTROL_BUT_PARA = re.compile(r"[\x01-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# A character _CONTROL (less NUL, with _BUT_PARA) or _INVISIBLE_RUN finds: one scan
-# instead of two for the common text that holds none.
+# Every character _CONTROL or _INVISIBLE_RUN finds: one scan instead of two for the
+# text that holds none. None of them is printable (str.isprintable: they are control,
+# format or surrogate characters), which _one_spaced relies on.
 _SUSPECT_CLASS = (
-    "\x01-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff"
 )
-_SUSPECT = re.compile(f"[\x00{_SUSPECT_CLASS}]")
-_SUSPECT_BUT_PARA = re.compile(f"[{_SUSPECT_CLASS}]")
-
-
-def _clean_controls_but_para(text: str) -> str:
-    """``_clean_controls`` that keeps ``_PARA`` (NUL) marks. The joiner rule of
-    ``strip_invisible`` reads a NUL like the edge of a paragraph, so the result is
-    the same as cleaning each paragraph."""
-    if _SUSPECT_BUT_PARA.search(text) is None:
-        return text
-    if _CONTROL_BUT_PARA.search(text) is not None:
-        text = _CONTROL_BUT_PARA.sub(lambda m: _CONTROL_MAP.get(m.group(), ""), text)
-    return strip_invisible(text)
+_SUSPECT = re.compile(f"[{_SUSPECT_CLASS}]")
 
 
 _CHARREF_MEMO: dict[str, str] = {}
@@ -302,21 +290,17 @@ def unescape(s: str) -> str:
     return _CHARREF.sub(_charref, s) if "&" in s else s
 
 
-def _finish(paragraphs: Iterable[str], limit: int, *, clean: bool = True) -> str:
-    """Collapse whitespace in each paragraph, drop empty ones, join with "\\n", bound.
-
-    ``clean=False``: the controls are already mapped (``_clean_controls_but_para``).
-    The paragraphs go through ``_collapsed``. The bound keeps the whole paragraphs of the first
-    ``limit`` characters, or cuts the text there at a word boundary when a
-    paragraph runs past it.
+def _finish(paragraphs: Iterable[str], limit: int) -> str:
+    """Clean controls and invisible characters in each paragraph, collapse its white
+    space, drop empty ones, join with "\\n", bound (``_collapsed``). The bound keeps the
+    whole paragraphs of the first ``limit`` characters, or cuts the text there at a
+    word boundary when a paragraph runs past it.
     """
-    if clean:
-        paragraphs = map(_clean_controls, paragraphs)
     return _bounded("\n".join(_collapsed(paragraphs)), limit)
 
 
 def _finish_lines(paragraphs: Iterable[str], limit: int) -> tuple[str, list[str]]:
-    """``_finish(paragraphs, limit, clean=False)`` and its lines (none empty)."""
+    """``_finish(paragraphs, limit)`` and its lines (none empty)."""
     lines = _collapsed(paragraphs)
     text = "\n".join(lines)
     if len(text) <= limit:
@@ -326,20 +310,23 @@ def _finish_lines(paragraphs: Iterable[str], limit: int) -> tuple[str, list[str]
 
 
 def _collapsed(paragraphs: Iterable[str]) -> list[str]:
-    """Each paragraph's white space runs as one space, none at its ends (``" ".join(
-    p.split())``), and the empty ones dropped; most paragraphs are empty (two marks
-    in a row) or have nothing to collapse, and are not split into words."""
+    """Each paragraph cleaned (``_clean_controls``), with its white space runs as one
+    space and none at its ends (``" ".join(p.split())``); the empty ones dropped. Most
+    paragraphs are empty (two marks in a row) or have nothing to clean or collapse,
+    and are neither searched nor split into words."""
     return [p for p in map(_one_spaced, filter(None, paragraphs)) if p]
 
 
 def _one_spaced(p: str) -> str:
-    # isprintable() is false for every white space character but " " (they are all
-    # control characters or separators): a printable paragraph with no double space
-    # and none at an end is as " ".join(p.split()) would make it, at a fifth of its
-    # cost (no word is made an object).
-    if p.isprintable() and "  " not in p and p[0] != " " and p[-1] != " ":
-        return p
-    return " ".join(p.split())
+    # isprintable() is false for every white space character but " " (they are control
+    # characters or separators) and for every character _clean_controls changes:
+    # a printable paragraph with no double space and none at an end is what cleaning
+    # and " ".join(p.split()) would make of it, found at a fifth of their cost.
+    if p.isprintable():
+        if "  " not in p and p[0] != " " and p[-1] != " ":
+            return p
+        return " ".join(p.split())
+    return " ".join(_clean_controls(p).split())
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -412,7 +399,7 @@ def html_to_lines(html_text: str, *, limit: int = 100_000) -> tuple[str, list[st
         return "", []
     s = html_text[: max(limit * 50, 65_536)].replace(_PARA, "")
     if "<" not in s:
-        return _finish_lines([_clean_controls(unescape(s) if "&" in s else s)], limit)
+        return _finish_lines([unescape(s) if "&" in s else s], limit)
     pieces: list[str] = []
     size = 0
     budget = 2 * limit + 1_000  # text beyond this cannot survive whitespace collapsing
@@ -483,10 +470,7 @@ def html_to_lines(html_text: str, *, limit: int = 100_000) -> tuple[str, list[st
                 size += stop - pos
             pos = stop + 3
         # else: a doctype, processing instruction or bogus comment, skipped whole
-    # Controls mapped once for the whole text (not per paragraph): same result, as
-    # the mapping is per character and leaves the paragraph marks alone.
-    text = _clean_controls_but_para("".join(pieces).replace(_GAP, ""))
-    return _finish_lines(text.split(_PARA), limit)
+    return _finish_lines("".join(pieces).replace(_GAP, "").split(_PARA), limit)
 
 
 def plain_text(text: str, *, limit: int = 100_000) -> str:
