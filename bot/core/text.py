@@ -408,6 +408,10 @@ def html_to_lines(html_text: str, *, limit: int = 100_000) -> tuple[str, list[st
         # a ">" before another "<" (then both scans split tags alike), with no CDATA
         # (whose text is kept raw), and below the budget (which counts the marks).
         s = _flatten_tags(s)
+        if "<" not in s:  # every tag flattened (most texts): no token for the loop
+            return _finish_lines(
+                (unescape(s) if "&" in s else s).replace(_GAP, "").split(_PARA), limit
+            )
     dropping: dict[str, int] = {}  # open elements whose content we drop, by name
     n = len(s)
     # Tags are only searched for up to the last ">": there every "<name" has a ">"
