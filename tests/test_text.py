@@ -582,3 +582,21 @@ def test_every_character_cleaning_changes_is_unprintable() -> None:
     suspects = [c for c in map(chr, range(0x110000)) if _SUSPECT.match(c)]
     assert len(suspects) > 2000  # the surrogates among them
     assert not any(c.isprintable() for c in suspects)
+
+
+@settings(max_examples=3000)
+@given(
+    st.lists(
+        st.sampled_from(["a", " ", "  ", "\n", "\u2028", "\x85", "\x1c", "é", "\u200b"]),
+        max_size=12,
+    ),
+    st.sampled_from([1, 3, 500]),
+)
+def test_plain_text_of_a_printable_line_is_its_paragraph_rule(
+    pieces: list[str], limit: int
+) -> None:
+    # plain_text skips the paragraph split for a printable text within the limit.
+    from bot.core.text import _PARA_SEPARATORS, _finish
+
+    text = "".join(pieces)
+    assert plain_text(text, limit=limit) == _finish(_PARA_SEPARATORS.split(text), limit)

@@ -482,6 +482,8 @@ def plain_text(text: str, *, limit: int = 100_000) -> str:
     no entities decoded, but controls, whitespace and length as ``html_to_text``."""
     if not text or limit <= 0:
         return ""
+    if len(text) <= limit and text.isprintable():  # most titles: one line, no controls
+        return _one_spaced(text)  # (no _PARA_SEPARATORS: they are not printable)
     return _finish(_PARA_SEPARATORS.split(text[: max(limit * 50, 65_536)]), limit)
 
 

@@ -153,6 +153,8 @@ _LINK_ENTITY = re.compile(r"&([A-Za-z0-9_]+);")
 
 
 def _looks_like_html(s: str) -> bool:
+    if "&" not in s and "<" not in s:
+        return False  # most titles: neither regex can match
     if not (_CLOSE_TAG.search(s) or _ENTITY.search(s)):
         return False
     if any(t.lower() not in _HTML_ELEMENTS for t in _TAG_NAME.findall(s)):
