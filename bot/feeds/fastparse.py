@@ -30,6 +30,8 @@ What it takes from feedparser's rules, so both paths give the same stories:
 Mending: a body that is not well-formed is mended once (HTML named entities become
 character references, a bare ``&`` is escaped, control characters XML forbids are
 removed) and parsed again; feedparser's loose parser reads such feeds the same way.
+Markup after the root element (a CDN's ``<script>`` after ``</rss>``) is cut off
+and the feed read with a ``TrailingMarkup`` warning.
 
 It declines (returns ``None``) for: UTF-16/32 bodies, bodies that do not start with
 ASCII ``<`` (EBCDIC…), a charset that Python does not know, an HTTP charset that
@@ -39,7 +41,9 @@ of the fields it reads, and a title, link, id, date or body field that holds mar
 elements (unescaped HTML in RSS), which feedparser re-serialises its own way.
 
 Decoding: a UTF-8 body with invalid bytes is decoded with U+FFFD for each bad
-sequence, so one bad byte spoils one item's text and not the whole feed.
+sequence, so one bad byte spoils one item's text and not the whole feed. libxml2
+checks the UTF-8 as it parses (it refuses a bad sequence anywhere in a document),
+so the body is repaired only when that parse fails.
 
 Element budget: with ``budget``, a body with more ``<`` than that is cut before the
 budget-th ``<`` and parsed in recovery mode; the entries that closed before the cut

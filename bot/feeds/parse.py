@@ -6,7 +6,7 @@ feedparser's CPU; whatever it declines (broken XML, odd encodings, declared
 entities, unescaped HTML in RSS…) goes through feedparser as described below. Both
 feed the same story building, whose text work (``html_to_text``, then
 ``bot.core.summarize.story_text``: main text and teaser flag in one pass) now costs
-more than reading the XML: ``parse_feed`` as a whole is seven to nine times cheaper
+more than reading the XML: ``parse_feed`` as a whole is about eleven times cheaper
 than ``feedparser.parse`` with its defaults (``bench/parse.py``).
 
 ``parse_feed`` is synchronous and CPU-bound: call it off the event loop
