@@ -351,16 +351,33 @@ class Poller:
             raise
 
     async def _poll_batch(self, feeds: Sequence[FeedRow], stats: CycleStats) -> None:
-        async def one(feed: FeedRow) -> FeedOutcome:
-            async with self._parallel:
-                return await self.poll_feed(feed)
+        """Poll ``feeds``, as many at once as there are fetch slots.
 
+        A few workers take the feeds in turn, rather than a task per feed: 10,000 tasks
+        made at once stalled the event loop for ~0.1 s, and the garbage collector's
+        full passes over them (and all they hold while they wait) up to 0.17 s.
+        """
         stats.feeds += len(feeds)
-        results = await asyncio.gather(*(one(f) for f in feeds), return_exceptions=True)
+        results: list[FeedOutcome | Exception | None] = [None] * len(feeds)
+        turns = iter(enumerate(feeds))
+
+        async def worker() -> None:
+            for i, feed in turns:
+                async with self._parallel:
+                    try:
+                        results[i] = await self.poll_feed(feed)
+                    except Exception as exc:  # logged below; the others go on
+                        results[i] = exc
+
+        slots = max(1, self.config.fetch.max_connections)
+        # A group: when one worker fails or the cycle is cancelled, the others stop too.
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(slots, len(feeds))):
+                group.create_task(worker())
         for feed, outcome in zip(feeds, results, strict=True):
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, BaseException):
+            if outcome is None:  # its poll was cancelled: as the cycle would have been
+                raise asyncio.CancelledError
+            if isinstance(outcome, Exception):
                 # A bug or a database failure: logged on this feed, the others go on.
                 log.error("%s: poll failed", feed.url, exc_info=outcome)
                 outcome = FeedOutcome(feed.url, "error", error=repr(outcome), kind="internal")

@@ -678,3 +678,43 @@ async def test_unchanged_polls_are_written_together_and_hand_their_feeds_back(
     assert all(f.next_due_at and f.next_due_at > later for f in after)
     assert all(f.etag for f in after)
     assert len(claimed) == 60  # no claim of ours left behind
+
+
+async def test_a_run_over_every_feed_keeps_to_its_fetch_slots(
+    feed_server: FeedServer, make_config: MakeConfig, database: str
+) -> None:
+    """`--once --all` polls 40 feeds with 4 slots: never more than 4 requests in flight
+    nor a task per feed (10,000 tasks made at once stalled the event loop), and a feed
+    that fails is its own error while the others are read."""
+    import asyncio
+
+    from aiohttp import web
+
+    in_flight = peak = 0
+    tasks_seen = 0
+
+    def handler_for(i: int) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            nonlocal in_flight, peak, tasks_seen
+            in_flight += 1
+            peak = max(peak, in_flight)
+            tasks_seen = max(tasks_seen, len(asyncio.all_tasks()))
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            if i == 7:
+                return web.Response(status=500)
+            body = rss(f"Outlet {i}", [(f"Story {i}", "Text.")], link=f"https://o{i}.example/")
+            return web.Response(body=body, content_type="application/rss+xml")
+
+        return handler
+
+    urls = []
+    for i in range(40):
+        feed_server.add_handler(f"/{i}.xml", handler_for(i))
+        urls.append(feed_server.url(f"/{i}.xml"))
+    config = make_config(urls, fetch={"max_connections": 4}, database=database)
+    stats, _ = await cycle(config, io.StringIO())
+    assert stats.feeds == 40 and stats.errors == 1
+    assert [o.status for o in stats.outcomes].count("error") == 1
+    assert 1 < peak <= 4
+    assert tasks_seen < 40, "a task per feed"
